@@ -1,0 +1,374 @@
+"""Admin management: data managers fix records, manage sites and review history."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import Count, Q
+from django.db.models.functions import ExtractYear
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from registry import derive
+from registry.choices import Strategy, VitalStatus
+from registry.models import (
+    Death,
+    FollowUp,
+    LiverMetastases,
+    Operation,
+    Patient,
+    PrimaryTumour,
+    RadiationCourse,
+    Site,
+    SystemicTherapyLine,
+)
+from registry.selectors import patient_facts
+
+admin.site.site_header = "Colorectal cancer outcomes registry"
+admin.site.site_title = "CRC registry admin"
+admin.site.index_title = "Registry management"
+
+
+def can_see_identifiers(request) -> bool:
+    """Return True if the user may see MRNs and dates of birth."""
+    return request.user.has_perm("registry.view_identifiers")
+
+
+# --- list filters on derived facts -------------------------------------------
+
+
+class StrategyFilter(admin.SimpleListFilter):
+    title = _("resection strategy")
+    parameter_name = "strategy"
+
+    def lookups(self, request, model_admin):
+        return Strategy.choices
+
+    def queryset(self, request, queryset):
+        if self.value() in Strategy.values:
+            return queryset.filter(strategy=self.value())
+        return queryset
+
+
+class VitalStatusFilter(admin.SimpleListFilter):
+    title = _("vital status")
+    parameter_name = "vital"
+
+    def lookups(self, request, model_admin):
+        return VitalStatus.choices
+
+    def queryset(self, request, queryset):
+        if self.value() == VitalStatus.DEAD:
+            return queryset.filter(death__isnull=False)
+        if self.value() == VitalStatus.ALIVE:
+            return queryset.filter(death__isnull=True)
+        return queryset
+
+
+class DiagnosisYearFilter(admin.SimpleListFilter):
+    title = _("year of diagnosis")
+    parameter_name = "diagnosis_year"
+
+    def lookups(self, request, model_admin):
+        years = (
+            PrimaryTumour.objects.annotate(year=ExtractYear("diagnosis_date"))
+            .order_by("-year")
+            .values_list("year", flat=True)
+            .distinct()
+        )
+        return [(str(year), str(year)) for year in years]
+
+    def queryset(self, request, queryset):
+        if self.value() and self.value().isdigit():
+            return queryset.filter(tumour__diagnosis_date__year=int(self.value()))
+        return queryset
+
+
+# --- patient with its clinical records ---------------------------------------
+
+
+class PrimaryTumourInline(admin.StackedInline):
+    model = PrimaryTumour
+    can_delete = False
+    fieldsets = [
+        (None, {"fields": [("diagnosis_date", "primary_site", "anal_verge_cm")]}),
+        (
+            "Stage",
+            {"fields": [("histology", "grade"), ("clinical_t", "clinical_n", "clinical_m")]},
+        ),
+        ("Markers", {"fields": [("cea_ng_ml", "kras", "nras", "braf", "mmr")]}),
+    ]
+
+
+class LiverMetastasesInline(admin.StackedInline):
+    model = LiverMetastases
+    can_delete = False
+    fields = [
+        ("timing", "detected_date"),
+        ("lesion_count", "largest_mm", "distribution", "extent"),
+        ("extrahepatic", "initial_resectability"),
+    ]
+
+
+class RadiationCourseInline(admin.TabularInline):
+    model = RadiationCourse
+    extra = 0
+    fields = [
+        "course_type",
+        "start_date",
+        "end_date",
+        "total_dose_gy",
+        "fractions",
+        "concurrent_agent",
+        "completed",
+    ]
+
+
+class SystemicTherapyLineInline(admin.TabularInline):
+    model = SystemicTherapyLine
+    extra = 0
+    fields = [
+        "setting",
+        "regimen",
+        "regimen_other",
+        "biologic",
+        "start_date",
+        "end_date",
+        "cycles",
+        "stop_reason",
+        "best_response",
+    ]
+
+
+class OperationInline(admin.TabularInline):
+    model = Operation
+    extra = 0
+    fields = [
+        "date",
+        "primary_procedure",
+        "liver_procedure",
+        "palliative_procedure",
+        "intent",
+        "emergency",
+        "margin",
+        "clavien_dindo",
+        "length_of_stay_days",
+    ]
+
+
+class FollowUpInline(admin.TabularInline):
+    model = FollowUp
+    extra = 0
+    fields = ["date", "contact_type", "disease_status", "cea_ng_ml", "notes"]
+
+
+class DeathInline(admin.StackedInline):
+    model = Death
+    can_delete = True
+    fields = [("date", "cause")]
+
+
+class SiteScopedAdmin(SimpleHistoryAdmin):
+    """Show a data manager only the records of their own sites."""
+
+    site_path = "patient__site"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(**{f"{self.site_path}__members": request.user})
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "patient":
+            kwargs["queryset"] = Patient.objects.for_user(request.user)
+        if db_field.name == "site":
+            kwargs["queryset"] = Site.objects.for_user(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(Patient)
+class PatientAdmin(SiteScopedAdmin):
+    site_path = "site"
+    list_display = [
+        "registry_number",
+        "site",
+        "diagnosis_date",
+        "strategy_display",
+        "vital_status_display",
+        "last_contact",
+    ]
+    list_filter = [
+        "site",
+        StrategyFilter,
+        DiagnosisYearFilter,
+        VitalStatusFilter,
+        "is_synthetic",
+    ]
+    list_select_related = ["site"]
+    list_per_page = 50
+    # The class attribute satisfies autocomplete; get_search_fields adds the MRN.
+    search_fields = ["registry_number"]
+    inlines = [
+        PrimaryTumourInline,
+        LiverMetastasesInline,
+        RadiationCourseInline,
+        SystemicTherapyLineInline,
+        OperationInline,
+        FollowUpInline,
+        DeathInline,
+    ]
+    derived_fields = [
+        "strategy_reason",
+        "liver_resection",
+        "conversion",
+        "palliative_later",
+        "last_known_contact",
+        "is_synthetic",
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_derived()
+
+    def get_search_fields(self, request):
+        # An MRN search is exact: a partial MRN should not list other patients.
+        if can_see_identifiers(request):
+            return ["registry_number", "=mrn"]
+        return ["registry_number"]
+
+    def get_fieldsets(self, request, obj=None):
+        patient = ["registry_number", "site", "sex"]
+        if can_see_identifiers(request):
+            patient += ["mrn", "date_of_birth"]
+        fieldsets = [
+            ("Patient", {"fields": patient}),
+            (
+                "At presentation",
+                {"fields": ["ecog", "asa_class", "charlson_index", "presenting_symptom"]},
+            ),
+        ]
+        if obj is not None:
+            fieldsets.append(
+                ("Derived (computed from the records, read-only)", {"fields": self.derived_fields})
+            )
+        return fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.derived_fields
+
+    @admin.display(description="diagnosis", ordering="diagnosis_date")
+    def diagnosis_date(self, obj):
+        return obj.diagnosis_date
+
+    @admin.display(description="strategy", ordering="strategy")
+    def strategy_display(self, obj):
+        return Strategy(obj.strategy).label if obj.strategy else "–"
+
+    @admin.display(description="vital status", ordering="vital_status")
+    def vital_status_display(self, obj):
+        return VitalStatus(obj.vital_status).label
+
+    @admin.display(description="last contact", ordering="last_contact")
+    def last_contact(self, obj):
+        return obj.last_contact
+
+    def _facts(self, obj):
+        # Several read-only fields read the same facts: fetch them once per page.
+        if getattr(obj, "_facts_cache", None) is None:
+            obj._facts_cache = patient_facts(obj)
+        return obj._facts_cache
+
+    @admin.display(description="resection strategy")
+    def strategy_reason(self, obj):
+        return derive.resection_strategy(self._facts(obj).operations).describe()
+
+    @admin.display(description="liver resected", boolean=True)
+    def liver_resection(self, obj):
+        return derive.liver_resected(self._facts(obj).operations)
+
+    @admin.display(description="converted to resectable", boolean=True)
+    def conversion(self, obj):
+        return derive.converted(self._facts(obj))
+
+    @admin.display(description="later palliative surgery", boolean=True)
+    def palliative_later(self, obj):
+        return derive.later_palliative_surgery(self._facts(obj))
+
+    @admin.display(description="last known contact")
+    def last_known_contact(self, obj):
+        return derive.last_known_contact(self._facts(obj))
+
+
+class PatientRecordAdmin(SiteScopedAdmin):
+    """A clinical record that belongs to one patient."""
+
+    autocomplete_fields = ["patient"]
+    list_select_related = ["patient"]
+    search_fields = ["patient__registry_number"]
+
+
+@admin.register(PrimaryTumour)
+class PrimaryTumourAdmin(PatientRecordAdmin):
+    list_display = ["patient", "diagnosis_date", "primary_site", "clinical_t", "clinical_n", "clinical_m"]
+    list_filter = ["primary_site", "clinical_m", "histology", "kras", "mmr"]
+    date_hierarchy = "diagnosis_date"
+
+
+@admin.register(LiverMetastases)
+class LiverMetastasesAdmin(PatientRecordAdmin):
+    list_display = ["patient", "timing", "lesion_count", "largest_mm", "distribution", "extent", "initial_resectability"]
+    list_filter = ["timing", "distribution", "extent", "extrahepatic", "initial_resectability"]
+
+
+@admin.register(RadiationCourse)
+class RadiationCourseAdmin(PatientRecordAdmin):
+    list_display = ["patient", "course_type", "start_date", "end_date", "total_dose_gy", "fractions", "completed"]
+    list_filter = ["course_type", "concurrent_agent", "completed"]
+    date_hierarchy = "start_date"
+
+
+@admin.register(SystemicTherapyLine)
+class SystemicTherapyLineAdmin(PatientRecordAdmin):
+    list_display = ["patient", "setting", "regimen", "biologic", "start_date", "end_date", "cycles", "best_response"]
+    list_filter = ["setting", "regimen", "biologic", "stop_reason", "best_response"]
+    date_hierarchy = "start_date"
+
+
+@admin.register(Operation)
+class OperationAdmin(PatientRecordAdmin):
+    list_display = ["patient", "date", "primary_procedure", "liver_procedure", "palliative_procedure", "intent", "margin", "clavien_dindo"]
+    list_filter = ["primary_procedure", "liver_procedure", "palliative_procedure", "intent", "margin", "clavien_dindo", "emergency"]
+    date_hierarchy = "date"
+
+
+@admin.register(FollowUp)
+class FollowUpAdmin(PatientRecordAdmin):
+    list_display = ["patient", "date", "contact_type", "disease_status", "cea_ng_ml"]
+    list_filter = ["contact_type", "disease_status"]
+    date_hierarchy = "date"
+
+
+@admin.register(Death)
+class DeathAdmin(PatientRecordAdmin):
+    list_display = ["patient", "date", "cause"]
+    list_filter = ["cause"]
+    date_hierarchy = "date"
+
+
+@admin.register(Site)
+class SiteAdmin(SimpleHistoryAdmin):
+    list_display = ["code", "name", "patient_count", "is_synthetic"]
+    search_fields = ["code", "name"]
+    filter_horizontal = ["members"]
+    readonly_fields = ["is_synthetic"]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request).annotate(
+            n_patients=Count("patients", distinct=True)
+        )
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(Q(members=request.user))
+
+    @admin.display(description="patients", ordering="n_patients")
+    def patient_count(self, obj):
+        return obj.n_patients

@@ -1,0 +1,287 @@
+"""Derived clinical facts: the definitions.
+
+Every fact here is computed from what was recorded, never typed in. The pure
+functions below take plain facts (frozen dataclasses) and are the definition of
+each rule; ``registry.models.querysets`` computes the same facts for a whole
+cohort as ORM annotations, and ``tests/registry/test_derive_bulk.py`` proves on
+generated cohorts that the two agree.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from registry.choices import (
+    DiseaseStatus,
+    Endpoint,
+    IndexDate,
+    LiverProcedure,
+    PalliativeProcedure,
+    PrimaryProcedure,
+    Resectability,
+    StagedOrder,
+    Strategy,
+    VitalStatus,
+)
+
+#: Average length of a month in days (365.25 / 12), for showing days as months.
+DAYS_PER_MONTH = 30.4375
+
+#: Any procedure on the primary other than "none" removes the primary tumour.
+PRIMARY_RESECTIONS = frozenset(PrimaryProcedure.values) - {PrimaryProcedure.NONE}
+
+#: Procedures that remove liver tissue. Ablation alone, portal vein embolisation
+#: and biopsy treat or prepare the liver but do not resect it.
+LIVER_RESECTIONS = frozenset(
+    {
+        LiverProcedure.MAJOR_HEPATECTOMY,
+        LiverProcedure.MINOR_HEPATECTOMY,
+        LiverProcedure.METASTASECTOMY,
+        LiverProcedure.RESECTION_ABLATION,
+    }
+)
+
+#: Initial calls from which a later liver resection counts as a conversion.
+CONVERSION_CALLS = frozenset({Resectability.UNRESECTABLE, Resectability.POTENTIALLY})
+
+#: Disease statuses at follow-up that end recurrence/progression-free survival.
+RECURRENCE_STATUSES = frozenset(
+    {
+        DiseaseStatus.LOCAL_RECURRENCE,
+        DiseaseStatus.HEPATIC,
+        DiseaseStatus.EXTRAHEPATIC,
+        DiseaseStatus.PROGRESSION,
+    }
+)
+
+
+@dataclass(frozen=True)
+class OperationFact:
+    date: datetime.date
+    primary_procedure: str = PrimaryProcedure.NONE
+    liver_procedure: str = LiverProcedure.NONE
+    palliative_procedure: str = PalliativeProcedure.NONE
+
+    @property
+    def resects_primary(self) -> bool:
+        """Return True if this operation removed the primary tumour."""
+        return self.primary_procedure in PRIMARY_RESECTIONS
+
+    @property
+    def resects_liver(self) -> bool:
+        """Return True if this operation resected liver metastases."""
+        return self.liver_procedure in LIVER_RESECTIONS
+
+    @property
+    def is_palliative(self) -> bool:
+        """Return True if this operation included a palliative procedure."""
+        return self.palliative_procedure != PalliativeProcedure.NONE
+
+
+@dataclass(frozen=True)
+class CourseFact:
+    """A radiation course or a line of systemic therapy."""
+
+    start_date: datetime.date
+    end_date: datetime.date | None = None
+
+
+@dataclass(frozen=True)
+class ContactFact:
+    date: datetime.date
+    disease_status: str = DiseaseStatus.NO_EVIDENCE
+
+
+@dataclass(frozen=True)
+class PatientFacts:
+    """Everything the derivations read about one patient."""
+
+    diagnosis_date: datetime.date | None
+    initial_resectability: str | None = None
+    operations: tuple[OperationFact, ...] = ()
+    radiation: tuple[CourseFact, ...] = ()
+    systemic: tuple[CourseFact, ...] = ()
+    contacts: tuple[ContactFact, ...] = ()
+    death_date: datetime.date | None = None
+
+
+@dataclass(frozen=True)
+class ResectionStrategy:
+    strategy: Strategy
+    staged_order: StagedOrder | None = None
+    primary_date: datetime.date | None = None
+    liver_date: datetime.date | None = None
+
+    def __str__(self) -> str:
+        return self.describe()
+
+    def describe(self) -> str:
+        """Return the strategy with the reason for it, in words."""
+        primary = self.primary_date.isoformat() if self.primary_date else None
+        liver = self.liver_date.isoformat() if self.liver_date else None
+        match self.strategy:
+            case Strategy.SYNCHRONOUS:
+                return f"synchronous: primary and liver resected on {primary}"
+            case Strategy.STAGED:
+                order = self.staged_order.label.lower() if self.staged_order else ""
+                return f"staged, {order}: primary resected {primary}, liver {liver}"
+            case Strategy.PRIMARY_ONLY:
+                return f"primary only: primary resected {primary}, liver not resected"
+            case Strategy.LIVER_ONLY:
+                return f"liver only: liver resected {liver}, primary not resected"
+        return "no resection: neither the primary nor the liver has been resected"
+
+
+@dataclass(frozen=True)
+class SurvivalTime:
+    start: datetime.date
+    end: datetime.date
+    event: bool
+
+    @property
+    def days(self) -> int:
+        """Return the time from start to end in days."""
+        return (self.end - self.start).days
+
+    @property
+    def months(self) -> float:
+        """Return the time from start to end in months of 30.4375 days."""
+        return self.days / DAYS_PER_MONTH
+
+
+def resection_strategy(operations: tuple[OperationFact, ...]) -> ResectionStrategy:
+    """Return how the primary and the liver were resected.
+
+    Take the first date on which the primary was resected (P) and the first date
+    on which liver metastases were resected (L). Both on the same date is
+    *synchronous* (one operation, or two records of the same day); both on
+    different dates is *staged*, primary-first when P < L and liver-first when
+    L < P; only P is *primary only*; only L is *liver only*; neither is *no
+    resection*. Later operations (a repeat hepatectomy) do not change it.
+    """
+    primary = min((op.date for op in operations if op.resects_primary), default=None)
+    liver = min((op.date for op in operations if op.resects_liver), default=None)
+    if primary is None and liver is None:
+        return ResectionStrategy(Strategy.NONE)
+    if liver is None:
+        return ResectionStrategy(Strategy.PRIMARY_ONLY, primary_date=primary)
+    if primary is None:
+        return ResectionStrategy(Strategy.LIVER_ONLY, liver_date=liver)
+    if primary == liver:
+        return ResectionStrategy(Strategy.SYNCHRONOUS, None, primary, liver)
+    order = StagedOrder.PRIMARY_FIRST if primary < liver else StagedOrder.LIVER_FIRST
+    return ResectionStrategy(Strategy.STAGED, order, primary, liver)
+
+
+def liver_resected(operations: tuple[OperationFact, ...]) -> bool:
+    """Return True if any operation resected liver metastases."""
+    return any(op.resects_liver for op in operations)
+
+
+def first_treatment_start(facts: PatientFacts) -> datetime.date | None:
+    """Return the start of the first radiation course or systemic therapy line."""
+    starts = [c.start_date for c in facts.radiation + facts.systemic]
+    return min(starts, default=None)
+
+
+def converted(facts: PatientFacts) -> bool:
+    """Return True if systemic therapy made unresectable liver disease resectable.
+
+    Conversion: the team's initial call was unresectable or potentially
+    resectable, and the first liver resection came after the start of a line of
+    systemic therapy (strictly after: therapy starting on the day of the
+    operation did not convert anything).
+    """
+    if facts.initial_resectability not in CONVERSION_CALLS:
+        return False
+    liver = resection_strategy(facts.operations).liver_date
+    if liver is None:
+        return False
+    return any(line.start_date < liver for line in facts.systemic)
+
+
+def later_palliative_surgery(facts: PatientFacts) -> bool:
+    """Return True if a palliative procedure was needed after treatment began.
+
+    "Later" means strictly after the start of the first radiation course or
+    systemic therapy line, or after diagnosis when no treatment is recorded: a
+    stoma made at presentation, before any treatment, is not counted.
+    """
+    reference = first_treatment_start(facts) or facts.diagnosis_date
+    if reference is None:
+        return False
+    return any(op.is_palliative and op.date > reference for op in facts.operations)
+
+
+def last_known_contact(facts: PatientFacts) -> datetime.date | None:
+    """Return the latest dated fact about the patient (death included)."""
+    dates: list[datetime.date] = [op.date for op in facts.operations]
+    for course in facts.radiation + facts.systemic:
+        dates.append(course.end_date or course.start_date)
+    dates.extend(contact.date for contact in facts.contacts)
+    dates.extend(d for d in (facts.diagnosis_date, facts.death_date) if d)
+    return max(dates, default=None)
+
+
+def vital_status(facts: PatientFacts) -> VitalStatus:
+    """Return dead if a death is recorded, otherwise alive."""
+    return VitalStatus.DEAD if facts.death_date else VitalStatus.ALIVE
+
+
+def index_date(facts: PatientFacts, index: IndexDate) -> datetime.date | None:
+    """Return the date survival is counted from, or None if it never happened."""
+    match index:
+        case IndexDate.DIAGNOSIS:
+            return facts.diagnosis_date
+        case IndexDate.TREATMENT:
+            return first_treatment_start(facts)
+        case IndexDate.OPERATION:
+            return min((op.date for op in facts.operations), default=None)
+    raise ValueError(f"unknown index date {index!r}")
+
+
+def first_recurrence(
+    facts: PatientFacts, *, on_or_after: datetime.date | None = None
+) -> datetime.date | None:
+    """Return the first follow-up date showing recurrence or progression."""
+    return min(
+        (
+            c.date
+            for c in facts.contacts
+            if c.disease_status in RECURRENCE_STATUSES
+            and (on_or_after is None or c.date >= on_or_after)
+        ),
+        default=None,
+    )
+
+
+def survival(
+    facts: PatientFacts,
+    *,
+    endpoint: Endpoint = Endpoint.OVERALL,
+    index: IndexDate = IndexDate.DIAGNOSIS,
+    as_of: datetime.date,
+) -> SurvivalTime | None:
+    """Return the survival time and event of one patient at the data cut-off.
+
+    The clock starts at the index date and stops at the event (death; for
+    recurrence-free survival, the first recurrence or progression on or after the
+    index date, or death, whichever is first) when the event happened on or before
+    ``as_of``; otherwise the patient is censored at the last known contact or at
+    ``as_of``, whichever is earlier. Returns None when the index date is missing
+    or after ``as_of``: such a patient is not yet at risk.
+    """
+    start = index_date(facts, index)
+    if start is None or start > as_of:
+        return None
+    event_dates = [facts.death_date] if facts.death_date else []
+    if endpoint == Endpoint.RECURRENCE_FREE:
+        recurrence = first_recurrence(facts, on_or_after=start)
+        if recurrence is not None:
+            event_dates.append(recurrence)
+    event_date = min(event_dates, default=None)
+    if event_date is not None and event_date <= as_of:
+        return SurvivalTime(start, event_date, True)
+    last = last_known_contact(facts) or start
+    return SurvivalTime(start, min(last, as_of), False)

@@ -1,0 +1,19 @@
+"""The registry's clinical data model, one module per clinical area."""
+
+from registry.models.followup import Death, FollowUp
+from registry.models.patients import Patient
+from registry.models.sites import Site
+from registry.models.treatments import Operation, RadiationCourse, SystemicTherapyLine
+from registry.models.tumours import LiverMetastases, PrimaryTumour
+
+__all__ = [
+    "Death",
+    "FollowUp",
+    "LiverMetastases",
+    "Operation",
+    "Patient",
+    "PrimaryTumour",
+    "RadiationCourse",
+    "Site",
+    "SystemicTherapyLine",
+]

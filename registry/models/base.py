@@ -1,0 +1,69 @@
+"""Shared pieces of the clinical models: chronology checks and field helpers."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+
+class ClinicalRecord(models.Model):
+    """Fields every clinical record carries."""
+
+    created_at = models.DateTimeField(auto_now_add=True, editable=False)
+    updated_at = models.DateTimeField(auto_now=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+
+def key_dates(patient_id: int | None) -> tuple[datetime.date | None, datetime.date | None]:
+    """Return the patient's diagnosis and death dates (None where not recorded)."""
+    from registry.models.followup import Death
+    from registry.models.tumours import PrimaryTumour
+
+    if patient_id is None:
+        return None, None
+    diagnosis = (
+        PrimaryTumour.objects.filter(patient_id=patient_id)
+        .values_list("diagnosis_date", flat=True)
+        .first()
+    )
+    death = (
+        Death.objects.filter(patient_id=patient_id)
+        .values_list("date", flat=True)
+        .first()
+    )
+    return diagnosis, death
+
+
+def check_not_future(errors: dict, field: str, value, what: str) -> None:
+    """Add an error if the date `value` lies after today."""
+    if value is not None and value > timezone.localdate():
+        errors.setdefault(field, []).append(f"{what} ({value}) cannot be in the future.")
+
+
+def check_not_after_death(
+    errors: dict, field: str, value, what: str, death: datetime.date | None
+) -> None:
+    """Add an error if the date `value` lies after the patient's death."""
+    if value is not None and death is not None and value > death:
+        errors.setdefault(field, []).append(
+            f"{what} ({value}) is after the patient's death on {death}."
+        )
+
+
+def check_ends_after_start(errors: dict, start, end, what: str) -> None:
+    """Add an error on end_date if it lies before start_date."""
+    if start is not None and end is not None and end < start:
+        errors.setdefault("end_date", []).append(
+            f"The {what} cannot end ({end}) before it starts ({start})."
+        )
+
+
+def raise_if(errors: dict) -> None:
+    """Raise the collected field errors, if any."""
+    if errors:
+        raise ValidationError(errors)

@@ -1,0 +1,135 @@
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models, transaction
+from django.db.models.functions import Length
+from django.urls import reverse
+from simple_history.models import HistoricalRecords
+
+from registry.choices import AsaClass, PresentingSymptom, Sex
+from registry.models.base import ClinicalRecord, check_not_future, raise_if
+from registry.models.querysets import PatientQuerySet
+
+
+class Patient(ClinicalRecord):
+    """A patient with colorectal cancer, identified in the registry by number.
+
+    The medical record number and the date of birth are identifiers: they are
+    listed in IDENTIFIER_FIELDS, shown only to users with the
+    ``registry.view_identifiers`` permission, and never exported for analysis.
+    """
+
+    IDENTIFIER_FIELDS = ("mrn", "date_of_birth")
+
+    registry_number = models.CharField(
+        max_length=20,
+        unique=True,
+        blank=True,
+        help_text="Non-identifying registry number; assigned on first save if blank.",
+    )
+    site = models.ForeignKey(
+        "registry.Site", on_delete=models.PROTECT, related_name="patients"
+    )
+    mrn = models.CharField(
+        "medical record number",
+        max_length=30,
+        help_text="Identifier: the hospital's medical record number.",
+    )
+    date_of_birth = models.DateField(help_text="Identifier.")
+    sex = models.CharField(max_length=1, choices=Sex.choices)
+    ecog = models.PositiveSmallIntegerField(
+        "ECOG performance status",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(4)],
+        help_text="0 (fully active) to 4 (completely disabled), at diagnosis.",
+    )
+    asa_class = models.CharField(
+        "ASA class", max_length=3, choices=AsaClass.choices, blank=True
+    )
+    charlson_index = models.PositiveSmallIntegerField(
+        "Charlson comorbidity index",
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(37)],
+        help_text="Comorbidity score at diagnosis, excluding the colorectal cancer.",
+    )
+    presenting_symptom = models.CharField(
+        max_length=12,
+        choices=PresentingSymptom.choices,
+        default=PresentingSymptom.NONE,
+        help_text="Most serious symptom of the primary tumour at presentation.",
+    )
+    is_synthetic = models.BooleanField(
+        default=False, editable=False, help_text="Created by seed_demo: not real."
+    )
+
+    history = HistoricalRecords(excluded_fields=["created_at", "updated_at"])
+
+    objects = PatientQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["registry_number"]
+        permissions = [
+            ("view_identifiers", "Can see patient identifiers (MRN, date of birth)")
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site", "mrn"],
+                name="patient_mrn_unique_per_site",
+                violation_error_message="A patient with this MRN exists at this site.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ecog__lte=4),
+                name="patient_ecog_0_to_4",
+                violation_error_message="ECOG performance status runs from 0 to 4.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.registry_number or "new patient"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self.registry_number:
+            with transaction.atomic():
+                self.registry_number = self._next_registry_number()
+                super().save(*args, **kwargs)
+            return
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("admin:registry_patient_change", args=[self.pk])
+
+    def clean(self) -> None:
+        errors: dict = {}
+        check_not_future(errors, "date_of_birth", self.date_of_birth, "Date of birth")
+        if self.date_of_birth and self.date_of_birth.year < 1900:
+            errors.setdefault("date_of_birth", []).append(
+                "Date of birth is before 1900: check the year."
+            )
+        if self.pk and self.date_of_birth:
+            diagnosis = (
+                type(self)
+                .objects.filter(pk=self.pk)
+                .values_list("tumour__diagnosis_date", flat=True)
+                .first()
+            )
+            if diagnosis and self.date_of_birth > diagnosis:
+                errors.setdefault("date_of_birth", []).append(
+                    f"Date of birth is after the date of diagnosis ({diagnosis})."
+                )
+        raise_if(errors)
+
+    def _next_registry_number(self) -> str:
+        """Return the next free registry number of this patient's site."""
+        prefix = f"{self.site.code}-"
+        # Numbers are zero-padded, so the longest, then highest, is the last one.
+        last = (
+            type(self)
+            .objects.select_for_update()
+            .filter(registry_number__regex=rf"^{prefix}[0-9]+$")
+            .annotate(length=Length("registry_number"))
+            .order_by("-length", "-registry_number")
+            .values_list("registry_number", flat=True)
+            .first()
+        )
+        highest = int(last.removeprefix(prefix)) if last else 0
+        return f"{prefix}{highest + 1:05d}"

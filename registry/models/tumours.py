@@ -1,0 +1,230 @@
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from registry.choices import (
+    RECTAL_SITES,
+    ClinicalM,
+    ClinicalN,
+    ClinicalT,
+    ExtrahepaticDisease,
+    Grade,
+    Histology,
+    LiverDistribution,
+    LiverExtent,
+    MetastasisTiming,
+    MmrStatus,
+    MutationStatus,
+    PrimarySite,
+    Resectability,
+)
+from registry.models.base import (
+    ClinicalRecord,
+    check_not_after_death,
+    check_not_future,
+    key_dates,
+    raise_if,
+)
+
+
+class PrimaryTumour(ClinicalRecord):
+    """The diagnosis: the primary tumour as staged at presentation."""
+
+    patient = models.OneToOneField(
+        "registry.Patient", on_delete=models.CASCADE, related_name="tumour"
+    )
+    diagnosis_date = models.DateField(
+        help_text="Date of histological diagnosis (or of the diagnostic imaging)."
+    )
+    primary_site = models.CharField(max_length=20, choices=PrimarySite.choices)
+    anal_verge_cm = models.DecimalField(
+        "distance from the anal verge (cm)",
+        max_digits=4,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(30)],
+        help_text="Rectal tumours: lower edge, in cm from the anal verge.",
+    )
+    histology = models.CharField(
+        max_length=10, choices=Histology.choices, default=Histology.ADENOCARCINOMA
+    )
+    grade = models.CharField(max_length=2, choices=Grade.choices, blank=True)
+    clinical_t = models.CharField("clinical T", max_length=3, choices=ClinicalT.choices)
+    clinical_n = models.CharField("clinical N", max_length=3, choices=ClinicalN.choices)
+    clinical_m = models.CharField(
+        "clinical M",
+        max_length=3,
+        choices=ClinicalM.choices,
+        help_text="AJCC 8th edition.",
+    )
+    cea_ng_ml = models.DecimalField(
+        "CEA at diagnosis (ng/mL)",
+        max_digits=8,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+    )
+    kras = models.CharField(
+        "KRAS", max_length=3, choices=MutationStatus.choices, default="nt"
+    )
+    nras = models.CharField(
+        "NRAS", max_length=3, choices=MutationStatus.choices, default="nt"
+    )
+    braf = models.CharField(
+        "BRAF V600E", max_length=3, choices=MutationStatus.choices, default="nt"
+    )
+    mmr = models.CharField(
+        "MMR / MSI", max_length=4, choices=MmrStatus.choices, default="nt"
+    )
+
+    history = HistoricalRecords(excluded_fields=["created_at", "updated_at"])
+
+    class Meta:
+        verbose_name = "primary tumour"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(cea_ng_ml__gte=0),
+                name="tumour_cea_not_negative",
+                violation_error_message="CEA cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(anal_verge_cm__gte=0),
+                name="tumour_anal_verge_not_negative",
+                violation_error_message="Distance from the anal verge cannot be "
+                "negative.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_primary_site_display()}, diagnosed {self.diagnosis_date}"
+
+    def clean(self) -> None:
+        from registry.models.followup import FollowUp
+        from registry.models.patients import Patient
+
+        errors: dict = {}
+        check_not_future(errors, "diagnosis_date", self.diagnosis_date, "Diagnosis")
+        if self.patient_id and self.diagnosis_date:
+            _, death = key_dates(self.patient_id)
+            if death and death < self.diagnosis_date:
+                errors.setdefault("diagnosis_date", []).append(
+                    f"Diagnosis ({self.diagnosis_date}) is after the patient's death "
+                    f"on {death}."
+                )
+            birth = (
+                Patient.objects.filter(pk=self.patient_id)
+                .values_list("date_of_birth", flat=True)
+                .first()
+            )
+            if birth and self.diagnosis_date < birth:
+                errors.setdefault("diagnosis_date", []).append(
+                    f"Diagnosis ({self.diagnosis_date}) is before the date of birth."
+                )
+            first_contact = (
+                FollowUp.objects.filter(patient_id=self.patient_id)
+                .order_by("date")
+                .values_list("date", flat=True)
+                .first()
+            )
+            if first_contact and first_contact < self.diagnosis_date:
+                errors.setdefault("diagnosis_date", []).append(
+                    f"Diagnosis ({self.diagnosis_date}) is after a follow-up contact "
+                    f"on {first_contact}."
+                )
+        if self.anal_verge_cm is not None and self.primary_site not in RECTAL_SITES:
+            errors.setdefault("anal_verge_cm", []).append(
+                "Distance from the anal verge applies to rectal tumours only."
+            )
+        raise_if(errors)
+
+    @property
+    def is_stage_iv(self) -> bool:
+        """Return True if the tumour had distant metastases at diagnosis."""
+        return self.clinical_m != ClinicalM.M0
+
+
+class LiverMetastases(ClinicalRecord):
+    """Liver metastases as assessed before any treatment of them."""
+
+    patient = models.OneToOneField(
+        "registry.Patient", on_delete=models.CASCADE, related_name="liver"
+    )
+    timing = models.CharField(
+        max_length=12,
+        choices=MetastasisTiming.choices,
+        default=MetastasisTiming.SYNCHRONOUS,
+    )
+    detected_date = models.DateField(
+        null=True, blank=True, help_text="Metachronous metastases: date detected."
+    )
+    lesion_count = models.PositiveSmallIntegerField(
+        "number of lesions", validators=[MinValueValidator(1), MaxValueValidator(200)]
+    )
+    largest_mm = models.PositiveSmallIntegerField(
+        "largest diameter (mm)",
+        validators=[MinValueValidator(1), MaxValueValidator(300)],
+    )
+    distribution = models.CharField(max_length=8, choices=LiverDistribution.choices)
+    extent = models.CharField(
+        "extent of liver involvement",
+        max_length=6,
+        choices=LiverExtent.choices,
+        help_text="Share of the liver replaced by tumour (an ordered category).",
+    )
+    extrahepatic = models.CharField(
+        "extrahepatic disease",
+        max_length=10,
+        choices=ExtrahepaticDisease.choices,
+        default=ExtrahepaticDisease.NONE,
+    )
+    initial_resectability = models.CharField(
+        "initial resectability (MDT)",
+        max_length=12,
+        choices=Resectability.choices,
+        help_text="The multidisciplinary team's first call on the liver disease.",
+    )
+
+    history = HistoricalRecords(excluded_fields=["created_at", "updated_at"])
+
+    class Meta:
+        verbose_name = "liver metastases"
+        verbose_name_plural = "liver metastases"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(lesion_count__gte=1),
+                name="liver_at_least_one_lesion",
+                violation_error_message="Number of lesions must be at least 1.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(largest_mm__gte=1),
+                name="liver_size_positive",
+                violation_error_message="Largest diameter must be at least 1 mm.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.lesion_count} lesion(s), {self.get_distribution_display().lower()}, "
+            f"{self.get_extent_display()}"
+        )
+
+    def clean(self) -> None:
+        errors: dict = {}
+        check_not_future(errors, "detected_date", self.detected_date, "Detection")
+        if self.timing == MetastasisTiming.METACHRONOUS and not self.detected_date:
+            errors.setdefault("detected_date", []).append(
+                "Give the date metachronous metastases were detected."
+            )
+        if self.patient_id and self.detected_date:
+            diagnosis, death = key_dates(self.patient_id)
+            if diagnosis and self.detected_date < diagnosis:
+                errors.setdefault("detected_date", []).append(
+                    f"Detection ({self.detected_date}) is before diagnosis "
+                    f"({diagnosis})."
+                )
+            check_not_after_death(
+                errors, "detected_date", self.detected_date, "Detection", death
+            )
+        raise_if(errors)
