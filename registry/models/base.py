@@ -14,9 +14,25 @@ class ClinicalRecord(models.Model):
 
     created_at = models.DateTimeField(auto_now_add=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True, editable=False)
+    version = models.PositiveIntegerField(
+        default=1,
+        editable=False,
+        help_text="Counts the saves of this record; a form that loaded an older "
+        "version is refused (registry.services), so no edit is silently lost.",
+    )
 
     class Meta:
         abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        # Every change of a stored record, through any path (forms, admin, shell),
+        # makes the versions seen by open forms stale.
+        if not self._state.adding:
+            self.version += 1
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "version"}
+        super().save(*args, **kwargs)
 
 
 def key_dates(patient_id: int | None) -> tuple[datetime.date | None, datetime.date | None]:
