@@ -93,7 +93,12 @@ class PrimaryTumourInline(admin.StackedInline):
         (None, {"fields": [("diagnosis_date", "primary_site", "anal_verge_cm")]}),
         (
             "Stage",
-            {"fields": [("histology", "grade"), ("clinical_t", "clinical_n", "clinical_m")]},
+            {
+                "fields": [
+                    ("histology", "grade"),
+                    ("clinical_t", "clinical_n", "clinical_m"),
+                ]
+            },
         ),
         ("Markers", {"fields": [("cea_ng_ml", "kras", "nras", "braf", "mmr")]}),
     ]
@@ -243,12 +248,22 @@ class PatientAdmin(SiteScopedAdmin):
             ("Patient", {"fields": patient}),
             (
                 "At presentation",
-                {"fields": ["ecog", "asa_class", "charlson_index", "presenting_symptom"]},
+                {
+                    "fields": [
+                        "ecog",
+                        "asa_class",
+                        "charlson_index",
+                        "presenting_symptom",
+                    ]
+                },
             ),
         ]
         if obj is not None:
             fieldsets.append(
-                ("Derived (computed from the records, read-only)", {"fields": self.derived_fields})
+                (
+                    "Derived (computed from the records, read-only)",
+                    {"fields": self.derived_fields},
+                )
             )
         return fieldsets
 
@@ -308,35 +323,90 @@ class PatientRecordAdmin(SiteScopedAdmin):
 
 @admin.register(PrimaryTumour)
 class PrimaryTumourAdmin(PatientRecordAdmin):
-    list_display = ["patient", "diagnosis_date", "primary_site", "clinical_t", "clinical_n", "clinical_m"]
+    list_display = [
+        "patient",
+        "diagnosis_date",
+        "primary_site",
+        "clinical_t",
+        "clinical_n",
+        "clinical_m",
+    ]
     list_filter = ["primary_site", "clinical_m", "histology", "kras", "mmr"]
     date_hierarchy = "diagnosis_date"
 
 
 @admin.register(LiverMetastases)
 class LiverMetastasesAdmin(PatientRecordAdmin):
-    list_display = ["patient", "timing", "lesion_count", "largest_mm", "distribution", "extent", "initial_resectability"]
-    list_filter = ["timing", "distribution", "extent", "extrahepatic", "initial_resectability"]
+    list_display = [
+        "patient",
+        "timing",
+        "lesion_count",
+        "largest_mm",
+        "distribution",
+        "extent",
+        "initial_resectability",
+    ]
+    list_filter = [
+        "timing",
+        "distribution",
+        "extent",
+        "extrahepatic",
+        "initial_resectability",
+    ]
 
 
 @admin.register(RadiationCourse)
 class RadiationCourseAdmin(PatientRecordAdmin):
-    list_display = ["patient", "course_type", "start_date", "end_date", "total_dose_gy", "fractions", "completed"]
+    list_display = [
+        "patient",
+        "course_type",
+        "start_date",
+        "end_date",
+        "total_dose_gy",
+        "fractions",
+        "completed",
+    ]
     list_filter = ["course_type", "concurrent_agent", "completed"]
     date_hierarchy = "start_date"
 
 
 @admin.register(SystemicTherapyLine)
 class SystemicTherapyLineAdmin(PatientRecordAdmin):
-    list_display = ["patient", "setting", "regimen", "biologic", "start_date", "end_date", "cycles", "best_response"]
+    list_display = [
+        "patient",
+        "setting",
+        "regimen",
+        "biologic",
+        "start_date",
+        "end_date",
+        "cycles",
+        "best_response",
+    ]
     list_filter = ["setting", "regimen", "biologic", "stop_reason", "best_response"]
     date_hierarchy = "start_date"
 
 
 @admin.register(Operation)
 class OperationAdmin(PatientRecordAdmin):
-    list_display = ["patient", "date", "primary_procedure", "liver_procedure", "palliative_procedure", "intent", "margin", "clavien_dindo"]
-    list_filter = ["primary_procedure", "liver_procedure", "palliative_procedure", "intent", "margin", "clavien_dindo", "emergency"]
+    list_display = [
+        "patient",
+        "date",
+        "primary_procedure",
+        "liver_procedure",
+        "palliative_procedure",
+        "intent",
+        "margin",
+        "clavien_dindo",
+    ]
+    list_filter = [
+        "primary_procedure",
+        "liver_procedure",
+        "palliative_procedure",
+        "intent",
+        "margin",
+        "clavien_dindo",
+        "emergency",
+    ]
     date_hierarchy = "date"
 
 
@@ -362,8 +432,10 @@ class SiteAdmin(SimpleHistoryAdmin):
     readonly_fields = ["is_synthetic"]
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request).annotate(
-            n_patients=Count("patients", distinct=True)
+        queryset = (
+            super()
+            .get_queryset(request)
+            .annotate(n_patients=Count("patients", distinct=True))
         )
         if request.user.is_superuser:
             return queryset

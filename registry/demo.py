@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from registry.choices import (
     Biologic,
     CauseOfDeath,
-    ClavienDindo,
     ClinicalM,
     ConcurrentAgent,
     ContactType,
@@ -34,7 +33,6 @@ from registry.choices import (
     Margin,
     MetastasisTiming,
     MmrStatus,
-    MutationStatus,
     PalliativeProcedure,
     PrimaryProcedure,
     PrimarySite,
@@ -118,17 +116,22 @@ def arm_sizes(total: int) -> list[tuple[Strategy, int, float]]:
     study = sum(n for _, n, _ in ARMS)
     exact = [total * n / study for _, n, _ in ARMS]
     sizes = [math.floor(x) for x in exact]
-    by_remainder = sorted(range(len(ARMS)), key=lambda i: exact[i] - sizes[i], reverse=True)
+    by_remainder = sorted(
+        range(len(ARMS)), key=lambda i: exact[i] - sizes[i], reverse=True
+    )
     for i in by_remainder[: total - sum(sizes)]:
         sizes[i] += 1
-    return [(arm, size, median) for (arm, _, median), size in zip(ARMS, sizes)]
+    return [
+        (arm, size, median) for (arm, _, median), size in zip(ARMS, sizes, strict=True)
+    ]
 
 
 def site_list(total: int) -> list[tuple[str, str]]:
     """Return the synthetic sites: two for the study, more for large registries."""
     extra = max(0, math.ceil(total / 25_000) - len(SITES))
     return list(SITES) + [
-        (f"S{i:03d}", f"Synthetic Hospital {i} (synthetic)") for i in range(1, extra + 1)
+        (f"S{i:03d}", f"Synthetic Hospital {i} (synthetic)")
+        for i in range(1, extra + 1)
     ]
 
 
@@ -148,7 +151,7 @@ def _stratified(rng: random.Random, n: int) -> list[float]:
 
 
 def generate(*, patients: int = 74, seed: int = DEFAULT_SEED) -> list[DemoPatient]:
-    """Return `patients` invented patients with their records; same seed, same cohort."""
+    """Return `patients` invented patients; the same seed gives the same cohort."""
     rng = random.Random(seed)
     sites = site_list(patients)
     cohort: list[DemoPatient] = []
@@ -240,14 +243,18 @@ def _patient(
     if observed_days >= _days(MAX_FOLLOWUP_MONTHS):
         died = died and event_months <= MAX_FOLLOWUP_MONTHS
 
-    latest_start = min(LAST_DIAGNOSIS, DATA_CUTOFF - datetime.timedelta(days=observed_days))
+    latest_start = min(
+        LAST_DIAGNOSIS, DATA_CUTOFF - datetime.timedelta(days=observed_days)
+    )
     span = (latest_start - FIRST_DIAGNOSIS).days
     d0 = FIRST_DIAGNOSIS + datetime.timedelta(days=rng.randint(0, max(span, 0)))
 
     def day(offset: int) -> datetime.date:
         return d0 + datetime.timedelta(days=offset)
 
-    site = rng.choice([PrimarySite.RECTUM_LOW, PrimarySite.RECTUM_MID, PrimarySite.RECTUM_HIGH])
+    site = rng.choice(
+        [PrimarySite.RECTUM_LOW, PrimarySite.RECTUM_MID, PrimarySite.RECTUM_HIGH]
+    )
     verge = {"rectum_low": (1, 5), "rectum_mid": (5, 10), "rectum_high": (10, 15)}[site]
     extent = rng.choices(LiverExtent.values, weights=EXTENT_WEIGHTS[resected_liver])[0]
     if resected_liver:
@@ -258,7 +265,11 @@ def _patient(
         )
     else:
         call = rng.choices(
-            [Resectability.UNRESECTABLE, Resectability.POTENTIALLY, Resectability.RESECTABLE],
+            [
+                Resectability.UNRESECTABLE,
+                Resectability.POTENTIALLY,
+                Resectability.RESECTABLE,
+            ],
             weights=(0.7, 0.2, 0.1),
         )[0]
     lesions = rng.randint(1, 4) if extent in ("lt25", "25to50") else rng.randint(4, 15)
@@ -271,7 +282,9 @@ def _patient(
         "date_of_birth": birth,
         "sex": Sex.MALE if rng.random() < 0.62 else Sex.FEMALE,
         "ecog": rng.choices([0, 1, 2], weights=(0.55, 0.38, 0.07))[0],
-        "charlson_index": rng.choices([0, 1, 2, 3], weights=(0.55, 0.25, 0.15, 0.05))[0],
+        "charlson_index": rng.choices([0, 1, 2, 3], weights=(0.55, 0.25, 0.15, 0.05))[
+            0
+        ],
         "presenting_symptom": rng.choices(
             ["bleeding", "obstruction", "none", "other"], weights=(0.6, 0.15, 0.15, 0.1)
         )[0],
@@ -283,8 +296,12 @@ def _patient(
         "anal_verge_cm": round(rng.uniform(*verge), 1),
         "histology": rng.choices(["adeno", "mucinous"], weights=(0.88, 0.12))[0],
         "grade": rng.choices(["G1", "G2", "G3"], weights=(0.1, 0.7, 0.2))[0],
-        "clinical_t": rng.choices(["T2", "T3", "T4a", "T4b"], weights=(0.05, 0.7, 0.15, 0.1))[0],
-        "clinical_n": rng.choices(["N0", "N1a", "N1b", "N2a", "N2b"], weights=(0.15, 0.2, 0.3, 0.2, 0.15))[0],
+        "clinical_t": rng.choices(
+            ["T2", "T3", "T4a", "T4b"], weights=(0.05, 0.7, 0.15, 0.1)
+        )[0],
+        "clinical_n": rng.choices(
+            ["N0", "N1a", "N1b", "N2a", "N2b"], weights=(0.15, 0.2, 0.3, 0.2, 0.15)
+        )[0],
         "clinical_m": ClinicalM.M1A if rng.random() < 0.85 else ClinicalM.M1B,
         "cea_ng_ml": round(math.exp(rng.gauss(3.0, 1.2)), 1),
         "kras": rng.choices(["wt", "mut", "nt"], weights=(0.35, 0.25, 0.4))[0],
@@ -295,7 +312,9 @@ def _patient(
     liver = {
         "timing": MetastasisTiming.SYNCHRONOUS,
         "lesion_count": lesions,
-        "largest_mm": rng.randint(8, 45) if extent in ("lt25", "25to50") else rng.randint(30, 120),
+        "largest_mm": rng.randint(8, 45)
+        if extent in ("lt25", "25to50")
+        else rng.randint(30, 120),
         "distribution": LiverDistribution.UNILOBAR
         if lesions <= 2 and rng.random() < 0.7
         else LiverDistribution.BILOBAR,
@@ -314,21 +333,33 @@ def _patient(
             "end_date": day(crt_end),
             "total_dose_gy": 50.4,
             "fractions": 28,
-            "concurrent_agent": rng.choice([ConcurrentAgent.CAPECITABINE, ConcurrentAgent.FLUOROURACIL]),
+            "concurrent_agent": rng.choice(
+                [ConcurrentAgent.CAPECITABINE, ConcurrentAgent.FLUOROURACIL]
+            ),
             "completed": True,
         }
     )
     unresected_end = min(chemo_end, observed_days - 30)
     record.systemic.append(
         {
-            "setting": TherapySetting.NEOADJUVANT if strategy != Strategy.NONE else TherapySetting.PALLIATIVE_FIRST,
+            "setting": TherapySetting.NEOADJUVANT
+            if strategy != Strategy.NONE
+            else TherapySetting.PALLIATIVE_FIRST,
             "regimen": Regimen.FOLFOX if rng.random() < 0.6 else Regimen.FOLFIRI,
             "biologic": Biologic.BEVACIZUMAB if rng.random() < 0.3 else Biologic.NONE,
             "start_date": day(chemo_start),
-            "end_date": day(chemo_end if strategy != Strategy.NONE else max(unresected_end, chemo_start + 14)),
+            "end_date": day(
+                chemo_end
+                if strategy != Strategy.NONE
+                else max(unresected_end, chemo_start + 14)
+            ),
             "cycles": cycles,
-            "stop_reason": StopReason.SURGERY if strategy != Strategy.NONE else StopReason.PROGRESSION,
-            "best_response": rng.choices(["CR", "PR", "SD", "PD"], weights=(0.05, 0.5, 0.35, 0.1))[0]
+            "stop_reason": StopReason.SURGERY
+            if strategy != Strategy.NONE
+            else StopReason.PROGRESSION,
+            "best_response": rng.choices(
+                ["CR", "PR", "SD", "PD"], weights=(0.05, 0.5, 0.35, 0.1)
+            )[0]
             if strategy != Strategy.NONE
             else rng.choice([Response.STABLE, Response.PROGRESSION]),
         }
@@ -340,14 +371,24 @@ def _patient(
     )[0]
     hepatectomy = (
         rng.choices(
-            [LiverProcedure.MAJOR_HEPATECTOMY, LiverProcedure.MINOR_HEPATECTOMY, LiverProcedure.METASTASECTOMY],
+            [
+                LiverProcedure.MAJOR_HEPATECTOMY,
+                LiverProcedure.MINOR_HEPATECTOMY,
+                LiverProcedure.METASTASECTOMY,
+            ],
             weights=(0.4, 0.35, 0.25),
         )[0]
         if resected_liver
         else LiverProcedure.NONE
     )
 
-    def operation(offset: int, *, primary_proc=PrimaryProcedure.NONE, liver_proc=LiverProcedure.NONE, palliative=PalliativeProcedure.NONE):
+    def operation(
+        offset: int,
+        *,
+        primary_proc=PrimaryProcedure.NONE,
+        liver_proc=LiverProcedure.NONE,
+        palliative=PalliativeProcedure.NONE,
+    ):
         resection = primary_proc != PrimaryProcedure.NONE or liver_proc not in (
             LiverProcedure.NONE,
             LiverProcedure.ABLATION,
@@ -359,14 +400,22 @@ def _patient(
             "palliative_procedure": palliative,
             "intent": Intent.CURATIVE if resection else Intent.PALLIATIVE,
             "emergency": False,
-            "margin": rng.choices(["R0", "R1"], weights=(0.85, 0.15))[0] if resection else Margin.NOT_APPLICABLE,
-            "clavien_dindo": rng.choices(["0", "I", "II", "IIIa", "IIIb"], weights=(0.45, 0.2, 0.2, 0.1, 0.05))[0],
-            "length_of_stay_days": rng.randint(5, 14) if resection else rng.randint(2, 6),
+            "margin": rng.choices(["R0", "R1"], weights=(0.85, 0.15))[0]
+            if resection
+            else Margin.NOT_APPLICABLE,
+            "clavien_dindo": rng.choices(
+                ["0", "I", "II", "IIIa", "IIIb"], weights=(0.45, 0.2, 0.2, 0.1, 0.05)
+            )[0],
+            "length_of_stay_days": rng.randint(5, 14)
+            if resection
+            else rng.randint(2, 6),
         }
 
     match strategy:
         case Strategy.SYNCHRONOUS:
-            record.operations.append(operation(surgery, primary_proc=primary, liver_proc=hepatectomy))
+            record.operations.append(
+                operation(surgery, primary_proc=primary, liver_proc=hepatectomy)
+            )
         case Strategy.STAGED:
             if liver_first:
                 record.operations.append(operation(surgery, liver_proc=hepatectomy))
@@ -376,15 +425,25 @@ def _patient(
                 record.operations.append(operation(second, liver_proc=hepatectomy))
         case Strategy.PRIMARY_ONLY:
             # Some had their liver ablated: ablation alone is not a resection.
-            ablation = LiverProcedure.ABLATION if rng.random() < 0.1 else LiverProcedure.NONE
-            record.operations.append(operation(surgery, primary_proc=primary, liver_proc=ablation))
+            ablation = (
+                LiverProcedure.ABLATION if rng.random() < 0.1 else LiverProcedure.NONE
+            )
+            record.operations.append(
+                operation(surgery, primary_proc=primary, liver_proc=ablation)
+            )
         case Strategy.NONE:
             if later_palliative:
                 window = (chemo_start + 20, max(chemo_start + 21, observed_days - 21))
                 record.operations.append(
                     operation(
                         rng.randint(*window),
-                        palliative=rng.choice([PalliativeProcedure.STOMA, PalliativeProcedure.STENT, PalliativeProcedure.BYPASS]),
+                        palliative=rng.choice(
+                            [
+                                PalliativeProcedure.STOMA,
+                                PalliativeProcedure.STENT,
+                                PalliativeProcedure.BYPASS,
+                            ]
+                        ),
                     )
                 )
 
@@ -392,9 +451,15 @@ def _patient(
     # progresses) before death in most who die.
     curative = strategy in (Strategy.SYNCHRONOUS, Strategy.STAGED)
     recurrence = (
-        round(observed_days * rng.uniform(0.4, 0.8)) if (died or rng.random() < 0.35) else None
+        round(observed_days * rng.uniform(0.4, 0.8))
+        if (died or rng.random() < 0.35)
+        else None
     )
-    start = (record.operations[-1]["date"] - d0).days + 30 if record.operations else chemo_start + 30
+    start = (
+        (record.operations[-1]["date"] - d0).days + 30
+        if record.operations
+        else chemo_start + 30
+    )
     offsets = list(range(start, observed_days, 91))
     if not died:
         offsets.append(observed_days)  # the last contact ends follow-up
@@ -410,12 +475,16 @@ def _patient(
                 "date": day(offset),
                 "contact_type": ContactType.CLINIC,
                 "disease_status": status,
-                "cea_ng_ml": round(math.exp(rng.gauss(1.5 if status == "ned" else 3.0, 0.6)), 1),
+                "cea_ng_ml": round(
+                    math.exp(rng.gauss(1.5 if status == "ned" else 3.0, 0.6)), 1
+                ),
             }
         )
     if died:
         record.death = {
             "date": day(observed_days),
-            "cause": CauseOfDeath.COLORECTAL if rng.random() < 0.9 else CauseOfDeath.OTHER,
+            "cause": CauseOfDeath.COLORECTAL
+            if rng.random() < 0.9
+            else CauseOfDeath.OTHER,
         }
     return record

@@ -6,7 +6,6 @@ from django.urls import include, path
 
 from registry import views
 
-
 registry_patterns = [
     path("", views.home, name="home"),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -35,7 +36,9 @@ class ClinicalRecord(models.Model):
         super().save(*args, **kwargs)
 
 
-def key_dates(patient_id: int | None) -> tuple[datetime.date | None, datetime.date | None]:
+def key_dates(
+    patient_id: int | None,
+) -> tuple[datetime.date | None, datetime.date | None]:
     """Return the patient's diagnosis and death dates (None where not recorded)."""
     from registry.models.followup import Death
     from registry.models.tumours import PrimaryTumour
@@ -58,7 +61,9 @@ def key_dates(patient_id: int | None) -> tuple[datetime.date | None, datetime.da
 def check_not_future(errors: dict, field: str, value, what: str) -> None:
     """Add an error if the date `value` lies after today."""
     if value is not None and value > timezone.localdate():
-        errors.setdefault(field, []).append(f"{what} ({value}) cannot be in the future.")
+        errors.setdefault(field, []).append(
+            f"{what} ({value}) cannot be in the future."
+        )
 
 
 def check_not_after_death(
@@ -83,3 +88,13 @@ def raise_if(errors: dict) -> None:
     """Raise the collected field errors, if any."""
     if errors:
         raise ValidationError(errors)
+
+
+def at_least(limit, what: str) -> MinValueValidator:
+    """Return a validator whose message names the quantity, e.g. "CEA cannot be ..."."""
+    return MinValueValidator(limit, message=f"{what} must be at least {limit}.")
+
+
+def at_most(limit, what: str) -> MaxValueValidator:
+    """Return a validator refusing values above `limit`, naming the quantity."""
+    return MaxValueValidator(limit, message=f"{what} must be at most {limit}.")

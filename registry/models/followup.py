@@ -1,10 +1,10 @@
-from django.core.validators import MinValueValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
 from registry.choices import CauseOfDeath, ContactType, DiseaseStatus
 from registry.models.base import (
     ClinicalRecord,
+    at_least,
     check_not_after_death,
     check_not_future,
     key_dates,
@@ -33,7 +33,7 @@ class FollowUp(ClinicalRecord):
         decimal_places=1,
         null=True,
         blank=True,
-        validators=[MinValueValidator(0)],
+        validators=[at_least(0, "CEA (ng/mL)")],
     )
     notes = models.CharField(max_length=500, blank=True)
 

@@ -1,11 +1,16 @@
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.db.models.functions import Length
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
 from registry.choices import AsaClass, PresentingSymptom, Sex
-from registry.models.base import ClinicalRecord, check_not_future, raise_if
+from registry.models.base import (
+    ClinicalRecord,
+    at_least,
+    at_most,
+    check_not_future,
+    raise_if,
+)
 from registry.models.querysets import PatientQuerySet
 
 
@@ -39,7 +44,7 @@ class Patient(ClinicalRecord):
         "ECOG performance status",
         null=True,
         blank=True,
-        validators=[MinValueValidator(0), MaxValueValidator(4)],
+        validators=[at_least(0, "ECOG"), at_most(4, "ECOG")],
         help_text="0 (fully active) to 4 (completely disabled), at diagnosis.",
     )
     asa_class = models.CharField(
@@ -49,7 +54,7 @@ class Patient(ClinicalRecord):
         "Charlson comorbidity index",
         null=True,
         blank=True,
-        validators=[MaxValueValidator(37)],
+        validators=[at_most(37, "The Charlson index")],
         help_text="Comorbidity score at diagnosis, excluding the colorectal cancer.",
     )
     presenting_symptom = models.CharField(

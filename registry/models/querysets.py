@@ -53,7 +53,9 @@ from registry.derive import (
 _NO_DATE = datetime.date(1, 1, 1)
 
 
-def _per_patient(queryset: models.QuerySet, aggregate, *, outer: str = "pk") -> Subquery:
+def _per_patient(
+    queryset: models.QuerySet, aggregate, *, outer: str = "pk"
+) -> Subquery:
     """Return a correlated subquery giving `aggregate` over the patient's rows."""
     return Subquery(
         queryset.filter(patient=OuterRef(outer))
@@ -165,8 +167,14 @@ class PatientQuerySet(models.QuerySet):
                     first_liver_resection__isnull=True,
                     then=Value(Strategy.NONE),
                 ),
-                When(first_liver_resection__isnull=True, then=Value(Strategy.PRIMARY_ONLY)),
-                When(first_primary_resection__isnull=True, then=Value(Strategy.LIVER_ONLY)),
+                When(
+                    first_liver_resection__isnull=True,
+                    then=Value(Strategy.PRIMARY_ONLY),
+                ),
+                When(
+                    first_primary_resection__isnull=True,
+                    then=Value(Strategy.LIVER_ONLY),
+                ),
                 When(first_primary_resection=liver, then=Value(Strategy.SYNCHRONOUS)),
                 default=Value(Strategy.STAGED),
                 output_field=CharField(),
@@ -255,21 +263,26 @@ class PatientQuerySet(models.QuerySet):
             cutoff,
             output_field=DateField(),
         )
-        return queryset.annotate(
-            survival_event=Case(
-                When(LessThanOrEqual(F("event_date"), cutoff), then=Value(True)),
-                default=Value(False),
-                output_field=BooleanField(),
-            ),
-        ).annotate(
-            survival_end=Case(
-                When(survival_start__isnull=True, then=None),
-                When(survival_event=True, then=F("event_date")),
-                default=censored_at,
-                output_field=DateField(),
-            ),
-        ).annotate(
-            survival_days=ExpressionWrapper(
-                F("survival_end") - F("survival_start"), output_field=DurationField()
-            ),
+        return (
+            queryset.annotate(
+                survival_event=Case(
+                    When(LessThanOrEqual(F("event_date"), cutoff), then=Value(True)),
+                    default=Value(False),
+                    output_field=BooleanField(),
+                ),
+            )
+            .annotate(
+                survival_end=Case(
+                    When(survival_start__isnull=True, then=None),
+                    When(survival_event=True, then=F("event_date")),
+                    default=censored_at,
+                    output_field=DateField(),
+                ),
+            )
+            .annotate(
+                survival_days=ExpressionWrapper(
+                    F("survival_end") - F("survival_start"),
+                    output_field=DurationField(),
+                ),
+            )
         )

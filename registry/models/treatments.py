@@ -1,4 +1,5 @@
-from django.core.validators import MaxValueValidator, MinValueValidator
+from decimal import Decimal
+
 from django.db import models
 from simple_history.models import HistoricalRecords
 
@@ -20,6 +21,8 @@ from registry.choices import (
 from registry.derive import LIVER_RESECTIONS, PRIMARY_RESECTIONS
 from registry.models.base import (
     ClinicalRecord,
+    at_least,
+    at_most,
     check_ends_after_start,
     check_not_after_death,
     check_not_future,
@@ -29,7 +32,7 @@ from registry.models.base import (
 
 
 def _check_course_dates(record, what: str) -> dict:
-    """Return errors for a course ending before it starts, in the future or after death."""
+    """Return errors for a course ending before it starts, or dated impossibly."""
     errors: dict = {}
     check_ends_after_start(errors, record.start_date, record.end_date, what)
     check_not_future(errors, "start_date", record.start_date, "Start")
@@ -53,10 +56,13 @@ class RadiationCourse(ClinicalRecord):
         "total dose (Gy)",
         max_digits=5,
         decimal_places=2,
-        validators=[MinValueValidator(0.01), MaxValueValidator(100)],
+        validators=[
+            at_least(Decimal("0.01"), "Total dose (Gy)"),
+            at_most(100, "Total dose (Gy)"),
+        ],
     )
     fractions = models.PositiveSmallIntegerField(
-        validators=[MinValueValidator(1), MaxValueValidator(60)]
+        validators=[at_least(1, "Fractions"), at_most(60, "Fractions")]
     )
     concurrent_agent = models.CharField(
         max_length=12, choices=ConcurrentAgent.choices, default=ConcurrentAgent.NONE
@@ -75,7 +81,8 @@ class RadiationCourse(ClinicalRecord):
                 condition=models.Q(end_date__gte=models.F("start_date"))
                 | models.Q(end_date__isnull=True),
                 name="radiation_ends_after_start",
-                violation_error_message="A radiation course cannot end before it starts.",
+                violation_error_message="A radiation course cannot end before it "
+                "starts.",
             ),
             models.CheckConstraint(
                 condition=models.Q(total_dose_gy__gt=0),
@@ -122,7 +129,7 @@ class SystemicTherapyLine(ClinicalRecord):
     cycles = models.PositiveSmallIntegerField(
         null=True,
         blank=True,
-        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        validators=[at_least(1, "Cycles"), at_most(100, "Cycles")],
         help_text="Number of cycles given.",
     )
     stop_reason = models.CharField(
@@ -142,7 +149,8 @@ class SystemicTherapyLine(ClinicalRecord):
                 condition=models.Q(end_date__gte=models.F("start_date"))
                 | models.Q(end_date__isnull=True),
                 name="systemic_ends_after_start",
-                violation_error_message="A line of therapy cannot end before it starts.",
+                violation_error_message="A line of therapy cannot end before it "
+                "starts.",
             ),
             models.CheckConstraint(
                 condition=models.Q(cycles__gte=1) | models.Q(cycles__isnull=True),
@@ -213,7 +221,7 @@ class Operation(ClinicalRecord):
         "length of stay (days)",
         null=True,
         blank=True,
-        validators=[MaxValueValidator(365)],
+        validators=[at_most(365, "Length of stay (days)")],
     )
 
     history = HistoricalRecords(excluded_fields=["created_at", "updated_at"])

@@ -1,4 +1,3 @@
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
@@ -20,6 +19,8 @@ from registry.choices import (
 )
 from registry.models.base import (
     ClinicalRecord,
+    at_least,
+    at_most,
     check_not_after_death,
     check_not_future,
     key_dates,
@@ -43,7 +44,7 @@ class PrimaryTumour(ClinicalRecord):
         decimal_places=1,
         null=True,
         blank=True,
-        validators=[MinValueValidator(0), MaxValueValidator(30)],
+        validators=[at_least(0, "Distance (cm)"), at_most(30, "Distance (cm)")],
         help_text="Rectal tumours: lower edge, in cm from the anal verge.",
     )
     histology = models.CharField(
@@ -64,7 +65,7 @@ class PrimaryTumour(ClinicalRecord):
         decimal_places=1,
         null=True,
         blank=True,
-        validators=[MinValueValidator(0)],
+        validators=[at_least(0, "CEA (ng/mL)")],
     )
     kras = models.CharField(
         "KRAS", max_length=3, choices=MutationStatus.choices, default="nt"
@@ -160,11 +161,18 @@ class LiverMetastases(ClinicalRecord):
         null=True, blank=True, help_text="Metachronous metastases: date detected."
     )
     lesion_count = models.PositiveSmallIntegerField(
-        "number of lesions", validators=[MinValueValidator(1), MaxValueValidator(200)]
+        "number of lesions",
+        validators=[
+            at_least(1, "Number of lesions"),
+            at_most(200, "Number of lesions"),
+        ],
     )
     largest_mm = models.PositiveSmallIntegerField(
         "largest diameter (mm)",
-        validators=[MinValueValidator(1), MaxValueValidator(300)],
+        validators=[
+            at_least(1, "Largest diameter (mm)"),
+            at_most(300, "Largest diameter (mm)"),
+        ],
     )
     distribution = models.CharField(max_length=8, choices=LiverDistribution.choices)
     extent = models.CharField(
@@ -206,8 +214,8 @@ class LiverMetastases(ClinicalRecord):
 
     def __str__(self) -> str:
         return (
-            f"{self.lesion_count} lesion(s), {self.get_distribution_display().lower()}, "
-            f"{self.get_extent_display()}"
+            f"{self.lesion_count} lesion(s), "
+            f"{self.get_distribution_display().lower()}, {self.get_extent_display()}"
         )
 
     def clean(self) -> None:

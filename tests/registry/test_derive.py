@@ -104,7 +104,9 @@ class ResectionStrategyTests(SimpleTestCase):
         ]
         for ops, start in cases:
             with self.subTest(start=start):
-                self.assertTrue(derive.resection_strategy(ops).describe().startswith(start))
+                self.assertTrue(
+                    derive.resection_strategy(ops).describe().startswith(start)
+                )
 
 
 class ConversionTests(SimpleTestCase):
@@ -117,15 +119,21 @@ class ConversionTests(SimpleTestCase):
         )
 
     def test_unresectable_then_resected_after_chemotherapy_is_converted(self):
-        facts = self.facts("unresectable", chemo_start=D(2004, 2, 1), liver_date=D(2004, 8, 1))
+        facts = self.facts(
+            "unresectable", chemo_start=D(2004, 2, 1), liver_date=D(2004, 8, 1)
+        )
         self.assertTrue(derive.converted(facts))
 
     def test_potentially_resectable_then_resected_is_converted(self):
-        facts = self.facts("potentially", chemo_start=D(2004, 2, 1), liver_date=D(2004, 8, 1))
+        facts = self.facts(
+            "potentially", chemo_start=D(2004, 2, 1), liver_date=D(2004, 8, 1)
+        )
         self.assertTrue(derive.converted(facts))
 
     def test_initially_resectable_is_never_converted(self):
-        facts = self.facts("resectable", chemo_start=D(2004, 2, 1), liver_date=D(2004, 8, 1))
+        facts = self.facts(
+            "resectable", chemo_start=D(2004, 2, 1), liver_date=D(2004, 8, 1)
+        )
         self.assertFalse(derive.converted(facts))
 
     def test_resection_without_prior_chemotherapy_is_not_conversion(self):
@@ -133,7 +141,9 @@ class ConversionTests(SimpleTestCase):
         self.assertFalse(derive.converted(facts))
 
     def test_chemotherapy_starting_on_the_day_of_resection_is_not_conversion(self):
-        facts = self.facts("unresectable", chemo_start=D(2004, 8, 1), liver_date=D(2004, 8, 1))
+        facts = self.facts(
+            "unresectable", chemo_start=D(2004, 8, 1), liver_date=D(2004, 8, 1)
+        )
         self.assertFalse(derive.converted(facts))
 
     def test_unresectable_never_resected_is_not_converted(self):
@@ -172,7 +182,8 @@ class LaterPalliativeSurgeryTests(SimpleTestCase):
 
     def test_without_treatment_later_means_after_diagnosis(self):
         facts = PatientFacts(
-            diagnosis_date=D(2004, 1, 1), operations=(op(D(2004, 3, 1), palliative="bypass"),)
+            diagnosis_date=D(2004, 1, 1),
+            operations=(op(D(2004, 3, 1), palliative="bypass"),),
         )
         self.assertTrue(derive.later_palliative_surgery(facts))
 
@@ -268,14 +279,19 @@ class SurvivalTests(SimpleTestCase):
 
     def test_recurrence_free_survival_without_recurrence_ends_at_death(self):
         facts = PatientFacts(diagnosis_date=D(2004, 1, 1), death_date=D(2005, 1, 1))
-        result = derive.survival(facts, endpoint=Endpoint.RECURRENCE_FREE, as_of=D(2010, 1, 1))
+        result = derive.survival(
+            facts, endpoint=Endpoint.RECURRENCE_FREE, as_of=D(2010, 1, 1)
+        )
         self.assertEqual((result.end, result.event), (D(2005, 1, 1), True))
 
     def test_recurrence_before_the_index_date_is_not_counted(self):
         facts = PatientFacts(
             diagnosis_date=D(2004, 1, 1),
             operations=(op(D(2004, 8, 1), primary="lar"),),
-            contacts=(ContactFact(D(2004, 6, 1), "progression"), ContactFact(D(2005, 6, 1))),
+            contacts=(
+                ContactFact(D(2004, 6, 1), "progression"),
+                ContactFact(D(2005, 6, 1)),
+            ),
         )
         result = derive.survival(
             facts,
@@ -283,26 +299,39 @@ class SurvivalTests(SimpleTestCase):
             index=IndexDate.OPERATION,
             as_of=D(2010, 1, 1),
         )
-        self.assertEqual((result.start, result.end, result.event), (D(2004, 8, 1), D(2005, 6, 1), False))
+        self.assertEqual(
+            (result.start, result.end, result.event),
+            (D(2004, 8, 1), D(2005, 6, 1), False),
+        )
 
     def test_index_at_first_treatment_starts_at_the_earliest_course(self):
-        result = derive.survival(self.facts, index=IndexDate.TREATMENT, as_of=D(2010, 1, 1))
+        result = derive.survival(
+            self.facts, index=IndexDate.TREATMENT, as_of=D(2010, 1, 1)
+        )
         self.assertEqual(result.start, D(2004, 1, 20))
 
     def test_index_at_first_operation(self):
-        result = derive.survival(self.facts, index=IndexDate.OPERATION, as_of=D(2010, 1, 1))
+        result = derive.survival(
+            self.facts, index=IndexDate.OPERATION, as_of=D(2010, 1, 1)
+        )
         self.assertEqual(result.start, D(2004, 8, 1))
 
     def test_patient_never_operated_has_no_survival_from_operation(self):
         facts = PatientFacts(diagnosis_date=D(2004, 1, 1))
-        self.assertIsNone(derive.survival(facts, index=IndexDate.OPERATION, as_of=D(2010, 1, 1)))
+        self.assertIsNone(
+            derive.survival(facts, index=IndexDate.OPERATION, as_of=D(2010, 1, 1))
+        )
 
     def test_patient_diagnosed_after_cutoff_is_not_at_risk(self):
         self.assertIsNone(derive.survival(self.facts, as_of=D(2003, 1, 1)))
 
     def test_missing_diagnosis_date_has_no_survival(self):
-        self.assertIsNone(derive.survival(PatientFacts(diagnosis_date=None), as_of=D(2010, 1, 1)))
+        self.assertIsNone(
+            derive.survival(PatientFacts(diagnosis_date=None), as_of=D(2010, 1, 1))
+        )
 
     def test_patient_with_only_a_diagnosis_has_zero_follow_up(self):
-        result = derive.survival(PatientFacts(diagnosis_date=D(2004, 1, 1)), as_of=D(2010, 1, 1))
+        result = derive.survival(
+            PatientFacts(diagnosis_date=D(2004, 1, 1)), as_of=D(2010, 1, 1)
+        )
         self.assertEqual((result.days, result.event), (0, False))

@@ -65,7 +65,10 @@ patient_facts = st.builds(
 def store(site, facts: PatientFacts) -> Patient:
     """Write the facts as records (bypassing chronology checks: any facts)."""
     patient = Patient.objects.create(
-        site=site, mrn=f"M{Patient.objects.count()}", date_of_birth=datetime.date(1940, 1, 1), sex="M"
+        site=site,
+        mrn=f"M{Patient.objects.count()}",
+        date_of_birth=datetime.date(1940, 1, 1),
+        sex="M",
     )
     if facts.diagnosis_date:
         PrimaryTumour.objects.create(
@@ -112,7 +115,9 @@ def store(site, facts: PatientFacts) -> Patient:
             end_date=c.end_date,
         )
     for c in facts.contacts:
-        FollowUp.objects.create(patient=patient, date=c.date, disease_status=c.disease_status)
+        FollowUp.objects.create(
+            patient=patient, date=c.date, disease_status=c.disease_status
+        )
     if facts.death_date:
         Death.objects.create(patient=patient, date=facts.death_date)
     return patient
@@ -155,8 +160,12 @@ class DeriveBulkAgreementTests(TestCase):
             }
             got = {key: row[key] for key in expected}
             self.assertEqual(got, expected, facts)
-            survival = derive.survival(facts, endpoint=endpoint, index=index, as_of=as_of)
-            at_risk = row["survival_start"] is not None and row["survival_start"] <= as_of
+            survival = derive.survival(
+                facts, endpoint=endpoint, index=index, as_of=as_of
+            )
+            at_risk = (
+                row["survival_start"] is not None and row["survival_start"] <= as_of
+            )
             self.assertEqual(at_risk, survival is not None, facts)
             if survival is not None:
                 self.assertEqual(

@@ -60,7 +60,9 @@ class Command(BaseCommand):
             help="Delete the synthetic patients and sites first (real data is kept).",
         )
 
-    def handle(self, *args, patients: int, seed: int, if_empty: bool, replace: bool, **opts):
+    def handle(
+        self, *args, patients: int, seed: int, if_empty: bool, replace: bool, **opts
+    ):
         if patients < 1:
             raise CommandError(f"--patients must be at least 1 (got {patients}).")
         if replace:
@@ -110,16 +112,33 @@ class Command(BaseCommand):
                 [Patient(site=sites[p.site_index], **p.patient) for p in chunk],
             )
             one_to_one = {PrimaryTumour: [], LiverMetastases: [], Death: []}
-            many = {RadiationCourse: [], SystemicTherapyLine: [], Operation: [], FollowUp: []}
+            many = {
+                RadiationCourse: [],
+                SystemicTherapyLine: [],
+                Operation: [],
+                FollowUp: [],
+            }
             for record, patient in zip(chunk, created, strict=True):
-                one_to_one[PrimaryTumour].append(PrimaryTumour(patient=patient, **record.tumour))
-                one_to_one[LiverMetastases].append(LiverMetastases(patient=patient, **record.liver))
+                one_to_one[PrimaryTumour].append(
+                    PrimaryTumour(patient=patient, **record.tumour)
+                )
+                one_to_one[LiverMetastases].append(
+                    LiverMetastases(patient=patient, **record.liver)
+                )
                 if record.death:
                     one_to_one[Death].append(Death(patient=patient, **record.death))
-                many[RadiationCourse] += [RadiationCourse(patient=patient, **r) for r in record.radiation]
-                many[SystemicTherapyLine] += [SystemicTherapyLine(patient=patient, **r) for r in record.systemic]
-                many[Operation] += [Operation(patient=patient, **r) for r in record.operations]
-                many[FollowUp] += [FollowUp(patient=patient, **r) for r in record.followups]
+                many[RadiationCourse] += [
+                    RadiationCourse(patient=patient, **r) for r in record.radiation
+                ]
+                many[SystemicTherapyLine] += [
+                    SystemicTherapyLine(patient=patient, **r) for r in record.systemic
+                ]
+                many[Operation] += [
+                    Operation(patient=patient, **r) for r in record.operations
+                ]
+                many[FollowUp] += [
+                    FollowUp(patient=patient, **r) for r in record.followups
+                ]
             for model, objs in (one_to_one | many).items():
                 self._bulk(model, objs)
 
@@ -133,7 +152,9 @@ class Command(BaseCommand):
     def _ensure_users(self) -> None:
         User = get_user_model()
         sites = list(Site.objects.filter(is_synthetic=True).order_by("code"))
-        self.stdout.write("Demo logins (synthetic data only; change them for real use):")
+        self.stdout.write(
+            "Demo logins (synthetic data only; change them for real use):"
+        )
         for username, password, group_name, staff, membership in DEMO_USERS:
             user, created = User.objects.get_or_create(username=username)
             if created:
@@ -143,5 +164,7 @@ class Command(BaseCommand):
             user.groups.add(Group.objects.get(name=group_name))
             for site in sites if membership == "all" else sites[:1]:
                 site.members.add(user)
-            shown = password if created or user.check_password(password) else "(changed)"
+            shown = (
+                password if created or user.check_password(password) else "(changed)"
+            )
             self.stdout.write(f"  {username:8} {shown:20} {group_name}")

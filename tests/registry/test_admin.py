@@ -1,0 +1,211 @@
+"""Admin management: every page of every model renders for a data manager."""
+
+from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from registry.models import Patient
+from tests.cast import CastTestCase
+from tests.factories import make_death, make_full_patient
+
+
+class AdminPagesTests(CastTestCase):
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        cls.patient = make_full_patient(site=cls.north)
+        make_death(cls.patient)
+        cls.other = make_full_patient(site=cls.south)
+
+    def setUp(self):
+        self.client.force_login(self.mark)
+
+    def test_every_admin_page_of_every_model_renders_for_a_data_manager(self):
+        for model, model_admin in admin.site._registry.items():
+            if model._meta.app_label != "registry":
+                continue
+            opts = model._meta
+            obj = model_admin.get_queryset(self._request()).first()
+            self.assertIsNotNone(obj, f"no {opts.model_name} to show")
+            pages = {
+                "changelist": reverse(f"admin:registry_{opts.model_name}_changelist"),
+                "add": reverse(f"admin:registry_{opts.model_name}_add"),
+                "change": reverse(
+                    f"admin:registry_{opts.model_name}_change", args=[obj.pk]
+                ),
+                "history": reverse(
+                    f"admin:registry_{opts.model_name}_history", args=[obj.pk]
+                ),
+                "delete": reverse(
+                    f"admin:registry_{opts.model_name}_delete", args=[obj.pk]
+                ),
+            }
+            for page, url in pages.items():
+                with self.subTest(model=opts.model_name, page=page):
+                    response = self.client.get(url)
+                    self.assertEqual(response.status_code, 200, url)
+
+    def test_admin_index_and_user_pages_render_for_a_data_manager(self):
+        for url in (reverse("admin:index"), reverse("admin:auth_user_changelist")):
+            with self.subTest(url=url):
+                self.assertEqual(self.client.get(url).status_code, 200)
+
+    def _request(self):
+        from django.test import RequestFactory
+
+        request = RequestFactory().get("/")
+        request.user = self.mark
+        return request
+
+
+class PatientAdminTests(CastTestCase):
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        cls.synchronous = make_full_patient(site=cls.north)
+        cls.unresected = make_full_patient(site=cls.north)
+        cls.unresected.operations.all().delete()
+        cls.southern = make_full_patient(site=cls.south)
+        make_death(cls.southern)
+
+    def setUp(self):
+        self.client.force_login(self.mark)
+        self.url = reverse("admin:registry_patient_changelist")
+
+    def test_list_shows_strategy_and_vital_status_columns(self):
+        response = self.client.get(self.url)
+        self.assertContains(response, "Synchronous resection")
+        self.assertContains(response, "No resection")
+        self.assertContains(response, "Dead")
+
+    def test_strategy_filter_lists_only_that_strategy(self):
+        response = self.client.get(self.url, {"strategy": "none"})
+        self.assertEqual(list(response.context["cl"].result_list), [self.unresected])
+
+    def test_vital_status_filter_lists_only_the_dead(self):
+        response = self.client.get(self.url, {"vital": "dead"})
+        self.assertEqual(list(response.context["cl"].result_list), [self.southern])
+
+    def test_site_and_year_filters(self):
+        response = self.client.get(
+            self.url, {"site__id__exact": self.south.pk, "diagnosis_year": "2004"}
+        )
+        self.assertEqual(list(response.context["cl"].result_list), [self.southern])
+
+    def test_sorting_by_derived_strategy_works(self):
+        response = self.client.get(self.url, {"o": "4"})
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(len(response.context["cl"].result_list), 3)
+
+    def test_search_by_exact_mrn_finds_the_patient(self):
+        response = self.client.get(self.url, {"q": self.southern.mrn})
+        self.assertEqual(list(response.context["cl"].result_list), [self.southern])
+
+    def test_search_by_registry_number(self):
+        response = self.client.get(self.url, {"q": self.synchronous.registry_number})
+        self.assertEqual(list(response.context["cl"].result_list), [self.synchronous])
+
+    def test_change_page_shows_derived_values_read_only(self):
+        url = reverse("admin:registry_patient_change", args=[self.synchronous.pk])
+        response = self.client.get(url)
+        self.assertContains(
+            response, "synchronous: primary and liver resected on 2004-08-15"
+        )
+        self.assertNotContains(response, 'name="strategy_reason"')
+
+    def test_changelist_query_count_does_not_grow_with_patients(self):
+        counts = []
+        for _ in range(2):
+            with CaptureQueriesContext(connection) as queries:
+                self.assertEqual(self.client.get(self.url).status_code, 200)
+            counts.append(len(queries))
+            for _ in range(5):
+                make_full_patient(site=self.north)
+        self.assertEqual(counts[0], counts[1])
+
+    def test_staff_without_identifier_permission_sees_no_mrn(self):
+        clerk = self.mark.__class__.objects.create_user("clerk", is_staff=True)
+        clerk.groups.add(Group.objects.get(name="Data manager"))
+        group_perm = Group.objects.get(name="Data manager").permissions.get(
+            codename="view_identifiers"
+        )
+        clerk.user_permissions.clear()
+        # A data manager without the identifier permission: copy the group's
+        # permissions except view_identifiers.
+        clerk.groups.clear()
+        clerk.user_permissions.set(
+            Group.objects.get(name="Data manager").permissions.exclude(pk=group_perm.pk)
+        )
+        self.north.members.add(clerk)
+        self.client.force_login(clerk)
+        url = reverse("admin:registry_patient_change", args=[self.synchronous.pk])
+        response = self.client.get(url)
+        self.assertEqual(response.status_code, 200)
+        self.assertNotContains(response, self.synchronous.mrn)
+        self.assertNotContains(response, 'name="date_of_birth"')
+        searched = self.client.get(self.url, {"q": self.synchronous.mrn})
+        self.assertEqual(list(searched.context["cl"].result_list), [])
+
+    def test_data_manager_sees_only_their_sites_patients(self):
+        northerner = self.mark.__class__.objects.create_user("north_dm", is_staff=True)
+        northerner.groups.add(Group.objects.get(name="Data manager"))
+        self.north.members.add(northerner)
+        self.client.force_login(northerner)
+        response = self.client.get(self.url)
+        self.assertEqual(
+            set(response.context["cl"].result_list), {self.synchronous, self.unresected}
+        )
+        url = reverse("admin:registry_patient_change", args=[self.southern.pk])
+        self.assertNotEqual(self.client.get(url).status_code, 200)
+
+    def test_research_nurse_cannot_open_the_admin(self):
+        self.client.force_login(self.nina)
+        response = self.client.get(self.url)
+        self.assertEqual(response.status_code, 302)
+        self.assertIn(reverse("admin:login"), response["Location"])
+
+
+class AdminHistoryTests(CastTestCase):
+    def test_change_through_the_admin_records_the_user_in_the_history(self):
+        patient = make_full_patient(site=self.north)
+        self.client.force_login(self.mark)
+        url = reverse("admin:registry_patient_change", args=[patient.pk])
+        response = self.client.get(url)
+        form = response.context["adminform"].form
+        data = {
+            name: value
+            for name, value in form.initial.items()
+            if name in form.fields and value is not None
+        }
+        data.update(_inline_management(response))
+        data["ecog"] = 2
+        response = self.client.post(url, data)
+        self.assertEqual(response.status_code, 302)
+        latest = Patient.history.filter(id=patient.pk).latest("history_date")
+        self.assertEqual(latest.history_user, self.mark)
+        self.assertEqual(latest.ecog, 2)
+
+
+def _inline_management(response) -> dict:
+    """Return POST data for the inline formsets exactly as the page rendered them."""
+    data = {}
+    for formset in response.context["inline_admin_formsets"]:
+        fs = formset.formset
+        prefix = fs.prefix
+        data[f"{prefix}-TOTAL_FORMS"] = str(len(fs.forms))
+        data[f"{prefix}-INITIAL_FORMS"] = str(fs.initial_form_count())
+        data[f"{prefix}-MIN_NUM_FORMS"] = "0"
+        data[f"{prefix}-MAX_NUM_FORMS"] = "1000"
+        for form in fs.forms:
+            for name, field in form.fields.items():
+                value = form.initial.get(name, field.initial)
+                if name == "id" and form.instance.pk:
+                    value = form.instance.pk
+                if name == "patient":
+                    value = form.instance.patient_id or ""
+                if value is None or value is False:
+                    continue
+                data[f"{form.prefix}-{name}"] = value
+    return data

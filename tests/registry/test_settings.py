@@ -1,0 +1,99 @@
+"""Settings come from the environment; a bad value stops start-up, naming it."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+from django.test import SimpleTestCase
+
+from registry import settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class EnvironmentHelperTests(SimpleTestCase):
+    def setUp(self):
+        self.saved = dict(os.environ)
+
+    def tearDown(self):
+        os.environ.clear()
+        os.environ.update(self.saved)
+
+    def test_boolean_accepts_the_usual_spellings(self):
+        for raw, expected in (("1", True), ("TRUE", True), ("off", False), ("", False)):
+            os.environ["X_FLAG"] = raw
+            self.assertIs(settings.env_bool("X_FLAG", not expected), expected)
+
+    def test_malformed_boolean_names_the_variable(self):
+        os.environ["DJANGO_DEBUG"] = "maybe"
+        with self.assertRaisesMessage(ImproperlyConfigured, "DJANGO_DEBUG='maybe'"):
+            settings.env_bool("DJANGO_DEBUG", False)
+
+    def test_unknown_time_zone_names_the_variable(self):
+        os.environ["DJANGO_TIME_ZONE"] = "Mars/Olympus"
+        with self.assertRaisesMessage(ImproperlyConfigured, "DJANGO_TIME_ZONE"):
+            settings.env_time_zone("DJANGO_TIME_ZONE", "UTC")
+
+    def test_malformed_integer_names_the_variable(self):
+        os.environ["DJANGO_SESSION_HOURS"] = "ten"
+        with self.assertRaisesMessage(ImproperlyConfigured, "DJANGO_SESSION_HOURS"):
+            settings.env_int("DJANGO_SESSION_HOURS", 10)
+
+    def test_database_url_of_an_unsupported_engine_is_refused(self):
+        os.environ["DATABASE_URL"] = "mysql://root@localhost/registry"
+        with self.assertRaisesMessage(
+            ImproperlyConfigured, "DATABASE_URL names the engine"
+        ):
+            settings.env_database("DATABASE_URL", "sqlite:///x.db")
+
+    def test_garbage_database_url_is_refused(self):
+        os.environ["DATABASE_URL"] = "not a url"
+        with self.assertRaisesMessage(ImproperlyConfigured, "DATABASE_URL"):
+            settings.env_database("DATABASE_URL", "sqlite:///x.db")
+
+    def test_postgres_url_selects_psycopg_with_atomic_requests(self):
+        os.environ["DATABASE_URL"] = "postgres://registry@db.example:5432/crc"
+        config = settings.env_database("DATABASE_URL", "sqlite:///x.db")
+        self.assertEqual(config["ENGINE"], "django.db.backends.postgresql")
+        self.assertEqual((config["HOST"], config["NAME"]), ("db.example", "crc"))
+        self.assertTrue(config["ATOMIC_REQUESTS"])
+
+    def test_allowed_hosts_split_on_commas(self):
+        os.environ["DJANGO_ALLOWED_HOSTS"] = "registry.example.org, 10.0.0.5 ,"
+        self.assertEqual(
+            settings.env_list("DJANGO_ALLOWED_HOSTS", []),
+            ["registry.example.org", "10.0.0.5"],
+        )
+
+
+class StartupTests(SimpleTestCase):
+    def run_check(self, **env):
+        environment = {
+            k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")
+        }
+        environment.pop("DATABASE_URL", None)
+        environment.update(env)
+        return subprocess.run(
+            [sys.executable, "manage.py", "check"],
+            cwd=ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    def test_start_up_without_a_secret_key_stops_with_a_message(self):
+        result = self.run_check()
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("DJANGO_SECRET_KEY must be set", result.stderr)
+
+    def test_start_up_with_a_bad_debug_value_names_the_variable(self):
+        result = self.run_check(DJANGO_SECRET_KEY="k", DJANGO_DEBUG="sometimes")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("DJANGO_DEBUG='sometimes' is not a boolean", result.stderr)
+
+    def test_start_up_with_good_settings_passes_the_checks(self):
+        result = self.run_check(DJANGO_SECRET_KEY="k", DJANGO_TIME_ZONE="Europe/London")
+        self.assertEqual(result.returncode, 0, result.stderr)
