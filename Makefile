@@ -32,6 +32,7 @@ var/secret_key:
 run: $(VENV)/.installed var/secret_key
 	@export DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat var/secret_key)}"; \
 	$(BIN)/python manage.py migrate --noinput && \
+	$(BIN)/python manage.py collectstatic --noinput -v0 && \
 	$(BIN)/python manage.py seed_demo --if-empty && \
 	echo "Serving the registry on http://$(HOST):$(PORT)/ (Ctrl-C stops it)" && \
 	$(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)
