@@ -196,7 +196,7 @@ class PatientAdmin(SiteScopedAdmin):
     site_path = "site"
     list_display = [
         "registry_number",
-        "site",
+        "site_code",
         "diagnosis_date",
         "strategy_display",
         "vital_status_display",
@@ -269,6 +269,10 @@ class PatientAdmin(SiteScopedAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return self.derived_fields
+
+    @admin.display(description="site", ordering="site__code")
+    def site_code(self, obj):
+        return obj.site.code
 
     @admin.display(description="diagnosis", ordering="diagnosis_date")
     def diagnosis_date(self, obj):

@@ -155,7 +155,6 @@ def generate(*, patients: int = 74, seed: int = DEFAULT_SEED) -> list[DemoPatien
     rng = random.Random(seed)
     sites = site_list(patients)
     cohort: list[DemoPatient] = []
-    counters = [0] * len(sites)
     for strategy, size, median in arm_sizes(patients):
         event_u = _stratified(rng, size)
         censor_u = _stratified(rng, size)
@@ -164,8 +163,6 @@ def generate(*, patients: int = 74, seed: int = DEFAULT_SEED) -> list[DemoPatien
         palliative = _flags(rng, size, LATER_PALLIATIVE_SHARE)
         for i in range(size):
             site_index = _pick_site(rng, len(sites))
-            counters[site_index] += 1
-            number = f"{sites[site_index][0]}-{counters[site_index]:05d}"
             scale = median / math.log(2) ** (1 / WEIBULL_SHAPE)
             event_months = scale * (-math.log(1 - event_u[i])) ** (1 / WEIBULL_SHAPE)
             censor_months = MIN_FOLLOWUP_MONTHS + censor_u[i] ** CENSOR_SKEW * (
@@ -176,7 +173,6 @@ def generate(*, patients: int = 74, seed: int = DEFAULT_SEED) -> list[DemoPatien
                     rng,
                     strategy=strategy,
                     site_index=site_index,
-                    number=number,
                     event_months=event_months,
                     censor_months=censor_months,
                     converted=conversions[i],
@@ -184,7 +180,16 @@ def generate(*, patients: int = 74, seed: int = DEFAULT_SEED) -> list[DemoPatien
                     later_palliative=palliative[i],
                 )
             )
-    rng.shuffle(cohort)
+    # A prospective registry numbers its patients as they present: number them
+    # by date of diagnosis within each site, so numbers say nothing of the arm.
+    cohort.sort(key=lambda p: (p.tumour["diagnosis_date"], p.patient["mrn"]))
+    counters = [0] * len(sites)
+    for record in cohort:
+        counters[record.site_index] += 1
+        record.registry_number = (
+            f"{sites[record.site_index][0]}-{counters[record.site_index]:05d}"
+        )
+        record.patient["registry_number"] = record.registry_number
     return cohort
 
 
@@ -208,7 +213,6 @@ def _patient(
     *,
     strategy: Strategy,
     site_index: int,
-    number: str,
     event_months: float,
     censor_months: float,
     converted: bool,
@@ -277,7 +281,6 @@ def _patient(
     age = rng.gauss(61, 10)
     birth = d0 - datetime.timedelta(days=round(max(28, min(age, 88)) * 365.25))
     patient = {
-        "registry_number": number,
         "mrn": f"SYN{rng.randint(10**6, 10**7 - 1)}",
         "date_of_birth": birth,
         "sex": Sex.MALE if rng.random() < 0.62 else Sex.FEMALE,
@@ -324,7 +327,7 @@ def _patient(
         else ExtrahepaticDisease.LUNG,
         "initial_resectability": call,
     }
-    record = DemoPatient(site_index, number, strategy, patient, tumour, liver)
+    record = DemoPatient(site_index, "", strategy, patient, tumour, liver)
 
     record.radiation.append(
         {
