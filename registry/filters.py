@@ -59,7 +59,6 @@ class PatientFilter(django_filters.FilterSet):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.form.label_suffix = ""
         user = self.request.user
         years = (
             PrimaryTumour.objects.filter(patient__in=Patient.objects.for_user(user))
@@ -71,6 +70,7 @@ class PatientFilter(django_filters.FilterSet):
         self.filters["diagnosis_year"].extra["choices"] = [
             (str(year), str(year)) for year in years
         ]
+        self.form.label_suffix = ""  # builds the form: after the choices are set
 
     def filter_overdue(self, queryset, name, value):
         if not value:

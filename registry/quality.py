@@ -9,6 +9,8 @@ named constants; docs/data-entry.md explains each check to the nurses.
 from __future__ import annotations
 
 import datetime
+import functools
+import operator
 from dataclasses import dataclass
 
 from django.db.models import (
@@ -170,14 +172,21 @@ CHECKS: tuple[Check, ...] = (
 )
 CHECKS_BY_CODE = {check.code: check for check in CHECKS}
 
-#: Key fields counted by the completeness percentage (one point each).
+#: Key fields counted by the completeness percentage (one point each): when is
+#: each one filled. A field that does not apply (the distance from the anal
+#: verge of a colon tumour, the margin when nothing was resected) counts as
+#: filled; one that cannot be filled yet (the CEA of a missing diagnosis) not.
 KEY_FIELDS = {
-    "diagnosis": "no_diagnosis",
-    "liver metastases": "no_liver",
-    "ECOG": "no_ecog",
-    "CEA at diagnosis": "no_cea",
-    "distance from the anal verge (rectal tumours)": "no_verge",
-    "resection margins": "no_margin",
+    "diagnosis": Q(tumour__isnull=False),
+    "liver metastases": Q(liver__isnull=False),
+    "ECOG": Q(ecog__isnull=False),
+    "CEA at diagnosis": Q(tumour__cea_ng_ml__isnull=False),
+    "distance from the anal verge (rectal tumours)": Q(tumour__isnull=False)
+    & (
+        ~Q(tumour__primary_site__in=RECTAL_SITES)
+        | Q(tumour__anal_verge_cm__isnull=False)
+    ),
+    "resection margins": Q(no_margin=False),
 }
 
 
@@ -344,17 +353,16 @@ def site_quality(patients: QuerySet, *, today: datetime.date) -> list[SiteQualit
     check lists up to LISTED_PER_SITE patients of each site.
     """
     checked = with_checks(patients, today=today)
-    missing = [code for code in KEY_FIELDS.values()]
-    as_int = {"output_field": IntegerField()}
+    filled = list(KEY_FIELDS.values())
     rows = (
         checked.values("site", "site__code", "site__name")
         .annotate(
             n=Count("pk"),
             filled=Sum(
-                sum(Case(When(**{code: False}, then=1), default=0) for code in missing),
-                **as_int,
+                sum(Case(When(condition, then=1), default=0) for condition in filled),
+                output_field=IntegerField(),
             ),
-            complete=Count("pk", filter=Q(**{code: False for code in missing})),
+            complete=Count("pk", filter=functools.reduce(operator.and_, filled)),
             **{
                 check.code: Count("pk", filter=Q(**{check.code: True}))
                 for check in CHECKS
@@ -370,7 +378,7 @@ def site_quality(patients: QuerySet, *, today: datetime.date) -> list[SiteQualit
             patients=row["n"],
             counts={check.code: row[check.code] for check in CHECKS},
             completeness=(
-                100 * row["filled"] / (row["n"] * len(missing)) if row["n"] else None
+                100 * row["filled"] / (row["n"] * len(filled)) if row["n"] else None
             ),
             complete_patients=row["complete"],
             items={check.code: [] for check in CHECKS},

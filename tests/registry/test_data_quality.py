@@ -1,0 +1,229 @@
+"""The data quality page and the checks behind it."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db import connection
+from django.test import SimpleTestCase
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from registry import derive, quality
+from registry.models import Patient
+from registry.selectors import patient_chart, patient_for_user
+from tests.cast import CastTestCase
+from tests.factories import (
+    make_death,
+    make_followup,
+    make_full_patient,
+    make_liver,
+    make_operation,
+    make_patient,
+    make_radiation,
+    make_systemic,
+    make_tumour,
+)
+
+D = datetime.date
+TODAY = D(2026, 6, 15)
+URL = reverse("registry:data_quality")
+
+
+def complete_patient(site, **fields) -> Patient:
+    """Return a patient with every key field filled and regular follow-up to now."""
+    patient = make_patient(site=site, ecog=0, **fields)
+    make_tumour(patient, diagnosis_date=D(2024, 1, 10), cea_ng_ml=5, anal_verge_cm=6)
+    make_liver(patient)
+    make_systemic(patient, start_date=D(2024, 2, 1), end_date=D(2024, 6, 1))
+    make_operation(
+        patient,
+        date=D(2024, 7, 15),
+        primary_procedure="lar",
+        liver_procedure="minor",
+        margin="R0",
+    )
+    make_followup(patient, date=D(2025, 1, 10))
+    make_followup(patient, date=D(2025, 9, 10))
+    make_followup(patient, date=TODAY - datetime.timedelta(days=30))
+    return patient
+
+
+def flags(patient: Patient) -> set[str]:
+    """Return the codes of the checks `patient` fails today."""
+    row = quality.with_checks(
+        Patient.objects.filter(pk=patient.pk), today=TODAY
+    ).values(*[check.code for check in quality.CHECKS])[0]
+    return {code for code, failed in row.items() if failed}
+
+
+class MonthsBeforeTests(SimpleTestCase):
+    def test_same_day_a_year_earlier(self):
+        self.assertEqual(quality.months_before(D(2026, 6, 15), 12), D(2025, 6, 15))
+
+    def test_end_of_month_is_clipped(self):
+        self.assertEqual(quality.months_before(D(2024, 2, 29), 12), D(2023, 2, 28))
+        self.assertEqual(quality.months_before(D(2026, 3, 31), 1), D(2026, 2, 28))
+
+
+class ChecksTests(CastTestCase):
+    def test_a_complete_patient_with_recent_follow_up_needs_nothing(self):
+        self.assertEqual(flags(complete_patient(self.north)), set())
+
+    def test_missing_key_fields_are_each_flagged(self):
+        patient = make_patient(site=self.north)
+        self.assertEqual(
+            flags(patient) & {"no_diagnosis", "no_liver", "no_ecog"},
+            {"no_diagnosis", "no_liver", "no_ecog"},
+        )
+        make_tumour(patient)  # rectal, no CEA, no distance from the verge
+        self.assertLessEqual({"no_cea", "no_verge"}, flags(patient))
+        self.assertNotIn("no_diagnosis", flags(patient))
+
+    def test_distance_from_the_verge_is_not_asked_of_a_colon_tumour(self):
+        patient = complete_patient(self.north)
+        patient.tumour.primary_site = "sigmoid"
+        patient.tumour.anal_verge_cm = None
+        patient.tumour.save()
+        self.assertNotIn("no_verge", flags(patient))
+
+    def test_resection_without_a_margin_is_flagged_but_a_stent_is_not(self):
+        patient = complete_patient(self.north)
+        make_operation(patient, date=D(2004, 9, 1), palliative_procedure="stent")
+        self.assertNotIn("no_margin", flags(patient))
+        make_operation(patient, date=D(2004, 10, 1), liver_procedure="wedge")
+        self.assertIn("no_margin", flags(patient))
+
+    def test_operation_over_a_year_after_diagnosis_without_therapy_is_flagged(self):
+        patient = make_patient(site=self.north)
+        make_tumour(patient, diagnosis_date=D(2004, 1, 10))
+        make_operation(patient, date=D(2005, 1, 11), primary_procedure="lar")
+        self.assertIn("late_operation", flags(patient))
+
+    def test_operation_a_year_after_diagnosis_to_the_day_is_not_flagged(self):
+        patient = make_patient(site=self.north)
+        make_tumour(patient, diagnosis_date=D(2004, 1, 10))
+        make_operation(patient, date=D(2005, 1, 9), primary_procedure="lar")
+        self.assertNotIn("late_operation", flags(patient))
+
+    def test_late_operation_after_therapy_in_between_is_not_flagged(self):
+        patient = make_patient(site=self.north)
+        make_tumour(patient, diagnosis_date=D(2004, 1, 10))
+        make_systemic(patient, start_date=D(2004, 6, 1), end_date=D(2004, 12, 1))
+        make_operation(patient, date=D(2005, 6, 1), primary_procedure="lar")
+        self.assertNotIn("late_operation", flags(patient))
+
+    def test_radiation_before_diagnosis_does_not_count_as_therapy_between(self):
+        patient = make_patient(site=self.north)
+        make_tumour(patient, diagnosis_date=D(2004, 1, 10))
+        make_radiation(patient, start_date=D(2003, 12, 1), end_date=D(2003, 12, 30))
+        make_operation(patient, date=D(2005, 6, 1), primary_procedure="lar")
+        self.assertIn("late_operation", flags(patient))
+
+    def test_gap_of_more_than_a_year_between_contacts_is_flagged(self):
+        patient = complete_patient(self.north)
+        self.assertNotIn("follow_up_gap", flags(patient))
+        make_followup(patient, date=D(2030, 1, 1))
+        self.assertIn("follow_up_gap", flags(patient))
+
+    def test_overdue_follows_the_last_known_contact_of_a_living_patient(self):
+        patient = make_full_patient(site=self.north)  # last contact 2005-01-10
+        self.assertIn("overdue", flags(patient))
+        make_followup(patient, date=quality.overdue_cutoff(TODAY))
+        self.assertNotIn("overdue", flags(patient))
+
+    def test_overdue_agrees_with_the_patient_page(self):
+        patient = make_full_patient(site=self.north)
+        make_radiation(patient, start_date=D(2025, 1, 1), end_date=D(2025, 7, 1))
+        chart = patient_chart(patient_for_user(self.nina, patient.pk), today=TODAY)
+        self.assertEqual(chart.last_contact, D(2025, 7, 1))
+        self.assertEqual(
+            chart.follow_up_overdue,
+            chart.last_contact < quality.overdue_cutoff(TODAY),
+        )
+        self.assertEqual("overdue" in flags(patient), chart.follow_up_overdue)
+
+    def test_dead_patients_are_never_overdue_nor_missing_follow_up(self):
+        patient = make_patient(site=self.north)
+        make_tumour(patient, diagnosis_date=D(2004, 1, 10))
+        make_death(patient, date=D(2004, 3, 1))
+        self.assertFalse({"overdue", "no_follow_up"} & flags(patient))
+
+    def test_living_patient_without_any_follow_up_is_flagged(self):
+        patient = make_patient(site=self.north)
+        make_tumour(patient)
+        self.assertIn("no_follow_up", flags(patient))
+
+    def test_last_contact_listed_for_overdue_patients_agrees_with_derive(self):
+        patient = make_full_patient(site=self.north)
+        make_systemic(patient, start_date=D(2005, 3, 1), end_date=None)
+        site = quality.site_quality(Patient.objects.all(), today=TODAY)[0]
+        listed = site.items["overdue"][0]
+        facts = derive.PatientFacts(
+            diagnosis_date=D(2004, 1, 10),
+            systemic=(
+                derive.CourseFact(D(2004, 4, 1), D(2004, 7, 1)),
+                derive.CourseFact(D(2005, 3, 1)),
+            ),
+            contacts=(derive.ContactFact(D(2005, 1, 10)),),
+        )
+        self.assertEqual(listed["last_contact"], derive.last_known_contact(facts))
+
+
+class DataQualityTests(CastTestCase):
+    def setUp(self):
+        self.client.force_login(self.nina)
+
+    def test_page_lists_each_site_with_its_completeness(self):
+        complete_patient(self.north)
+        # Nothing but the patient: of 6 key fields only the margins, which do
+        # not apply without a resection, count as filled.
+        make_patient(site=self.north)
+        response = self.client.get(URL)
+        [site] = response.context["sites"]
+        self.assertEqual(
+            (site.code, site.patients, site.complete_patients), ("NTH", 2, 1)
+        )
+        self.assertAlmostEqual(site.completeness, 100 * (6 + 1) / 12)
+        self.assertContains(response, "58%")
+
+    def test_each_item_links_to_the_form_that_fixes_it(self):
+        patient = make_patient(site=self.north)
+        make_tumour(patient)
+        response = self.client.get(URL)
+        tumour = patient.tumour
+        for url in (
+            reverse("registry:record_create", args=[patient.pk, "liver"]),
+            reverse("registry:patient_update", args=[patient.pk]),
+            reverse("registry:record_update", args=[patient.pk, "tumour", tumour.pk]),
+            reverse("registry:record_create", args=[patient.pk, "followup"]),
+        ):
+            self.assertContains(response, f'href="{url}"')
+
+    def test_counts_link_to_the_patient_list_filtered_by_the_check(self):
+        make_patient(site=self.north)
+        response = self.client.get(URL)
+        self.assertContains(response, f"?check=no_diagnosis&amp;site={self.north.pk}")
+
+    def test_only_the_users_sites_are_shown(self):
+        make_patient(site=self.north)
+        southern = make_patient(site=self.south)
+        response = self.client.get(URL)
+        self.assertEqual([s.code for s in response.context["sites"]], ["NTH"])
+        self.assertNotContains(response, southern.registry_number)
+
+    def test_analyst_has_no_access(self):
+        self.client.force_login(self.ann)
+        self.assertEqual(self.client.get(URL).status_code, 403)
+
+    def test_number_of_queries_does_not_grow_with_the_registry(self):
+        self.client.force_login(self.mark)
+        counts = []
+        for size in (2, 12):
+            while Patient.objects.count() < size:
+                make_full_patient(site=self.north if size % 2 else self.south)
+                make_patient(site=self.south)
+            with CaptureQueriesContext(connection) as queries:
+                self.assertEqual(self.client.get(URL).status_code, 200)
+            counts.append(len(queries))
+        self.assertEqual(counts[0], counts[1])

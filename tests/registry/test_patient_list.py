@@ -1,0 +1,162 @@
+"""The patient list: scoped, sortable, paginated, filterable, searchable."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from tests.cast import CastTestCase
+from tests.factories import (
+    make_death,
+    make_followup,
+    make_operation,
+    make_patient,
+    make_tumour,
+    make_user,
+)
+
+D = datetime.date
+URL = reverse("registry:patient_list")
+
+
+def numbers(response) -> list[str]:
+    """Return the registry numbers on the page, in the order shown."""
+    return [
+        row.record.registry_number for row in response.context["table"].page.object_list
+    ]
+
+
+class PatientListTests(CastTestCase):
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        cls.synchronous = make_patient(site=cls.north, mrn="H100")
+        make_tumour(cls.synchronous, diagnosis_date=D(2004, 1, 10))
+        make_operation(
+            cls.synchronous, primary_procedure="lar", liver_procedure="minor"
+        )
+        make_followup(cls.synchronous, date=datetime.date.today())
+        cls.dead = make_patient(site=cls.north, mrn="H200")
+        make_tumour(cls.dead, diagnosis_date=D(2006, 5, 1))
+        make_death(cls.dead, date=D(2007, 1, 1))
+        cls.unresected = make_patient(site=cls.north, mrn="H300")
+        make_tumour(cls.unresected, diagnosis_date=D(2004, 9, 9))
+        make_followup(cls.unresected, date=D(2005, 1, 1))
+        cls.southern = make_patient(site=cls.south, mrn="H100")
+        make_tumour(cls.southern)
+
+    def setUp(self):
+        self.client.force_login(self.nina)
+
+    def test_lists_only_the_patients_of_the_users_sites(self):
+        response = self.client.get(URL)
+        self.assertEqual(
+            numbers(response),
+            [p.registry_number for p in (self.synchronous, self.dead, self.unresected)],
+        )
+
+    def test_shows_strategy_vital_status_primary_site_and_last_contact(self):
+        response = self.client.get(URL)
+        self.assertContains(response, "Synchronous resection")
+        self.assertContains(response, "Dead")
+        self.assertContains(response, "Rectum, mid (5–10 cm)")
+        self.assertContains(response, "2007-01-01")
+
+    def test_rows_link_to_the_patient_page(self):
+        response = self.client.get(URL)
+        self.assertContains(response, f'href="{self.dead.get_absolute_url()}"')
+
+    def test_filters_by_strategy(self):
+        response = self.client.get(URL, {"strategy": "synchronous"})
+        self.assertEqual(numbers(response), [self.synchronous.registry_number])
+
+    def test_filters_by_vital_status(self):
+        response = self.client.get(URL, {"vital_status": "dead"})
+        self.assertEqual(numbers(response), [self.dead.registry_number])
+
+    def test_filters_by_year_of_diagnosis(self):
+        response = self.client.get(URL, {"diagnosis_year": "2004"})
+        self.assertEqual(
+            numbers(response),
+            [self.synchronous.registry_number, self.unresected.registry_number],
+        )
+
+    def test_filters_by_overdue_follow_up(self):
+        response = self.client.get(URL, {"overdue": "on"})
+        self.assertEqual(numbers(response), [self.unresected.registry_number])
+
+    def test_filters_by_data_quality_check(self):
+        response = self.client.get(URL, {"check": "no_follow_up"})
+        self.assertEqual(numbers(response), [])
+        response = self.client.get(URL, {"check": "no_liver"})
+        self.assertEqual(len(numbers(response)), 3)
+
+    def test_site_filter_offers_only_the_users_sites(self):
+        response = self.client.get(URL, {"site": self.south.pk})
+        self.assertContains(response, "Select a valid choice")
+        self.assertNotContains(response, self.southern.registry_number)
+
+    def test_searches_by_part_of_the_registry_number(self):
+        fragment = self.dead.registry_number[-3:]
+        response = self.client.get(URL, {"registry_number": fragment})
+        self.assertEqual(numbers(response), [self.dead.registry_number])
+
+    def test_sorts_by_a_derived_column(self):
+        response = self.client.get(URL, {"sort": "-last_contact"})
+        self.assertEqual(numbers(response)[0], self.synchronous.registry_number)
+        response = self.client.get(URL, {"sort": "strategy"})
+        self.assertEqual(numbers(response)[-1], self.synchronous.registry_number)
+
+    def test_mrn_search_by_post_opens_the_patient_without_the_mrn_in_the_url(self):
+        response = self.client.post(URL, {"mrn": "H200"})
+        self.assertRedirects(response, self.dead.get_absolute_url())
+        self.assertNotIn("H200", response["Location"])
+
+    def test_mrn_search_never_finds_a_patient_of_another_site(self):
+        self.client.force_login(self.sam)
+        response = self.client.post(URL, {"mrn": "H200"})
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(numbers(response), [])
+        self.assertContains(response, "No patient at your sites has this")
+
+    def test_mrn_search_page_does_not_echo_the_mrn(self):
+        response = self.client.post(URL, {"mrn": "H999"})
+        self.assertNotContains(response, "H999")
+
+    def test_mrn_search_is_refused_without_the_identifier_permission(self):
+        user = make_user("vera", sites=[self.north])
+        user.user_permissions.add(Permission.objects.get(codename="view_patient"))
+        self.client.force_login(user)
+        self.assertEqual(self.client.get(URL).status_code, 200)
+        self.assertNotContains(self.client.get(URL), "Find by MRN")
+        self.assertEqual(self.client.post(URL, {"mrn": "H200"}).status_code, 403)
+
+    def test_analyst_has_no_access(self):
+        self.client.force_login(self.ann)
+        self.assertEqual(self.client.get(URL).status_code, 403)
+
+    def test_page_size_outside_the_offered_sizes_falls_back_to_the_default(self):
+        response = self.client.get(URL, {"per_page": "100000"})
+        self.assertEqual(response.context["table"].paginator.per_page, 50)
+
+
+class PatientListQueryCountTests(CastTestCase):
+    def test_number_of_queries_does_not_grow_with_page_size_or_registry_size(self):
+        self.client.force_login(self.nina)
+        counts = {}
+        for size in (30, 60):
+            while len(counts) < 3 and self.north.patients.count() < size:
+                patient = make_patient(site=self.north)
+                make_tumour(patient)
+                make_operation(patient, primary_procedure="lar")
+                make_followup(patient)
+            for per_page in (25, 50):
+                with CaptureQueriesContext(connection) as queries:
+                    response = self.client.get(URL, {"per_page": per_page})
+                self.assertEqual(len(numbers(response)), min(per_page, size))
+                counts[(size, per_page)] = len(queries)
+        self.assertEqual(len(set(counts.values())), 1, counts)
