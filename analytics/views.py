@@ -137,7 +137,8 @@ def saved_report_detail(request, pk: int):
     """Show a saved report: its specification and the provenance of its runs."""
     saved = get_object_or_404(SavedReport.objects.select_related("owner"), pk=pk)
     runs = list(_visible_runs(request, saved.runs.select_related("run_by")))
-    for run, previous in zip(runs, [*runs[1:], None], strict=True):
+    for i, run in enumerate(runs):
+        previous = runs[i + 1] if i + 1 < len(runs) else None
         run.data_changed = (
             previous is not None and previous.fingerprint != run.fingerprint
         )
