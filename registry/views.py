@@ -1,8 +1,26 @@
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
-from django.shortcuts import render
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+from django_tables2 import RequestConfig
 
+from registry import quality, selectors, services
 from registry.choices import Strategy
+from registry.filters import PatientFilter
+from registry.forms import (
+    RECORD_KINDS,
+    DeleteForm,
+    MrnSearchForm,
+    NewPatientForm,
+    PatientForm,
+    RecordKind,
+)
 from registry.models import Patient
+from registry.tables import PAGE_SIZES, PAGINATION, PatientTable
 
 
 def home(request):
@@ -27,3 +45,271 @@ def home(request):
         "by_strategy": by_strategy,
     }
     return render(request, "registry/home.html", ctx)
+
+
+# --- data entry ---------------------------------------------------------------
+
+
+def _require(request, *perms: str) -> None:
+    """Refuse the request (403) unless the user has every one of `perms`."""
+    if not request.user.has_perms(perms):
+        raise PermissionDenied
+
+
+def _kind(slug: str) -> RecordKind:
+    if slug not in RECORD_KINDS:
+        raise Http404("No such kind of record.")
+    return RECORD_KINDS[slug]
+
+
+def _hidden_fields(request) -> frozenset[str]:
+    """Return the fields whose values this user may not see."""
+    if request.user.has_perm("registry.view_identifiers"):
+        return frozenset()
+    return frozenset(Patient.IDENTIFIER_FIELDS)
+
+
+@require_http_methods(["GET", "POST"])
+def patient_list(request):
+    """List, sort, filter and search the patients of the user's sites."""
+    _require(request, "registry.view_patient")
+    patients = selectors.patient_rows(request.user)
+    search = MrnSearchForm(request.POST or None)
+    if request.method == "POST":
+        # By POST, so that the MRN never appears in a URL, a log or the history.
+        _require(request, "registry.view_identifiers")
+        if search.is_valid():
+            patients = patients.filter(mrn=search.cleaned_data["mrn"])
+            found = list(patients.values_list("pk", flat=True)[:2])
+            if len(found) == 1:
+                return redirect("registry:patient_detail", pk=found[0])
+        else:
+            patients = patients.none()
+    filterset = PatientFilter(request.GET or None, patients, request=request)
+    table = PatientTable(filterset.qs if request.method == "GET" else patients)
+    RequestConfig(request, paginate=PAGINATION).configure(table)
+    ctx = {
+        "table": table,
+        "filter": filterset,
+        "search": MrnSearchForm(),
+        "searched_mrn": request.method == "POST",
+        "page_sizes": PAGE_SIZES,
+    }
+    return render(request, "registry/patient_list.html", ctx)
+
+
+def patient_detail(request, pk: int):
+    """Show one patient: timeline, derived strategy, survival, and what to add."""
+    _require(request, "registry.view_patient")
+    patient = selectors.patient_for_user(request.user, pk)
+    chart = selectors.patient_chart(patient, today=timezone.localdate())
+    ctx = {
+        "chart": chart,
+        "patient": patient,
+        "add_buttons": _add_buttons(request.user, chart),
+        "timeline": _timeline_rows(request.user, chart),
+        "show_identifiers": request.user.has_perm("registry.view_identifiers"),
+    }
+    return render(request, "registry/patient_detail.html", ctx)
+
+
+def _add_buttons(user, chart) -> list[tuple[RecordKind, str]]:
+    """Return (kind, URL) of each record the user may add to this patient now."""
+    records = chart.records
+    return [
+        (kind, reverse("registry:record_create", args=[chart.patient.pk, slug]))
+        for slug, kind in RECORD_KINDS.items()
+        if user.has_perm(kind.perm("add"))
+        and not (kind.single and records[slug] is not None)
+    ]
+
+
+def _timeline_rows(user, chart) -> list[tuple]:
+    """Return (event, edit URL, delete URL) for the timeline; URLs the user may use."""
+    rows = []
+    for event in chart.timeline:
+        edit = delete = None
+        if event.record is not None:
+            kind = RECORD_KINDS[event.kind]
+            args = [chart.patient.pk, kind.slug, event.record.pk]
+            if user.has_perm(kind.perm("change")):
+                edit = reverse("registry:record_update", args=args)
+            if user.has_perm(kind.perm("delete")):
+                delete = reverse("registry:record_delete", args=args)
+        rows.append((event, edit, delete))
+    return rows
+
+
+@require_http_methods(["GET", "POST"])
+def patient_create(request):
+    """Enter a new patient with the diagnosis and the liver metastases."""
+    _require(
+        request,
+        "registry.add_patient",
+        "registry.add_primarytumour",
+        "registry.add_livermetastases",
+        "registry.view_identifiers",
+    )
+    form = NewPatientForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            patient = services.create_patient(
+                patient=form.patient.instance,
+                tumour=form.tumour.instance,
+                liver=None if form.skip_liver else form.liver.instance,
+            )
+        except ValidationError as error:
+            getattr(form, error.part).add_model_error(error)
+        else:
+            messages.success(request, f"Patient {patient} registered.")
+            return redirect(patient)
+    return render(request, "registry/patient_create.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def patient_update(request, pk: int):
+    """Edit the patient's own fields (not the site, not the registry number)."""
+    _require(request, "registry.change_patient")
+    patient = selectors.patient_for_user(request.user, pk)
+    form = PatientForm(request.POST or None, instance=patient, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        if _save_update(request, form):
+            return redirect(patient)
+    ctx = {"form": form, "patient": patient}
+    return render(request, "registry/patient_update.html", ctx)
+
+
+@require_http_methods(["GET", "POST"])
+def patient_delete(request, pk: int):
+    """Delete a patient and all their records (data managers only)."""
+    _require(request, "registry.delete_patient")
+    patient = selectors.patient_for_user(request.user, pk)
+    form = DeleteForm(request.POST or None, initial={"version": patient.version})
+    if request.method == "POST" and form.is_valid():
+        if _delete(request, form, patient):
+            messages.success(request, f"Patient {patient} deleted.")
+            return redirect("registry:patient_list")
+    ctx = {"form": form, "patient": patient}
+    return render(request, "registry/patient_delete.html", ctx)
+
+
+@require_http_methods(["GET", "POST"])
+def record_create(request, pk: int, kind: str):
+    """Add a record of one kind (an operation, a follow-up, ...) to a patient."""
+    kind = _kind(kind)
+    _require(request, kind.perm("add"))
+    patient = selectors.patient_for_user(request.user, pk)
+    existing = selectors.single_record(patient, kind.model) if kind.single else None
+    if existing is not None:
+        messages.info(request, f"This patient has a {kind.name}: edit it here.")
+        return redirect(
+            "registry:record_update", pk=pk, kind=kind.slug, record_pk=existing.pk
+        )
+    form = kind.form_class(request.POST or None, instance=kind.model(patient=patient))
+    if request.method == "POST" and form.is_valid():
+        try:
+            record = services.add_record(record=form.instance)
+        except ValidationError as error:
+            form.add_model_error(error)
+        else:
+            messages.success(request, f"Added: {record}.")
+            return redirect(patient)
+    ctx = {"form": form, "patient": patient, "kind": kind}
+    return render(request, "registry/record_create.html", ctx)
+
+
+@require_http_methods(["GET", "POST"])
+def record_update(request, pk: int, kind: str, record_pk: int):
+    """Edit a record; a save over a newer version is refused, showing the change."""
+    kind = _kind(kind)
+    _require(request, kind.perm("change"))
+    patient = selectors.patient_for_user(request.user, pk)
+    record = _record_or_gone(request, patient, kind, record_pk)
+    if record is None:
+        return redirect(patient)
+    form = kind.form_class(request.POST or None, instance=record)
+    if request.method == "POST" and form.is_valid():
+        if _save_update(request, form):
+            return redirect(patient)
+    ctx = {"form": form, "patient": patient, "kind": kind, "record": record}
+    return render(request, "registry/record_update.html", ctx)
+
+
+@require_http_methods(["GET", "POST"])
+def record_delete(request, pk: int, kind: str, record_pk: int):
+    """Delete a record after confirmation, unless it changed since shown."""
+    kind = _kind(kind)
+    _require(request, kind.perm("delete"))
+    patient = selectors.patient_for_user(request.user, pk)
+    record = _record_or_gone(request, patient, kind, record_pk)
+    if record is None:
+        return redirect(patient)
+    form = DeleteForm(request.POST or None, initial={"version": record.version})
+    if request.method == "POST" and form.is_valid():
+        if _delete(request, form, record):
+            messages.success(request, f"Deleted: {record}.")
+            return redirect(patient)
+    ctx = {"form": form, "patient": patient, "kind": kind, "record": record}
+    return render(request, "registry/record_delete.html", ctx)
+
+
+def data_quality(request):
+    """List, per site, the records that need attention and the completeness."""
+    _require(request, "registry.view_patient")
+    sites = quality.site_quality(
+        Patient.objects.for_user(request.user), today=timezone.localdate()
+    )
+    ctx = {"sites": sites, "checks": quality.CHECKS, "key_fields": quality.KEY_FIELDS}
+    return render(request, "registry/data_quality.html", ctx)
+
+
+def _record_or_gone(request, patient, kind: RecordKind, record_pk: int):
+    """Return the patient's record; None, with a message, if someone deleted it."""
+    record = selectors.patient_record(patient, kind.model, record_pk)
+    if record is not None:
+        return record
+    deletion = selectors.deletion_of(patient, kind.model, record_pk)
+    if deletion is None:
+        raise Http404("No such record.")
+    messages.error(
+        request,
+        f"This {kind.name} was {deletion.describe()}: nothing was saved.",
+    )
+    return None
+
+
+def _save_update(request, form) -> bool:
+    """Save the edited record through the service; False if it was refused."""
+    try:
+        record = services.update_record(
+            record=form.instance, loaded_version=form.cleaned_data["version"]
+        )
+    except services.StaleEdit as stale:
+        form.refuse_stale(stale, hidden=_hidden_fields(request))
+        return False
+    except ValidationError as error:
+        form.add_model_error(error)
+        return False
+    messages.success(request, f"Saved: {record}.")
+    return True
+
+
+def _delete(request, form, record) -> bool:
+    """Delete through the service; False (with a message) if it was refused."""
+    try:
+        services.delete_record(
+            record=record, loaded_version=form.cleaned_data["version"]
+        )
+    except services.StaleEdit as stale:
+        changes = "; ".join(
+            c.describe(hidden=_hidden_fields(request)) for c in stale.changes
+        )
+        form.add_error(
+            None,
+            f"Not deleted: it changed after you opened this page — {changes}. "
+            "Check the record again before deleting it.",
+        )
+        form.data = form.data.copy()
+        form.data["version"] = stale.current_version
+        return False
+    return True

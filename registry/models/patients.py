@@ -101,7 +101,7 @@ class Patient(ClinicalRecord):
         super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
-        return reverse("admin:registry_patient_change", args=[self.pk])
+        return reverse("registry:patient_detail", args=[self.pk])
 
     def clean(self) -> None:
         errors: dict = {}

@@ -1,0 +1,258 @@
+"""Kaplan-Meier figures with a number-at-risk table, built without pyplot.
+
+A web process must not touch pyplot's global figure registry (it leaks figures
+and is not thread-safe), so figures are built as :class:`matplotlib.figure.Figure`
+objects and rendered with :func:`render`, whatever backend is configured. Nothing
+here touches Django; the curves come from :func:`analytics.survival.kaplan_meier`.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from analytics.survival import KaplanMeier, LogRank
+
+#: Okabe-Ito colours: distinguishable with the common colour-vision deficiencies
+#: and in greyscale print.
+PALETTE: tuple[str, ...] = (
+    "#0072B2",
+    "#D55E00",
+    "#009E73",
+    "#CC79A7",
+    "#E69F00",
+    "#56B4E9",
+    "#000000",
+    "#F0E442",
+)
+
+FORMATS: dict[str, dict[str, object]] = {
+    # fixed metadata so the same figure renders to the same bytes every time
+    "png": {"metadata": {"Software": None}},
+    "svg": {"metadata": {"Date": None}},
+    "pdf": {"metadata": {"CreationDate": None}},
+}
+
+#: gid of the number-at-risk text artists: ``"at-risk|<group>|<tick>"``.
+AT_RISK_GID = "at-risk"
+
+
+def format_p(p_value: float | None) -> str:
+    """Return a P value as journals print it: "P = 0.17", "P = 0.004", "P < 0.001".
+
+    Two decimals from 0.01 up, three below, "P < 0.001" under that (NEJM style).
+    """
+    if p_value is None or not np.isfinite(p_value):
+        return "P not computable"
+    if p_value < 0.001:
+        return "P < 0.001"
+    if p_value < 0.01:
+        return f"P = {p_value:.3f}"
+    return f"P = {p_value:.2f}"
+
+
+def default_ticks(max_time: float, *, count: int = 6) -> list[float]:
+    """Return about ``count`` round tick positions from 0 past ``max_time``.
+
+    Steps are multiples of 1, 2, 3, 5, 6 or 10 (times a power of ten), so months
+    come out in 6s and 12s where they fit. The last tick is the first at or beyond
+    ``max_time``, so every curve ends inside the axis.
+    """
+    if not np.isfinite(max_time) or max_time <= 0:
+        return [0.0, 1.0]
+    locator = MaxNLocator(nbins=count, steps=[1, 2, 3, 5, 6, 10])
+    values = [float(v) for v in locator.tick_values(0, max_time) if v >= 0]
+    ticks = [v for v in values if v < max_time]
+    ticks.append(min(v for v in values if v >= max_time))
+    return ticks
+
+
+def _steps(km: KaplanMeier) -> tuple[np.ndarray, ...]:
+    """Step coordinates from time 0 (survival 1, limits 1) through every time."""
+    time = np.concatenate(([0.0], km.time))
+    surv = np.concatenate(([1.0], km.survival))
+    lower = np.concatenate(([1.0], km.lower))
+    upper = np.concatenate(([1.0], km.upper))
+    # R leaves the log-log limits NA where survival is 1; the band is then the
+    # point itself. Where survival is 0 they stay NA and the band stops.
+    at_one = surv == 1
+    lower = np.where(at_one & np.isnan(lower), 1.0, lower)
+    upper = np.where(at_one & np.isnan(upper), 1.0, upper)
+    return time, surv, lower, upper
+
+
+def km_figure(
+    curves: Mapping[str, KaplanMeier],
+    *,
+    time_unit: str = "months",
+    ticks: Sequence[float] | None = None,
+    logrank: LogRank | None = None,
+    p_value: float | None = None,
+    title: str | None = None,
+    y_label: str = "Survival probability",
+    show_ci: bool = True,
+    show_censors: bool = True,
+    risk_table: bool = True,
+    colors: Sequence[str] = PALETTE,
+    size: tuple[float, float] = (7.0, 5.5),
+) -> Figure:
+    """Draw Kaplan-Meier curves with a number-at-risk table under the time axis.
+
+    Parameters
+    ----------
+    curves
+        Group label -> curve, as :func:`analytics.survival.kaplan_meier` returns.
+    time_unit
+        Unit of the curves' times, written in the axis label: "Time (months)".
+    ticks
+        Times for the axis ticks and the at-risk columns; default
+        :func:`default_ticks` up to the longest follow-up.
+    logrank, p_value
+        The log-rank result (its P value is written on the plot, flagged when a
+        group has fewer than 10 patients) or a bare P value.
+    show_ci
+        Shade the pointwise confidence band of each curve (as steps).
+    show_censors
+        Mark censoring times with "+" on the curve.
+    risk_table
+        Add the number-at-risk table, one row per group in the curve's colour,
+        its columns at the axis ticks (``KaplanMeier.at_risk(ticks)``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A figure not registered with pyplot; render it with :func:`render`.
+    """
+    if not curves:
+        raise ValueError("no curves to draw")
+    longest = max((km.time[-1] for km in curves.values() if km.time.size), default=0)
+    tick_values = [
+        float(t) for t in (ticks if ticks is not None else default_ticks(longest))
+    ]
+    groups = list(curves)
+    fig = Figure(figsize=size, layout="constrained")
+    if risk_table:
+        grid = fig.add_gridspec(2, 1, height_ratios=[4.0, 0.35 + 0.3 * len(groups)])
+        ax = fig.add_subplot(grid[0])
+        table = fig.add_subplot(grid[1], sharex=ax)
+    else:
+        ax = fig.add_subplot()
+        table = None
+
+    for i, (label, km) in enumerate(curves.items()):
+        color = colors[i % len(colors)]
+        time, surv, lower, upper = _steps(km)
+        ax.step(
+            time,
+            surv,
+            where="post",
+            color=color,
+            linewidth=1.8,
+            label=f"{label} (n = {km.n})",
+        )
+        if show_ci:
+            ax.fill_between(
+                time, lower, upper, step="post", color=color, alpha=0.15, linewidth=0
+            )
+        if show_censors:
+            censored = km.n_censor > 0
+            ax.plot(
+                km.time[censored],
+                km.survival[censored],
+                linestyle="none",
+                marker="+",
+                markersize=7,
+                markeredgewidth=1.2,
+                color=color,
+            )
+
+    ax.set_xlim(tick_values[0], tick_values[-1])
+    ax.set_xticks(tick_values)
+    ax.set_ylim(0, 1.02)
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.set_xlabel(f"Time ({time_unit})")
+    ax.set_ylabel(y_label)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(axis="y", color="0.9", linewidth=0.8)
+    ax.set_axisbelow(True)
+    # the P value heads the legend, which goes where it hides the least of the
+    # curves, so neither covers a step
+    heading = None
+    if logrank is not None or p_value is not None:
+        p = logrank.p_value if logrank is not None else p_value
+        heading = f"Log-rank {format_p(p)}"
+        if logrank is not None and logrank.small_groups:
+            heading += "\n(groups under 10 patients: P unstable)"
+    legend = ax.legend(
+        loc="best",
+        frameon=False,
+        fontsize=9,
+        title=heading,
+        title_fontsize=9,
+        alignment="left",
+    )
+    legend.set_gid("legend")
+    if title:
+        ax.set_title(title, loc="left", fontsize=11)
+
+    if table is not None:
+        _draw_risk_table(table, curves, tick_values, colors)
+    return fig
+
+
+def _draw_risk_table(
+    table, curves: Mapping[str, KaplanMeier], ticks: list[float], colors: Sequence[str]
+) -> None:
+    groups = list(curves)
+    rows = len(groups)
+    for i, (label, km) in enumerate(curves.items()):
+        y = rows - 1 - i
+        color = colors[i % len(colors)]
+        for tick, count in zip(ticks, km.at_risk(ticks), strict=True):
+            table.text(
+                tick,
+                y,
+                str(count),
+                ha="center",
+                va="center",
+                fontsize=9,
+                color=color,
+                gid=f"{AT_RISK_GID}|{label}|{tick:g}",
+            )
+    table.set_ylim(-0.5, rows - 0.5)
+    table.set_yticks(range(rows))
+    table.set_yticklabels(list(reversed(groups)), fontsize=9)
+    for tick_label, i in zip(
+        table.get_yticklabels(), reversed(range(rows)), strict=True
+    ):
+        tick_label.set_color(colors[i % len(colors)])
+    # keep the group names clear of the centred counts in the first column
+    widest = max(len(str(c)) for km in curves.values() for c in km.at_risk(ticks[:1]))
+    table.tick_params(axis="y", length=0, pad=6 + 3.5 * widest)
+    table.tick_params(axis="x", bottom=False, labelbottom=False)
+    for spine in table.spines.values():
+        spine.set_visible(False)
+    table.set_title("Number at risk", loc="left", fontsize=9)
+
+
+def render(fig: Figure, *, format: str = "png", dpi: int = 150) -> bytes:
+    """Render a figure to PNG, SVG or PDF bytes, without pyplot.
+
+    Metadata carrying the software version or the date is left out, so the same
+    figure gives the same bytes.
+    """
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {sorted(FORMATS)}, not {format!r}")
+    buffer = io.BytesIO()
+    # a fixed salt makes the SVG element ids, otherwise random, repeatable
+    with matplotlib.rc_context({"svg.hashsalt": "analytics.plots"}):
+        fig.savefig(buffer, format=format, dpi=dpi, **FORMATS[format])
+    return buffer.getvalue()
+
+
+__all__ = ["AT_RISK_GID", "PALETTE", "default_ticks", "format_p", "km_figure", "render"]

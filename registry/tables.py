@@ -1,0 +1,66 @@
+"""The patient list as a django-tables2 table."""
+
+from __future__ import annotations
+
+import django_tables2 as tables
+from django.core.paginator import Paginator
+
+from registry.choices import PrimarySite, Strategy, VitalStatus
+from registry.models import Patient
+
+#: Rows per page the list offers; anything else falls back to the default.
+PAGE_SIZES = (25, 50, 100, 200)
+DEFAULT_PAGE_SIZE = 50
+
+
+class PatientPaginator(Paginator):
+    """A paginator that refuses page sizes the list does not offer."""
+
+    def __init__(self, object_list, per_page, *args, **kwargs):
+        if per_page not in PAGE_SIZES:
+            per_page = DEFAULT_PAGE_SIZE
+        super().__init__(object_list, per_page, *args, **kwargs)
+
+
+#: How RequestConfig paginates the patient list (?per_page= picks a size).
+PAGINATION = {"per_page": DEFAULT_PAGE_SIZE, "paginator_class": PatientPaginator}
+
+
+class PatientTable(tables.Table):
+    registry_number = tables.Column(
+        verbose_name="Registry number",
+        linkify=True,
+        attrs={"td": {"class": "nowrap"}},
+    )
+    site = tables.Column(
+        verbose_name="Site", accessor="site__code", order_by="site__code"
+    )
+    diagnosis_date = tables.DateColumn(verbose_name="Diagnosis", format="Y-m-d")
+    primary_site = tables.Column(verbose_name="Primary site")
+    strategy = tables.Column(verbose_name="Strategy")
+    vital_status = tables.Column(verbose_name="Vital status")
+    last_contact = tables.DateColumn(verbose_name="Last contact", format="Y-m-d")
+
+    class Meta:
+        model = Patient
+        fields = (
+            "registry_number",
+            "site",
+            "diagnosis_date",
+            "primary_site",
+            "strategy",
+            "vital_status",
+            "last_contact",
+        )
+        attrs = {"class": "data patients"}
+        order_by = ("registry_number",)
+        empty_text = "No patients match these filters."
+
+    def render_primary_site(self, value):
+        return PrimarySite(value).label if value in PrimarySite.values else value
+
+    def render_strategy(self, value):
+        return Strategy(value).label
+
+    def render_vital_status(self, value):
+        return VitalStatus(value).label
