@@ -1,0 +1,3 @@
+"""The colorectal cancer outcomes registry."""
+
+__version__ = "0.1.0"

@@ -35,5 +35,6 @@ urlpatterns = [
     path("", include((registry_patterns, "registry"))),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("reports/", include("analytics.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -19,9 +19,9 @@ from django.db.models import (
     Case,
     CharField,
     DateField,
-    DurationField,
-    ExpressionWrapper,
     F,
+    Func,
+    IntegerField,
     Max,
     Min,
     OuterRef,
@@ -47,6 +47,30 @@ from registry.derive import (
     PRIMARY_RESECTIONS,
     RECURRENCE_STATUSES,
 )
+
+
+class DaysBetween(Func):
+    """Whole days from the second date to the first, as an integer on every database.
+
+    Django's date subtraction gives an interval (PostgreSQL) or microseconds
+    (SQLite); analytics groups and counts by whole days, so say it directly.
+    """
+
+    output_field = IntegerField()
+
+    def as_sql(self, compiler, connection, **extra):
+        end, start = self.source_expressions
+        end_sql, end_params = compiler.compile(end)
+        start_sql, start_params = compiler.compile(start)
+        return f"(({end_sql}) - ({start_sql}))", (*end_params, *start_params)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        end, start = self.source_expressions
+        end_sql, end_params = compiler.compile(end)
+        start_sql, start_params = compiler.compile(start)
+        sql = f"CAST(julianday({end_sql}) - julianday({start_sql}) AS INTEGER)"
+        return sql, (*end_params, *start_params)
+
 
 # A date earlier than any clinical date, standing in for "none" where SQL's
 # GREATEST would otherwise return NULL (SQLite's multi-argument MAX does).
@@ -280,9 +304,6 @@ class PatientQuerySet(models.QuerySet):
                 ),
             )
             .annotate(
-                survival_days=ExpressionWrapper(
-                    F("survival_end") - F("survival_start"),
-                    output_field=DurationField(),
-                ),
+                survival_days=DaysBetween(F("survival_end"), F("survival_start")),
             )
         )

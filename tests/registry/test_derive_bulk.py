@@ -173,7 +173,7 @@ class DeriveBulkAgreementTests(TestCase):
                     (survival.start, survival.end, survival.event),
                     facts,
                 )
-                self.assertEqual(row["survival_days"].days, survival.days)
+                self.assertEqual(row["survival_days"], survival.days)
 
 
 class DeriveBulkQueryCountTests(TestCase):

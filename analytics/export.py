@@ -1,0 +1,343 @@
+"""Downloads of a report: figure (PNG, SVG, PDF), tables (CSV, XLSX), JSON, PDF."""
+
+from __future__ import annotations
+
+import io
+import json
+import textwrap
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.figure import Figure
+
+from analytics import plots, survival
+from analytics.reports import Report, p_text
+
+#: Tables a report offers as CSV, by the name used in URLs and the command.
+TABLES = (
+    "groups",
+    "landmarks",
+    "at_risk",
+    "logrank",
+    "pairwise",
+    "cox",
+    "ph_test",
+    "followup",
+    "subgroups",
+    "baseline",
+    "associations",
+    "events",
+)
+FIGURE_FORMATS = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
+
+
+def curves_to_dict(curves: dict[str, survival.KaplanMeier]) -> dict:
+    """Return the Kaplan-Meier curves as JSON-ready arrays (NaN as null)."""
+
+    def array(values) -> list:
+        return [
+            None if not np.isfinite(v) else float(v) for v in np.asarray(values, float)
+        ]
+
+    return {
+        label: {
+            "n": int(curve.n),
+            "events": int(curve.events),
+            "conf_type": curve.conf_type,
+            "conf_level": float(curve.conf_level),
+            **{
+                name: array(getattr(curve, name))
+                for name in (
+                    "time",
+                    "n_risk",
+                    "n_event",
+                    "n_censor",
+                    "survival",
+                    "std_err",
+                    "lower",
+                    "upper",
+                )
+            },
+        }
+        for label, curve in curves.items()
+    }
+
+
+def curves_from_dict(data: dict) -> dict[str, survival.KaplanMeier]:
+    """Rebuild Kaplan-Meier curves stored by curves_to_dict (for a stored run)."""
+
+    def array(values) -> np.ndarray:
+        return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+    return {
+        label: survival.KaplanMeier(
+            group=label,
+            n=item["n"],
+            events=item["events"],
+            conf_type=item["conf_type"],
+            conf_level=item["conf_level"],
+            time=array(item["time"]),
+            n_risk=array(item["n_risk"]).astype(int),
+            n_event=array(item["n_event"]).astype(int),
+            n_censor=array(item["n_censor"]).astype(int),
+            survival=array(item["survival"]),
+            std_err=array(item["std_err"]),
+            lower=array(item["lower"]),
+            upper=array(item["upper"]),
+        )
+        for label, item in data.items()
+    }
+
+
+def result_json(report: Report) -> dict:
+    """Return the whole result, curves included, as JSON-ready data."""
+    return {**report.to_dict(), "curves": curves_to_dict(report.curves)}
+
+
+def to_json(report: Report) -> str:
+    """Return the whole result as JSON text."""
+    return json.dumps(result_json(report), indent=2, ensure_ascii=False)
+
+
+def figure(data: dict, curves: dict[str, survival.KaplanMeier]) -> Figure:
+    """Return the Kaplan-Meier figure of a result (live or stored)."""
+    index = {
+        "diagnosis": "diagnosis",
+        "treatment": "first treatment",
+        "operation": "first operation",
+        "landmark": "landmark",
+    }[data["spec"]["index"]]
+    title = f"{data['endpoint']['label'].capitalize()} by {data['grouping']['label'].lower()}"
+    return plots.km_figure(
+        curves,
+        time_unit=f"{data['time_unit']} since {index}",
+        ticks=data["at_risk"]["ticks"],
+        p_value=(data.get("logrank") or {}).get("p_value"),
+        title=title,
+        y_label="Survival probability",
+    )
+
+
+def figure_bytes(data: dict, curves, fmt: str) -> bytes:
+    """Return the figure rendered as PNG, SVG or PDF."""
+    return plots.render(figure(data, curves), format=fmt)
+
+
+def tables(data: dict) -> dict[str, pd.DataFrame]:
+    """Return every table of a result as a DataFrame, by name."""
+    unit = data["time_unit"]
+    groups = pd.DataFrame(
+        [
+            {
+                "group": g["group"],
+                "n": g["n"],
+                "events": g["events"],
+                f"median ({unit})": g["median"]["estimate"],
+                "median lower 95%": g["median"]["lower"],
+                "median upper 95%": g["median"]["upper"],
+            }
+            for g in data["groups"]
+        ]
+    )
+    landmarks = pd.DataFrame(
+        [
+            {"group": g["group"], f"time ({unit})": m["time"], **_landmark(m)}
+            for g in data["groups"]
+            for m in g["landmarks"]
+        ]
+    )
+    at_risk = (
+        pd.DataFrame(
+            data["at_risk"]["groups"],
+            index=pd.Index(data["at_risk"]["ticks"], name=unit),
+        )
+        .T.rename_axis("group")
+        .reset_index()
+    )
+    logrank = pd.DataFrame(
+        [
+            {
+                k: v
+                for k, v in data["logrank"].items()
+                if k in ("statistic", "df", "p_value")
+            }
+        ]
+    )
+    pairwise = pd.DataFrame(data["pairwise"]).drop(
+        columns="small_groups", errors="ignore"
+    )
+    cox = data.get("cox") or {}
+    cox_terms = pd.DataFrame(cox.get("terms", []))
+    ph = pd.DataFrame(cox.get("ph_test", []))
+    followup = pd.DataFrame([data["followup"]])
+    subgroups = pd.DataFrame(
+        [
+            {
+                "subgroup": s["label"],
+                "level": level["group"],
+                "n": level["n"],
+                "events": level["events"],
+                f"median ({unit})": level["median"]["estimate"],
+                f"time ({unit})": m["time"],
+                **_landmark(m),
+            }
+            for s in data["subgroups"]
+            for level in s["levels"]
+            for m in level["landmarks"]
+        ]
+    )
+    baseline = pd.DataFrame(_baseline_rows(data["baseline"]))
+    associations = pd.DataFrame(
+        [
+            {
+                "factor": a["factor_label"],
+                "outcome": a["outcome_label"],
+                "test": t["name"],
+                "statistic": t["statistic"],
+                "df": t["df"],
+                "p_value": t["p_value"],
+            }
+            for a in data["associations"]
+            for t in a["tests"]
+        ]
+    )
+    events = pd.DataFrame(
+        [
+            {"event": name, **{k: v for k, v in value.items()}}
+            for name, value in data["events"].items()
+        ]
+    )
+    return {
+        "groups": groups,
+        "landmarks": landmarks,
+        "at_risk": at_risk,
+        "logrank": logrank,
+        "pairwise": pairwise,
+        "cox": cox_terms,
+        "ph_test": ph,
+        "followup": followup,
+        "subgroups": subgroups,
+        "baseline": baseline,
+        "associations": associations,
+        "events": events,
+    }
+
+
+def _landmark(m: dict) -> dict:
+    return {
+        "survival": m["survival"],
+        "lower": m["lower"],
+        "upper": m["upper"],
+        "n_risk": m["n_risk"],
+        "estimable": m["estimable"],
+    }
+
+
+def baseline_cells(row: dict, group: str) -> str:
+    """Return one cell of the baseline table as a paper prints it."""
+    if row["kind"] == "continuous":
+        s = row["groups"].get(group) if group != "Overall" else row["overall"]
+        if not s or s["n"] == 0:
+            return "–"
+        return (
+            f"{s['mean']:.1f} ({s['sd']:.1f}); {s['median']:.1f} "
+            f"[{s['q1']:.1f}–{s['q3']:.1f}]"
+            if s.get("sd") is not None
+            else f"{s['mean']:.1f}"
+        )
+    return ""
+
+
+def _baseline_rows(baseline: dict) -> list[dict]:
+    rows = []
+    for row in baseline["rows"]:
+        tests = "; ".join(
+            f"{t['name']} {p_text(t['p_value'])}" for t in row["tests"] if t["name"]
+        )
+        if row["kind"] == "continuous":
+            entry = {"variable": row["label"], "level": "mean (SD); median [IQR]"}
+            for group in baseline["groups"]:
+                entry[group] = baseline_cells(row, group)
+            entry["tests"] = tests
+            rows.append(entry)
+            continue
+        for i, level in enumerate(row["levels"]):
+            entry = {"variable": row["label"] if i == 0 else "", "level": level}
+            for group in baseline["groups"]:
+                n = row["counts"].get(group, {}).get(level, 0)
+                pct = row["percents"].get(group, {}).get(level)
+                entry[group] = f"{n} ({pct:.0f}%)" if pct is not None else str(n)
+            entry["tests"] = tests if i == 0 else ""
+            rows.append(entry)
+    return rows
+
+
+def to_csv(data: dict, table: str) -> str:
+    """Return one table of the result as CSV text."""
+    return tables(data)[table].to_csv(index=False)
+
+
+def to_xlsx(data: dict) -> bytes:
+    """Return every table, the text and the specification as one workbook."""
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        summary = pd.DataFrame(
+            {
+                "section": ["Results", "Methods", *["Warning"] * len(data["warnings"])],
+                "text": [data["results"], data["methods"], *data["warnings"]],
+            }
+        )
+        summary.to_excel(writer, sheet_name="summary", index=False)
+        for name, frame in tables(data).items():
+            frame.to_excel(writer, sheet_name=name[:31], index=False)
+        spec = pd.DataFrame(
+            [(k, json.dumps(v)) for k, v in data["spec"].items()],
+            columns=["field", "value"],
+        )
+        spec.to_excel(writer, sheet_name="specification", index=False)
+    return buffer.getvalue()
+
+
+def to_pdf(data: dict, curves) -> bytes:
+    """Return the whole report as a PDF: the figure, then text and tables."""
+    buffer = io.BytesIO()
+    with PdfPages(
+        buffer, metadata={"Creator": "crc-registry", "CreationDate": None}
+    ) as pdf:
+        pdf.savefig(figure(data, curves))
+        lines = [data["spec"].get("name") or "Outcome report", ""]
+        for heading, text in (
+            ("Results", data["results"]),
+            ("Methods", data["methods"]),
+        ):
+            lines += [heading, *textwrap.wrap(text, 95), ""]
+        if data["warnings"]:
+            lines.append("Warnings")
+            for warning in data["warnings"]:
+                lines += textwrap.wrap("- " + warning, 95)
+            lines.append("")
+        for name, frame in tables(data).items():
+            if frame.empty:
+                continue
+            lines += [name.replace("_", " ").capitalize()]
+            lines += frame.to_string(
+                index=False, max_colwidth=28, float_format=_fmt
+            ).splitlines()
+            lines.append("")
+        for start in range(0, len(lines), 70):
+            page = Figure(figsize=(8.27, 11.69))
+            page.text(
+                0.05,
+                0.97,
+                "\n".join(lines[start : start + 70]),
+                family="monospace",
+                fontsize=6.5,
+                va="top",
+            )
+            pdf.savefig(page)
+    return buffer.getvalue()
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4g}"

@@ -1,0 +1,191 @@
+"""The report builder form: a specification, field by field."""
+
+from __future__ import annotations
+
+from django import forms
+
+from analytics.dataset import VARIABLES
+from analytics.spec import DEFAULT_BASELINE, DEFAULT_TIMES, INDEXES
+from registry import choices
+from registry.models import Site
+
+GROUPINGS = [(v.name, v.label) for v in VARIABLES.values() if v.kind != "continuous"]
+ALL_VARIABLES = [(v.name, v.label) for v in VARIABLES.values()]
+INDEX_LABELS = {
+    "diagnosis": "Date of diagnosis",
+    "treatment": "Start of first treatment",
+    "operation": "First operation",
+    "landmark": "Landmark (restart the clock at L after diagnosis)",
+}
+
+
+def _multi(label, vocabulary, help_text=""):
+    return forms.MultipleChoiceField(
+        label=label,
+        choices=vocabulary.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=help_text or "None ticked: all.",
+    )
+
+
+class ReportForm(forms.Form):
+    """Build a report specification; every field maps to a specification key."""
+
+    name = forms.CharField(max_length=200, required=False, label="Report title")
+    group_by = forms.ChoiceField(
+        label="Compare groups by", choices=GROUPINGS, initial="strategy"
+    )
+    endpoint = forms.ChoiceField(
+        choices=choices.Endpoint.choices, initial=choices.Endpoint.OVERALL
+    )
+    index = forms.ChoiceField(
+        label="Count time from",
+        choices=[(code, INDEX_LABELS[code]) for code in INDEXES],
+        initial="diagnosis",
+    )
+    landmark = forms.FloatField(
+        required=False,
+        min_value=0,
+        label="Landmark L",
+        help_text="In the time unit; only with the landmark index.",
+    )
+    as_of = forms.DateField(
+        required=False,
+        label="Data cut-off",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Censor everyone still alive at this date. Blank: today.",
+    )
+    time_unit = forms.ChoiceField(
+        choices=[(u, u.capitalize()) for u in DEFAULT_TIMES], initial="months"
+    )
+    times = forms.CharField(
+        required=False,
+        label="Survival at times",
+        initial="12, 24, 36, 60",
+        help_text="Comma-separated, in the time unit (e.g. 12, 24, 36, 60 months).",
+    )
+    conf_type = forms.ChoiceField(
+        label="Confidence intervals",
+        choices=[
+            ("log-log", "log-log (lifelines, Stata)"),
+            ("log", "log (R survfit default)"),
+            ("plain", "plain"),
+        ],
+        initial="log-log",
+    )
+    conf_level = forms.TypedChoiceField(
+        label="Confidence level",
+        coerce=float,
+        choices=[(0.9, "90%"), (0.95, "95%"), (0.99, "99%")],
+        initial=0.95,
+    )
+    reference = forms.CharField(
+        required=False,
+        label="Cox reference group",
+        help_text="A group's name or code; blank: the first group.",
+    )
+    covariates = forms.MultipleChoiceField(
+        required=False,
+        choices=ALL_VARIABLES,
+        label="Adjust hazard ratios for",
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+    )
+    baseline = forms.MultipleChoiceField(
+        required=False,
+        choices=ALL_VARIABLES,
+        initial=list(DEFAULT_BASELINE),
+        label="Baseline table variables",
+        widget=forms.SelectMultiple(attrs={"size": 8}),
+    )
+    sites = forms.MultipleChoiceField(
+        required=False,
+        label="Sites",
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: all your sites.",
+    )
+    diagnosed_from = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    diagnosed_to = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    primary_sites = _multi("Primary site", choices.PrimarySite)
+    m_stages = _multi("M stage", choices.ClinicalM)
+    strategies = _multi("Resection strategy", choices.Strategy)
+    regimens = _multi("First systemic regimen", choices.Regimen)
+    sexes = _multi("Sex", choices.Sex)
+    resectability = _multi("Initial resectability", choices.Resectability)
+
+    COHORT_FIELDS = (
+        "sites",
+        "diagnosed_from",
+        "diagnosed_to",
+        "primary_sites",
+        "m_stages",
+        "strategies",
+        "regimens",
+        "sexes",
+        "resectability",
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["sites"].choices = [
+            (site.code, str(site)) for site in Site.objects.for_user(user)
+        ]
+
+    def clean_times(self) -> list[float]:
+        raw = self.cleaned_data.get("times") or ""
+        values = []
+        for part in raw.replace(";", ",").split(","):
+            if not part.strip():
+                continue
+            try:
+                values.append(float(part))
+            except ValueError:
+                raise forms.ValidationError(
+                    f"{part.strip()!r} is not a number: give times like 12, 24, 36."
+                ) from None
+        return values
+
+    def to_spec_data(self) -> dict:
+        """Return the specification as data for ReportSpec.from_dict."""
+        data = self.cleaned_data
+        cohort = {}
+        for name in self.COHORT_FIELDS:
+            value = data.get(name)
+            if value:
+                cohort[name] = (
+                    value.isoformat() if hasattr(value, "isoformat") else value
+                )
+        spec = {
+            "name": data.get("name") or "",
+            "cohort": cohort,
+            "group_by": data["group_by"],
+            "endpoint": data["endpoint"],
+            "index": data["index"],
+            "time_unit": data["time_unit"],
+            "conf_type": data["conf_type"],
+            "conf_level": data["conf_level"],
+            "covariates": data.get("covariates") or [],
+            "baseline": data.get("baseline") or [],
+        }
+        if data.get("times"):
+            spec["times"] = data["times"]
+        if data.get("landmark") is not None:
+            spec["landmark"] = data["landmark"]
+        if data.get("as_of"):
+            spec["as_of"] = data["as_of"].isoformat()
+        if data.get("reference"):
+            spec["reference"] = data["reference"]
+        return spec
+
+    @classmethod
+    def initial_from_spec(cls, spec: dict) -> dict:
+        """Return form initial data from a saved specification."""
+        initial = {k: v for k, v in spec.items() if k in cls.base_fields}
+        initial.update(spec.get("cohort", {}))
+        if "times" in spec:
+            initial["times"] = ", ".join(f"{t:g}" for t in spec["times"])
+        return initial

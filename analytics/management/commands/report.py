@@ -1,0 +1,105 @@
+"""Run an outcome report from a specification file, without the web server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from analytics import export
+from analytics.dataset import AllSites
+from analytics.reports import ReportError, run_report
+from analytics.spec import InvalidSpec, ReportSpec
+
+FORMATS = ("json", "csv", "xlsx", "pdf")
+
+
+class Command(BaseCommand):
+    help = (
+        "Run an outcome report: --spec SPEC.json --format json|csv|xlsx|pdf "
+        "[--output FILE]. See the README for the specification and the JSON."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--spec", required=True, help="Specification file (JSON).")
+        parser.add_argument("--format", choices=FORMATS, default="json")
+        parser.add_argument(
+            "--output",
+            help="Write here instead of standard output (needed for xlsx, pdf).",
+        )
+        parser.add_argument(
+            "--table",
+            default="groups",
+            choices=export.TABLES,
+            help="With --format csv: which table (default groups).",
+        )
+        parser.add_argument(
+            "--user",
+            help="Read only this user's sites (default: every site in the database).",
+        )
+
+    def handle(
+        self,
+        *args,
+        spec: str,
+        format: str,
+        output: str | None,
+        table: str,
+        user,
+        **opts,
+    ):
+        if format in ("xlsx", "pdf") and not output:
+            raise CommandError(
+                f"--format {format} writes a binary file: give --output FILE."
+            )
+        reader = self._reader(user)
+        try:
+            data = json.loads(Path(spec).read_text())
+        except FileNotFoundError:
+            raise CommandError(f"--spec: no file {spec}") from None
+        except json.JSONDecodeError as exc:
+            raise CommandError(
+                f"--spec: {spec} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
+                f"{exc.msg})"
+            ) from None
+        try:
+            parsed = ReportSpec.from_dict(data).with_as_of(timezone.localdate())
+            report = run_report(parsed, user=reader)
+        except (InvalidSpec, ReportError) as exc:
+            if format == "json":
+                self._write(json.dumps({"errors": exc.errors}, indent=2), output)
+            raise CommandError(
+                "The specification cannot be run:\n  " + "\n  ".join(exc.errors)
+            ) from None
+        result = export.result_json(report)
+        if format == "json":
+            self._write(json.dumps(result, indent=2, ensure_ascii=False), output)
+        elif format == "csv":
+            self._write(export.to_csv(result, table), output)
+        elif format == "xlsx":
+            Path(output).write_bytes(export.to_xlsx(result))
+        else:
+            Path(output).write_bytes(export.to_pdf(result, report.curves))
+        if output:
+            self.stderr.write(
+                f"Wrote {format} report of {report['cohort']['analysed']} patients "
+                f"(cut-off {parsed.as_of}) to {output}."
+            )
+
+    def _reader(self, username: str | None):
+        if not username:
+            # Whoever runs manage.py holds the database: every site.
+            return AllSites()
+        try:
+            return get_user_model().objects.get(username=username)
+        except get_user_model().DoesNotExist:
+            raise CommandError(f"--user: no user called {username!r}") from None
+
+    def _write(self, text: str, output: str | None) -> None:
+        if output:
+            Path(output).write_text(text)
+        else:
+            self.stdout.write(text)

@@ -1,0 +1,66 @@
+"""Saved report specifications and the provenance of each run."""
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+
+class SavedReport(models.Model):
+    """A named report specification that can be run again."""
+
+    name = models.CharField(max_length=200)
+    spec = models.JSONField(help_text="The report specification (see the README).")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="saved_reports",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [("run_report", "Can run outcome reports")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "name"],
+                name="saved_report_name_unique_per_owner",
+                violation_error_message="You already have a saved report of this name.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("analytics:saved_report_detail", args=[self.pk])
+
+
+class ReportRun(models.Model):
+    """One run of a saved report: who, when, on what software and data."""
+
+    saved_report = models.ForeignKey(
+        SavedReport, on_delete=models.CASCADE, related_name="runs"
+    )
+    run_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    run_at = models.DateTimeField(auto_now_add=True)
+    software_version = models.CharField(max_length=200)
+    data_cutoff = models.DateField()
+    fingerprint = models.CharField(
+        max_length=64, help_text="SHA-256 of the analysis dataset (de-identified rows)."
+    )
+    patients = models.PositiveIntegerField()
+    result = models.JSONField(help_text="The whole report result, as its JSON.")
+
+    class Meta:
+        ordering = ["-run_at", "-pk"]
+        get_latest_by = "run_at"
+
+    def __str__(self) -> str:
+        return f"{self.saved_report} run {self.run_at:%Y-%m-%d %H:%M}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("analytics:report_run_detail", args=[self.pk])

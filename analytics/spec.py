@@ -1,0 +1,340 @@
+"""Report specifications: what a report covers and computes, validated.
+
+A specification is plain data (a JSON object) so that a form, a saved report and
+the ``report`` command all share it. :meth:`ReportSpec.from_dict` refuses
+anything it does not understand with messages that name the field and say what
+is wrong; nothing is guessed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+
+from registry import choices
+from registry.choices import Endpoint
+
+from analytics.dataset import TIME_UNITS, VARIABLES, Cohort
+
+#: Index dates a report may count from ("landmark" restarts the clock at L).
+INDEXES = ("diagnosis", "treatment", "operation", "landmark")
+CONF_TYPES = ("log-log", "log", "plain")
+#: Landmark times per time unit when a specification names none.
+DEFAULT_TIMES = {
+    "months": (12.0, 24.0, 36.0, 60.0),
+    "years": (1.0, 2.0, 3.0, 5.0),
+    "weeks": (52.0, 104.0, 156.0, 260.0),
+    "days": (365.0, 730.0, 1095.0, 1826.0),
+}
+DEFAULT_BASELINE = (
+    "age",
+    "sex",
+    "ecog",
+    "cea",
+    "lesions",
+    "largest_mm",
+    "distribution",
+    "extent",
+    "resectability",
+    "regimen",
+)
+DEFAULT_ASSOCIATIONS = (("extent", "liver_resected"),)
+DEFAULT_SUBGROUPS = ("liver_resected",)
+
+#: Cohort filters and the vocabulary each accepts (None: any site code).
+COHORT_VOCABULARIES = {
+    "sites": None,
+    "primary_sites": choices.PrimarySite,
+    "m_stages": choices.ClinicalM,
+    "strategies": choices.Strategy,
+    "regimens": choices.Regimen,
+    "sexes": choices.Sex,
+    "resectability": choices.Resectability,
+}
+
+
+class InvalidSpec(ValueError):
+    """A specification that cannot be run; ``errors`` says what and where."""
+
+    def __init__(self, errors: list[str]):
+        self.errors = errors
+        super().__init__("; ".join(errors))
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """What a report covers (cohort) and computes (grouping, endpoint, ...)."""
+
+    name: str = ""
+    cohort: Cohort = field(default_factory=Cohort)
+    group_by: str = "strategy"
+    endpoint: str = Endpoint.OVERALL.value
+    index: str = "diagnosis"
+    landmark: float | None = None
+    as_of: datetime.date | None = None
+    time_unit: str = "months"
+    times: tuple[float, ...] = DEFAULT_TIMES["months"]
+    conf_type: str = "log-log"
+    conf_level: float = 0.95
+    reference: str | None = None
+    covariates: tuple[str, ...] = ()
+    baseline: tuple[str, ...] = DEFAULT_BASELINE
+    associations: tuple[tuple[str, str], ...] = DEFAULT_ASSOCIATIONS
+    subgroups: tuple[str, ...] = DEFAULT_SUBGROUPS
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> ReportSpec:
+        """Return the specification in `data`, or raise InvalidSpec listing every
+        problem (unknown fields, unknown codes, impossible values)."""
+        if not isinstance(data, Mapping):
+            raise InvalidSpec(["the specification must be a JSON object"])
+        errors: list[str] = []
+        parser = _Parser(data, errors)
+        known = {f.name for f in fields(cls)}
+        for key in data:
+            if key not in known:
+                errors.append(
+                    f"{key}: unknown field (known fields: {', '.join(sorted(known))})"
+                )
+        time_unit = parser.choice("time_unit", tuple(TIME_UNITS), "months")
+        spec = cls(
+            name=parser.text("name", ""),
+            cohort=_cohort(data.get("cohort", {}), errors),
+            group_by=parser.variable("group_by", "strategy", grouping=True),
+            endpoint=parser.choice("endpoint", tuple(Endpoint.values), "os"),
+            index=parser.choice("index", INDEXES, "diagnosis"),
+            landmark=parser.number("landmark", None, positive=True),
+            as_of=parser.date("as_of"),
+            time_unit=time_unit,
+            times=parser.numbers("times", DEFAULT_TIMES.get(time_unit, ())),
+            conf_type=parser.choice("conf_type", CONF_TYPES, "log-log"),
+            conf_level=parser.number("conf_level", 0.95, between=(0.5, 0.999)),
+            reference=parser.text("reference", None),
+            covariates=parser.variables("covariates", ()),
+            baseline=parser.variables("baseline", DEFAULT_BASELINE),
+            associations=parser.associations("associations", DEFAULT_ASSOCIATIONS),
+            subgroups=parser.variables("subgroups", DEFAULT_SUBGROUPS, grouping=True),
+        )
+        if spec.index == "landmark" and data.get("landmark") is None:
+            errors.append(
+                f"landmark: give the landmark time (in {spec.time_unit}) when the "
+                "index is 'landmark'"
+            )
+        if spec.index != "landmark" and spec.landmark is not None:
+            errors.append("landmark: only used when the index is 'landmark'")
+        if spec.group_by in spec.covariates:
+            errors.append(
+                f"covariates: '{spec.group_by}' is the grouping; a covariate must differ"
+            )
+        if errors:
+            raise InvalidSpec(errors)
+        return spec
+
+    def to_dict(self) -> dict:
+        """Return the specification as JSON-ready data (from_dict's inverse)."""
+        cohort = {
+            name: list(value) if isinstance(value, tuple) else value
+            for name, value in vars(self.cohort).items()
+            if value not in ((), None)
+        }
+        for key in ("diagnosed_from", "diagnosed_to"):
+            if key in cohort:
+                cohort[key] = cohort[key].isoformat()
+        return {
+            "name": self.name,
+            "cohort": cohort,
+            "group_by": self.group_by,
+            "endpoint": self.endpoint,
+            "index": self.index,
+            "landmark": self.landmark,
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+            "time_unit": self.time_unit,
+            "times": list(self.times),
+            "conf_type": self.conf_type,
+            "conf_level": self.conf_level,
+            "reference": self.reference,
+            "covariates": list(self.covariates),
+            "baseline": list(self.baseline),
+            "associations": [list(pair) for pair in self.associations],
+            "subgroups": list(self.subgroups),
+        }
+
+    def with_as_of(self, as_of: datetime.date) -> ReportSpec:
+        """Return this specification with its data cut-off set (if it had none)."""
+        return self if self.as_of else replace(self, as_of=as_of)
+
+    @property
+    def unit_days(self) -> float:
+        """Return how many days one time unit holds."""
+        return TIME_UNITS[self.time_unit]
+
+
+class _Parser:
+    """Read one field at a time, appending a message per problem."""
+
+    def __init__(self, data: Mapping, errors: list[str]):
+        self.data = data
+        self.errors = errors
+
+    def _get(self, key, default):
+        value = self.data.get(key, default)
+        return default if value is None else value
+
+    def text(self, key, default):
+        value = self._get(key, default)
+        if value is default:
+            return value
+        if not isinstance(value, str):
+            self.errors.append(f"{key}: expected text, got {value!r}")
+            return default
+        return value.strip()
+
+    def choice(self, key, allowed, default):
+        value = self._get(key, default)
+        if value not in allowed:
+            self.errors.append(f"{key}: {value!r} is not one of {', '.join(allowed)}")
+            return default
+        return value
+
+    def number(self, key, default, *, positive=False, between=None):
+        value = self._get(key, default)
+        if value is default:
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                self.errors.append(f"{key}: expected a number, got {value!r}")
+                return default
+        if not math.isfinite(value):
+            self.errors.append(f"{key}: expected a finite number, got {value!r}")
+            return default
+        if positive and value <= 0:
+            self.errors.append(f"{key}: must be more than 0 (got {value})")
+            return default
+        if between and not between[0] <= value <= between[1]:
+            self.errors.append(
+                f"{key}: must lie between {between[0]} and {between[1]} (got {value})"
+            )
+            return default
+        return float(value)
+
+    def numbers(self, key, default):
+        value = self._get(key, default)
+        if not isinstance(value, list | tuple):
+            self.errors.append(f"{key}: expected a list of numbers, got {value!r}")
+            return tuple(default)
+        result = []
+        for i, item in enumerate(value):
+            number = _Parser({"x": item}, self.errors).number("x", None, positive=True)
+            if number is None:
+                self.errors[-1] = f"{key}[{i}]: must be a number more than 0 ({item!r})"
+            else:
+                result.append(number)
+        return tuple(sorted(set(result)))
+
+    def date(self, key):
+        value = self._get(key, None)
+        if value is None or isinstance(value, datetime.date):
+            return value
+        try:
+            return datetime.date.fromisoformat(str(value))
+        except ValueError:
+            self.errors.append(f"{key}: {value!r} is not a date (use YYYY-MM-DD)")
+            return None
+
+    def variable(self, key, default, *, grouping=False):
+        value = self._get(key, default)
+        if value not in VARIABLES:
+            self.errors.append(
+                f"{key}: unknown field {value!r} (known: {', '.join(sorted(VARIABLES))})"
+            )
+            return default
+        if grouping and VARIABLES[value].kind == "continuous":
+            self.errors.append(
+                f"{key}: {value!r} is continuous; group by a categorical field"
+            )
+            return default
+        return value
+
+    def variables(self, key, default, *, grouping=False):
+        value = self._get(key, default)
+        if not isinstance(value, list | tuple):
+            self.errors.append(f"{key}: expected a list of field names, got {value!r}")
+            return tuple(default)
+        checked = [
+            _Parser({f"{key}[{i}]": v}, self.errors).variable(
+                f"{key}[{i}]", None, grouping=grouping
+            )
+            for i, v in enumerate(value)
+        ]
+        return tuple(dict.fromkeys(v for v in checked if v))
+
+    def associations(self, key, default):
+        value = self._get(key, default)
+        pairs = []
+        if not isinstance(value, list | tuple):
+            self.errors.append(f"{key}: expected a list of [factor, outcome] pairs")
+            return tuple(default)
+        for i, pair in enumerate(value):
+            if not (isinstance(pair, list | tuple) and len(pair) == 2):
+                self.errors.append(f"{key}[{i}]: expected [factor, outcome]")
+                continue
+            factor, outcome = pair
+            parser = _Parser({"factor": factor, "outcome": outcome}, self.errors)
+            factor = parser.variable("factor", None, grouping=True)
+            outcome = parser.variable("outcome", None, grouping=True)
+            if factor and outcome:
+                if VARIABLES[outcome].kind != "binary":
+                    self.errors.append(
+                        f"{key}[{i}]: the outcome {outcome!r} must be a yes/no field "
+                        "(liver_resected, converted, later_palliative)"
+                    )
+                    continue
+                pairs.append((factor, outcome))
+        return tuple(pairs)
+
+
+def _cohort(data, errors: list[str]) -> Cohort:
+    if not isinstance(data, Mapping):
+        errors.append("cohort: expected an object of filters")
+        return Cohort()
+    known = {f.name for f in fields(Cohort)}
+    values: dict = {}
+    for key, value in data.items():
+        if key not in known:
+            errors.append(
+                f"cohort.{key}: unknown filter (known: {', '.join(sorted(known))})"
+            )
+            continue
+        if key in ("diagnosed_from", "diagnosed_to"):
+            values[key] = _Parser({key: value}, errors).date(key)
+            if values[key] is None and value is not None:
+                errors[-1] = f"cohort.{errors[-1]}"
+        elif key == "synthetic":
+            if value is not None and not isinstance(value, bool):
+                errors.append("cohort.synthetic: expected true, false or null")
+            else:
+                values[key] = value
+        else:
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list | tuple):
+                errors.append(f"cohort.{key}: expected a list of codes")
+                continue
+            vocabulary = COHORT_VOCABULARIES[key]
+            if vocabulary is not None:
+                unknown = [v for v in value if v not in vocabulary.values]
+                if unknown:
+                    errors.append(
+                        f"cohort.{key}: unknown code(s) {', '.join(map(str, unknown))} "
+                        f"(known: {', '.join(vocabulary.values)})"
+                    )
+                    continue
+            values[key] = tuple(str(v) for v in value)
+    start, end = values.get("diagnosed_from"), values.get("diagnosed_to")
+    if start and end and end < start:
+        errors.append("cohort.diagnosed_to: is before cohort.diagnosed_from")
+    return Cohort(**values)

@@ -1,0 +1,46 @@
+"""Template filters that print report numbers as a paper does."""
+
+from django import template
+
+from analytics.reports import p_text
+
+register = template.Library()
+DASH = "–"
+
+
+@register.filter
+def num(value, digits=1):
+    """Return a number to `digits` decimals, or a dash for None."""
+    if value is None or value == "":
+        return DASH
+    return f"{float(value):.{int(digits)}f}"
+
+
+@register.filter
+def pct(value, digits=0):
+    """Return a proportion (0-1) as a percentage."""
+    if value is None:
+        return DASH
+    return f"{float(value) * 100:.{int(digits)}f}%"
+
+
+@register.filter
+def ptext(value):
+    """Return a P value as a paper prints it (P = .17, P < .001)."""
+    return p_text(value)
+
+
+@register.filter
+def pval(value):
+    """Return a bare P value for a table cell (.17, <.001)."""
+    if value is None:
+        return DASH
+    return p_text(value).removeprefix("P = ").removeprefix("P ")
+
+
+@register.filter
+def get(mapping, key):
+    """Return mapping[key], or None."""
+    if mapping is None:
+        return None
+    return mapping.get(key)

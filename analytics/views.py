@@ -1,0 +1,299 @@
+"""Outcome report pages: build, run, download, save and re-run reports."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Max
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from analytics import export
+from analytics.forms import ReportForm
+from analytics.models import ReportRun, SavedReport
+from analytics.reports import ReportError, run_report
+from analytics.spec import InvalidSpec, ReportSpec
+from analytics.versions import software_version
+
+RUN_REPORTS = "analytics.run_report"
+
+
+def _run_from_query(request):
+    """Return (form, result data, curves) for the specification in the query string.
+
+    The result data is None when the form or the specification is invalid; the
+    form then carries the messages.
+    """
+    form = ReportForm(request.GET, user=request.user)
+    if not form.is_valid():
+        return form, None, None
+    try:
+        spec = ReportSpec.from_dict(form.to_spec_data())
+        report = run_report(spec.with_as_of(timezone.localdate()), user=request.user)
+    except (InvalidSpec, ReportError) as exc:
+        for message in exc.errors:
+            form.add_error(None, message)
+        return form, None, None
+    return form, export.result_json(report), report.curves
+
+
+@permission_required(RUN_REPORTS, raise_exception=True)
+def report_list(request):
+    """List the saved reports, with their last run."""
+    saved = SavedReport.objects.select_related("owner").annotate(
+        run_count=Count("runs"), last_run=Max("runs__run_at")
+    )
+    return render(request, "analytics/report_list.html", {"saved_reports": saved})
+
+
+@permission_required(RUN_REPORTS, raise_exception=True)
+def report_new(request):
+    """Show the report builder, empty or filled from a saved report."""
+    if "saved" in request.GET:
+        saved = get_object_or_404(SavedReport, pk=request.GET["saved"])
+        initial = ReportForm.initial_from_spec(saved.spec)
+        form = ReportForm(user=request.user, initial=initial)
+    elif request.GET:
+        # "Change" on a result page: the builder, filled with that report.
+        form = ReportForm(request.GET, user=request.user)
+    else:
+        form = ReportForm(user=request.user)
+    return render(request, "analytics/report_new.html", {"form": form})
+
+
+@permission_required(RUN_REPORTS, raise_exception=True)
+def report_result(request):
+    """Run the report the query string specifies and show it."""
+    form, data, curves = _run_from_query(request)
+    if data is None:
+        return render(request, "analytics/report_new.html", {"form": form}, status=400)
+    ctx = {
+        "data": data,
+        "figure": _png_data_uri(data, curves),
+        "query": request.GET.urlencode(),
+        "spec_json": json.dumps(data["spec"]),
+        "landmark_query": _landmark_query(request, data),
+        "downloads": _downloads(
+            lambda fmt: reverse("analytics:report_download", args=[fmt]),
+            request.GET.urlencode(),
+        ),
+    }
+    return render(request, "analytics/report_result.html", ctx)
+
+
+@permission_required(RUN_REPORTS, raise_exception=True)
+def report_download(request, fmt: str):
+    """Return the report of the query string as a file."""
+    form, data, curves = _run_from_query(request)
+    if data is None:
+        errors = [str(e) for e in form.non_field_errors()] + [
+            f"{name}: {error}"
+            for name, errs in form.errors.items()
+            if name != "__all__"
+            for error in errs
+        ]
+        return HttpResponse(
+            json.dumps({"errors": errors}, indent=2),
+            status=400,
+            content_type="application/json",
+        )
+    return _file_response(data, curves, fmt, request.GET.get("table", "groups"))
+
+
+@require_POST
+@permission_required("analytics.add_savedreport", raise_exception=True)
+def report_save(request):
+    """Save the specification of a result under a name."""
+    name = request.POST.get("name", "").strip()
+    try:
+        spec = ReportSpec.from_dict(json.loads(request.POST.get("spec", "")))
+    except (ValueError, InvalidSpec) as exc:
+        messages.error(request, f"The report could not be saved: {exc}")
+        return redirect("analytics:report_list")
+    if not name:
+        name = spec.name or "Untitled report"
+    try:
+        with transaction.atomic():
+            saved = SavedReport.objects.create(
+                name=name, spec=spec.to_dict(), owner=request.user
+            )
+    except IntegrityError:
+        messages.error(request, f"You already have a saved report called “{name}”.")
+        return redirect("analytics:report_list")
+    messages.success(request, f"Saved “{name}”. Run it again at any time from here.")
+    return redirect(saved)
+
+
+@permission_required(RUN_REPORTS, raise_exception=True)
+def saved_report_detail(request, pk: int):
+    """Show a saved report: its specification and the provenance of its runs."""
+    saved = get_object_or_404(SavedReport.objects.select_related("owner"), pk=pk)
+    runs = list(_visible_runs(request, saved.runs.select_related("run_by")))
+    for i, run in enumerate(runs):
+        previous = runs[i + 1] if i + 1 < len(runs) else None
+        run.data_changed = (
+            previous is not None and previous.fingerprint != run.fingerprint
+        )
+    ctx = {
+        "saved": saved,
+        "runs": runs,
+        "spec_json": json.dumps(saved.spec, indent=2),
+    }
+    return render(request, "analytics/saved_report_detail.html", ctx)
+
+
+@require_POST
+@permission_required(RUN_REPORTS, raise_exception=True)
+def saved_report_run(request, pk: int):
+    """Run a saved report now, store the run with its provenance, show it."""
+    saved = get_object_or_404(SavedReport, pk=pk)
+    try:
+        spec = ReportSpec.from_dict(saved.spec).with_as_of(timezone.localdate())
+        report = run_report(spec, user=request.user)
+    except (InvalidSpec, ReportError) as exc:
+        for message in exc.errors:
+            messages.error(request, message)
+        return redirect(saved)
+    previous = saved.runs.filter(run_by=request.user).first()
+    run = ReportRun.objects.create(
+        saved_report=saved,
+        run_by=request.user,
+        software_version=software_version(),
+        data_cutoff=spec.as_of,
+        fingerprint=report.fingerprint,
+        patients=report["cohort"]["analysed"],
+        result=export.result_json(report),
+    )
+    if previous is None:
+        messages.info(request, "First run of this report: its provenance is stored.")
+    elif previous.fingerprint == run.fingerprint:
+        messages.success(
+            request,
+            f"The analysis data are unchanged since your run of {previous.run_at:%Y-%m-%d %H:%M}.",
+        )
+    else:
+        messages.warning(
+            request,
+            f"The analysis data have changed since your run of {previous.run_at:%Y-%m-%d %H:%M}.",
+        )
+    return redirect(run)
+
+
+@permission_required(RUN_REPORTS, raise_exception=True)
+def report_run_detail(request, pk: int):
+    """Show a stored run exactly as it was computed."""
+    run = _get_run(request, pk)
+    data = run.result
+    curves = export.curves_from_dict(data["curves"])
+    ctx = {
+        "data": data,
+        "run": run,
+        "figure": _png_data_uri(data, curves),
+        "downloads": _downloads(
+            lambda fmt: reverse("analytics:report_run_download", args=[run.pk, fmt]), ""
+        ),
+    }
+    return render(request, "analytics/report_result.html", ctx)
+
+
+@permission_required(RUN_REPORTS, raise_exception=True)
+def report_run_download(request, pk: int, fmt: str):
+    """Return a stored run as a file."""
+    run = _get_run(request, pk)
+    curves = export.curves_from_dict(run.result["curves"])
+    return _file_response(run.result, curves, fmt, request.GET.get("table", "groups"))
+
+
+# --- helpers ------------------------------------------------------------------
+
+
+def _visible_runs(request, runs):
+    """Return the runs this user may open: their own, or all for data managers.
+
+    A run holds results computed over its runner's sites, so another user sees it
+    only with the right to manage saved reports.
+    """
+    if request.user.has_perm("analytics.change_savedreport"):
+        return runs
+    return runs.filter(run_by=request.user)
+
+
+def _get_run(request, pk: int) -> ReportRun:
+    run = get_object_or_404(
+        ReportRun.objects.select_related("saved_report", "run_by"), pk=pk
+    )
+    if not _visible_runs(request, ReportRun.objects.filter(pk=pk)).exists():
+        raise PermissionDenied("This run was made by someone else over their sites.")
+    return run
+
+
+def _downloads(url_for, query: str) -> dict[str, str]:
+    """Return the download links of a result, keyed by format (csv_<table>)."""
+    suffix = f"?{query}" if query else ""
+    links = {
+        fmt.replace(".", "_"): url_for(fmt) + suffix
+        for fmt in ("png", "svg", "pdf", "report.pdf", "xlsx", "json")
+    }
+    joiner = "&" if query else "?"
+    for table in export.TABLES:
+        links[f"csv_{table}"] = f"{url_for('csv')}{suffix}{joiner}table={table}"
+    return links
+
+
+def _png_data_uri(data: dict, curves) -> str:
+    png = export.figure_bytes(data, curves, "png")
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def _landmark_query(request, data: dict) -> str | None:
+    """Return the query string of the landmark version of this report, if offered."""
+    if data.get("suggested_landmark") is None:
+        return None
+    query = request.GET.copy()
+    query["index"] = "landmark"
+    query["landmark"] = f"{data['suggested_landmark']:g}"
+    return query.urlencode()
+
+
+def _file_response(data: dict, curves, fmt: str, table: str) -> HttpResponse:
+    stem = (data["spec"].get("name") or "report").strip().replace(" ", "_")[
+        :60
+    ] or "report"
+    if fmt in export.FIGURE_FORMATS:
+        body = export.figure_bytes(data, curves, fmt)
+        response = HttpResponse(body, content_type=export.FIGURE_FORMATS[fmt])
+        filename = f"{stem}_km.{fmt}"
+    elif fmt == "csv":
+        if table not in export.TABLES:
+            raise Http404(f"No table {table!r}; tables: {', '.join(export.TABLES)}")
+        response = HttpResponse(export.to_csv(data, table), content_type="text/csv")
+        filename = f"{stem}_{table}.csv"
+    elif fmt == "xlsx":
+        response = HttpResponse(
+            export.to_xlsx(data),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+        filename = f"{stem}.xlsx"
+    elif fmt == "json":
+        response = HttpResponse(
+            json.dumps(data, indent=2, ensure_ascii=False),
+            content_type="application/json",
+        )
+        filename = f"{stem}.json"
+    elif fmt == "report.pdf":
+        response = HttpResponse(
+            export.to_pdf(data, curves), content_type="application/pdf"
+        )
+        filename = f"{stem}.pdf"
+    else:
+        raise Http404(f"Unknown format {fmt!r}")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

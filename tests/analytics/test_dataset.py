@@ -1,0 +1,161 @@
+"""analytics.dataset: the one bridge from the ORM, in a fixed number of queries."""
+
+import datetime
+
+from django.db import connection
+from django.test import TestCase
+from django.test.utils import CaptureQueriesContext
+
+from analytics import dataset
+from registry import derive
+from registry.choices import Endpoint, IndexDate
+from registry.models import Patient
+from registry.selectors import patient_facts
+from tests.factories import (
+    make_death,
+    make_full_patient,
+    make_operation,
+    make_patient,
+    make_site,
+    make_tumour,
+)
+from tests.cast import CastTestCase
+
+AS_OF = datetime.date(2010, 1, 1)
+
+
+def cohort(user=None):
+    return dataset.cohort_queryset(user or dataset.AllSites(), dataset.Cohort())
+
+
+class PatientFrameTests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        site = make_site()
+        cls.synchronous = make_full_patient(site=site)
+        cls.dead = make_full_patient(site=site)
+        make_death(cls.dead, date=datetime.date(2006, 3, 1))
+        cls.staged = make_full_patient(site=site)
+        cls.staged.operations.update(liver_procedure="none")
+        make_operation(
+            cls.staged, date=datetime.date(2004, 11, 1), liver_procedure="major"
+        )
+        cls.undiagnosed = make_patient(site=site)
+
+    def test_one_row_per_patient_with_time_and_event_as_derive_defines_them(self):
+        frame = dataset.patient_frame(
+            cohort(), group="strategy", endpoint=Endpoint.OVERALL, as_of=AS_OF
+        ).set_index("registry_number")
+        for patient in (self.synchronous, self.dead, self.staged):
+            expected = derive.survival(patient_facts(patient), as_of=AS_OF)
+            row = frame.loc[patient.registry_number]
+            with self.subTest(patient=patient.registry_number):
+                self.assertEqual(row["days"], expected.days)
+                self.assertEqual(bool(row["event"]), expected.event)
+        self.assertEqual(
+            frame.loc[self.staged.registry_number, "group"], "Staged resection"
+        )
+
+    def test_patient_without_diagnosis_has_no_time(self):
+        frame = dataset.patient_frame(cohort(), group="strategy", as_of=AS_OF)
+        row = frame[frame["registry_number"] == self.undiagnosed.registry_number]
+        self.assertTrue(row["days"].isna().all())
+
+    def test_identifiers_never_leave_the_dataset(self):
+        frame = dataset.patient_frame(
+            cohort(), group="strategy", as_of=AS_OF, variables=list(dataset.VARIABLES)
+        )
+        self.assertNotIn("mrn", frame.columns)
+        self.assertNotIn("date_of_birth", frame.columns)
+        for patient in Patient.objects.all():
+            self.assertFalse((frame.astype(str) == patient.mrn).any().any())
+        self.assertEqual(
+            frame.loc[0, "age"], 53.0
+        )  # born 1950-05-17, diagnosed 2004-01-10
+
+    def test_categorical_variables_come_as_labels_in_vocabulary_order(self):
+        frame = dataset.patient_frame(
+            cohort(), group="strategy", as_of=AS_OF, variables=["extent", "sex"]
+        )
+        self.assertEqual(
+            list(frame["extent"].cat.categories), ["< 25%", "25–50%", "50–75%", "> 75%"]
+        )
+        self.assertTrue(frame["extent"].cat.ordered)
+        self.assertEqual(
+            list(frame["group"].cat.categories)[0], "Synchronous resection"
+        )
+
+    def test_counts_in_the_database_agree_with_the_patient_frame(self):
+        frame = dataset.patient_frame(cohort(), group="strategy", as_of=AS_OF)
+        counts, excluded = dataset.survival_counts(
+            cohort(), group="strategy", as_of=AS_OF
+        )
+        analysed = frame[frame["days"].notna()]
+        self.assertEqual(counts["n"].sum(), len(analysed))
+        self.assertEqual(excluded.counts, {"no_index_date": 1})
+        by_group = counts.groupby("group", observed=True)["n"].sum().to_dict()
+        self.assertEqual(
+            by_group, analysed["group"].value_counts().loc[lambda s: s > 0].to_dict()
+        )
+        deaths = counts.loc[counts["event"], "n"].sum()
+        self.assertEqual(deaths, analysed["event"].sum())
+
+    def test_unknown_variable_is_refused(self):
+        with self.assertRaisesMessage(KeyError, "unknown variable(s): shoe_size"):
+            dataset.patient_frame(
+                cohort(), group="strategy", as_of=AS_OF, variables=["shoe_size"]
+            )
+
+
+class DatasetQueryCountTests(TestCase):
+    def test_frame_and_counts_use_one_query_each_whatever_the_cohort_size(self):
+        site = make_site()
+        seen = []
+        for size in (3, 15):
+            while Patient.objects.count() < size:
+                make_full_patient(site=site)
+            with CaptureQueriesContext(connection) as frame_queries:
+                frame = dataset.patient_frame(
+                    cohort(),
+                    group="strategy",
+                    index=IndexDate.TREATMENT,
+                    as_of=AS_OF,
+                    variables=["age", "regimen", "extent", "site"],
+                )
+            with CaptureQueriesContext(connection) as count_queries:
+                dataset.survival_counts(cohort(), group="strategy", as_of=AS_OF)
+            self.assertEqual(len(frame), size)
+            seen.append((len(frame_queries), len(count_queries)))
+        self.assertEqual(seen, [(1, 1), (1, 1)])
+
+
+class CohortScopeTests(CastTestCase):
+    def test_a_user_sees_only_the_patients_of_their_sites(self):
+        north = make_full_patient(site=self.north)
+        make_full_patient(site=self.south)
+        frame = dataset.patient_frame(cohort(self.nina), group="strategy", as_of=AS_OF)
+        self.assertEqual(list(frame["registry_number"]), [north.registry_number])
+
+    def test_cohort_filters_narrow_the_patients(self):
+        make_full_patient(site=self.north)
+        later = make_patient(site=self.south)
+        make_tumour(later, diagnosis_date=datetime.date(2007, 5, 1))
+        chosen = dataset.cohort_queryset(
+            self.mark,
+            dataset.Cohort(sites=("STH",), diagnosed_from=datetime.date(2007, 1, 1)),
+        )
+        self.assertEqual(list(chosen.values_list("pk", flat=True)), [later.pk])
+        self.assertEqual(
+            dataset.unknown_sites(self.nina, ["NTH", "STH", "ZZZ"]), ["STH", "ZZZ"]
+        )
+
+
+class FingerprintTests(TestCase):
+    def test_fingerprint_ignores_row_order_and_sees_any_change(self):
+        import pandas as pd
+
+        rows = pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]})
+        same = dataset.fingerprint(rows, ["a", "b"])
+        self.assertEqual(same, dataset.fingerprint(rows.iloc[::-1], ["a", "b"]))
+        changed = rows.assign(a=[1, 2, 4])
+        self.assertNotEqual(same, dataset.fingerprint(changed, ["a", "b"]))

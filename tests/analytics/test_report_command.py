@@ -1,0 +1,99 @@
+"""`manage.py report`: the same report without the web server."""
+
+import io
+import json
+import tempfile
+from pathlib import Path
+
+from django.core.management import CommandError, call_command
+from django.test import TestCase
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "demo-study.json"
+
+
+class ReportCommandTests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        call_command("seed_demo", stdout=io.StringIO())
+
+    def run_command(self, *args) -> str:
+        out = io.StringIO()
+        call_command("report", *args, stdout=out, stderr=io.StringIO())
+        return out.getvalue()
+
+    def test_json_carries_every_section_the_readme_documents(self):
+        data = json.loads(self.run_command("--spec", str(EXAMPLE)))
+        for key in (
+            "spec",
+            "cohort",
+            "groups",
+            "at_risk",
+            "logrank",
+            "pairwise",
+            "cox",
+            "followup",
+            "subgroups",
+            "baseline",
+            "associations",
+            "events",
+            "warnings",
+            "methods",
+            "results",
+            "fingerprint",
+            "curves",
+        ):
+            self.assertIn(key, data)
+        group = data["groups"][0]
+        self.assertEqual(
+            set(group), {"group", "n", "events", "median", "landmarks", "small"}
+        )
+        self.assertEqual(group["n"], 30)
+
+    def test_csv_xlsx_and_pdf_outputs(self):
+        self.assertIn(
+            "Synchronous resection",
+            self.run_command("--spec", str(EXAMPLE), "--format", "csv"),
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            for fmt, magic in (("xlsx", b"PK"), ("pdf", b"%PDF")):
+                path = Path(tmp) / f"report.{fmt}"
+                self.run_command(
+                    "--spec", str(EXAMPLE), "--format", fmt, "--output", str(path)
+                )
+                self.assertTrue(path.read_bytes().startswith(magic))
+
+    def test_bad_specification_gives_messages_and_json_errors(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as spec:
+            json.dump({"group_by": "colour", "index": "landmark"}, spec)
+        out = io.StringIO()
+        with self.assertRaises(CommandError) as caught:
+            call_command("report", "--spec", spec.name, stdout=out)
+        self.assertIn("group_by: unknown field 'colour'", str(caught.exception))
+        errors = json.loads(out.getvalue())["errors"]
+        self.assertEqual(len(errors), 2)
+
+    def test_landmark_beyond_follow_up_is_refused(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as spec:
+            json.dump(
+                {"index": "landmark", "landmark": 100, "as_of": "2009-12-31"}, spec
+            )
+        with self.assertRaisesMessage(CommandError, "beyond the longest follow-up"):
+            self.run_command("--spec", spec.name)
+
+    def test_missing_or_broken_spec_file_is_named(self):
+        with self.assertRaisesMessage(CommandError, "--spec: no file /nope.json"):
+            self.run_command("--spec", "/nope.json")
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as spec:
+            spec.write("{not json")
+        with self.assertRaisesMessage(CommandError, "is not valid JSON (line 1"):
+            self.run_command("--spec", spec.name)
+
+    def test_binary_formats_need_an_output_file(self):
+        with self.assertRaisesMessage(CommandError, "give --output FILE"):
+            self.run_command("--spec", str(EXAMPLE), "--format", "pdf")
+
+    def test_user_option_limits_the_report_to_their_sites(self):
+        data = json.loads(self.run_command("--spec", str(EXAMPLE), "--user", "nurse"))
+        self.assertLess(data["cohort"]["patients"], 74)
+        with self.assertRaisesMessage(CommandError, "--user: no user called 'nobody'"):
+            self.run_command("--spec", str(EXAMPLE), "--user", "nobody")

@@ -1,0 +1,150 @@
+"""run_report on the demo cohort: warnings, landmark analysis, clear errors."""
+
+import datetime
+import io
+
+from django.core.management import call_command
+from django.test import TestCase
+
+from analytics import dataset
+from analytics.reports import ReportError, p_text, run_report
+from analytics.spec import InvalidSpec, ReportSpec
+from tests.factories import make_full_patient, make_site
+
+CUTOFF = "2009-12-31"
+
+
+def report(**spec):
+    spec.setdefault("as_of", CUTOFF)
+    return run_report(ReportSpec.from_dict(spec), user=dataset.AllSites())
+
+
+class ReportOnDemoCohortTests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        call_command("seed_demo", stdout=io.StringIO())
+
+    def test_grouping_by_a_later_event_warns_of_immortal_time_bias(self):
+        result = report()
+        self.assertTrue(result["warnings"][0].startswith("Immortal-time bias"))
+        self.assertEqual(result["suggested_landmark"], 12.0)
+
+    def test_grouping_by_a_baseline_field_gives_no_immortal_time_warning(self):
+        result = report(group_by="sex")
+        self.assertFalse(any("Immortal" in w for w in result["warnings"]))
+        self.assertIsNone(result["suggested_landmark"])
+
+    def test_landmark_analysis_restarts_the_clock_and_counts_exclusions(self):
+        full = report()
+        landmark = report(index="landmark", landmark=12)
+        info = landmark["landmark_analysis"]
+        excluded = sum(info["excluded"].values())
+        self.assertEqual(info["included"] + excluded, full["cohort"]["analysed"])
+        self.assertEqual(landmark["cohort"]["analysed"], info["included"])
+        self.assertGreater(
+            info["excluded"]["died (or had the event) by the landmark"], 0
+        )
+        self.assertFalse(any("Immortal" in w for w in landmark["warnings"]))
+        # Every patient kept was followed beyond the landmark: the restarted
+        # clock is the full time minus 12 months.
+        self.assertLessEqual(
+            landmark["followup"]["maximum"], full["followup"]["maximum"] - 12 + 1e-9
+        )
+
+    def test_landmark_beyond_follow_up_is_a_clear_error(self):
+        with self.assertRaises(ReportError) as caught:
+            report(index="landmark", landmark=120)
+        self.assertIn(
+            "landmark: 120 months is beyond the longest follow-up",
+            caught.exception.errors[0],
+        )
+
+    def test_survival_beyond_follow_up_is_flagged_not_invented(self):
+        result = report(times=[24, 72])
+        self.assertIn(
+            "Survival at 72 months is not estimable", " ".join(result["warnings"])
+        )
+        mark = result["groups"][0]["landmarks"][1]
+        self.assertEqual((mark["estimable"], mark["survival"]), (False, None))
+
+    def test_empty_cohort_is_a_clear_error(self):
+        with self.assertRaises(ReportError) as caught:
+            report(cohort={"diagnosed_from": "2020-01-01"})
+        self.assertIn("no patients match", caught.exception.errors[0])
+
+    def test_unknown_site_is_a_clear_error(self):
+        with self.assertRaises(ReportError) as caught:
+            report(cohort={"sites": ["ZZZ"]})
+        self.assertEqual(
+            caught.exception.errors,
+            ["cohort.sites: no site ZZZ among the sites you can see"],
+        )
+
+    def test_small_groups_are_flagged_not_hidden(self):
+        result = report()
+        small = [g["group"] for g in result["groups"] if g["small"]]
+        self.assertEqual(small, ["No resection"])
+        self.assertEqual(result["logrank"]["small_groups"], ["No resection"])
+        self.assertIsNotNone(result["logrank"]["p_value"])
+
+    def test_unknown_cox_reference_is_a_clear_error(self):
+        with self.assertRaises(ReportError) as caught:
+            report(reference="liver_only")
+        self.assertIn(
+            "reference: 'liver_only' is not one of the groups",
+            caught.exception.errors[0],
+        )
+
+    def test_cox_adjusted_for_covariates_reports_every_term(self):
+        result = report(covariates=["age", "ecog"], reference="primary_only")
+        terms = [t["term"] for t in result["cox"]["terms"]]
+        self.assertEqual(result["cox"]["reference"], "Primary only")
+        self.assertIn("age", terms)
+        self.assertEqual(len(terms), 3 + 1 + 2)  # 3 groups, age, ECOG 1 and 2 vs 0
+
+    def test_recurrence_free_survival_is_never_longer_than_overall(self):
+        overall = report()
+        rfs = report(endpoint="rfs")
+        self.assertGreaterEqual(rfs["cohort"]["events"], overall["cohort"]["events"])
+        self.assertIn("Recurrence-free survival was measured", rfs["methods"])
+
+    def test_log_confidence_intervals_are_offered_and_named_in_the_methods(self):
+        result = report(conf_type="log")
+        self.assertIn("log transformation (R survfit's default)", result["methods"])
+
+    def test_cut_off_must_be_given(self):
+        with self.assertRaises(InvalidSpec):
+            run_report(ReportSpec.from_dict({}), user=dataset.AllSites())
+
+    def test_the_fingerprint_changes_when_the_data_change(self):
+        before = report().fingerprint
+        self.assertEqual(before, report().fingerprint)
+        from registry.models import Death
+
+        Death.objects.order_by("pk").first().delete()
+        self.assertNotEqual(before, report().fingerprint)
+
+
+class GroupOfOneTests(TestCase):
+    def test_a_group_of_one_is_shown_but_left_out_of_the_tests_with_a_message(self):
+        site = make_site()
+        for _ in range(4):
+            make_full_patient(site=site)
+        lonely = make_full_patient(site=site)
+        lonely.operations.update(liver_procedure="none")
+        result = report(as_of="2010-01-01")
+        self.assertEqual([g["n"] for g in result["groups"]], [4, 1])
+        self.assertIn(
+            "Group 'Primary only' has only 1 patient", " ".join(result["warnings"])
+        )
+        self.assertIsNone(result["logrank"]["p_value"])
+        self.assertEqual(result["logrank"]["note"], "one group: nothing to compare")
+        self.assertIsNone(result["cox"])
+
+
+class PTextTests(TestCase):
+    def test_p_values_print_as_in_a_paper(self):
+        self.assertEqual(
+            [p_text(p) for p in (0.1734, 0.6, 0.0012, 0.0004, 0.995, None)],
+            ["P = .17", "P = .60", "P = .001", "P < .001", "P > .99", "P not computed"],
+        )
