@@ -337,7 +337,15 @@ class DeathForm(RecordForm):
         fields = ["date", "cause"]
 
 
-class MrnSearchForm(forms.Form):
+class UnsuffixedForm(forms.Form):
+    """A form whose labels carry no colon, like the record forms."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class MrnSearchForm(UnsuffixedForm):
     """Find a patient by medical record number (sent by POST, never in a URL)."""
 
     mrn = forms.CharField(
@@ -398,7 +406,7 @@ RECORD_KINDS: dict[str, RecordKind] = {
 }
 
 
-class LiverLaterForm(forms.Form):
+class LiverLaterForm(UnsuffixedForm):
     later = forms.BooleanField(
         required=False,
         label="Not assessed yet: enter the liver metastases later",
