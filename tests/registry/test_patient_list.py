@@ -160,3 +160,10 @@ class PatientListQueryCountTests(CastTestCase):
                 self.assertEqual(len(numbers(response)), min(per_page, size))
                 counts[(size, per_page)] = len(queries)
         self.assertEqual(len(set(counts.values())), 1, counts)
+
+
+class HomeLinksTests(CastTestCase):
+    def test_strategy_counts_on_the_home_page_open_the_filtered_patient_list(self):
+        self.client.force_login(self.nina)
+        response = self.client.get(reverse("registry:home"))
+        self.assertContains(response, f'href="{URL}?strategy=staged"')
