@@ -43,8 +43,13 @@ def _missing() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def browser():
-    """Return a headless Chromium for the whole session."""
+def browser(live_server):
+    """Return a headless Chromium for the whole session.
+
+    It depends on live_server so that it closes, with its connections, before
+    the server stops: a request thread outliving the server would touch a
+    database connection no longer shared with it.
+    """
     reason = _missing()
     if reason:
         if os.environ.get("REQUIRE_BROWSER") == "1":
@@ -94,13 +99,28 @@ def screenshot(request):
     return Screens(request.node.name.removeprefix("test_"))
 
 
-def log_in(browser, live_server, username: str):
-    """Return a new page in its own browser context, logged in as `username`."""
-    context = browser.new_context(viewport={"width": WIDTHS["laptop"], "height": 900})
-    page = context.new_page()
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{live_server.url}/")
-    return page
+@pytest.fixture
+def log_in(browser, live_server):
+    """Return a function opening a page logged in as a user, in its own context.
+
+    The contexts (one per user, like two people at two computers) are closed
+    when the test ends.
+    """
+    contexts = []
+
+    def open_page(username: str):
+        context = browser.new_context(
+            viewport={"width": WIDTHS["laptop"], "height": 900}
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(f"{live_server.url}/accounts/login/")
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(f"{live_server.url}/")
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()

@@ -12,7 +12,6 @@ except ImportError:  # the browser fixture skips, or fails under REQUIRE_BROWSER
     expect = None
 
 from registry.models import FollowUp, Operation, Patient
-from tests.browser.conftest import log_in
 from tests.factories import make_full_patient, make_site, make_user
 
 SAVE = re.compile(r"^Save")
@@ -30,11 +29,11 @@ def add(page, what: str) -> None:
 
 
 def test_nurse_enters_a_patient_from_diagnosis_to_death(
-    browser, live_server, groups, screenshot
+    live_server, log_in, groups, screenshot
 ):
     north = make_site(code="NTH", name="North Hospital")
     make_user("nina", group="Data entry", sites=[north])
-    page = log_in(browser, live_server, "nina")
+    page = log_in("nina")
     screenshot(page, "home")
 
     # The new patient: patient, diagnosis and liver metastases in one form.
@@ -156,7 +155,7 @@ def test_nurse_enters_a_patient_from_diagnosis_to_death(
 
 
 def test_second_save_over_a_stale_version_is_refused_with_what_changed(
-    browser, live_server, groups, screenshot
+    live_server, log_in, groups, screenshot
 ):
     north = make_site(code="NTH", name="North Hospital")
     make_user("nina", group="Data entry", sites=[north])
@@ -166,8 +165,8 @@ def test_second_save_over_a_stale_version_is_refused_with_what_changed(
     url = live_server.url + reverse(
         "registry:record_update", args=[patient.pk, "operation", operation.pk]
     )
-    nina = log_in(browser, live_server, "nina")
-    mark = log_in(browser, live_server, "mark")
+    nina = log_in("nina")
+    mark = log_in("mark")
     nina.goto(url)
     mark.goto(url)
 
