@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from django.db import connections
-from django.db.models import F, Max, OuterRef, QuerySet, Subquery
+from django.db.models import F, OuterRef, QuerySet, Subquery
 
-from registry import choices
+from registry import bulk, choices
 from registry.choices import Endpoint, IndexDate, Strategy
 from registry.derive import DAYS_PER_MONTH
 from registry.models import Patient, Site, SystemicTherapyLine
@@ -218,21 +218,24 @@ class Exclusions:
 
 
 def cohort_queryset(user, cohort: Cohort) -> QuerySet:
-    """Return the user's patients in `cohort`, with the derived facts annotated."""
-    first_line = SystemicTherapyLine.objects.filter(patient=OuterRef("pk")).order_by(
-        "start_date", "pk"
-    )
-    queryset = (
-        Patient.objects.for_user(user)
-        .with_derived()
-        .annotate(
-            first_regimen=Subquery(first_line.values("regimen")[:1]),
-            first_biologic=Subquery(first_line.values("biologic")[:1]),
-        )
-    )
+    """Return the user's patients in `cohort` (a plain queryset of patients).
+
+    Derived facts are annotated only when a filter needs them (strategy,
+    first regimen), so that the cohort stays cheap to use as a subquery.
+    """
+    queryset = Patient.objects.for_user(user)
+    if cohort.strategies:
+        queryset = queryset.with_derived().filter(strategy__in=list(cohort.strategies))
+    if cohort.regimens:
+        first_line = SystemicTherapyLine.objects.filter(
+            patient=OuterRef("pk")
+        ).order_by("start_date", "pk")
+        queryset = queryset.annotate(
+            first_regimen=Subquery(first_line.values("regimen")[:1])
+        ).filter(first_regimen__in=list(cohort.regimens))
     for name, lookup in COHORT_LOOKUPS.items():
         values = getattr(cohort, name)
-        if values:
+        if values and name not in ("strategies", "regimens"):
             queryset = queryset.filter(**{lookup: list(values)})
     if cohort.diagnosed_from:
         queryset = queryset.filter(tumour__diagnosis_date__gte=cohort.diagnosed_from)
@@ -255,8 +258,16 @@ def unknown_sites(user, codes: Sequence[str]) -> list[str]:
     return [code for code in codes if code not in known]
 
 
-def _survival(queryset, *, endpoint, index, as_of):
-    return queryset.with_survival(endpoint=endpoint, index=index, as_of=as_of)
+#: Variables that registry.bulk derives; the others are read through the ORM.
+DERIVED = (
+    "strategy",
+    "staged_order",
+    "liver_resected",
+    "converted",
+    "later_palliative",
+)
+#: Variables read from the first line of systemic therapy.
+FIRST_LINE = {"regimen": "regimen", "biologic": "biologic"}
 
 
 def survival_counts(
@@ -269,30 +280,39 @@ def survival_counts(
 ) -> tuple[pd.DataFrame, Exclusions]:
     """Return (group, days, event, n) counts computed in the database, and exclusions.
 
-    One query: the per-patient annotated query is wrapped in
-    ``SELECT group, days, event, COUNT(*) ... GROUP BY group, days, event``, so only
-    the distinct (group, time, event) triples leave the database. Patients whose
-    index date is missing or after ``as_of``, or whose group is unknown, are counted
-    in the exclusions (one row per reason, from the same query).
+    One query: registry.bulk's per-patient facts are wrapped in ``SELECT group,
+    days, event, COUNT(*) ... GROUP BY``, so only the distinct (group, time,
+    event) triples leave the database. Patients whose index date is missing or
+    after ``as_of``, or whose group is unknown, are counted by reason in the
+    same query.
     """
     variable = VARIABLES[group]
-    rows = _survival(queryset, endpoint=endpoint, index=index, as_of=as_of).annotate(
-        grp=F(variable.column)
-    )
-    inner = rows.values_list("grp", "survival_start", "survival_days", "survival_event")
-    sql, params = inner.query.sql_with_params()
+    if group in FIRST_LINE:
+        raise ValueError(f"counts by {group!r} need the per-patient frame")
     connection = connections[queryset.db]
     q = connection.ops.quote_name
+    facts, params = bulk.facts_sql(
+        queryset, endpoint=endpoint, index=index, as_of=as_of
+    )
+    if group in DERIVED:
+        source, join, join_params = f"f.{group}", "", ()
+    else:
+        groups = queryset.model.objects.annotate(grp=F(variable.column)).values_list(
+            "pk", "grp"
+        )
+        group_sql, join_params = groups.query.sql_with_params()
+        source = f"g.{q('grp')}"
+        join = f"LEFT JOIN ({group_sql}) g ON g.{q('id')} = f.id"
     cutoff = connection.ops.adapt_datefield_value(as_of)
     outer = (
-        f"SELECT t.{q('grp')}, t.{q('survival_days')}, t.{q('survival_event')}, "
-        f"CASE WHEN t.{q('survival_start')} IS NULL THEN 'no_index_date' "
-        f"WHEN t.{q('survival_start')} > %s THEN 'index_after_cutoff' "
-        f"WHEN t.{q('grp')} IS NULL THEN 'group_unknown' ELSE '' END AS reason, "
-        f"COUNT(*) FROM ({sql}) t GROUP BY 1, 2, 3, 4"
+        f"SELECT {source}, f.survival_days, f.survival_event, "
+        "CASE WHEN f.survival_start IS NULL THEN 'no_index_date' "
+        "WHEN f.survival_start > %s THEN 'index_after_cutoff' "
+        f"WHEN {source} IS NULL THEN 'group_unknown' ELSE '' END, "
+        f"COUNT(*) FROM ({facts}) f {join} GROUP BY 1, 2, 3, 4"
     )
     with connection.cursor() as cursor:
-        cursor.execute(outer, (cutoff, *params))
+        cursor.execute(outer, (cutoff, *params, *join_params))
         fetched = cursor.fetchall()
     frame = pd.DataFrame(fetched, columns=["group", "days", "event", "reason", "n"])
     excluded = frame[frame["reason"] != ""].groupby("reason")["n"].sum()
@@ -301,7 +321,7 @@ def survival_counts(
         days=kept["days"].astype(int),
         event=kept["event"].astype(bool),
         n=kept["n"].astype(int),
-        group=_group_column(kept["group"], variable),
+        group=_variable_column(kept["group"], variable),
     )
     exclusions = Exclusions({reason: int(n) for reason, n in excluded.items()})
     return kept.reset_index(drop=True), exclusions
@@ -325,44 +345,69 @@ def patient_frame(
     variable (categorical variables as labels, ordinal as ordered categoricals).
     Patients whose index date is missing or after ``as_of`` have NaN ``days``;
     the caller decides (and reports) what to exclude.
+
+    At most three queries whatever the cohort size: the derived facts
+    (registry.bulk), the recorded variables, and the first systemic line when a
+    variable needs it.
     """
     names = list(dict.fromkeys([group, *variables]))
     unknown = [name for name in names if name not in VARIABLES]
     if unknown:
         raise KeyError(f"unknown variable(s): {', '.join(unknown)}")
-    columns = {
-        "registry_number": "registry_number",
-        "survival_start": "survival_start",
-        "days": "survival_days",
-        "event": "survival_event",
-        "diagnosis_date": "diagnosis_date",
-        "first_primary_resection": "first_primary_resection",
-        "first_liver_resection": "first_liver_resection",
-        "first_systemic": "first_systemic",
-        "initial_resectability": "initial_resectability",
+    facts = bulk.fetch_frame(queryset, endpoint=endpoint, index=index, as_of=as_of)
+    frame = facts.rename(columns={"survival_days": "days", "survival_event": "event"})
+    frame = frame.drop(columns=["survival_end"])
+    recorded = {
+        name: VARIABLES[name].column
+        for name in names
+        if name not in DERIVED and name not in FIRST_LINE and name != "age"
     }
-    needs_age = "age" in names
-    for name in names:
-        if name != "age":
-            columns[f"v_{name}"] = VARIABLES[name].column
-    if needs_age:
+    columns = {f"v_{name}": column for name, column in recorded.items()}
+    if "age" in names:
         columns["date_of_birth"] = "date_of_birth"
-    rows = _survival(queryset, endpoint=endpoint, index=index, as_of=as_of)
-    frame = pd.DataFrame.from_records(
-        list(rows.values_list(*columns.values())), columns=list(columns)
-    )
-    if needs_age:
+    if columns:
+        rows = queryset.model.objects.filter(pk__in=queryset.values("pk")).values_list(
+            "pk", *columns.values()
+        )
+        recorded_frame = pd.DataFrame.from_records(list(rows), columns=["id", *columns])
+        frame = frame.merge(recorded_frame, on="id", how="left")
+    if any(name in FIRST_LINE for name in names):
+        frame = frame.merge(_first_lines(queryset), on="id", how="left")
+    if "age" in names:
         frame["v_age"] = _age_years(frame.pop("date_of_birth"), frame["diagnosis_date"])
+    for name in names:
+        if name in DERIVED:
+            frame[f"v_{name}"] = frame[name]
     at_risk = frame["survival_start"].notna() & (
-        pd.to_datetime(frame["survival_start"]) <= pd.Timestamp(as_of)
+        frame["survival_start"] <= pd.Timestamp(as_of)
     )
-    frame.loc[~at_risk, "days"] = np.nan
+    frame["days"] = frame["days"].astype(float).where(at_risk)
     frame["event"] = frame["event"].astype(bool)
+    frame = frame.drop(columns=[n for n in DERIVED if n in frame.columns])
     for name in names:
         frame[f"v_{name}"] = _variable_column(frame[f"v_{name}"], VARIABLES[name])
     frame = frame.rename(columns={f"v_{name}": name for name in names})
+    frame = frame.rename(
+        columns={
+            "first_primary": "first_primary_resection",
+            "first_liver": "first_liver_resection",
+        }
+    )
     frame["group"] = frame[group]
-    return frame
+    return frame.drop(columns=["id"]).reset_index(drop=True)
+
+
+def _first_lines(queryset: QuerySet) -> pd.DataFrame:
+    """Return each patient's first systemic line (regimen, biologic): one query."""
+    lines = (
+        SystemicTherapyLine.objects.filter(patient__in=queryset.values("pk"))
+        .order_by("patient_id", "start_date", "pk")
+        .values_list("patient_id", "regimen", "biologic")
+    )
+    frame = pd.DataFrame.from_records(
+        list(lines), columns=["id", "v_regimen", "v_biologic"]
+    )
+    return frame.drop_duplicates("id", keep="first")
 
 
 def _age_years(birth: pd.Series, diagnosis: pd.Series) -> pd.Series:
@@ -376,26 +421,24 @@ def _age_years(birth: pd.Series, diagnosis: pd.Series) -> pd.Series:
     return (years - before_birthday.astype(int)).astype("float")
 
 
-def _group_column(values: pd.Series, variable: Variable) -> pd.Series:
-    return _variable_column(values, variable)
-
-
 def _variable_column(values: pd.Series, variable: Variable) -> pd.Series:
     """Return codes as labels: a categorical in vocabulary order, or numbers."""
     if variable.kind == "continuous":
         return pd.to_numeric(values, errors="coerce").astype(float)
+    values = pd.Series(values).replace({"": None})
     labels = variable.labels()
     if variable.kind == "binary":
-        mapped = values.map(lambda v: None if v is None else labels[bool(v)])
+        # 1 and 0 (SQLite) hash as True and False (PostgreSQL): one map serves both.
+        mapped = values.map({True: "Yes", False: "No"})
         order = ["No", "Yes"]
     elif labels:
-        mapped = values.map(
-            lambda v: None if v in (None, "") else labels.get(v, str(v))
-        )
-        order = [label for label in labels.values()]
+        known = values.map(labels)
+        # A code outside the vocabulary keeps its code as its label.
+        mapped = known.where(known.notna() | values.isna(), values.astype(str))
+        order = list(labels.values())
         order += sorted(set(mapped.dropna()) - set(order))
     else:
-        mapped = values.map(lambda v: None if v in (None, "") else str(v))
+        mapped = values.where(values.isna(), values.astype(str))
         order = sorted(set(mapped.dropna()))
     return pd.Categorical(mapped, categories=order, ordered=variable.kind == "ordinal")
 
@@ -444,23 +487,19 @@ def liver_resected_by(frame: pd.DataFrame, landmark_days: int) -> pd.Series:
 
 
 def fingerprint(frame: pd.DataFrame, columns: Sequence[str]) -> str:
-    """Return a SHA-256 of the analysis rows, independent of row order."""
-    rows = frame[list(columns)].astype(str).agg("|".join, axis=1).sort_values()
-    digest = hashlib.sha256()
-    for row in rows:
-        digest.update(row.encode())
-        digest.update(b"\n")
-    return digest.hexdigest()
+    """Return a SHA-256 of the analysis rows, independent of row order.
+
+    The rows are written as CSV text in sorted order and hashed, so the same
+    data give the same fingerprint on any machine and database.
+    """
+    rows = frame[list(columns)].astype(str)
+    text = rows.sort_values(list(columns)).to_csv(index=False, header=False)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def counts_fingerprint(counts: pd.DataFrame) -> str:
     """Return a SHA-256 of aggregated (group, days, event, n) rows."""
     return fingerprint(counts, ["group", "days", "event", "n"])
-
-
-def latest_record_date(queryset: QuerySet) -> datetime.date | None:
-    """Return the latest last-contact date in the cohort (a natural cut-off)."""
-    return queryset.aggregate(latest=Max("last_contact"))["latest"]
 
 
 __all__ = [
@@ -474,7 +513,6 @@ __all__ = [
     "cohort_queryset",
     "counts_fingerprint",
     "fingerprint",
-    "latest_record_date",
     "liver_resected_by",
     "patient_frame",
     "strategy_by",

@@ -108,7 +108,8 @@ def figure(data: dict, curves: dict[str, survival.KaplanMeier]) -> Figure:
         "operation": "first operation",
         "landmark": "landmark",
     }[data["spec"]["index"]]
-    title = f"{data['endpoint']['label'].capitalize()} by {data['grouping']['label'].lower()}"
+    endpoint = data["endpoint"]["label"].capitalize()
+    title = f"{endpoint} by {data['grouping']['label'].lower()}"
     return plots.km_figure(
         curves,
         time_unit=f"{data['time_unit']} since {index}",

@@ -8,7 +8,6 @@ the downloads, the ``report`` command and the tests all read.
 
 from __future__ import annotations
 
-import datetime
 import math
 from dataclasses import dataclass, field
 
@@ -418,7 +417,8 @@ def _cox(
     notes = list(fit.warnings)
     if dropped:
         notes.append(
-            f"{dropped} patients with a missing covariate were left out of the Cox model."
+            f"{dropped} patients with a missing covariate were left out of the Cox "
+            "model."
         )
     return {
         "reference": reference,
@@ -656,7 +656,8 @@ def methods_text(spec: ReportSpec, s: dict) -> str:
     ]
     if s.get("cox"):
         adjusted = (
-            f", adjusted for {', '.join(VARIABLES[c].label.lower() for c in spec.covariates)}"
+            ", adjusted for "
+            + ", ".join(VARIABLES[c].label.lower() for c in spec.covariates)
             if spec.covariates
             else ""
         )
@@ -719,7 +720,8 @@ def results_text(spec: ReportSpec, s: dict) -> str:
         parts.append(
             "Pairwise (Holm-adjusted): "
             + "; ".join(
-                f"{p['group_a'].lower()} vs {p['group_b'].lower()} {p_text(p['p_holm'])}"
+                f"{p['group_a'].lower()} vs {p['group_b'].lower()} "
+                f"{p_text(p['p_holm'])}"
                 for p in s["pairwise"]
             )
             + "."

@@ -13,10 +13,9 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 
+from analytics.dataset import TIME_UNITS, VARIABLES, Cohort
 from registry import choices
 from registry.choices import Endpoint
-
-from analytics.dataset import TIME_UNITS, VARIABLES, Cohort
 
 #: Index dates a report may count from ("landmark" restarts the clock at L).
 INDEXES = ("diagnosis", "treatment", "operation", "landmark")
@@ -126,7 +125,8 @@ class ReportSpec:
             errors.append("landmark: only used when the index is 'landmark'")
         if spec.group_by in spec.covariates:
             errors.append(
-                f"covariates: '{spec.group_by}' is the grouping; a covariate must differ"
+                f"covariates: '{spec.group_by}' is the grouping; a covariate must "
+                "differ"
             )
         if errors:
             raise InvalidSpec(errors)
@@ -249,7 +249,8 @@ class _Parser:
         value = self._get(key, default)
         if value not in VARIABLES:
             self.errors.append(
-                f"{key}: unknown field {value!r} (known: {', '.join(sorted(VARIABLES))})"
+                f"{key}: unknown field {value!r} "
+                f"(known: {', '.join(sorted(VARIABLES))})"
             )
             return default
         if grouping and VARIABLES[value].kind == "continuous":

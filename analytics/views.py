@@ -177,12 +177,14 @@ def saved_report_run(request, pk: int):
     elif previous.fingerprint == run.fingerprint:
         messages.success(
             request,
-            f"The analysis data are unchanged since your run of {previous.run_at:%Y-%m-%d %H:%M}.",
+            "The analysis data are unchanged since your run of "
+            f"{previous.run_at:%Y-%m-%d %H:%M}.",
         )
     else:
         messages.warning(
             request,
-            f"The analysis data have changed since your run of {previous.run_at:%Y-%m-%d %H:%M}.",
+            "The analysis data have changed since your run of "
+            f"{previous.run_at:%Y-%m-%d %H:%M}.",
         )
     return redirect(run)
 

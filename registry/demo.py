@@ -184,7 +184,11 @@ def generate(*, patients: int = 74, seed: int = DEFAULT_SEED) -> list[DemoPatien
     # by date of diagnosis within each site, so numbers say nothing of the arm.
     cohort.sort(key=lambda p: (p.tumour["diagnosis_date"], p.patient["mrn"]))
     counters = [0] * len(sites)
-    for record in cohort:
+    # MRNs are drawn without replacement from a generator of their own, so they
+    # are unique at any size and the cohort's other draws stay as they were.
+    mrns = random.Random(f"mrn-{seed}").sample(range(10**7, 10**8), len(cohort))
+    for record, mrn in zip(cohort, mrns, strict=True):
+        record.patient["mrn"] = f"SYN{mrn}"
         counters[record.site_index] += 1
         record.registry_number = (
             f"{sites[record.site_index][0]}-{counters[record.site_index]:05d}"
@@ -281,6 +285,7 @@ def _patient(
     age = rng.gauss(61, 10)
     birth = d0 - datetime.timedelta(days=round(max(28, min(age, 88)) * 365.25))
     patient = {
+        # Replaced by a unique MRN in generate(); drawn to keep the stream stable.
         "mrn": f"SYN{rng.randint(10**6, 10**7 - 1)}",
         "date_of_birth": birth,
         "sex": Sex.MALE if rng.random() < 0.62 else Sex.FEMALE,

@@ -18,6 +18,7 @@ from matplotlib.collections import FillBetweenPolyCollection, PolyCollection
 
 from analytics.plots import (
     AT_RISK_GID,
+    MAX_CENSOR_MARKS,
     default_ticks,
     format_p,
     km_figure,
@@ -128,6 +129,18 @@ class TestKaplanMeierFigure:
         assert sorted(len(m.get_xdata()) for m in marks) == [1, 4]
         maintained = next(m for m in marks if len(m.get_xdata()) == 4)
         assert list(maintained.get_xdata()) == [13, 28, 45, 161]
+
+    def test_thousands_of_censorings_are_marked_by_an_even_subsample(self):
+        # 2,000 patients censored at distinct times: marks are thinned to at most
+        # MAX_CENSOR_MARKS, spread from the first censoring to the last.
+        times = np.arange(1, 2001, dtype=float)
+        frame = pd.DataFrame({"time": times, "status": times % 3 == 0})
+        curves = kaplan_meier(frame, duration="time", event="status")
+        fig = km_figure(curves, risk_table=False, show_ci=False)
+        [marks] = [ln for ln in fig.axes[0].get_lines() if ln.get_marker() == "+"]
+        x = marks.get_xdata()
+        assert len(x) == MAX_CENSOR_MARKS
+        assert (x[0], x[-1]) == (1.0, 2000.0)
 
     def test_step_curve_starts_at_one_and_follows_the_estimate(self):
         curves, fig = aml_figure(show_ci=False)

@@ -51,7 +51,8 @@ class ReportResultTests(ReportViewTestCase):
             response, "Median overall survival was 47 vs 47 vs 32 vs 22 months"
         )
         content = response.content.decode()
-        leaked = [m for m in Patient.objects.values_list("mrn", flat=True) if m in content]
+        mrns = Patient.objects.values_list("mrn", flat=True)
+        leaked = [mrn for mrn in mrns if mrn in content]
         self.assertEqual(leaked, [], "an MRN reached the report page")
 
     def test_research_nurse_may_not_run_reports(self):

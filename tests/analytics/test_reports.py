@@ -1,6 +1,5 @@
 """run_report on the demo cohort: warnings, landmark analysis, clear errors."""
 
-import datetime
 import io
 
 from django.core.management import call_command

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
-from registry import derive
+from registry import bulk, derive
 from registry.choices import (
     DiseaseStatus,
     Endpoint,
@@ -146,34 +146,47 @@ class DeriveBulkAgreementTests(TestCase):
             .with_survival(endpoint=endpoint, index=index, as_of=as_of)
             .values()
         )
+        sql_rows = {
+            row["id"]: row
+            for row in bulk.fetch_facts(
+                Patient.objects.filter(pk__in=stored),
+                endpoint=endpoint,
+                index=index,
+                as_of=as_of,
+            )
+        }
+        self.assertEqual(set(sql_rows), set(stored))
         for row in rows:
             facts = stored[row["id"]]
-            strategy = derive.resection_strategy(facts.operations)
-            expected = {
-                "strategy": strategy.strategy,
-                "staged_order": strategy.staged_order,
-                "liver_resected": derive.liver_resected(facts.operations),
-                "converted": derive.converted(facts),
-                "later_palliative": derive.later_palliative_surgery(facts),
-                "vital_status": derive.vital_status(facts),
-                "last_contact": derive.last_known_contact(facts),
-            }
-            got = {key: row[key] for key in expected}
-            self.assertEqual(got, expected, facts)
-            survival = derive.survival(
-                facts, endpoint=endpoint, index=index, as_of=as_of
+            self.assert_agrees(row, facts, endpoint=endpoint, index=index, as_of=as_of)
+            self.assert_agrees(
+                sql_rows[row["id"]], facts, endpoint=endpoint, index=index, as_of=as_of
             )
-            at_risk = (
-                row["survival_start"] is not None and row["survival_start"] <= as_of
+
+    def assert_agrees(self, row, facts, *, endpoint, index, as_of):
+        """Assert one bulk row (ORM or SQL path) equals the pure rules' answer."""
+        strategy = derive.resection_strategy(facts.operations)
+        expected = {
+            "strategy": strategy.strategy,
+            "staged_order": strategy.staged_order,
+            "liver_resected": derive.liver_resected(facts.operations),
+            "converted": derive.converted(facts),
+            "later_palliative": derive.later_palliative_surgery(facts),
+            "vital_status": derive.vital_status(facts),
+            "last_contact": derive.last_known_contact(facts),
+        }
+        got = {key: row[key] for key in expected}
+        self.assertEqual(got, expected, facts)
+        survival = derive.survival(facts, endpoint=endpoint, index=index, as_of=as_of)
+        at_risk = row["survival_start"] is not None and row["survival_start"] <= as_of
+        self.assertEqual(at_risk, survival is not None, facts)
+        if survival is not None:
+            self.assertEqual(
+                (row["survival_start"], row["survival_end"], row["survival_event"]),
+                (survival.start, survival.end, survival.event),
+                facts,
             )
-            self.assertEqual(at_risk, survival is not None, facts)
-            if survival is not None:
-                self.assertEqual(
-                    (row["survival_start"], row["survival_end"], row["survival_event"]),
-                    (survival.start, survival.end, survival.event),
-                    facts,
-                )
-                self.assertEqual(row["survival_days"], survival.days)
+            self.assertEqual(row["survival_days"], survival.days)
 
 
 class DeriveBulkQueryCountTests(TestCase):

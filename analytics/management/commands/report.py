@@ -62,8 +62,8 @@ class Command(BaseCommand):
             raise CommandError(f"--spec: no file {spec}") from None
         except json.JSONDecodeError as exc:
             raise CommandError(
-                f"--spec: {spec} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
-                f"{exc.msg})"
+                f"--spec: {spec} is not valid JSON (line {exc.lineno}, "
+                f"column {exc.colno}: {exc.msg})"
             ) from None
         try:
             parsed = ReportSpec.from_dict(data).with_as_of(timezone.localdate())
