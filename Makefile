@@ -41,6 +41,10 @@ run: $(VENV)/.installed var/secret_key
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Time and measure a survival report on a synthetic registry (PATIENTS=10000).
+benchmark: $(VENV)/.installed
+	$(BIN)/python benchmarks/report_benchmark.py --patients $${PATIENTS:-10000}
+
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

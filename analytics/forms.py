@@ -89,14 +89,14 @@ class ReportForm(forms.Form):
         required=False,
         choices=ALL_VARIABLES,
         label="Adjust hazard ratios for",
-        widget=forms.SelectMultiple(attrs={"size": 6}),
+        widget=forms.CheckboxSelectMultiple,
     )
     baseline = forms.MultipleChoiceField(
         required=False,
         choices=ALL_VARIABLES,
         initial=list(DEFAULT_BASELINE),
         label="Baseline table variables",
-        widget=forms.SelectMultiple(attrs={"size": 8}),
+        widget=forms.CheckboxSelectMultiple,
     )
     sites = forms.MultipleChoiceField(
         required=False,
