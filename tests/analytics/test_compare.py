@@ -10,8 +10,6 @@ the tests. Regenerate with ``Rscript tests/fixtures/r/reference.R``.
 from __future__ import annotations
 
 import math
-from functools import cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,44 +31,7 @@ from analytics.compare import (
     prop_trend,
     trend_test,
 )
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "r"
-REL = 1e-6  # agreement with R asked of every statistic
-TEXT_FIELDS = {"groups"}
-
-
-@cache
-def _reference_rows() -> pd.DataFrame:
-    return pd.read_csv(
-        FIXTURES / "reference_output.csv", dtype={"value": str}, keep_default_na=False
-    )
-
-
-@cache
-def r_case(case: str) -> dict[str, np.ndarray | list[str]]:
-    """The values R wrote for one case: field -> array (NA and NaN as nan)."""
-    rows = _reference_rows()
-    rows = rows[rows["case"] == case]
-    assert len(rows), f"no fixture case {case!r}: rerun reference.R"
-    out: dict[str, np.ndarray | list[str]] = {}
-    for field, part in rows.groupby("field", sort=False):
-        values = part.sort_values("i")["value"].tolist()
-        if field in TEXT_FIELDS:
-            out[field] = values
-        else:
-            out[field] = np.array(
-                [np.nan if v in ("NA", "NaN") else float(v) for v in values]
-            )
-    return out
-
-
-def r_data(name: str) -> pd.DataFrame:
-    df = pd.read_csv(FIXTURES / "data" / f"{name}.csv")
-    if name == "veteran":
-        df["celltype"] = pd.Categorical(
-            df["celltype"], ["squamous", "smallcell", "adeno", "large"]
-        )
-    return df
+from tests.analytics.r_reference import REL, r_case, r_data
 
 
 def r_table(case: str) -> np.ndarray:
