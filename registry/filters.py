@@ -19,7 +19,13 @@ def _sites(request):
 
 
 class PatientFilter(django_filters.FilterSet):
-    """Filters over ``selectors.patient_rows``: the derived facts are annotations."""
+    """Filters over plain patient querysets (``Patient.objects.for_user``).
+
+    The filters on derived facts select the patients through a subquery, so the
+    filtered queryset stays free of aggregates: counting it for the paginator
+    is then cheap unless a derived filter is in use, and the list's columns are
+    annotated onto the page by ``selectors.patient_rows``.
+    """
 
     registry_number = django_filters.CharFilter(
         label="Registry number",
@@ -30,16 +36,22 @@ class PatientFilter(django_filters.FilterSet):
     )
     site = django_filters.ModelChoiceFilter(queryset=_sites, empty_label="All sites")
     strategy = django_filters.ChoiceFilter(
-        label="Resection strategy", choices=Strategy.choices, empty_label="Any"
+        label="Resection strategy",
+        choices=Strategy.choices,
+        method="filter_strategy",
+        empty_label="Any",
     )
     diagnosis_year = django_filters.ChoiceFilter(
         label="Year of diagnosis",
-        field_name="diagnosis_date",
+        field_name="tumour__diagnosis_date",
         lookup_expr="year",
         empty_label="Any",
     )
     vital_status = django_filters.ChoiceFilter(
-        label="Vital status", choices=VitalStatus.choices, empty_label="Any"
+        label="Vital status",
+        choices=VitalStatus.choices,
+        method="filter_vital_status",
+        empty_label="Any",
     )
     overdue = django_filters.BooleanFilter(
         label="Follow-up overdue",
@@ -72,14 +84,19 @@ class PatientFilter(django_filters.FilterSet):
         ]
         self.form.label_suffix = ""  # builds the form: after the choices are set
 
+    def filter_strategy(self, queryset, name, value):
+        derived = queryset.with_derived().filter(strategy=value)
+        return queryset.filter(pk__in=derived.values("pk"))
+
+    def filter_vital_status(self, queryset, name, value):
+        # As registry.derive.vital_status: dead if and only if a death is recorded.
+        return queryset.filter(death__isnull=value == VitalStatus.ALIVE)
+
     def filter_overdue(self, queryset, name, value):
         if not value:
             return queryset
-        cutoff = quality.overdue_cutoff(timezone.localdate())
-        return queryset.filter(vital_status=VitalStatus.ALIVE, last_contact__lt=cutoff)
+        return self.filter_check(queryset, name, "overdue")
 
     def filter_check(self, queryset, name, value):
-        failing = quality.filter_check(
-            Patient.objects.all(), value, today=timezone.localdate()
-        )
+        failing = quality.filter_check(queryset, value, today=timezone.localdate())
         return queryset.filter(pk__in=failing.values("pk"))

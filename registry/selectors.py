@@ -148,11 +148,10 @@ def patient_for_user(user, pk: int) -> Patient:
     )
 
 
-def patient_rows(user) -> models.QuerySet:
-    """Return the user's patients with what the patient list shows, in one query."""
+def patient_rows(patients: models.QuerySet) -> models.QuerySet:
+    """Return `patients` with the columns of the patient list, in one query."""
     return (
-        Patient.objects.for_user(user)
-        .with_derived()
+        patients.with_derived()
         .select_related("site")
         .annotate(primary_site=models.F("tumour__primary_site"))
     )

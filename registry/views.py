@@ -73,21 +73,26 @@ def _hidden_fields(request) -> frozenset[str]:
 def patient_list(request):
     """List, sort, filter and search the patients of the user's sites."""
     _require(request, "registry.view_patient")
-    patients = selectors.patient_rows(request.user)
+    patients = Patient.objects.for_user(request.user)
     search = MrnSearchForm(request.POST or None)
+    filterset = PatientFilter(request.GET or None, patients, request=request)
     if request.method == "POST":
         # By POST, so that the MRN never appears in a URL, a log or the history.
         _require(request, "registry.view_identifiers")
+        patients = patients.none()
         if search.is_valid():
-            patients = patients.filter(mrn=search.cleaned_data["mrn"])
+            patients = Patient.objects.for_user(request.user).filter(
+                mrn=search.cleaned_data["mrn"]
+            )
             found = list(patients.values_list("pk", flat=True)[:2])
             if len(found) == 1:
                 return redirect("registry:patient_detail", pk=found[0])
-        else:
-            patients = patients.none()
-    filterset = PatientFilter(request.GET or None, patients, request=request)
-    table = PatientTable(filterset.qs if request.method == "GET" else patients)
-    RequestConfig(request, paginate=PAGINATION).configure(table)
+    else:
+        patients = filterset.qs
+    table = PatientTable(selectors.patient_rows(patients))
+    # Count the filtered patients without the list's derived columns.
+    paginate = {**PAGINATION, "count": patients.count}
+    RequestConfig(request, paginate=paginate).configure(table)
     ctx = {
         "table": table,
         "filter": filterset,

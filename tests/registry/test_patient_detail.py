@@ -128,3 +128,21 @@ class PatientDetailTests(CastTestCase):
                 )
         self.assertEqual(counts[0], counts[1])
         self.assertLessEqual(counts[0], 12)
+
+
+class ErrorPageTests(CastTestCase):
+    def test_refusal_page_explains_and_offers_the_way_home(self):
+        self.client.force_login(self.ann)
+        response = self.client.get(reverse("registry:patient_list"))
+        self.assertContains(
+            response, "You do not have access to this page", status_code=403
+        )
+        self.assertTemplateUsed(response, "base.html")
+
+    def test_not_found_page_does_not_say_whether_the_patient_exists(self):
+        patient = make_patient(site=self.north)
+        self.client.force_login(self.sam)
+        response = self.client.get(patient.get_absolute_url())
+        self.assertContains(
+            response, "or it belongs to a site you are not a member of", status_code=404
+        )
