@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.db.models.functions import ExtractYear
 from django.utils.translation import gettext_lazy as _
@@ -21,7 +23,7 @@ from registry.models import (
     Site,
     SystemicTherapyLine,
 )
-from registry.selectors import patient_facts
+from registry.selectors import changes_since, patient_facts
 
 admin.site.site_header = "Colorectal cancer outcomes registry"
 admin.site.site_title = "CRC registry admin"
@@ -31,6 +33,51 @@ admin.site.index_title = "Registry management"
 def can_see_identifiers(request) -> bool:
     """Return True if the user may see MRNs and dates of birth."""
     return request.user.has_perm("registry.view_identifiers")
+
+
+# --- no lost updates -------------------------------------------------------------
+
+
+class VersionCheckedForm(forms.ModelForm):
+    """An admin form that refuses to save over a version newer than it loaded.
+
+    The version the page was opened at travels in a hidden field; if the record
+    has been saved since (by the data-entry pages, another admin tab or anyone
+    else), the save is refused with who changed what, from the history.
+    """
+
+    loaded_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.fields["loaded_version"].initial = self.instance.version
+
+    def clean(self):
+        cleaned = super().clean()
+        loaded = cleaned.get("loaded_version")
+        if self.instance.pk is None or loaded is None:
+            return cleaned
+        model = type(self.instance)
+        current = (
+            model.objects.select_for_update()
+            .filter(pk=self.instance.pk)
+            .values_list("version", flat=True)
+            .first()
+        )
+        if current is not None and current != loaded:
+            hidden = frozenset(getattr(model, "IDENTIFIER_FIELDS", ()))
+            changes = "; ".join(
+                change.describe(hidden=hidden)
+                for change in changes_since(self.instance, loaded)
+            )
+            raise ValidationError(
+                f"This {model._meta.verbose_name} was changed after you opened it "
+                f"({changes or f'version {loaded} is now {current}'}). Your changes "
+                "were not saved: reload the page to see the current record, then "
+                "make your changes again."
+            )
+        return cleaned
 
 
 # --- list filters on derived facts -------------------------------------------
@@ -87,10 +134,19 @@ class DiagnosisYearFilter(admin.SimpleListFilter):
 
 
 class PrimaryTumourInline(admin.StackedInline):
+    form = VersionCheckedForm
     model = PrimaryTumour
     can_delete = False
     fieldsets = [
-        (None, {"fields": [("diagnosis_date", "primary_site", "anal_verge_cm")]}),
+        (
+            None,
+            {
+                "fields": [
+                    ("diagnosis_date", "primary_site", "anal_verge_cm"),
+                    "loaded_version",
+                ]
+            },
+        ),
         (
             "Stage",
             {
@@ -105,16 +161,19 @@ class PrimaryTumourInline(admin.StackedInline):
 
 
 class LiverMetastasesInline(admin.StackedInline):
+    form = VersionCheckedForm
     model = LiverMetastases
     can_delete = False
     fields = [
         ("timing", "detected_date"),
         ("lesion_count", "largest_mm", "distribution", "extent"),
         ("extrahepatic", "initial_resectability"),
+        "loaded_version",
     ]
 
 
 class RadiationCourseInline(admin.TabularInline):
+    form = VersionCheckedForm
     model = RadiationCourse
     extra = 0
     fields = [
@@ -125,10 +184,12 @@ class RadiationCourseInline(admin.TabularInline):
         "fractions",
         "concurrent_agent",
         "completed",
+        "loaded_version",
     ]
 
 
 class SystemicTherapyLineInline(admin.TabularInline):
+    form = VersionCheckedForm
     model = SystemicTherapyLine
     extra = 0
     fields = [
@@ -141,10 +202,12 @@ class SystemicTherapyLineInline(admin.TabularInline):
         "cycles",
         "stop_reason",
         "best_response",
+        "loaded_version",
     ]
 
 
 class OperationInline(admin.TabularInline):
+    form = VersionCheckedForm
     model = Operation
     extra = 0
     fields = [
@@ -157,23 +220,35 @@ class OperationInline(admin.TabularInline):
         "margin",
         "clavien_dindo",
         "length_of_stay_days",
+        "loaded_version",
     ]
 
 
 class FollowUpInline(admin.TabularInline):
+    form = VersionCheckedForm
     model = FollowUp
     extra = 0
-    fields = ["date", "contact_type", "disease_status", "cea_ng_ml", "notes"]
+    fields = [
+        "date",
+        "contact_type",
+        "disease_status",
+        "cea_ng_ml",
+        "notes",
+        "loaded_version",
+    ]
 
 
 class DeathInline(admin.StackedInline):
+    form = VersionCheckedForm
     model = Death
     can_delete = True
-    fields = [("date", "cause")]
+    fields = [("date", "cause"), "loaded_version"]
 
 
 class SiteScopedAdmin(SimpleHistoryAdmin):
     """Show a data manager only the records of their own sites."""
+
+    form = VersionCheckedForm
 
     site_path = "patient__site"
 
@@ -241,7 +316,7 @@ class PatientAdmin(SiteScopedAdmin):
         return ["registry_number"]
 
     def get_fieldsets(self, request, obj=None):
-        patient = ["registry_number", "site", "sex"]
+        patient = ["registry_number", "site", "sex", "loaded_version"]
         if can_see_identifiers(request):
             patient += ["mrn", "date_of_birth"]
         fieldsets = [

@@ -209,3 +209,47 @@ def _inline_management(response) -> dict:
                     continue
                 data[f"{form.prefix}-{name}"] = value
     return data
+
+
+class AdminStaleEditTests(CastTestCase):
+    def test_admin_save_over_a_newer_version_is_refused_with_what_changed(self):
+        patient = make_full_patient(site=self.north)
+        followup = patient.followups.get()
+        self.client.force_login(self.mark)
+        url = reverse("admin:registry_followup_change", args=[followup.pk])
+        page = self.client.get(url)
+        form = page.context["adminform"].form
+        data = {
+            name: form.initial.get(name, field.initial)
+            for name, field in form.fields.items()
+            if form.initial.get(name, field.initial) is not None
+        }
+        self.assertEqual(data["loaded_version"], followup.version)
+        # Meanwhile a nurse records a recurrence on the same contact.
+        followup.disease_status = "hepatic"
+        followup.save()
+        data["notes"] = "seen in clinic"
+        response = self.client.post(url, data)
+        self.assertEqual(response.status_code, 200)
+        self.assertContains(response, "was changed after you opened it")
+        self.assertContains(
+            response, "Disease status: No evidence of disease → Hepatic"
+        )
+        followup.refresh_from_db()
+        self.assertEqual((followup.notes, followup.disease_status), ("", "hepatic"))
+
+    def test_admin_save_of_the_current_version_goes_through(self):
+        patient = make_full_patient(site=self.north)
+        followup = patient.followups.get()
+        self.client.force_login(self.mark)
+        url = reverse("admin:registry_followup_change", args=[followup.pk])
+        form = self.client.get(url).context["adminform"].form
+        data = {
+            name: form.initial.get(name, field.initial)
+            for name, field in form.fields.items()
+            if form.initial.get(name, field.initial) is not None
+        }
+        data["notes"] = "seen in clinic"
+        self.assertEqual(self.client.post(url, data).status_code, 302)
+        followup.refresh_from_db()
+        self.assertEqual(followup.notes, "seen in clinic")
