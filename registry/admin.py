@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from registry import derive
+from registry import forms as entry_forms
 from registry.choices import Strategy, VitalStatus
 from registry.models import (
     Death,
@@ -176,66 +177,32 @@ class RadiationCourseInline(admin.TabularInline):
     form = VersionCheckedForm
     model = RadiationCourse
     extra = 0
-    fields = [
-        "course_type",
-        "start_date",
-        "end_date",
-        "total_dose_gy",
-        "fractions",
-        "concurrent_agent",
-        "completed",
-        "loaded_version",
-    ]
+    # The fields of the data-entry form, so the two never drift apart.
+    fields = [*entry_forms.RadiationCourseForm.Meta.fields, "loaded_version"]
 
 
 class SystemicTherapyLineInline(admin.TabularInline):
     form = VersionCheckedForm
     model = SystemicTherapyLine
     extra = 0
-    fields = [
-        "setting",
-        "regimen",
-        "regimen_other",
-        "biologic",
-        "start_date",
-        "end_date",
-        "cycles",
-        "stop_reason",
-        "best_response",
-        "loaded_version",
-    ]
+    # The fields of the data-entry form, so the two never drift apart.
+    fields = [*entry_forms.SystemicTherapyLineForm.Meta.fields, "loaded_version"]
 
 
 class OperationInline(admin.TabularInline):
     form = VersionCheckedForm
     model = Operation
     extra = 0
-    fields = [
-        "date",
-        "primary_procedure",
-        "liver_procedure",
-        "palliative_procedure",
-        "intent",
-        "emergency",
-        "margin",
-        "clavien_dindo",
-        "length_of_stay_days",
-        "loaded_version",
-    ]
+    # The fields of the data-entry form, so the two never drift apart.
+    fields = [*entry_forms.OperationForm.Meta.fields, "loaded_version"]
 
 
 class FollowUpInline(admin.TabularInline):
     form = VersionCheckedForm
     model = FollowUp
     extra = 0
-    fields = [
-        "date",
-        "contact_type",
-        "disease_status",
-        "cea_ng_ml",
-        "notes",
-        "loaded_version",
-    ]
+    # The fields of the data-entry form, so the two never drift apart.
+    fields = [*entry_forms.FollowUpForm.Meta.fields, "loaded_version"]
 
 
 class DeathInline(admin.StackedInline):
