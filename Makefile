@@ -30,7 +30,6 @@ var/secret_key:
 
 # Set up everything, load the demo cohort into an empty database, and serve.
 run: $(VENV)/.installed var/secret_key
-	@export DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat var/secret_key)}"; \
 	$(BIN)/python manage.py migrate --noinput && \
 	$(BIN)/python manage.py collectstatic --noinput -v0 && \
 	$(BIN)/python manage.py seed_demo --if-empty && \

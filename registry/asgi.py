@@ -6,3 +6,7 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "registry.settings")
 application = get_asgi_application()
+
+from registry.serving import require_secret_key  # noqa: E402 (needs the settings)
+
+require_secret_key()

@@ -7,6 +7,7 @@ every variable.
 """
 
 import os
+import secrets
 import zoneinfo
 from pathlib import Path
 
@@ -91,14 +92,33 @@ def env_database(name: str, default: str) -> dict:
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured(
-            "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off "
-            "(`make run` creates one in var/secret_key)."
-        )
-    SECRET_KEY = "insecure-development-key-only-for-DJANGO_DEBUG"
+
+def env_secret_key(name: str, file_name: str, default_file: Path) -> str:
+    """Return the key in variable `name`, else in the file variable `file_name`
+    names (default `default_file`), else "" when neither is set."""
+    key = os.environ.get(name, "").strip()
+    if key:
+        return key
+    path = Path(os.environ.get(file_name) or default_file)
+    if path.is_file():
+        return path.read_text().strip()
+    return ""
+
+
+SECRET_KEY = env_secret_key(
+    "DJANGO_SECRET_KEY", "DJANGO_SECRET_KEY_FILE", BASE_DIR / "var" / "secret_key"
+)
+#: True when no key was configured. Commands that sign nothing (migrate,
+#: makemigrations, seed_demo, report) still run, on a key of this process only;
+#: serving refuses to start (registry.serving.require_secret_key), because
+#: sessions and CSRF tokens signed with a throwaway key break on every restart.
+SECRET_KEY_MISSING = not SECRET_KEY
+if SECRET_KEY_MISSING:
+    SECRET_KEY = (
+        "insecure-development-key-only-for-DJANGO_DEBUG"
+        if DEBUG
+        else secrets.token_urlsafe(50)
+    )
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
@@ -109,6 +129,9 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [
+    # First, so that its runserver (which refuses to serve without a secret
+    # key) takes precedence over staticfiles' one.
+    "registry",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -118,7 +141,6 @@ INSTALLED_APPS = [
     "django_filters",
     "django_tables2",
     "simple_history",
-    "registry",
     "analytics",
 ]
 

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -69,14 +70,16 @@ class EnvironmentHelperTests(SimpleTestCase):
 
 
 class StartupTests(SimpleTestCase):
-    def run_check(self, **env):
+    def run_command(self, *command, **env):
         environment = {
             k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")
         }
         environment.pop("DATABASE_URL", None)
+        # Never the developer's var/secret_key: each test says which key it has.
+        environment["DJANGO_SECRET_KEY_FILE"] = os.devnull
         environment.update(env)
         return subprocess.run(
-            [sys.executable, "manage.py", "check"],
+            [sys.executable, *command],
             cwd=ROOT,
             env=environment,
             capture_output=True,
@@ -84,10 +87,37 @@ class StartupTests(SimpleTestCase):
             timeout=120,
         )
 
-    def test_start_up_without_a_secret_key_stops_with_a_message(self):
-        result = self.run_check()
-        self.assertNotEqual(result.returncode, 0)
-        self.assertIn("DJANGO_SECRET_KEY must be set", result.stderr)
+    def run_check(self, **env):
+        return self.run_command("manage.py", "check", **env)
+
+    def test_commands_that_sign_nothing_run_without_a_secret_key(self):
+        result = self.run_command("manage.py", "makemigrations", "--check", "--dry-run")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("No changes detected", result.stdout)
+
+    def test_serving_without_a_secret_key_stops_with_a_message(self):
+        for command in (
+            ("-c", "import registry.wsgi"),
+            ("-c", "import registry.asgi"),
+            ("manage.py", "runserver", "--noreload", "127.0.0.1:0"),
+        ):
+            with self.subTest(command=command):
+                result = self.run_command(*command)
+                self.assertNotEqual(result.returncode, 0)
+                self.assertIn("DJANGO_SECRET_KEY must be set", result.stderr)
+
+    def test_the_key_file_supplies_the_key(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".key") as key:
+            key.write("from-the-file\n")
+            key.flush()
+            result = self.run_command(
+                "-c",
+                "import registry.wsgi; from django.conf import settings; "
+                "print(settings.SECRET_KEY)",
+                DJANGO_SECRET_KEY_FILE=key.name,
+            )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout.strip(), "from-the-file")
 
     def test_start_up_with_a_bad_debug_value_names_the_variable(self):
         result = self.run_check(DJANGO_SECRET_KEY="k", DJANGO_DEBUG="sometimes")
