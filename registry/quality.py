@@ -23,7 +23,6 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     IntegerField,
-    Max,
     OuterRef,
     Q,
     QuerySet,
@@ -33,7 +32,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.expressions import Window
-from django.db.models.functions import Coalesce, Greatest, NullIf, RowNumber
+from django.db.models.functions import RowNumber
 from django.urls import reverse
 
 from registry.choices import RECTAL_SITES
@@ -44,6 +43,7 @@ from registry.models import (
     RadiationCourse,
     SystemicTherapyLine,
 )
+from registry.models.querysets import last_contact
 
 #: A living patient whose last known contact is older than this is overdue.
 OVERDUE_AFTER_MONTHS = 12
@@ -401,7 +401,7 @@ def _listed(checked: QuerySet, check: Check, *, today: datetime.date) -> list[di
             _resections().filter(margin="").order_by("date").values("pk")[:1]
         )
     if check.code == "overdue":
-        extra["last_contact"] = _last_contact()
+        extra["last_contact"] = last_contact()
     rows = (
         checked.filter(**{check.code: True})
         .annotate(
@@ -418,32 +418,3 @@ def _listed(checked: QuerySet, check: Check, *, today: datetime.date) -> list[di
         .values("pk", "site", "registry_number", "diagnosis_date", *extra)
     )
     return [{**row, "fix_url": fix_url(check, row)} for row in rows]
-
-
-def _last_contact():
-    """Return the latest dated record of the patient (as derive defines it)."""
-    per_patient = {"patient": OuterRef("pk")}
-
-    def latest(model, expression):
-        return Subquery(
-            model.objects.filter(**per_patient)
-            .order_by()
-            .values("patient")
-            .annotate(latest=Max(expression))
-            .values("latest")[:1],
-            output_field=DateField(),
-        )
-
-    dates = [
-        F("tumour__diagnosis_date"),
-        F("death__date"),
-        latest(Operation, "date"),
-        latest(FollowUp, "date"),
-        latest(RadiationCourse, Coalesce("end_date", "start_date")),
-        latest(SystemicTherapyLine, Coalesce("end_date", "start_date")),
-    ]
-    # The latest of nullable dates, portable to SQLite and PostgreSQL.
-    padded = [
-        Coalesce(d, Value(datetime.date.min), output_field=DateField()) for d in dates
-    ]
-    return NullIf(Greatest(*padded, output_field=DateField()), Value(datetime.date.min))
