@@ -27,7 +27,7 @@ from django.db.models import F, OuterRef, QuerySet, Subquery
 
 from registry import bulk, choices
 from registry.choices import Endpoint, IndexDate, Strategy
-from registry.derive import DAYS_PER_MONTH
+from registry.derive import DAYS_PER_MONTH, strategy_from_dates
 from registry.models import Patient, Site, SystemicTherapyLine
 
 #: Divisors from days to each time unit a report may use.
@@ -445,32 +445,24 @@ def _variable_column(values: pd.Series, variable: Variable) -> pd.Series:
 
 def strategy_by(frame: pd.DataFrame, landmark_days: int) -> pd.Series:
     """Return each patient's resection strategy as it stood `landmark_days` after
-    diagnosis, by registry.derive's rule applied to the resections done by then."""
+    diagnosis: registry.derive's rule applied to the resections done by then."""
     cutoff = pd.to_datetime(frame["diagnosis_date"]) + pd.to_timedelta(
         landmark_days, unit="D"
     )
-    primary = pd.to_datetime(frame["first_primary_resection"]).where(
-        lambda d: d <= cutoff
-    )
-    liver = pd.to_datetime(frame["first_liver_resection"]).where(lambda d: d <= cutoff)
+
+    def done(column: str) -> list:
+        dates = pd.to_datetime(frame[column]).where(lambda d: d <= cutoff)
+        return [None if pd.isna(d) else d.date() for d in dates]
+
     labels = dict(Strategy.choices)
-    strategy = np.select(
-        [
-            primary.isna() & liver.isna(),
-            liver.isna(),
-            primary.isna(),
-            primary == liver,
-        ],
-        [
-            labels[Strategy.NONE],
-            labels[Strategy.PRIMARY_ONLY],
-            labels[Strategy.LIVER_ONLY],
-            labels[Strategy.SYNCHRONOUS],
-        ],
-        default=labels[Strategy.STAGED],
-    )
+    strategies = [
+        labels[strategy_from_dates(primary, liver).strategy]
+        for primary, liver in zip(
+            done("first_primary_resection"), done("first_liver_resection"), strict=True
+        )
+    ]
     return pd.Series(
-        pd.Categorical(strategy, categories=list(labels.values())), index=frame.index
+        pd.Categorical(strategies, categories=list(labels.values())), index=frame.index
     )
 
 
@@ -497,11 +489,6 @@ def fingerprint(frame: pd.DataFrame, columns: Sequence[str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def counts_fingerprint(counts: pd.DataFrame) -> str:
-    """Return a SHA-256 of aggregated (group, days, event, n) rows."""
-    return fingerprint(counts, ["group", "days", "event", "n"])
-
-
 __all__ = [
     "COHORT_LOOKUPS",
     "AllSites",
@@ -511,7 +498,6 @@ __all__ = [
     "VARIABLES",
     "Variable",
     "cohort_queryset",
-    "counts_fingerprint",
     "fingerprint",
     "liver_resected_by",
     "patient_frame",

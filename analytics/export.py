@@ -204,10 +204,7 @@ def tables(data: dict) -> dict[str, pd.DataFrame]:
         ]
     )
     events = pd.DataFrame(
-        [
-            {"event": name, **{k: v for k, v in value.items()}}
-            for name, value in data["events"].items()
-        ]
+        [{"event": name, **value} for name, value in data["events"].items()]
     )
     return {
         "groups": groups,
@@ -235,19 +232,16 @@ def _landmark(m: dict) -> dict:
     }
 
 
-def baseline_cells(row: dict, group: str) -> str:
-    """Return one cell of the baseline table as a paper prints it."""
-    if row["kind"] == "continuous":
-        s = row["groups"].get(group) if group != "Overall" else row["overall"]
-        if not s or s["n"] == 0:
-            return "–"
-        return (
-            f"{s['mean']:.1f} ({s['sd']:.1f}); {s['median']:.1f} "
-            f"[{s['q1']:.1f}–{s['q3']:.1f}]"
-            if s.get("sd") is not None
-            else f"{s['mean']:.1f}"
-        )
-    return ""
+def _continuous_cell(summary: dict | None) -> str:
+    """Return mean (SD); median [IQR] of one group, as a paper prints it."""
+    if not summary or summary["n"] == 0:
+        return "–"
+    if summary["sd"] is None:  # a single value
+        return f"{summary['mean']:.1f}"
+    return (
+        f"{summary['mean']:.1f} ({summary['sd']:.1f}); {summary['median']:.1f} "
+        f"[{summary['q1']:.1f}–{summary['q3']:.1f}]"
+    )
 
 
 def _baseline_rows(baseline: dict) -> list[dict]:
@@ -259,7 +253,7 @@ def _baseline_rows(baseline: dict) -> list[dict]:
         if row["kind"] == "continuous":
             entry = {"variable": row["label"], "level": "mean (SD); median [IQR]"}
             for group in baseline["groups"]:
-                entry[group] = baseline_cells(row, group)
+                entry[group] = _continuous_cell(row["groups"].get(group))
             entry["tests"] = tests
             rows.append(entry)
             continue

@@ -151,17 +151,26 @@ class SurvivalTime:
 
 
 def resection_strategy(operations: tuple[OperationFact, ...]) -> ResectionStrategy:
-    """Return how the primary and the liver were resected.
+    """Return how the primary and the liver were resected by these operations.
 
-    Take the first date on which the primary was resected (P) and the first date
-    on which liver metastases were resected (L). Both on the same date is
-    *synchronous* (one operation, or two records of the same day); both on
-    different dates is *staged*, primary-first when P < L and liver-first when
-    L < P; only P is *primary only*; only L is *liver only*; neither is *no
-    resection*. Later operations (a repeat hepatectomy) do not change it.
+    Only the first resection of each counts (strategy_from_dates): later
+    operations, such as a repeat hepatectomy, do not change the strategy.
     """
     primary = min((op.date for op in operations if op.resects_primary), default=None)
     liver = min((op.date for op in operations if op.resects_liver), default=None)
+    return strategy_from_dates(primary, liver)
+
+
+def strategy_from_dates(
+    primary: datetime.date | None, liver: datetime.date | None
+) -> ResectionStrategy:
+    """Return the strategy from the first primary (P) and liver (L) resection dates.
+
+    Both on the same date is *synchronous* (one operation, or two records of the
+    same day); both on different dates is *staged*, primary-first when P < L and
+    liver-first when L < P; only P is *primary only*; only L is *liver only*;
+    neither is *no resection*.
+    """
     if primary is None and liver is None:
         return ResectionStrategy(Strategy.NONE)
     if liver is None:

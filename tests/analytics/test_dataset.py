@@ -160,3 +160,31 @@ class FingerprintTests(TestCase):
         self.assertEqual(same, dataset.fingerprint(rows.iloc[::-1], ["a", "b"]))
         changed = rows.assign(a=[1, 2, 4])
         self.assertNotEqual(same, dataset.fingerprint(changed, ["a", "b"]))
+
+
+class StrategyAtLandmarkTests(TestCase):
+    def test_strategy_at_a_landmark_counts_only_the_resections_done_by_then(self):
+        import pandas as pd
+
+        frame = pd.DataFrame(
+            {
+                "diagnosis_date": pd.to_datetime(["2004-01-01"] * 3),
+                # staged: primary at 3 months, liver at 9 months
+                "first_primary_resection": pd.to_datetime(
+                    ["2004-04-01", "2004-04-01", None]
+                ),
+                "first_liver_resection": pd.to_datetime(
+                    ["2004-10-01", "2004-04-01", None]
+                ),
+            }
+        )
+        at_six_months = dataset.strategy_by(frame, 182)
+        at_a_year = dataset.strategy_by(frame, 365)
+        self.assertEqual(
+            list(at_six_months),
+            ["Primary only", "Synchronous resection", "No resection"],
+        )
+        self.assertEqual(
+            list(at_a_year),
+            ["Staged resection", "Synchronous resection", "No resection"],
+        )
