@@ -17,7 +17,7 @@ import pandas as pd
 from analytics import compare, dataset, survival
 from analytics.dataset import VARIABLES
 from analytics.spec import InvalidSpec, ReportSpec
-from registry.choices import Endpoint, IndexDate
+from registry.choices import Endpoint, IndexDate, Strategy
 
 ENDPOINT_EVENTS = {
     "os": ("overall survival", "death"),
@@ -593,7 +593,10 @@ def _association(analysed: pd.DataFrame, factor: str, outcome: str) -> dict:
 
 def _events(analysed: pd.DataFrame) -> dict:
     n = len(analysed)
-    unresected_primary = analysed["strategy"].isin(["No resection", "Liver only"])
+    labels = dict(Strategy.choices)
+    unresected_primary = analysed["strategy"].isin(
+        [labels[Strategy.NONE], labels[Strategy.LIVER_ONLY]]
+    )
     later = analysed.loc[unresected_primary, "later_palliative"] == "Yes"
 
     def share(mask) -> dict:
