@@ -730,6 +730,56 @@ class TestCoxAgainstR:
         assert any("noevents" in w and "no events" in w for w in result.warnings)
         assert any("fewer than 10" in w for w in result.warnings)
 
+    def test_covariate_whose_coefficient_may_be_infinite_is_warned_about(self):
+        # No patient with marker = 1 has the event. R 4.2.2 / survival 3.5-3:
+        #   coxph(Surv(time, status) ~ grp + marker, d) gives grpb -0.3055692 and
+        #   marker -21.02 with "Loglik converged before variable 2; coefficient
+        #   may be infinite."
+        d = pd.DataFrame(
+            {
+                "time": range(1, 13),
+                "status": [1, 1, 0, 1, 1, 0, 1, 0, 1, 0, 0, 1],
+                "grp": ["a", "b"] * 6,
+                "marker": [0, 0, 1, 0, 0, 1, 0, 1, 0, 1, 1, 0],
+            }
+        )
+        result = cox(
+            d,
+            duration="time",
+            event="status",
+            group="grp",
+            reference="a",
+            covariates=["marker"],
+        )
+        terms = {t.term: t for t in result.terms}
+        assert terms["b"].coef == pytest.approx(-0.3055692, rel=1e-6)
+        assert terms["marker"].coef < -20
+        flagged = [w for w in result.warnings if "may be infinite" in w]
+        assert len(flagged) == 1 and "'marker'" in flagged[0]
+
+    def test_collinear_covariates_are_refused_with_their_names(self):
+        vet = r_data("veteran").assign(karno2=lambda d: d["karno"] * 2)
+        with pytest.raises(ValueError, match="singular.*karno, karno2"):
+            cox(
+                vet,
+                duration="time",
+                event="status",
+                group="celltype",
+                reference="large",
+                covariates=["karno", "karno2"],
+            )
+
+    def test_no_events_at_all_is_refused(self):
+        vet = r_data("veteran").assign(status=0)
+        with pytest.raises(ValueError, match="no events"):
+            cox(
+                vet,
+                duration="time",
+                event="status",
+                group="celltype",
+                reference="large",
+            )
+
     def test_unknown_reference_and_other_ties_are_refused(self):
         vet = r_data("veteran")
         with pytest.raises(ValueError, match="reference"):
