@@ -887,6 +887,9 @@ class _Design:
     reference: str
     levels: tuple[str, ...]
     group_code: np.ndarray
+    weight: np.ndarray  # patients per row (1 for one row per patient)
+    time_order: np.ndarray  # rows in time order
+    time_starts: np.ndarray  # where each distinct time starts in that order
 
 
 def _design(
@@ -897,18 +900,25 @@ def _design(
     group: str,
     reference: str,
     covariates: Sequence[str],
+    weights: str | None = None,
 ) -> _Design:
-    columns = [duration, event, group, *covariates]
+    columns = [duration, event, group, *covariates, *([weights] if weights else [])]
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise KeyError(f"columns not in the data: {missing}")
     frame = df[columns].dropna()
+    if weights:
+        w = frame[weights].to_numpy(dtype=float)
+        if np.any(w < 0) or np.any(w != np.round(w)):
+            raise ValueError(f"{weights!r} must hold non-negative integer counts")
+        frame = frame[w > 0]
     time = _fix_ties(frame[duration].to_numpy(dtype=float))
     if np.any(~np.isfinite(time)) or np.any(time < 0):
         raise ValueError(f"{duration!r} must be finite and >= 0")
     ev = frame[event].to_numpy().astype(float)
     if np.any((ev != 0) & (ev != 1)):
         raise ValueError(f"{event!r} must be 0/1 or boolean (1 = event)")
+    weight = frame[weights].to_numpy(dtype=float) if weights else np.ones(time.size)
     code, levels = _group_labels(frame[group])
     if str(reference) not in levels:
         raise ValueError(
@@ -945,7 +955,11 @@ def _design(
     if len(set(names)) != len(names):
         raise ValueError(f"coefficient names collide: {names}")
     matrix = np.column_stack(cols) if cols else np.empty((time.size, 0))
-    return _Design(matrix, names, terms, time, ev, levels[ref], levels, code)
+    order = np.argsort(time, kind="stable")
+    _, starts = np.unique(time[order], return_index=True)
+    return _Design(
+        matrix, names, terms, time, ev, levels[ref], levels, code, weight, order, starts
+    )
 
 
 @dataclass(frozen=True)
@@ -967,28 +981,28 @@ class _EfronTerms:
         return self.info.sum(axis=0)
 
 
-def _efron_terms(
-    x: np.ndarray, time: np.ndarray, event: np.ndarray, beta: np.ndarray
-) -> _EfronTerms:
+def _efron_terms(design: _Design, beta: np.ndarray) -> _EfronTerms:
     """Efron-approximation sums at ``beta``, as survival's C code accumulates them.
 
     With d tied events at a time, the j-th (j = 0..d-1) sees the risk set less j/d
     of the events' risk; each step contributes the weighted mean and covariance of
     the covariates. Summed over times, ``x_events - mean_sum`` is the score and
     ``info`` the information matrix; the log-likelihood is the sum over events of
-    the linear predictor less the log of each step's risk-set total.
+    the linear predictor less the log of each step's risk-set total. A row of
+    weight w counts as w identical patients (d counts patients, not rows), so
+    aggregated rows give exactly the numbers of the rows they stand for.
     """
-    p = x.shape[1]
+    p = design.matrix.shape[1]
+    w = design.weight
     # centring changes neither means' differences nor covariances, and keeps
     # exp(eta) and the second moments well conditioned (as survival's C code does)
-    xc = x - x.mean(axis=0)
+    xc = design.matrix - np.average(design.matrix, axis=0, weights=w)
     eta = xc @ beta
     # shifting every eta by one constant leaves the log-likelihood unchanged
     eta = eta - eta.max()
-    risk = np.exp(eta)
-    order = np.argsort(time, kind="stable")
-    t, e, r, xs = time[order], event[order], risk[order], xc[order]
-    _, starts = np.unique(t, return_index=True)
+    order, starts = design.time_order, design.time_starts
+    e, we, xs = design.event[order], (w * design.event)[order], xc[order]
+    r = w[order] * np.exp(eta[order])
     outer = xs[:, :, None] * xs[:, None, :]
 
     def by_time(values: np.ndarray) -> np.ndarray:
@@ -1000,18 +1014,18 @@ def _efron_terms(
     r0 = from_time_on(by_time(r))
     r1 = from_time_on(by_time(r[:, None] * xs))
     r2 = from_time_on(by_time(r[:, None, None] * outer))
-    d = by_time(e)
+    d = by_time(we)
     d0 = by_time(r * e)
     d1 = by_time((r * e)[:, None] * xs)
     d2 = by_time((r * e)[:, None, None] * outer)
-    xe = by_time(e[:, None] * xs)
+    xe = by_time(we[:, None] * xs)
 
     has = d > 0
     nd, r0, r1, r2 = d[has], r0[has], r1[has], r2[has]
     d0, d1, d2, xe = d0[has], d1[has], d2[has], xe[has]
     info = np.zeros((nd.size, p, p))
     mean_sum = np.zeros((nd.size, p))
-    loglik = float(eta @ event)
+    loglik = float(eta[order] @ we)
     for j in range(int(nd.max()) if nd.size else 0):
         active = nd > j
         frac = np.where(active, j / nd, 0.0)
@@ -1036,14 +1050,13 @@ def _newton_raphson(design: _Design) -> tuple[np.ndarray, bool, list[str]]:
     (R's test: the next Newton step is still large once the log-likelihood has
     converged).
     """
-    x, time, event = design.matrix, design.time, design.event
-    beta = np.zeros(x.shape[1])
-    terms = _efron_terms(x, time, event, beta)
+    beta = np.zeros(design.matrix.shape[1])
+    terms = _efron_terms(design, beta)
     loglik = terms.loglik
     new = beta + np.linalg.solve(terms.information, terms.score)
     halving = 0
     for _ in range(_COX_ITER_MAX):
-        terms = _efron_terms(x, time, event, new)
+        terms = _efron_terms(design, new)
         if halving == 0 and abs(loglik - terms.loglik) <= _COX_EPS * abs(terms.loglik):
             break
         if not terms.loglik >= loglik:  # worse (or not a number): halve the step
@@ -1070,14 +1083,13 @@ def _polish(design: _Design, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ~1e-9 whatever the path. The covariance is the inverse information at the
     final beta, as R reports it.
     """
-    x, time, event = design.matrix, design.time, design.event
     for _ in range(_NEWTON_STEPS):
-        terms = _efron_terms(x, time, event, beta)
+        terms = _efron_terms(design, beta)
         step = np.linalg.solve(terms.information, terms.score)
         beta = beta + step
         if np.all(np.abs(step) <= 1e-12 * (1 + np.abs(beta))):
             break
-    terms = _efron_terms(x, time, event, beta)
+    terms = _efron_terms(design, beta)
     return beta, np.linalg.inv(terms.information)
 
 
@@ -1087,21 +1099,23 @@ def _zph(design: _Design, beta: np.ndarray) -> list[PHTest]:
     A score test, at the fitted beta and gamma = 0, of the expanded model with
     coefficients beta + gamma * g(t), where g(t) = 1 - KM(t-) centred on its mean
     over the events. This re-implements survival's C routine ``zph1`` (Efron ties,
-    no case weights, no strata) with numpy, because lifelines'
-    ``proportional_hazard_test`` computes the older Grambsch-Therneau approximation
-    from scaled Schoenfeld residuals and does not give survival 3.x's numbers.
+    no strata; a row of weight w counts as w patients) with numpy, because
+    lifelines' ``proportional_hazard_test`` computes the older Grambsch-Therneau
+    approximation from scaled Schoenfeld residuals and does not give survival
+    3.x's numbers.
     """
-    x, time, event = design.matrix, design.time, design.event
-    p = x.shape[1]
+    time, event, w = design.time, design.event, design.weight
+    p = design.matrix.shape[1]
     # g(t): left-continuous KM of all subjects, 1 - S(t-), centred over the events
     times, where = np.unique(time, return_inverse=True)
-    deaths = np.bincount(where, weights=event, minlength=times.size)
-    at_risk = np.bincount(where, minlength=times.size)[::-1].cumsum()[::-1]
+    deaths = np.bincount(where, weights=w * event, minlength=times.size)
+    at_risk = np.bincount(where, weights=w, minlength=times.size)[::-1].cumsum()[::-1]
     km_before = np.concatenate(([1.0], np.cumprod(1 - deaths / at_risk)[:-1]))
     transform = 1 - km_before
-    centre = transform[where][event == 1].mean()
+    dead = event == 1
+    centre = np.average(transform[where][dead], weights=w[dead])
 
-    terms = _efron_terms(x, time, event, beta)
+    terms = _efron_terms(design, beta)
     g = transform[terms.index] - centre
     info = terms.info
     u_gamma = (g[:, None] * (terms.x_events - terms.mean_sum)).sum(axis=0)
@@ -1137,6 +1151,7 @@ def cox(
     covariates: Sequence[str] = (),
     ties: str = "efron",
     conf_level: float = 0.95,
+    weights: str | None = None,
 ) -> Cox:
     """Fit a Cox proportional-hazards model of ``group`` (against ``reference``).
 
@@ -1149,8 +1164,9 @@ def cox(
     Parameters
     ----------
     df
-        One row per patient (Cox needs the individual covariates). Rows with any
-        missing value in the model's columns are dropped, as R does.
+        One row per patient, or (with ``weights``) aggregated rows: patients with
+        the same time, event, group and covariates. Rows with any missing value in
+        the model's columns are dropped, as R does.
     group, reference
         The grouping column and its reference level (compared as text).
     covariates
@@ -1161,6 +1177,11 @@ def cox(
         Only ``"efron"`` (R's and lifelines' default) is supported.
     conf_level
         Coverage of the hazard ratios' intervals.
+    weights
+        A column of non-negative integer counts: a row stands for that many
+        identical patients, and every number (ties included) is that of the
+        replicated rows. (R's ``coxph(weights=)`` treats tied weighted rows
+        slightly differently under Efron; replicate the rows to compare.)
 
     Raises
     ------
@@ -1190,17 +1211,20 @@ def cox(
         group=group,
         reference=reference,
         covariates=covariates,
+        weights=weights,
     )
     notes: list[str] = []
     no_events: set[str] = set()
+    w = design.weight
     for j, level in enumerate(design.levels):
         in_level = design.group_code == j
-        if in_level.sum() < SMALL_GROUP_SIZE:
+        size = int(w[in_level].sum())
+        if size < SMALL_GROUP_SIZE:
             notes.append(
-                f"group {level!r} has {int(in_level.sum())} patients (fewer than "
+                f"group {level!r} has {size} patients (fewer than "
                 f"{SMALL_GROUP_SIZE}): its hazard ratio is unstable"
             )
-        if design.event[in_level].sum() == 0:
+        if (w * design.event)[in_level].sum() == 0:
             no_events.add(level)
             notes.append(
                 f"group {level!r} has no events: its hazard ratio is not estimable"
@@ -1261,8 +1285,8 @@ def cox(
         group=group,
         reference=design.reference,
         terms=terms,
-        n=int(design.time.size),
-        events=int(design.event.sum()),
+        n=int(w.sum()),
+        events=int((w * design.event).sum()),
         ph_test=ph,
         warnings=notes,
         conf_level=conf_level,

@@ -757,6 +757,35 @@ class TestCoxAgainstR:
         flagged = [w for w in result.warnings if "may be infinite" in w]
         assert len(flagged) == 1 and "'marker'" in flagged[0]
 
+    @pytest.mark.parametrize("covariates", [(), ("prior",)])
+    def test_counted_rows_give_the_fit_of_the_rows_they_stand_for(self, covariates):
+        # veteran has tied times; aggregated to (time, status, celltype[, prior])
+        # counts, the weighted fit must be that of the patients, which the test
+        # above pins to R's coxph.
+        vet = r_data("veteran")
+        columns = ["time", "status", "celltype", *covariates]
+        counts = vet.groupby(columns, observed=True).size().rename("n").reset_index()
+        assert len(counts) < len(vet)
+        args = {
+            "duration": "time",
+            "event": "status",
+            "group": "celltype",
+            "reference": "large",
+            "covariates": list(covariates),
+        }
+        rows = cox(vet, **args)
+        counted = cox(counts, weights="n", **args)
+        assert (counted.n, counted.events) == (rows.n, rows.events)
+        for a, b in zip(counted.terms, rows.terms, strict=True):
+            assert (a.term, a.coef, a.se) == (
+                b.term,
+                pytest.approx(b.coef, rel=1e-9),
+                pytest.approx(b.se, rel=1e-9),
+            )
+        assert [t.statistic for t in counted.ph_test] == pytest.approx(
+            [t.statistic for t in rows.ph_test], rel=1e-9
+        )
+
     def test_collinear_covariates_are_refused_with_their_names(self):
         vet = r_data("veteran").assign(karno2=lambda d: d["karno"] * 2)
         with pytest.raises(ValueError, match="singular.*karno, karno2"):
