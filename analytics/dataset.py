@@ -3,11 +3,12 @@
 Everything the statistics read passes through here, in a fixed number of queries
 whatever the cohort size, as plain values (never model instances):
 
-* :func:`survival_counts` aggregates in the database — one row per group, time
-  and event flag with a count — which is all Kaplan-Meier, the log-rank test and
-  reverse-KM follow-up need;
+* :func:`survival_table` counts in the database — one row per group, time,
+  event flag and treatment flags with a count — which is all Kaplan-Meier, the
+  log-rank test, an unadjusted Cox model and reverse-KM follow-up need;
 * :func:`patient_frame` returns one row per patient for what needs them (Cox
-  models, baseline tables, landmark analyses).
+  models with covariates, baseline tables, landmark analyses), and
+  :func:`table_from_frame` counts it into the same survival table.
 
 Identifiers never leave this module: the date of birth is read only to compute
 the age at diagnosis, and the MRN is never read at all.
@@ -270,26 +271,58 @@ DERIVED = (
 FIRST_LINE = {"regimen": "regimen", "biologic": "biologic"}
 
 
-def survival_counts(
+#: Yes/no columns of a survival table besides the event (see survival_table).
+TABLE_FLAGS = ("liver_resected", "converted", "unresected_primary", "later_palliative")
+#: Why a patient of the cohort is left out of the survival analysis.
+EXCLUSION_REASONS = ("no_index_date", "group_unknown")
+
+
+@dataclass(frozen=True)
+class SurvivalTable:
+    """A cohort counted by what its survival analysis needs, and nothing more.
+
+    ``counts`` has one row per distinct (group, days, event, flags) with ``n``
+    patients, for the patients kept: group is a categorical of labels (as in
+    :func:`patient_frame`), ``days`` an int, ``event`` and the
+    :data:`TABLE_FLAGS` bools (``unresected_primary``: no resection of the
+    primary). ``excluded`` counts the others by reason (:data:`EXCLUSION_REASONS`:
+    no index date on or before the cut-off, or no value for the grouping).
+    ``resections`` counts the kept patients resected (primary, liver or both) by
+    the days from diagnosis to the later of the two first resections (columns
+    ``days``, ``n``), for the landmark a report suggests.
+    """
+
+    counts: pd.DataFrame
+    excluded: dict[str, int]
+    resections: pd.DataFrame
+
+    @property
+    def patients(self) -> int:
+        """Return how many patients the cohort has, kept or not."""
+        return int(self.counts["n"].sum()) + sum(self.excluded.values())
+
+
+def survival_table(
     queryset: QuerySet,
     *,
     group: str,
     endpoint: Endpoint = Endpoint.OVERALL,
     index: IndexDate = IndexDate.DIAGNOSIS,
     as_of: datetime.date,
-) -> tuple[pd.DataFrame, Exclusions]:
-    """Return (group, days, event, n) counts computed in the database, and exclusions.
+) -> SurvivalTable:
+    """Return the survival table of `queryset`, counted in the database (one query).
 
-    One query: registry.bulk's per-patient facts are wrapped in ``SELECT group,
-    days, event, COUNT(*) ... GROUP BY``, so only the distinct (group, time,
-    event) triples leave the database. Patients whose index date is missing or
-    after ``as_of``, or whose group is unknown, are counted by reason in the
-    same query.
+    registry.bulk's per-patient facts are counted by ``GROUP BY`` group, days,
+    event, flags and exclusion reason, and (in the same statement) the resected
+    patients by days to resection, so only distinct rows leave the database: at
+    national scale, tens of thousands of rows instead of millions.
+    :func:`table_from_frame` gives the same table from a :func:`patient_frame`.
     """
     variable = VARIABLES[group]
     if group in FIRST_LINE:
         raise ValueError(f"counts by {group!r} need the per-patient frame")
     connection = connections[queryset.db]
+    vendor = connection.vendor
     q = connection.ops.quote_name
     facts, params = bulk.facts_sql(
         queryset, endpoint=endpoint, index=index, as_of=as_of
@@ -297,34 +330,97 @@ def survival_counts(
     if group in DERIVED:
         source, join, join_params = f"f.{group}", "", ()
     else:
-        groups = queryset.model.objects.annotate(grp=F(variable.column)).values_list(
-            "pk", "grp"
+        groups = (
+            queryset.model.objects.order_by()
+            .annotate(gid=F("pk"), grp=F(variable.column))
+            .values_list("gid", "grp")
         )
         group_sql, join_params = groups.query.sql_with_params()
         source = f"g.{q('grp')}"
-        join = f"LEFT JOIN ({group_sql}) g ON g.{q('id')} = f.id"
+        join = f"LEFT JOIN ({group_sql}) g ON g.{q('gid')} = f.id"
     cutoff = connection.ops.adapt_datefield_value(as_of)
-    outer = (
-        f"SELECT {source}, f.survival_days, f.survival_event, "
-        "CASE WHEN f.survival_start IS NULL THEN 'no_index_date' "
-        "WHEN f.survival_start > %s THEN 'index_after_cutoff' "
-        f"WHEN {source} IS NULL THEN 'group_unknown' ELSE '' END, "
-        f"COUNT(*) FROM ({facts}) f {join} GROUP BY 1, 2, 3, 4"
-    )
+    resected = bulk.greatest(vendor, "f.first_primary", "f.first_liver")
+    flags = ", ".join(TABLE_FLAGS)
+    sql = f"""
+    WITH c AS (
+        SELECT {source} AS grp, f.survival_days AS days, f.survival_event AS event,
+            CASE WHEN f.survival_start IS NULL OR f.survival_start > %s
+                    THEN 'no_index_date'
+                WHEN COALESCE(CAST({source} AS TEXT), '') = ''
+                    THEN 'group_unknown' ELSE '' END AS reason,
+            f.liver_resected, f.converted,
+            CASE WHEN f.first_primary IS NULL THEN 1 ELSE 0 END AS unresected_primary,
+            f.later_palliative,
+            {bulk.days_between(vendor, resected, "f.diagnosis_date")} AS resected
+        FROM ({facts}) f {join})
+    SELECT 'counts', grp, days, event, reason, {flags}, COUNT(*)
+    FROM c GROUP BY grp, days, event, reason, {flags}
+    UNION ALL
+    SELECT 'resections', NULL, resected, NULL, '', {", ".join(["NULL"] * 4)}, COUNT(*)
+    FROM c WHERE reason = '' AND resected IS NOT NULL GROUP BY resected
+    """
     with connection.cursor() as cursor:
-        cursor.execute(outer, (cutoff, *params, *join_params))
+        cursor.execute(sql, (cutoff, *params, *join_params))
         fetched = cursor.fetchall()
-    frame = pd.DataFrame(fetched, columns=["group", "days", "event", "reason", "n"])
+    columns = ["part", "group", "days", "event", "reason", *TABLE_FLAGS, "n"]
+    frame = pd.DataFrame(fetched, columns=columns)
+    part = frame.pop("part")
+    resections = frame.loc[part == "resections", ["days", "n"]].astype(int)
+    frame = frame[part == "counts"]
     excluded = frame[frame["reason"] != ""].groupby("reason")["n"].sum()
     kept = frame[frame["reason"] == ""].drop(columns="reason")
+    group_values = kept["group"]
+    if variable.kind == "binary":
+        # yes/no columns come as 0/1 from SQLite, booleans from PostgreSQL
+        group_values = group_values.map(lambda v: v if pd.isna(v) else bool(v))
     kept = kept.assign(
+        group=_variable_column(group_values, variable),
         days=kept["days"].astype(int),
-        event=kept["event"].astype(bool),
         n=kept["n"].astype(int),
-        group=_variable_column(kept["group"], variable),
+        **{name: kept[name].astype(bool) for name in ("event", *TABLE_FLAGS)},
     )
-    exclusions = Exclusions({reason: int(n) for reason, n in excluded.items()})
-    return kept.reset_index(drop=True), exclusions
+    return SurvivalTable(
+        counts=kept.reset_index(drop=True),
+        excluded={reason: int(n) for reason, n in excluded.items()},
+        resections=resections.reset_index(drop=True),
+    )
+
+
+def table_from_frame(frame: pd.DataFrame) -> SurvivalTable:
+    """Return the survival table of a :func:`patient_frame` (counted in pandas).
+
+    The same table :func:`survival_table` counts in the database, so that a
+    report's survival sections are computed one way whichever the source.
+    """
+    no_time = frame["days"].isna()
+    no_group = frame["group"].isna() & ~no_time
+    kept = frame[~no_time & ~no_group]
+    counts = pd.DataFrame(
+        {
+            "group": kept["group"],
+            "days": kept["days"].astype(int),
+            "event": kept["event"].astype(bool),
+            "liver_resected": kept["first_liver_resection"].notna(),
+            "converted": kept["converted"] == "Yes",
+            "unresected_primary": kept["first_primary_resection"].isna(),
+            "later_palliative": kept["later_palliative"] == "Yes",
+        }
+    )
+    counts = (
+        counts.groupby(list(counts.columns), observed=True, dropna=False)
+        .size()
+        .rename("n")
+        .reset_index()
+    )
+    resected = kept[["first_primary_resection", "first_liver_resection"]].max(axis=1)
+    days = (resected - kept["diagnosis_date"]).dt.days.dropna().astype(int)
+    resections = days.value_counts().rename_axis("days").rename("n").reset_index()
+    excluded = {
+        reason: int(mask.sum())
+        for reason, mask in zip(EXCLUSION_REASONS, (no_time, no_group), strict=True)
+        if mask.any()
+    }
+    return SurvivalTable(counts, excluded, resections)
 
 
 def patient_frame(
@@ -502,5 +598,7 @@ __all__ = [
     "liver_resected_by",
     "patient_frame",
     "strategy_by",
-    "survival_counts",
+    "survival_table",
+    "table_from_frame",
+    "SurvivalTable",
 ]

@@ -17,7 +17,7 @@ import pandas as pd
 from analytics import compare, dataset, survival
 from analytics.dataset import VARIABLES
 from analytics.spec import InvalidSpec, ReportSpec
-from registry.choices import Endpoint, IndexDate, Strategy
+from registry.choices import Endpoint, IndexDate
 
 ENDPOINT_EVENTS = {
     "os": ("overall survival", "death"),
@@ -56,12 +56,35 @@ class Report:
         return self.sections[key]
 
 
+def needs_rows(spec: ReportSpec) -> bool:
+    """Return whether `spec` needs one row per patient rather than counts.
+
+    Survival curves, medians, the log-rank tests, an unadjusted Cox model and
+    follow-up need only counts of patients by group, time and event, which the
+    database computes; Cox covariates, baseline tables, associations, subgroup
+    curves, landmark regrouping and first-line groupings need the patients.
+    """
+    return bool(
+        spec.covariates
+        or [name for name in spec.baseline if name != spec.group_by]
+        or spec.associations
+        or [name for name in spec.subgroups if name != spec.group_by]
+        or spec.index == "landmark"
+        or spec.group_by in dataset.FIRST_LINE
+    )
+
+
 def run_report(spec: ReportSpec, *, user) -> Report:
     """Compute the report `spec` describes over the patients `user` may see.
 
     ``spec.as_of`` must be set (the caller decides the data cut-off; this
     function never reads today's date). Raises ReportError when the data cannot
     give the report (an empty cohort, a landmark beyond follow-up).
+
+    The survival sections are always computed from a :class:`SurvivalTable`:
+    counted in the database when the report needs nothing else
+    (:func:`needs_rows`), otherwise counted from the per-patient frame that the
+    other sections read.
     """
     if spec.as_of is None:
         raise InvalidSpec(["as_of: the data cut-off must be given"])
@@ -71,64 +94,77 @@ def run_report(spec: ReportSpec, *, user) -> Report:
             [f"cohort.sites: no site {', '.join(unknown)} among the sites you can see"]
         )
     queryset = dataset.cohort_queryset(user, spec.cohort)
-    needed = [
-        "strategy",
-        "liver_resected",
-        "converted",
-        "later_palliative",
-        *spec.covariates,
-        *spec.baseline,
-        *spec.subgroups,
-        *(name for pair in spec.associations for name in pair),
-    ]
-    frame = dataset.patient_frame(
-        queryset,
-        group=spec.group_by,
-        endpoint=Endpoint(spec.endpoint),
-        index=IndexDate.DIAGNOSIS
-        if spec.index == "landmark"
-        else IndexDate(spec.index),
-        as_of=spec.as_of,
-        variables=needed,
-    )
-    if frame.empty:
+    index = IndexDate.DIAGNOSIS if spec.index == "landmark" else IndexDate(spec.index)
+    analysed = None  # one row per analysed patient, when the report needs them
+    landmark_info = None
+    if needs_rows(spec):
+        frame = dataset.patient_frame(
+            queryset,
+            group=spec.group_by,
+            endpoint=Endpoint(spec.endpoint),
+            index=index,
+            as_of=spec.as_of,
+            variables=[
+                "liver_resected",
+                "converted",
+                "later_palliative",
+                *spec.covariates,
+                *spec.baseline,
+                *spec.subgroups,
+                *(name for pair in spec.associations for name in pair),
+            ],
+        )
+        patients = len(frame)
+        table = dataset.table_from_frame(frame)
+        excluded = _exclusions(table, spec)
+        analysed = frame[frame["days"].notna() & frame["group"].notna()].copy()
+        if spec.index == "landmark" and not analysed.empty:
+            analysed, landmark_info = _landmark(analysed, spec, excluded)
+            table = dataset.table_from_frame(analysed)
+    else:
+        table = dataset.survival_table(
+            queryset,
+            group=spec.group_by,
+            endpoint=Endpoint(spec.endpoint),
+            index=index,
+            as_of=spec.as_of,
+        )
+        patients = table.patients
+        excluded = _exclusions(table, spec)
+    if not patients:
         raise ReportError(
             ["cohort: no patients match these filters among the sites you can see"]
         )
-    warnings: list[str] = []
-    excluded = _exclusions(frame, spec)
-    analysed = frame[frame["days"].notna() & frame["group"].notna()].copy()
-    if spec.index == "landmark":
-        analysed, landmark_info = _landmark(analysed, spec, excluded)
-    else:
-        landmark_info = None
-    if analysed.empty:
+    counts = table.counts
+    if counts.empty:
         raise ReportError(
             [
-                f"cohort: none of the {len(frame)} patients can be analysed "
+                f"cohort: none of the {patients} patients can be analysed "
                 f"({_describe_exclusions(excluded)})"
             ]
         )
-    analysed["time"] = analysed["days"] / spec.unit_days
-    analysed["group"] = analysed["group"].cat.remove_unused_categories()
-    groups = list(analysed["group"].cat.categories)
-
+    warnings: list[str] = []
+    counts = counts.assign(
+        time=counts["days"] / spec.unit_days,
+        group=counts["group"].cat.remove_unused_categories(),
+    )
+    groups = list(counts["group"].cat.categories)
+    by_count = {"duration": "time", "event": "event", "weights": "n"}
     curves = survival.kaplan_meier(
-        analysed,
-        duration="time",
-        event="event",
+        counts,
         group="group",
         conf_type=spec.conf_type,
         conf_level=spec.conf_level,
+        **by_count,
     )
-    longest = float(analysed["time"].max())
+    longest = float(counts["time"].max())
     for time in spec.times:
         if time > longest:
             warnings.append(
                 f"Survival at {_num(time)} {spec.time_unit} is not estimable: the "
                 f"longest follow-up is {_num(longest)} {spec.time_unit}."
             )
-    sizes = analysed["group"].value_counts()
+    sizes = counts.groupby("group", observed=False)["n"].sum()
     tested = [g for g in groups if sizes[g] >= 2]
     lonely = [g for g in groups if sizes[g] < 2]
     for g in lonely:
@@ -142,7 +178,7 @@ def run_report(spec: ReportSpec, *, user) -> Report:
             "P values involving groups of fewer than "
             f"{survival.SMALL_GROUP_SIZE} patients are unstable: {', '.join(small)}."
         )
-    testable = analysed[analysed["group"].isin(tested)].copy()
+    testable = counts[counts["group"].isin(tested)].copy()
     testable["group"] = testable["group"].cat.remove_unused_categories()
 
     sections: dict = {
@@ -151,60 +187,83 @@ def run_report(spec: ReportSpec, *, user) -> Report:
         "endpoint": {"code": spec.endpoint, "label": ENDPOINT_EVENTS[spec.endpoint][0]},
         "grouping": {"field": spec.group_by, "label": VARIABLES[spec.group_by].label},
         "cohort": {
-            "patients": int(len(frame)),
-            "analysed": int(len(analysed)),
-            "events": int(analysed["event"].sum()),
+            "patients": int(patients),
+            "analysed": int(counts["n"].sum()),
+            "events": int(counts.loc[counts["event"], "n"].sum()),
             "excluded": excluded,
         },
         "groups": [_group_summary(curves[g], spec, g) for g in groups],
         "at_risk": _at_risk(curves, spec, longest),
     }
     sections["logrank"], sections["pairwise"] = _logrank(testable, tested)
-    sections["cox"] = _cox(testable, spec, tested, warnings)
-    sections["followup"] = _followup(analysed)
-    sections["subgroups"] = [
-        _subgroup(analysed, spec, name)
-        for name in spec.subgroups
-        if name != spec.group_by
-    ]
-    sections["baseline"] = _baseline(analysed, spec)
-    sections["associations"] = [
-        _association(analysed, factor, outcome) for factor, outcome in spec.associations
-    ]
-    sections["events"] = _events(analysed)
+    if spec.covariates:
+        rows = analysed[analysed["group"].isin(tested)].copy()
+        rows["time"] = rows["days"] / spec.unit_days
+        rows["group"] = rows["group"].cat.remove_unused_categories()
+        sections["cox"] = _cox(rows, spec, tested, warnings)
+    else:
+        sections["cox"] = _cox(testable, spec, tested, warnings, weights="n")
+    sections["followup"] = _followup(counts)
+    if analysed is not None:
+        analysed["time"] = analysed["days"] / spec.unit_days
+        sections["subgroups"] = [
+            _subgroup(analysed, spec, name)
+            for name in spec.subgroups
+            if name != spec.group_by
+        ]
+        sections["baseline"] = _baseline(analysed, spec)
+        sections["associations"] = [
+            _association(analysed, factor, outcome)
+            for factor, outcome in spec.associations
+        ]
+        # the rows the report read: a change to any of them changes the fingerprint
+        digest = dataset.fingerprint(
+            analysed.assign(group=analysed["group"].astype(str)),
+            ["registry_number", "group", "days", "event"],
+        )
+    else:
+        sections["subgroups"] = []
+        sections["baseline"] = {
+            "groups": groups,
+            "n": {g: int(sizes[g]) for g in groups},
+            "rows": [],
+        }
+        sections["associations"] = []
+        # the counts are all the report read
+        digest = dataset.fingerprint(
+            counts.assign(group=counts["group"].astype(str)),
+            ["group", "days", "event", "n"],
+        )
+    sections["events"] = _events(counts)
     sections["landmark_analysis"] = landmark_info
     sections["suggested_landmark"] = None
     if VARIABLES[spec.group_by].post_index and spec.index != "landmark":
-        suggested = suggested_landmark(analysed, spec)
+        suggested = suggested_landmark(table.resections, spec)
         sections["suggested_landmark"] = suggested
         warnings.insert(0, _immortal_time_warning(spec, suggested))
     sections["warnings"] = warnings
     sections["methods"] = methods_text(spec, sections)
     sections["results"] = results_text(spec, sections)
-    digest = dataset.fingerprint(
-        analysed.assign(group=analysed["group"].astype(str)),
-        ["registry_number", "group", "days", "event"],
-    )
     return Report(spec=spec, sections=sections, curves=curves, fingerprint=digest)
 
 
 # --- cohort, exclusions, landmark ---------------------------------------------
 
 
-def _exclusions(frame: pd.DataFrame, spec: ReportSpec) -> dict[str, int]:
-    no_time = frame["days"].isna()
-    no_group = frame["group"].isna() & ~no_time
-    reasons = {}
-    if no_time.any():
-        what = {"diagnosis": "diagnosis", "landmark": "diagnosis"}.get(
-            spec.index, f"first {spec.index}"
-        )
-        reasons[f"no {what} date on or before the cut-off"] = int(no_time.sum())
-    if no_group.any():
-        reasons[f"{VARIABLES[spec.group_by].label.lower()} not recorded"] = int(
-            no_group.sum()
-        )
-    return reasons
+def _exclusions(table: dataset.SurvivalTable, spec: ReportSpec) -> dict[str, int]:
+    """Return the patients left out, by reason in words."""
+    what = {"diagnosis": "diagnosis", "landmark": "diagnosis"}.get(
+        spec.index, f"first {spec.index}"
+    )
+    words = {
+        "no_index_date": f"no {what} date on or before the cut-off",
+        "group_unknown": f"{VARIABLES[spec.group_by].label.lower()} not recorded",
+    }
+    return {
+        words[reason]: table.excluded[reason]
+        for reason in dataset.EXCLUSION_REASONS
+        if table.excluded.get(reason)
+    }
 
 
 def _describe_exclusions(excluded: dict[str, int]) -> str:
@@ -254,27 +313,37 @@ def _landmark(analysed: pd.DataFrame, spec: ReportSpec, excluded: dict[str, int]
     return frame, info
 
 
-def suggested_landmark(analysed: pd.DataFrame, spec: ReportSpec) -> float:
+def suggested_landmark(resections: pd.DataFrame, spec: ReportSpec) -> float:
     """Return a landmark (in the spec's unit) by which 90% of resections were done,
-    rounded up to a multiple of LANDMARK_STEP_MONTHS."""
-    done = (
-        pd.to_datetime(
-            analysed[["first_primary_resection", "first_liver_resection"]].stack()
-        )
-        .groupby(level=0)
-        .max()
-    )
-    start = pd.to_datetime(analysed.loc[done.index, "diagnosis_date"])
-    months = ((done - start).dt.days / dataset.TIME_UNITS["months"]).dropna()
-    if months.empty:
+    rounded up to a multiple of LANDMARK_STEP_MONTHS.
+
+    ``resections`` counts the resected patients (``n``) by the days from diagnosis
+    to their last first resection (``days``), as :class:`dataset.SurvivalTable`
+    holds them; the 90th percentile is numpy's default (linear, R's type 7) over
+    the patients.
+    """
+    if resections.empty:
         suggestion = 6
     else:
-        late = float(np.quantile(months, 0.9))
+        months = resections["days"].to_numpy() / dataset.TIME_UNITS["months"]
+        late = weighted_quantile(months, resections["n"].to_numpy(), 0.9)
         suggestion = max(
             LANDMARK_STEP_MONTHS,
             math.ceil(late / LANDMARK_STEP_MONTHS) * LANDMARK_STEP_MONTHS,
         )
     return suggestion * dataset.TIME_UNITS["months"] / spec.unit_days
+
+
+def weighted_quantile(values: np.ndarray, counts: np.ndarray, q: float) -> float:
+    """Return ``np.quantile(np.repeat(values, counts), q)`` without the repeat."""
+    order = np.argsort(values, kind="stable")
+    values, ends = values[order], np.cumsum(counts[order])
+    position = (ends[-1] - 1) * q
+    below = int(math.floor(position))
+    # the k-th smallest value (0-based) is the first whose cumulative count > k
+    low = values[np.searchsorted(ends, below, side="right")]
+    high = values[np.searchsorted(ends, min(below + 1, ends[-1] - 1), side="right")]
+    return float(low + (position - below) * (high - low))
 
 
 def _immortal_time_warning(spec: ReportSpec, suggested: float) -> str:
@@ -360,7 +429,8 @@ def _logrank(testable: pd.DataFrame, tested: list[str]):
             },
             [],
         )
-    result = survival.logrank(testable, duration="time", event="event", group="group")
+    counted = {"duration": "time", "event": "event", "group": "group", "weights": "n"}
+    result = survival.logrank(testable, **counted)
     overall = {
         "statistic": _float(result.statistic),
         "df": int(result.df),
@@ -370,9 +440,7 @@ def _logrank(testable: pd.DataFrame, tested: list[str]):
         "small_groups": list(result.small_groups),
         "warnings": list(result.warnings),
     }
-    pairs = survival.pairwise_logrank(
-        testable, duration="time", event="event", group="group", adjust="holm"
-    )
+    pairs = survival.pairwise_logrank(testable, adjust="holm", **counted)
     pairwise = [
         {
             "group_a": pair.group_a,
@@ -388,13 +456,19 @@ def _logrank(testable: pd.DataFrame, tested: list[str]):
 
 
 def _cox(
-    testable: pd.DataFrame, spec: ReportSpec, tested: list[str], warnings
+    testable: pd.DataFrame,
+    spec: ReportSpec,
+    tested: list[str],
+    warnings,
+    weights: str | None = None,
 ) -> dict | None:
+    """Fit the Cox model: on patients, or on counts (``weights``) without covariates."""
     if len(tested) < 2:
         return None
     reference = _reference(spec, tested)
     covariates = list(spec.covariates)
-    frame = testable[["time", "event", "group", *covariates]].copy()
+    extra = [weights] if weights else []
+    frame = testable[["time", "event", "group", *covariates, *extra]].copy()
     for name in covariates:
         if VARIABLES[name].kind != "continuous":
             frame[name] = frame[name].astype(str).where(frame[name].notna())
@@ -410,6 +484,7 @@ def _cox(
             reference=reference,
             covariates=covariates,
             conf_level=spec.conf_level,
+            weights=weights,
         )
     except (ValueError, np.linalg.LinAlgError, ArithmeticError) as exc:
         warnings.append(f"The Cox model could not be fitted: {exc}")
@@ -466,8 +541,10 @@ def _reference(spec: ReportSpec, tested: list[str]) -> str:
     return tested[0]
 
 
-def _followup(analysed: pd.DataFrame) -> dict:
-    result = survival.median_followup(analysed, duration="time", event="event")
+def _followup(counts: pd.DataFrame) -> dict:
+    result = survival.median_followup(
+        counts, duration="time", event="event", weights="n"
+    )
     return {
         "median": _float(result.median),
         "lower": _float(result.lower),
@@ -591,24 +668,23 @@ def _association(analysed: pd.DataFrame, factor: str, outcome: str) -> dict:
     return result
 
 
-def _events(analysed: pd.DataFrame) -> dict:
-    n = len(analysed)
-    labels = dict(Strategy.choices)
-    unresected_primary = analysed["strategy"].isin(
-        [labels[Strategy.NONE], labels[Strategy.LIVER_ONLY]]
-    )
-    later = analysed.loc[unresected_primary, "later_palliative"] == "Yes"
+def _events(counts: pd.DataFrame) -> dict:
+    n = int(counts["n"].sum())
+
+    def patients(mask) -> int:
+        return int(counts.loc[mask, "n"].sum())
 
     def share(mask) -> dict:
-        k = int(mask.sum())
+        k = patients(mask)
         return {"n": k, "of": n, "percent": 100 * k / n if n else None}
 
+    unresected = counts["unresected_primary"]
     return {
-        "liver_resected": share(analysed["liver_resected"] == "Yes"),
-        "converted": share(analysed["converted"] == "Yes"),
+        "liver_resected": share(counts["liver_resected"]),
+        "converted": share(counts["converted"]),
         "later_palliative_unresected_primary": {
-            "n": int(later.sum()),
-            "of": int(unresected_primary.sum()),
+            "n": patients(unresected & counts["later_palliative"]),
+            "of": patients(unresected),
         },
     }
 

@@ -72,8 +72,8 @@ def _codes(values) -> str:
     return ", ".join(f"'{value}'" for value in sorted(values))
 
 
-def _least(vendor: str, *dates: str) -> str:
-    """Return the earliest of nullable dates (NULL only if all are)."""
+def least(vendor: str, *dates: str) -> str:
+    """Return SQL for the earliest of nullable dates (NULL only if all are)."""
     if vendor == "sqlite":
         # SQLite's multi-argument min() is NULL if any argument is.
         padded = ", ".join(f"COALESCE({d}, '9999-12-31')" for d in dates)
@@ -81,15 +81,16 @@ def _least(vendor: str, *dates: str) -> str:
     return f"LEAST({', '.join(dates)})"
 
 
-def _greatest(vendor: str, *dates: str) -> str:
-    """Return the latest of nullable dates (NULL only if all are)."""
+def greatest(vendor: str, *dates: str) -> str:
+    """Return SQL for the latest of nullable dates (NULL only if all are)."""
     if vendor == "sqlite":
         padded = ", ".join(f"COALESCE({d}, '0001-01-01')" for d in dates)
         return f"NULLIF(max({padded}), '0001-01-01')"
     return f"GREATEST({', '.join(dates)})"
 
 
-def _days(vendor: str, end: str, start: str) -> str:
+def days_between(vendor: str, end: str, start: str) -> str:
+    """Return SQL for the whole days from `start` to `end` (NULL if either is)."""
     if vendor == "sqlite":
         return f"CAST(julianday({end}) - julianday({start}) AS INTEGER)"
     return f"({end} - {start})"
@@ -119,7 +120,7 @@ def facts_sql(
         IndexDate.OPERATION: "f.first_operation",
     }[IndexDate(index)]
     if Endpoint(endpoint) == Endpoint.RECURRENCE_FREE:
-        event_date = _least(vendor, "f.death_date", "rec.first_recurrence")
+        event_date = least(vendor, "f.death_date", "rec.first_recurrence")
         recurrence = f"""
         , rec AS (
             SELECT r.patient_id, MIN(r.date) AS first_recurrence
@@ -133,13 +134,13 @@ def facts_sql(
         recurrence = ""
         recurrence_join = ""
     event = f"(CASE WHEN {event_date} <= cut.as_of THEN 1 ELSE 0 END)"
-    censored_at = _least(vendor, "f.last_contact", "cut.as_of")
+    censored_at = least(vendor, "f.last_contact", "cut.as_of")
     end = (
         f"(CASE WHEN {start} IS NULL THEN NULL WHEN {event_date} <= cut.as_of "
         f"THEN {event_date} ELSE {censored_at} END)"
     )
-    first_treatment = _least(vendor, "rad.first_start", "sys.first_start")
-    last_contact = _greatest(
+    first_treatment = least(vendor, "rad.first_start", "sys.first_start")
+    last_contact = greatest(
         vendor,
         "t.diagnosis_date",
         "d.date",
@@ -222,7 +223,7 @@ def facts_sql(
         CASE WHEN s.death_date IS NOT NULL THEN '{VitalStatus.DEAD}'
             ELSE '{VitalStatus.ALIVE}' END AS vital_status,
         s.survival_start, s.survival_end, s.survival_event,
-        {_days(vendor, "s.survival_end", "s.survival_start")} AS survival_days
+        {days_between(vendor, "s.survival_end", "s.survival_start")} AS survival_days
     FROM survival s
     """
     params = (cutoff, *cohort_params)

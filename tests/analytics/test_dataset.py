@@ -28,6 +28,35 @@ def cohort(user=None):
     return dataset.cohort_queryset(user or dataset.AllSites(), dataset.Cohort())
 
 
+def frame_with_flags(queryset, group):
+    return dataset.patient_frame(
+        queryset,
+        group=group,
+        as_of=AS_OF,
+        variables=["liver_resected", "converted", "later_palliative"],
+    )
+
+
+def assert_same_tables(a, b):
+    """Assert two SurvivalTables hold the same counts, exclusions and resections."""
+
+    def rows(frame):
+        frame = (
+            frame.assign(group=frame["group"].astype(str))
+            if "group" in frame
+            else frame
+        )
+        return sorted(map(tuple, frame.to_numpy().tolist()))
+
+    assert list(a.counts.columns) == list(b.counts.columns)
+    assert rows(a.counts) == rows(b.counts)
+    assert list(a.counts["group"].cat.categories) == list(
+        b.counts["group"].cat.categories
+    )
+    assert a.excluded == b.excluded
+    assert rows(a.resections) == rows(b.resections)
+
+
 class PatientFrameTests(TestCase):
     @classmethod
     def setUpTestData(cls):
@@ -86,19 +115,37 @@ class PatientFrameTests(TestCase):
         )
 
     def test_counts_in_the_database_agree_with_the_patient_frame(self):
-        frame = dataset.patient_frame(cohort(), group="strategy", as_of=AS_OF)
-        counts, excluded = dataset.survival_counts(
-            cohort(), group="strategy", as_of=AS_OF
+        for group in ("strategy", "extent"):
+            with self.subTest(group=group):
+                assert_same_tables(
+                    dataset.survival_table(cohort(), group=group, as_of=AS_OF),
+                    dataset.table_from_frame(frame_with_flags(cohort(), group)),
+                )
+
+    def test_counts_exclude_patients_without_index_date_or_group(self):
+        Patient.objects.filter(pk=self.dead.pk).update(sex="")
+        table = dataset.survival_table(cohort(), group="sex", as_of=AS_OF)
+        self.assertEqual(table.excluded, {"no_index_date": 1, "group_unknown": 1})
+        self.assertEqual(table.patients, 4)
+        self.assertEqual(table.counts["n"].sum(), 2)
+        assert_same_tables(
+            table, dataset.table_from_frame(frame_with_flags(cohort(), "sex"))
         )
-        analysed = frame[frame["days"].notna()]
-        self.assertEqual(counts["n"].sum(), len(analysed))
-        self.assertEqual(excluded.counts, {"no_index_date": 1})
-        by_group = counts.groupby("group", observed=True)["n"].sum().to_dict()
-        self.assertEqual(
-            by_group, analysed["group"].value_counts().loc[lambda s: s > 0].to_dict()
+
+    def test_counts_carry_the_treatment_flags_and_resection_times(self):
+        table = dataset.survival_table(cohort(), group="strategy", as_of=AS_OF)
+        counts = table.counts.set_index("group")
+        staged = counts.loc["Staged resection"]
+        self.assertTrue(staged["liver_resected"])
+        self.assertFalse(staged["unresected_primary"])
+        # synchronous patients: primary and liver on the day of make_full_patient's
+        # operation; the staged one's liver comes later, on 2004-11-01
+        diagnosed = self.staged.tumour.diagnosis_date
+        self.assertIn(
+            (datetime.date(2004, 11, 1) - diagnosed).days,
+            table.resections["days"].tolist(),
         )
-        deaths = counts.loc[counts["event"], "n"].sum()
-        self.assertEqual(deaths, analysed["event"].sum())
+        self.assertEqual(table.resections["n"].sum(), 3)
 
     def test_unknown_variable_is_refused(self):
         with self.assertRaisesMessage(KeyError, "unknown variable(s): shoe_size"):
@@ -123,7 +170,7 @@ class DatasetQueryCountTests(TestCase):
                     variables=["age", "regimen", "extent", "site"],
                 )
             with CaptureQueriesContext(connection) as count_queries:
-                dataset.survival_counts(cohort(), group="strategy", as_of=AS_OF)
+                dataset.survival_table(cohort(), group="strategy", as_of=AS_OF)
             self.assertEqual(len(frame), size)
             seen.append((len(frame_queries), len(count_queries)))
         # Facts, recorded variables, first systemic lines; one aggregated query.

@@ -1,21 +1,63 @@
 """run_report on the demo cohort: warnings, landmark analysis, clear errors."""
 
 import io
+import math
 
+import numpy as np
 from django.core.management import call_command
+from django.db import connection
 from django.test import TestCase
+from django.test.utils import CaptureQueriesContext
 
 from analytics import dataset
-from analytics.reports import ReportError, p_text, run_report
+from analytics.reports import (
+    ReportError,
+    needs_rows,
+    p_text,
+    run_report,
+    weighted_quantile,
+)
 from analytics.spec import InvalidSpec, ReportSpec
 from tests.factories import make_full_patient, make_site
 
 CUTOFF = "2009-12-31"
+#: A report of survival alone: no baseline table, associations or subgroups.
+SURVIVAL_ONLY = {"baseline": [], "associations": [], "subgroups": []}
+#: The sections a survival-only report shares with the full one.
+SURVIVAL_SECTIONS = (
+    "cohort",
+    "groups",
+    "at_risk",
+    "logrank",
+    "pairwise",
+    "cox",
+    "followup",
+    "events",
+    "suggested_landmark",
+    "warnings",
+    "methods",
+)
 
 
 def report(**spec):
     spec.setdefault("as_of", CUTOFF)
     return run_report(ReportSpec.from_dict(spec), user=dataset.AllSites())
+
+
+def assert_close(a, b, where="report"):
+    """Assert two JSON-like values are equal, floats to 1e-9 relative."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            assert_close(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, list) and isinstance(b, list):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_close(x, y, f"{where}[{i}]")
+    elif isinstance(a, float) and isinstance(b, float):
+        assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12), (where, a, b)
+    else:
+        assert a == b, (where, a, b)
 
 
 class ReportOnDemoCohortTests(TestCase):
@@ -122,6 +164,90 @@ class ReportOnDemoCohortTests(TestCase):
 
         Death.objects.order_by("pk").first().delete()
         self.assertNotEqual(before, report().fingerprint)
+
+
+class SurvivalOnlyReportTests(TestCase):
+    """A report of survival alone is counted in the database (DESIGN.md, analytics
+    contract: aggregate before leaving the database where the statistic allows
+    it); its numbers must be those of the per-patient path, which
+    test_demo_report.py pins to R."""
+
+    @classmethod
+    def setUpTestData(cls):
+        call_command("seed_demo", stdout=io.StringIO())
+
+    def test_only_a_report_of_survival_alone_is_counted_in_the_database(self):
+        def spec(**data):
+            return ReportSpec.from_dict({"as_of": CUTOFF, **data})
+
+        self.assertTrue(needs_rows(spec()))
+        self.assertFalse(needs_rows(spec(**SURVIVAL_ONLY)))
+        # tabulating the grouping itself needs nothing more
+        self.assertFalse(
+            needs_rows(spec(**{**SURVIVAL_ONLY, "baseline": ["strategy"]}))
+        )
+        for extra in (
+            {"covariates": ["age"]},
+            {"baseline": ["age"]},
+            {"subgroups": ["liver_resected"]},
+            {"associations": [["extent", "liver_resected"]]},
+            {"index": "landmark", "landmark": 12},
+            {"group_by": "regimen"},
+        ):
+            with self.subTest(extra=extra):
+                self.assertTrue(needs_rows(spec(**{**SURVIVAL_ONLY, **extra})))
+
+    def test_a_survival_report_reads_the_database_once(self):
+        with CaptureQueriesContext(connection) as queries:
+            report(**SURVIVAL_ONLY)
+        self.assertEqual(len(queries), 1)
+
+    def test_counted_reports_give_the_numbers_of_the_per_patient_reports(self):
+        for spec in (
+            {},
+            {"group_by": "sex", "reference": "F"},
+            {"group_by": "extent"},
+            {"group_by": "liver_resected"},
+            {"endpoint": "rfs", "conf_type": "log", "time_unit": "years"},
+            {"index": "treatment", "times": [6, 12]},
+            {"cohort": {"strategies": ["synchronous", "staged"]}},
+        ):
+            with self.subTest(spec=spec):
+                full = report(**spec)
+                counted = report(**spec, **SURVIVAL_ONLY)
+                for key in SURVIVAL_SECTIONS:
+                    assert_close(counted[key], full[key], key)
+                self.assertEqual(counted["baseline"]["rows"], [])
+                self.assertEqual(counted["baseline"]["n"], full["baseline"]["n"])
+
+    def test_the_fingerprint_of_a_counted_report_changes_when_the_data_change(self):
+        before = report(**SURVIVAL_ONLY).fingerprint
+        self.assertEqual(before, report(**SURVIVAL_ONLY).fingerprint)
+        from registry.models import Death
+
+        Death.objects.order_by("pk").first().delete()
+        self.assertNotEqual(before, report(**SURVIVAL_ONLY).fingerprint)
+
+    def test_bad_data_give_the_same_clear_errors(self):
+        with self.assertRaisesMessage(ReportError, "no patients match"):
+            report(cohort={"diagnosed_from": "2020-01-01"}, **SURVIVAL_ONLY)
+        with self.assertRaisesMessage(ReportError, "'liver_only' is not one of"):
+            report(reference="liver_only", **SURVIVAL_ONLY)
+
+
+class WeightedQuantileTests(TestCase):
+    def test_counts_give_numpys_quantile_of_the_repeated_values(self):
+        # numpy's default (linear, R's type 7) on the values repeated by count
+        rng = np.random.default_rng(7)
+        for _ in range(50):
+            values = rng.integers(0, 400, size=rng.integers(1, 30)).astype(float)
+            counts = rng.integers(1, 6, size=values.size)
+            for q in (0.0, 0.1, 0.5, 0.9, 1.0):
+                self.assertAlmostEqual(
+                    weighted_quantile(values, counts, q),
+                    float(np.quantile(np.repeat(values, counts), q)),
+                    places=9,
+                )
 
 
 class GroupOfOneTests(TestCase):
