@@ -339,7 +339,9 @@ def survival_table(
         source = f"g.{q('grp')}"
         join = f"LEFT JOIN ({group_sql}) g ON g.{q('gid')} = f.id"
     cutoff = connection.ops.adapt_datefield_value(as_of)
-    resected = bulk.greatest(vendor, "f.first_primary", "f.first_liver")
+    resected = bulk.greatest(
+        vendor, "f.first_primary_resection", "f.first_liver_resection"
+    )
     flags = ", ".join(TABLE_FLAGS)
     sql = f"""
     WITH c AS (
@@ -349,7 +351,8 @@ def survival_table(
                 WHEN COALESCE(CAST({source} AS TEXT), '') = ''
                     THEN 'group_unknown' ELSE '' END AS reason,
             f.liver_resected, f.converted,
-            CASE WHEN f.first_primary IS NULL THEN 1 ELSE 0 END AS unresected_primary,
+            CASE WHEN f.first_primary_resection IS NULL THEN 1 ELSE 0 END
+                AS unresected_primary,
             f.later_palliative,
             {bulk.days_between(vendor, resected, "f.diagnosis_date")} AS resected
         FROM ({facts}) f {join})
@@ -423,6 +426,26 @@ def table_from_frame(frame: pd.DataFrame) -> SurvivalTable:
     return SurvivalTable(counts, excluded, resections)
 
 
+#: The derived facts a patient frame carries (registry.bulk.COLUMNS, in order).
+FRAME_FACTS = (
+    "id",
+    "registry_number",
+    "diagnosis_date",
+    "initial_resectability",
+    "first_primary_resection",
+    "first_liver_resection",
+    "first_systemic",
+    "strategy",
+    "staged_order",
+    "liver_resected",
+    "converted",
+    "later_palliative",
+    "survival_start",
+    "survival_event",
+    "survival_days",
+)
+
+
 def patient_frame(
     queryset: QuerySet,
     *,
@@ -450,9 +473,10 @@ def patient_frame(
     unknown = [name for name in names if name not in VARIABLES]
     if unknown:
         raise KeyError(f"unknown variable(s): {', '.join(unknown)}")
-    facts = bulk.fetch_frame(queryset, endpoint=endpoint, index=index, as_of=as_of)
+    facts = bulk.fetch_frame(
+        queryset, endpoint=endpoint, index=index, as_of=as_of, columns=FRAME_FACTS
+    )
     frame = facts.rename(columns={"survival_days": "days", "survival_event": "event"})
-    frame = frame.drop(columns=["survival_end"])
     recorded = {
         name: VARIABLES[name].column
         for name in names
@@ -483,12 +507,6 @@ def patient_frame(
     for name in names:
         frame[f"v_{name}"] = _variable_column(frame[f"v_{name}"], VARIABLES[name])
     frame = frame.rename(columns={f"v_{name}": name for name in names})
-    frame = frame.rename(
-        columns={
-            "first_primary": "first_primary_resection",
-            "first_liver": "first_liver_resection",
-        }
-    )
     frame["group"] = frame[group]
     return frame.drop(columns=["id"]).reset_index(drop=True)
 

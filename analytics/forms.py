@@ -11,6 +11,18 @@ from registry.models import Site
 
 GROUPINGS = [(v.name, v.label) for v in VARIABLES.values() if v.kind != "continuous"]
 ALL_VARIABLES = [(v.name, v.label) for v in VARIABLES.values()]
+CONTENTS = [
+    (
+        "full",
+        "Full: survival, hazard ratios, baseline table, extent vs resectability, "
+        "survival with and without liver resection",
+    ),
+    (
+        "survival",
+        "Survival only: curves, medians, log-rank, hazard ratios, follow-up "
+        "(counted in the database: fastest on a large registry)",
+    ),
+]
 INDEX_LABELS = {
     "diagnosis": "Date of diagnosis",
     "treatment": "Start of first treatment",
@@ -91,12 +103,20 @@ class ReportForm(forms.Form):
         label="Adjust hazard ratios for",
         widget=forms.CheckboxSelectMultiple,
     )
+    contents = forms.ChoiceField(
+        label="Report contents",
+        choices=CONTENTS,
+        initial="full",
+        required=False,  # blank: full, as links made before this choice existed
+        widget=forms.RadioSelect,
+    )
     baseline = forms.MultipleChoiceField(
         required=False,
         choices=ALL_VARIABLES,
         initial=list(DEFAULT_BASELINE),
         label="Baseline table variables",
         widget=forms.CheckboxSelectMultiple,
+        help_text="Full report only.",
     )
     sites = forms.MultipleChoiceField(
         required=False,
@@ -171,6 +191,8 @@ class ReportForm(forms.Form):
             "covariates": data.get("covariates") or [],
             "baseline": data.get("baseline") or [],
         }
+        if data.get("contents") == "survival":
+            spec.update(baseline=[], associations=[], subgroups=[])
         if data.get("times"):
             spec["times"] = data["times"]
         if data.get("landmark") is not None:
@@ -186,6 +208,11 @@ class ReportForm(forms.Form):
         """Return form initial data from a saved specification."""
         initial = {k: v for k, v in spec.items() if k in cls.base_fields}
         initial.update(spec.get("cohort", {}))
+        survival_only = all(
+            key in spec and not spec[key]
+            for key in ("baseline", "associations", "subgroups")
+        )
+        initial["contents"] = "survival" if survival_only else "full"
         if "times" in spec:
             initial["times"] = ", ".join(f"{t:g}" for t in spec["times"])
         return initial

@@ -144,6 +144,11 @@ def run_report(spec: ReportSpec, *, user) -> Report:
             ]
         )
     warnings: list[str] = []
+    table_counts = counts
+    # the survival statistics need only patients by group, time and event
+    counts = counts.groupby(["group", "days", "event"], observed=True, as_index=False)[
+        "n"
+    ].sum()
     counts = counts.assign(
         time=counts["days"] / spec.unit_days,
         group=counts["group"].cat.remove_unused_categories(),
@@ -231,10 +236,10 @@ def run_report(spec: ReportSpec, *, user) -> Report:
         sections["associations"] = []
         # the counts are all the report read
         digest = dataset.fingerprint(
-            counts.assign(group=counts["group"].astype(str)),
-            ["group", "days", "event", "n"],
+            table_counts.assign(group=table_counts["group"].astype(str)),
+            ["group", "days", "event", *dataset.TABLE_FLAGS, "n"],
         )
-    sections["events"] = _events(counts)
+    sections["events"] = _events(table_counts)
     sections["landmark_analysis"] = landmark_info
     sections["suggested_landmark"] = None
     if VARIABLES[spec.group_by].post_index and spec.index != "landmark":
@@ -746,13 +751,14 @@ def methods_text(spec: ReportSpec, s: dict) -> str:
             f"{adjusted} (Efron ties); proportional hazards were checked with the "
             "scaled Schoenfeld residual test (R's cox.zph)."
         )
-    text.append(
-        "Median follow-up was estimated by the reverse Kaplan-Meier method. Baseline "
-        "characteristics were compared by one-way ANOVA and the Kruskal-Wallis test "
-        "(continuous), chi-square or Fisher's exact test when an expected count was "
-        "below 5 (categorical), and the Cochran-Armitage test for trend (ordered "
-        "factor against a yes/no outcome)."
-    )
+    text.append("Median follow-up was estimated by the reverse Kaplan-Meier method.")
+    if s["baseline"]["rows"] or s["associations"]:
+        text.append(
+            "Baseline characteristics were compared by one-way ANOVA and the "
+            "Kruskal-Wallis test (continuous), chi-square or Fisher's exact test when "
+            "an expected count was below 5 (categorical), and the Cochran-Armitage "
+            "test for trend (ordered factor against a yes/no outcome)."
+        )
     if spec.index == "landmark":
         text.append(
             "In the landmark analysis, only patients alive and under follow-up at the "

@@ -1040,15 +1040,17 @@ def _efron_terms(design: _Design, beta: np.ndarray) -> _EfronTerms:
     return _EfronTerms(np.flatnonzero(has), xe, mean_sum, info, loglik)
 
 
-def _newton_raphson(design: _Design) -> tuple[np.ndarray, bool, list[str]]:
+def _newton_raphson(
+    design: _Design,
+) -> tuple[np.ndarray, _EfronTerms, bool, list[str]]:
     """Fit the Cox model as R's ``coxph`` does (its C routine ``coxfit6``).
 
     Newton-Raphson from beta = 0; a step that lowers the partial log-likelihood
     is halved; the fit has converged when the log-likelihood changes by at most
-    ``_COX_EPS`` (relative) after a full step. Returns beta, whether it converged
-    in ``_COX_ITER_MAX`` iterations, and the coefficients that may be infinite
-    (R's test: the next Newton step is still large once the log-likelihood has
-    converged).
+    ``_COX_EPS`` (relative) after a full step. Returns beta, the Efron sums
+    there, whether it converged in ``_COX_ITER_MAX`` iterations, and the
+    coefficients that may be infinite (R's test: the next Newton step is still
+    large once the log-likelihood has converged).
     """
     beta = np.zeros(design.matrix.shape[1])
     terms = _efron_terms(design, beta)
@@ -1067,33 +1069,34 @@ def _newton_raphson(design: _Design) -> tuple[np.ndarray, bool, list[str]]:
         beta, loglik = new, terms.loglik
         new = beta + np.linalg.solve(terms.information, terms.score)
     else:
-        return new, False, []
+        return new, terms, False, []
     step = np.abs(np.linalg.solve(terms.information, terms.score))
     infinite = (step > _COX_EPS) & (step > _COX_TOLER_INF * np.abs(new))
     names = [name for name, flag in zip(design.names, infinite, strict=True) if flag]
-    return new, True, names
+    return new, terms, True, names
 
 
-def _polish(design: _Design, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return beta refined by exact Newton steps, and its covariance matrix there.
+def _polish(
+    design: _Design, beta: np.ndarray, terms: _EfronTerms
+) -> tuple[np.ndarray, _EfronTerms]:
+    """Return beta refined by exact Newton steps, and the Efron sums there.
 
     R stops on the log-likelihood's relative change, which leaves beta within
-    about 1e-6 of the maximum; full Newton steps from there converge
-    quadratically, in one or two steps, so that the estimates agree with R's to
-    ~1e-9 whatever the path. The covariance is the inverse information at the
-    final beta, as R reports it.
+    about 1e-6 of the maximum; full Newton steps from there (``terms`` are the
+    sums at the given beta) converge quadratically, in one or two steps, so that
+    the estimates agree with R's to ~1e-9 whatever the path. The covariance is
+    the inverse information at the final beta, as R reports it.
     """
     for _ in range(_NEWTON_STEPS):
-        terms = _efron_terms(design, beta)
         step = np.linalg.solve(terms.information, terms.score)
-        beta = beta + step
         if np.all(np.abs(step) <= 1e-12 * (1 + np.abs(beta))):
             break
-    terms = _efron_terms(design, beta)
-    return beta, np.linalg.inv(terms.information)
+        beta = beta + step
+        terms = _efron_terms(design, beta)
+    return beta, terms
 
 
-def _zph(design: _Design, beta: np.ndarray) -> list[PHTest]:
+def _zph(design: _Design, terms: _EfronTerms) -> list[PHTest]:
     """R 3.x ``cox.zph(fit)`` (transform = "km", terms = TRUE, global = TRUE).
 
     A score test, at the fitted beta and gamma = 0, of the expanded model with
@@ -1115,7 +1118,6 @@ def _zph(design: _Design, beta: np.ndarray) -> list[PHTest]:
     dead = event == 1
     centre = np.average(transform[where][dead], weights=w[dead])
 
-    terms = _efron_terms(design, beta)
     g = transform[terms.index] - centre
     info = terms.info
     u_gamma = (g[:, None] * (terms.x_events - terms.mean_sum)).sum(axis=0)
@@ -1236,8 +1238,9 @@ def cox(
     if not design.event.any():
         raise ValueError("there are no events: the Cox model cannot be fitted")
     try:
-        beta, converged, infinite = _newton_raphson(design)
-        beta, covariance = _polish(design, beta)
+        beta, sums, converged, infinite = _newton_raphson(design)
+        beta, sums = _polish(design, beta, sums)
+        covariance = np.linalg.inv(sums.information)
     except np.linalg.LinAlgError as exc:
         raise ValueError(
             "the information matrix is singular (collinear covariates, or a "
@@ -1271,7 +1274,7 @@ def cox(
             for name, b, s in zip(design.names, beta, se, strict=True)
         ]
     try:
-        ph = _zph(design, beta)
+        ph = _zph(design, sums)
     except np.linalg.LinAlgError:
         ph = []
         notes.append("the proportional-hazards test could not be computed")

@@ -1,4 +1,4 @@
-"""Benchmark: how long a survival report takes, and how much memory, by cohort size.
+"""Benchmark: how long outcome reports take, and how much memory, by cohort size.
 
     python benchmarks/report_benchmark.py --patients 10000
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/crc_bench \
@@ -6,18 +6,23 @@
 
 Without DATABASE_URL it builds (once) a SQLite registry of N synthetic patients in
 var/bench-N.sqlite3 with seed_demo; with DATABASE_URL it seeds that database if
-it is empty. It then times, as the median of --repeats runs:
+it is empty. It then times, as the median of --repeats runs, what the report
+page and the ``report`` command run (analytics.reports.run_report):
 
-* survival core, aggregated in SQL: derived strategy, the GROUP BY (group, day,
-  event) count, Kaplan-Meier per group with CI, medians, log-rank overall and
-  pairwise;
-* survival core from the per-patient frame (the same numbers, rows fetched);
-* the full report (adds Cox, baseline table, associations, follow-up, text);
+* the survival report: derived strategy, Kaplan-Meier per group with CIs,
+  medians, survival at 12/24/36/60 months, log-rank overall and pairwise, the
+  unadjusted Cox model, median follow-up, the immortal-time warning and the
+  text; counted in the database (a specification with no baseline table,
+  associations or subgroups);
+* the full report: the same, plus the baseline table, the extent-resectability
+  association and the subgroup curves, read from one row per patient;
 * the Kaplan-Meier figure rendered to PNG;
+* the result page of each report as the server answers it (report, figure and
+  template), through Django's test client as the demo analyst;
 
-and the peak Python memory (tracemalloc) of the aggregated core and the full
-report, next to the size of the per-patient frame. Numbers are printed, never
-asserted: this is a measurement, not a test.
+and the peak Python memory (tracemalloc) of each report next to the size of the
+per-patient frame. Numbers are printed, never asserted: this is a measurement,
+not a test.
 """
 
 from __future__ import annotations
@@ -31,15 +36,19 @@ import sys
 import time
 import tracemalloc
 from pathlib import Path
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+AS_OF = datetime.date(2009, 12, 31)
+SURVIVAL_ONLY = {"baseline": [], "associations": [], "subgroups": []}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--patients", type=int, default=10_000)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL"):
         path = ROOT / "var" / f"bench-{args.patients}.sqlite3"
@@ -47,6 +56,7 @@ def main() -> None:
         os.environ["DATABASE_URL"] = f"sqlite:///{path}"
     os.environ.setdefault("DJANGO_SECRET_KEY", "benchmark-only")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "registry.settings")
+    os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver")
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "-v0"], check=True)
     subprocess.run(
@@ -58,51 +68,58 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.contrib.auth.models import User
     from django.db import connection
+    from django.test import Client
 
-    from analytics import dataset, export, survival
-    from analytics.reports import run_report
+    from analytics import dataset, export
+    from analytics.forms import ReportForm
+    from analytics.reports import needs_rows, run_report
     from analytics.spec import ReportSpec
     from registry.models import Patient
 
-    as_of = datetime.date(2009, 12, 31)
     reader = dataset.AllSites()
     n = Patient.objects.count()
+    survival_spec = ReportSpec.from_dict({"as_of": AS_OF.isoformat(), **SURVIVAL_ONLY})
+    full_spec = ReportSpec.from_dict({"as_of": AS_OF.isoformat()})
+    assert not needs_rows(survival_spec) and needs_rows(full_spec)
 
-    def core_aggregated():
-        queryset = dataset.cohort_queryset(reader, dataset.Cohort())
-        counts, _ = dataset.survival_counts(queryset, group="strategy", as_of=as_of)
-        counts["months"] = counts["days"] / dataset.TIME_UNITS["months"]
-        args = {"duration": "months", "event": "event", "group": "group"}
-        args["weights"] = "n"
-        curves = survival.kaplan_meier(counts, **args)
-        medians = [curve.median() for curve in curves.values()]
-        survival.logrank(counts, **args)
-        survival.pairwise_logrank(counts, **args)
-        return len(counts), medians
-
-    def core_rows():
-        queryset = dataset.cohort_queryset(reader, dataset.Cohort())
-        frame = dataset.patient_frame(queryset, group="strategy", as_of=as_of)
-        frame = frame[frame["days"].notna()]
-        frame = frame.assign(months=frame["days"] / dataset.TIME_UNITS["months"])
-        args = {"duration": "months", "event": "event", "group": "group"}
-        curves = survival.kaplan_meier(frame, **args)
-        [curve.median() for curve in curves.values()]
-        survival.logrank(frame, **args)
-        survival.pairwise_logrank(frame, **args)
-        return frame
-
-    spec = ReportSpec.from_dict({"as_of": as_of.isoformat()})
+    def survival_report():
+        return run_report(survival_spec, user=reader)
 
     def full_report():
-        return run_report(spec, user=reader)
+        return run_report(full_spec, user=reader)
 
     report = full_report()
     data = export.result_json(report)
 
     def figure():
         return export.figure_bytes(data, report.curves, "png")
+
+    def frame():
+        queryset = dataset.cohort_queryset(reader, dataset.Cohort())
+        return dataset.patient_frame(queryset, group="strategy", as_of=AS_OF)
+
+    client = Client()
+    client.force_login(User.objects.get(username="analyst"))
+    # the report builder as it opens, with the data cut-off filled in
+    form = {
+        name: field.initial
+        for name, field in ReportForm.base_fields.items()
+        if field.initial is not None
+    }
+    full_query = urlencode({**form, "as_of": AS_OF.isoformat()}, doseq=True)
+    survival_query = urlencode(
+        {**form, "as_of": AS_OF.isoformat(), "contents": "survival"}, doseq=True
+    )
+
+    def page(query):
+        def get():
+            response = client.get(f"/reports/result/?{query}")
+            if response.status_code != 200:
+                raise SystemExit(f"result page: HTTP {response.status_code}")
+
+        return get
 
     def timed(function) -> float:
         function()  # warm up caches and imports
@@ -120,18 +137,31 @@ def main() -> None:
         tracemalloc.stop()
         return top / 2**20
 
-    rows, _ = core_aggregated()
-    frame = core_rows()
-    vendor = connection.vendor
-    print(f"Cohort: {n} patients ({vendor}); {rows} (group, day, event) rows")
-    print(f"  survival core, aggregated in SQL   {timed(core_aggregated):8.1f} ms")
-    print(f"  survival core, per-patient rows    {timed(core_rows):8.1f} ms")
-    print(f"  full report (Cox, baseline, text)  {timed(full_report):8.1f} ms")
-    print(f"  Kaplan-Meier figure (PNG)          {timed(figure):8.1f} ms")
-    frame_mb = frame.memory_usage(deep=True).sum() / 2**20
-    print(f"  peak memory, aggregated core       {peak(core_aggregated):8.1f} MB")
-    print(f"  peak memory, full report           {peak(full_report):8.1f} MB")
-    print(f"  per-patient frame (reference)      {frame_mb:8.1f} MB")
+    counted = len(
+        dataset.survival_table(
+            dataset.cohort_queryset(reader, dataset.Cohort()),
+            group="strategy",
+            as_of=AS_OF,
+        ).counts
+    )
+    frame_mb = frame().memory_usage(deep=True).sum() / 2**20
+    print(
+        f"Cohort: {n} patients ({connection.vendor}); the survival report reads "
+        f"{counted} counted rows, the full report {n} patient rows; median of "
+        f"{args.repeats} runs"
+    )
+    rows = [
+        ("survival report (counted in the database)", timed(survival_report), "ms"),
+        ("full report (one row per patient)", timed(full_report), "ms"),
+        ("Kaplan-Meier figure (PNG)", timed(figure), "ms"),
+        ("result page, survival report", timed(page(survival_query)), "ms"),
+        ("result page, full report", timed(page(full_query)), "ms"),
+        ("peak memory, survival report", peak(survival_report), "MB"),
+        ("peak memory, full report", peak(full_report), "MB"),
+        ("per-patient frame (reference)", frame_mb, "MB"),
+    ]
+    for label, value, unit in rows:
+        print(f"  {label:44} {value:8.1f} {unit}")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from registry.derive import (
     RECURRENCE_STATUSES,
 )
 
-#: Columns of every row facts_sql() returns, in order.
+#: Columns of every row facts_sql() returns, in order (and their names in its SQL).
 COLUMNS = (
     "id",
     "registry_number",
@@ -202,8 +202,10 @@ def facts_sql(
             {end} AS survival_end
         FROM facts f CROSS JOIN cut {recurrence_join})
     SELECT s.id, s.registry_number, s.diagnosis_date, s.death_date,
-        s.initial_resectability, s.first_operation, s.first_primary,
-        s.first_liver, s.last_palliative, s.first_radiation, s.first_systemic,
+        s.initial_resectability, s.first_operation,
+        s.first_primary AS first_primary_resection,
+        s.first_liver AS first_liver_resection,
+        s.last_palliative, s.first_radiation, s.first_systemic,
         s.first_treatment, s.last_contact,
         CASE WHEN s.first_primary IS NULL AND s.first_liver IS NULL
                 THEN '{Strategy.NONE}'
@@ -268,31 +270,51 @@ def fetch_facts(
     return result
 
 
+#: Rows converted at a time by fetch_frame: its peak memory is the frame plus this.
+FETCH_CHUNK = 2000
+
+
 def fetch_frame(
     cohort: QuerySet,
     *,
     endpoint: Endpoint = Endpoint.OVERALL,
     index: IndexDate = IndexDate.DIAGNOSIS,
     as_of: datetime.date,
+    columns: tuple[str, ...] = COLUMNS,
 ):
     """Return the derived facts of `cohort` as a pandas DataFrame (one query).
 
-    Dates are ``datetime64[ns]`` columns (NaT for none) and flags ``bool``,
-    converted column by column rather than value by value.
+    Only ``columns`` (a subset of COLUMNS, in that order) are selected. Dates are
+    ``datetime64[ns]`` columns (NaT for none) and flags ``bool``, converted
+    column by column rather than value by value, and FETCH_CHUNK rows at a time,
+    so that the database's rows as Python objects never exist all at once.
     """
     import pandas as pd
 
+    unknown = [name for name in columns if name not in COLUMNS]
+    if unknown:
+        raise ValueError(f"unknown fact column(s): {', '.join(unknown)}")
     connection = connections[cohort.db]
     sql, params = facts_sql(cohort, endpoint=endpoint, index=index, as_of=as_of)
+    select = f"SELECT {', '.join(f'f.{name}' for name in columns)} FROM ({sql}) f"
+
+    def typed(rows) -> pd.DataFrame:
+        frame = pd.DataFrame.from_records(rows, columns=list(columns))
+        for name in columns:
+            if _is_date(name):
+                frame[name] = pd.to_datetime(frame[name], format="ISO8601")
+            elif name in FLAGS:
+                frame[name] = frame[name].astype(bool)
+        return frame
+
+    parts = []
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        frame = pd.DataFrame.from_records(cursor.fetchall(), columns=COLUMNS)
-    for name in COLUMNS:
-        if _is_date(name):
-            frame[name] = pd.to_datetime(frame[name], format="ISO8601")
-    for name in FLAGS:
-        frame[name] = frame[name].astype(bool)
-    return frame
+        cursor.execute(select, params)
+        while rows := cursor.fetchmany(FETCH_CHUNK):
+            parts.append(typed(rows))
+    if not parts:
+        return typed([])
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
 def _is_date(name: str) -> bool:

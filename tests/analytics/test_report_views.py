@@ -55,6 +55,24 @@ class ReportResultTests(ReportViewTestCase):
         leaked = [mrn for mrn in mrns if mrn in content]
         self.assertEqual(leaked, [], "an MRN reached the report page")
 
+    def test_survival_only_report_shows_survival_without_the_patient_tables(self):
+        with CaptureQueriesContext(connection) as queries:
+            response = self.client.get(
+                reverse("analytics:report_result"), {**QUERY, "contents": "survival"}
+            )
+        self.assertEqual(response.status_code, 200)
+        data = response.context["data"]
+        self.assertEqual([g["n"] for g in data["groups"]], [30, 13, 22, 9])
+        self.assertEqual(data["spec"]["baseline"], [])
+        self.assertEqual((data["subgroups"], data["associations"]), ([], []))
+        self.assertContains(response, "Immortal-time bias")
+        self.assertContains(response, "data:image/png;base64,")
+        self.assertNotContains(response, "Baseline characteristics")
+        full = self.client.get(reverse("analytics:report_result"), QUERY)
+        self.assertEqual(data["logrank"], full.context["data"]["logrank"])
+        # the session and user, the user's sites, one counted query for the data
+        self.assertLess(len(queries), 8)
+
     def test_research_nurse_may_not_run_reports(self):
         self.client.force_login(self.nina)
         self.assertEqual(
@@ -145,6 +163,18 @@ class ReportDownloadTests(ReportViewTestCase):
         self.assertIn("curves", data)
         self.assertTrue(self.download("report.pdf").content.startswith(b"%PDF"))
 
+    def test_survival_only_report_downloads_in_every_format(self):
+        survival = {"contents": "survival"}
+        self.assertTrue(
+            self.download("report.pdf", **survival).content.startswith(b"%PDF")
+        )
+        self.assertTrue(self.download("xlsx", **survival).content.startswith(b"PK"))
+        baseline = self.download("csv", table="baseline", **survival)
+        self.assertEqual(baseline.status_code, 200)
+        data = json.loads(self.download("json", **survival).content)
+        self.assertEqual(data["baseline"]["rows"], [])
+        self.assertEqual([g["n"] for g in data["groups"]], [30, 13, 22, 9])
+
     def test_bad_specification_download_answers_json_errors(self):
         response = self.download("json", group_by="colour")
         self.assertEqual(response.status_code, 400)
@@ -226,6 +256,19 @@ class SavedReportTests(ReportViewTestCase):
             reverse("analytics:report_run_download", args=[run.pk, "png"])
         )
         self.assertTrue(png.content.startswith(b"\x89PNG"))
+
+    def test_builder_opens_a_saved_survival_report_as_survival_only(self):
+        result = self.client.get(
+            reverse("analytics:report_result"), {**QUERY, "contents": "survival"}
+        )
+        self.client.post(
+            reverse("analytics:report_save"),
+            {"name": "Survival", "spec": result.context["spec_json"]},
+        )
+        saved = SavedReport.objects.get(name="Survival")
+        self.assertEqual(saved.spec["subgroups"], [])
+        response = self.client.get(reverse("analytics:report_new"), {"saved": saved.pk})
+        self.assertEqual(response.context["form"].initial["contents"], "survival")
 
     def test_builder_opens_filled_from_a_saved_report(self):
         saved, _ = self.save()

@@ -1,6 +1,7 @@
 """The bulk path (ORM annotations) agrees with the pure rules on generated cohorts."""
 
 import datetime
+from unittest import mock
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -207,3 +208,36 @@ class DeriveBulkQueryCountTests(TestCase):
             self.assertEqual((len(rows), len(facts)), (size, size))
             counts.append((len(orm), len(sql)))
         self.assertEqual(counts, [(1, 1), (1, 1)])
+
+
+class FetchFrameTests(TestCase):
+    def test_frame_in_chunks_holds_the_facts_of_every_patient(self):
+        site = make_site()
+        for _ in range(7):
+            make_full_patient(site=site)
+        as_of = datetime.date(2010, 1, 1)
+        facts = bulk.fetch_facts(Patient.objects.all(), as_of=as_of)
+        columns = ("registry_number", "first_liver_resection", "survival_event")
+        # FETCH_CHUNK below the cohort size: three chunks
+        with mock.patch.object(bulk, "FETCH_CHUNK", 3):
+            frame = bulk.fetch_frame(
+                Patient.objects.all(), as_of=as_of, columns=columns
+            )
+        self.assertEqual(list(frame.columns), list(columns))
+        self.assertEqual(
+            sorted(frame["registry_number"]),
+            sorted(f["registry_number"] for f in facts),
+        )
+        by_number = {f["registry_number"]: f for f in facts}
+        for row in frame.itertuples():
+            expected = by_number[row.registry_number]
+            self.assertEqual(
+                row.first_liver_resection.date(), expected["first_liver_resection"]
+            )
+            self.assertIs(bool(row.survival_event), expected["survival_event"])
+
+    def test_unknown_column_is_refused(self):
+        with self.assertRaisesMessage(ValueError, "unknown fact column(s): mrn"):
+            bulk.fetch_frame(
+                Patient.objects.all(), as_of=datetime.date(2010, 1, 1), columns=("mrn",)
+            )
