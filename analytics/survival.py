@@ -992,7 +992,6 @@ def _efron_terms(design: _Design, beta: np.ndarray) -> _EfronTerms:
     weight w counts as w identical patients (d counts patients, not rows), so
     aggregated rows give exactly the numbers of the rows they stand for.
     """
-    p = design.matrix.shape[1]
     w = design.weight
     # centring changes neither means' differences nor covariances, and keeps
     # exp(eta) and the second moments well conditioned (as survival's C code does)
@@ -1023,20 +1022,20 @@ def _efron_terms(design: _Design, beta: np.ndarray) -> _EfronTerms:
     has = d > 0
     nd, r0, r1, r2 = d[has], r0[has], r1[has], r2[has]
     d0, d1, d2, xe = d0[has], d1[has], d2[has], xe[has]
-    info = np.zeros((nd.size, p, p))
-    mean_sum = np.zeros((nd.size, p))
     loglik = float(eta[order] @ we)
-    for j in range(int(nd.max()) if nd.size else 0):
-        active = nd > j
-        frac = np.where(active, j / nd, 0.0)
-        denom = r0 - frac * d0
-        loglik -= float(np.log(denom[active]).sum())
-        mean = (r1 - frac[:, None] * d1) / denom[:, None]
-        cov = (r2 - frac[:, None, None] * d2) / denom[:, None, None] - (
-            mean[:, :, None] * mean[:, None, :]
-        )
-        info += np.where(active[:, None, None], cov, 0.0)
-        mean_sum += np.where(active[:, None], mean, 0.0)
+    # one Efron step per event: the j-th of the d events at a time (j = 0..d-1)
+    steps = np.rint(nd).astype(np.int64)
+    at = np.repeat(np.arange(nd.size), steps)
+    first = np.cumsum(steps) - steps
+    frac = (np.arange(at.size) - first[at]) / nd[at]
+    denom = r0[at] - frac * d0[at]
+    loglik -= float(np.log(denom).sum())
+    mean = (r1[at] - frac[:, None] * d1[at]) / denom[:, None]
+    cov = (r2[at] - frac[:, None, None] * d2[at]) / denom[:, None, None] - (
+        mean[:, :, None] * mean[:, None, :]
+    )
+    mean_sum = np.add.reduceat(mean, first, axis=0) if at.size else mean
+    info = np.add.reduceat(cov, first, axis=0) if at.size else cov
     return _EfronTerms(np.flatnonzero(has), xe, mean_sum, info, loglik)
 
 
