@@ -4,7 +4,7 @@ from importlib.metadata import version
 
 import registry
 
-_LIBRARIES = ("Django", "pandas", "numpy", "scipy", "lifelines", "matplotlib")
+_LIBRARIES = ("Django", "pandas", "numpy", "scipy", "matplotlib")
 
 
 def software_version() -> str:

@@ -8,7 +8,9 @@ from pathlib import Path
 from django.core.management import CommandError, call_command
 from django.test import TestCase
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "demo-study.json"
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
+EXAMPLE = EXAMPLES / "demo-study.json"
+SURVIVAL_EXAMPLE = EXAMPLES / "demo-survival.json"
 
 
 class ReportCommandTests(TestCase):
@@ -48,6 +50,13 @@ class ReportCommandTests(TestCase):
             set(group), {"group", "n", "events", "median", "landmarks", "small"}
         )
         self.assertEqual(group["n"], 30)
+
+    def test_survival_only_example_gives_the_survival_of_the_full_one(self):
+        full = json.loads(self.run_command("--spec", str(EXAMPLE)))
+        survival = json.loads(self.run_command("--spec", str(SURVIVAL_EXAMPLE)))
+        for key in ("cohort", "groups", "logrank", "pairwise", "cox", "followup"):
+            self.assertEqual(survival[key], full[key], key)
+        self.assertEqual(survival["baseline"]["rows"], [])
 
     def test_csv_xlsx_and_pdf_outputs(self):
         self.assertIn(

@@ -205,7 +205,7 @@ class SavedReportTests(ReportViewTestCase):
         self.assertEqual(run.run_by, self.ann)
         self.assertEqual(str(run.data_cutoff), "2009-12-31")
         self.assertEqual(len(run.fingerprint), 64)
-        self.assertIn("lifelines", run.software_version)
+        self.assertIn("scipy", run.software_version)
         self.assertEqual(run.patients, 74)
         page = self.client.get(run.get_absolute_url())
         self.assertContains(page, run.fingerprint)
