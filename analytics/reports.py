@@ -74,6 +74,19 @@ def needs_rows(spec: ReportSpec) -> bool:
     )
 
 
+def frame_variables(spec: ReportSpec) -> list[str]:
+    """Return the variables the per-patient frame of `spec` carries."""
+    return [
+        "liver_resected",
+        "converted",
+        "later_palliative",
+        *spec.covariates,
+        *spec.baseline,
+        *spec.subgroups,
+        *(name for pair in spec.associations for name in pair),
+    ]
+
+
 def run_report(spec: ReportSpec, *, user) -> Report:
     """Compute the report `spec` describes over the patients `user` may see.
 
@@ -104,15 +117,7 @@ def run_report(spec: ReportSpec, *, user) -> Report:
             endpoint=Endpoint(spec.endpoint),
             index=index,
             as_of=spec.as_of,
-            variables=[
-                "liver_resected",
-                "converted",
-                "later_palliative",
-                *spec.covariates,
-                *spec.baseline,
-                *spec.subgroups,
-                *(name for pair in spec.associations for name in pair),
-            ],
+            variables=frame_variables(spec),
         )
         patients = len(frame)
         table = dataset.table_from_frame(frame)
