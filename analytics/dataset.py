@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from django.db import connections
 from django.db.models import F, OuterRef, QuerySet, Subquery
+from pandas.api.types import union_categoricals
 
 from registry import bulk, choices
 from registry.choices import Endpoint, IndexDate, Strategy
@@ -483,14 +484,20 @@ def patient_frame(
         if name not in DERIVED and name not in FIRST_LINE and name != "age"
     }
     columns = {f"v_{name}": column for name, column in recorded.items()}
+    kinds = {"id": "value"} | {
+        f"v_{name}": {"continuous": "number", "binary": "value"}.get(
+            VARIABLES[name].kind, "code"
+        )
+        for name in recorded
+    }
     if "age" in names:
         columns["date_of_birth"] = "date_of_birth"
+        kinds["date_of_birth"] = "date"
     if columns:
         rows = queryset.model.objects.filter(pk__in=queryset.values("pk")).values_list(
             "pk", *columns.values()
         )
-        recorded_frame = pd.DataFrame.from_records(list(rows), columns=["id", *columns])
-        frame = frame.merge(recorded_frame, on="id", how="left")
+        frame = frame.merge(_compact_frame(rows, kinds), on="id", how="left")
     if any(name in FIRST_LINE for name in names):
         frame = frame.merge(_first_lines(queryset), on="id", how="left")
     if "age" in names:
@@ -509,6 +516,47 @@ def patient_frame(
     frame = frame.rename(columns={f"v_{name}": name for name in names})
     frame["group"] = frame[group]
     return frame.drop(columns=["id"]).reset_index(drop=True)
+
+
+def _compact_frame(rows: QuerySet, kinds: dict[str, str]) -> pd.DataFrame:
+    """Return the values_list `rows` as a frame, read bulk.FETCH_CHUNK rows at a time.
+
+    ``kinds`` names the columns in order with how to store them: "date"
+    (datetime64), "number" (float), "code" (text codes) or "value" (as read). Each
+    chunk is made compact before the next is read, codes as categoricals (one
+    string per distinct code, not one per row), so that peak memory is the frame
+    plus one chunk rather than a Python object per value. Codes come back as
+    plain object columns.
+    """
+    columns = list(kinds)
+
+    def compact(chunk: list[tuple]) -> pd.DataFrame:
+        part = pd.DataFrame.from_records(chunk, columns=columns)
+        for name, kind in kinds.items():
+            if kind == "date":
+                part[name] = pd.to_datetime(part[name])
+            elif kind == "number":
+                part[name] = pd.to_numeric(part[name], errors="coerce").astype(float)
+            elif kind == "code":
+                part[name] = pd.Categorical(part[name])
+        return part
+
+    parts = []
+    chunk: list[tuple] = []
+    for row in rows.iterator(chunk_size=bulk.FETCH_CHUNK):
+        chunk.append(row)
+        if len(chunk) == bulk.FETCH_CHUNK:
+            parts.append(compact(chunk))
+            chunk = []
+    if chunk or not parts:
+        parts.append(compact(chunk))
+    codes = [name for name, kind in kinds.items() if kind == "code"]
+    frame = pd.concat([part.drop(columns=codes) for part in parts], ignore_index=True)
+    for name in codes:
+        # chunks have their own categories; the objects point at shared strings
+        values = union_categoricals([part[name] for part in parts])
+        frame[name] = pd.Series(values, index=frame.index).astype(object)
+    return frame[columns]
 
 
 def _first_lines(queryset: QuerySet) -> pd.DataFrame:

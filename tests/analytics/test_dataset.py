@@ -1,13 +1,15 @@
 """analytics.dataset: the one bridge from the ORM, in a fixed number of queries."""
 
 import datetime
+from unittest import mock
 
+import pandas as pd
 from django.db import connection
 from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 
 from analytics import dataset
-from registry import derive
+from registry import bulk, derive
 from registry.choices import Endpoint, IndexDate
 from registry.models import Patient
 from registry.selectors import patient_facts
@@ -146,6 +148,20 @@ class PatientFrameTests(TestCase):
             table.resections["days"].tolist(),
         )
         self.assertEqual(table.resections["n"].sum(), 3)
+
+    def test_frame_read_in_small_chunks_is_the_same_frame(self):
+        # four patients, chunks of two and of three: codes, dates, numbers and
+        # flags survive the compaction of each chunk and the concatenation
+        variables = list(dataset.VARIABLES)
+        whole = dataset.patient_frame(
+            cohort(), group="strategy", as_of=AS_OF, variables=variables
+        )
+        for size in (2, 3):
+            with self.subTest(chunk=size), mock.patch.object(bulk, "FETCH_CHUNK", size):
+                chunked = dataset.patient_frame(
+                    cohort(), group="strategy", as_of=AS_OF, variables=variables
+                )
+                pd.testing.assert_frame_equal(chunked, whole)
 
     def test_unknown_variable_is_refused(self):
         with self.assertRaisesMessage(KeyError, "unknown variable(s): shoe_size"):
