@@ -394,7 +394,8 @@ def table_from_frame(frame: pd.DataFrame) -> SurvivalTable:
     """Return the survival table of a :func:`patient_frame` (counted in pandas).
 
     The same table :func:`survival_table` counts in the database, so that a
-    report's survival sections are computed one way whichever the source.
+    report's survival sections are computed one way whichever the source. The
+    frame must carry the variables ``converted`` and ``later_palliative``.
     """
     no_time = frame["days"].isna()
     no_group = frame["group"].isna() & ~no_time

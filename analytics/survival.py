@@ -10,11 +10,12 @@ The numbers are those of R's ``survival`` package (3.5-3): ``survfit`` with
 
 Aggregated input
 ----------------
-The Kaplan-Meier, log-rank and follow-up functions accept ``weights``: the name of a
-column of non-negative integer counts, so that a row stands for that many patients
-with the same group, time and event flag. The report layer uses this to pass a
-``GROUP BY group, time, event`` count instead of one row per patient; both give the
-same numbers (R's ``survfit(..., weights=)`` with integer case weights does the same).
+The Kaplan-Meier, log-rank, follow-up and Cox functions accept ``weights``: the name
+of a column of non-negative integer counts, so that a row stands for that many
+patients with the same group, time and event flag (and covariates). The report layer
+uses this to pass a ``GROUP BY group, time, event`` count instead of one row per
+patient; both give the same numbers (R's ``survfit(..., weights=)`` with integer case
+weights does the same; for Cox, the Efron sums count tied patients, not rows).
 
 Shared assumptions
 ------------------
