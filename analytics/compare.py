@@ -31,6 +31,8 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from analytics.survival import factor_codes
+
 #: Fisher's exact test replaces chi-square when any expected count is below this.
 MIN_EXPECTED = 5.0
 
@@ -145,30 +147,6 @@ class Trend:
 # helpers
 
 
-def _label(value: object) -> str:
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _codes(values: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Integer codes (-1 = missing) and labels, in R's factor order, used only."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        codes = np.asarray(values.cat.codes, dtype=np.int64)
-        categories = values.cat.categories
-    else:
-        codes, categories = pd.factorize(values, sort=True)
-        codes = codes.astype(np.int64)
-    present = np.bincount(codes[codes >= 0], minlength=len(categories)) > 0
-    remap = np.full(len(categories) + 1, -1)
-    remap[:-1][present] = np.arange(present.sum())
-    codes = remap[codes]
-    labels = tuple(_label(c) for c in categories[present])
-    if len(set(labels)) != len(labels):
-        raise ValueError("levels must stay distinct when written as text")
-    return codes, labels
-
-
 def _none_if_nan(value: float) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
 
@@ -237,7 +215,7 @@ def kruskal_wallis(samples: Sequence[np.ndarray]) -> StatTest:
 
 def continuous_row(df: pd.DataFrame, *, variable: str, group: str) -> ContinuousRow:
     """Summarise ``variable`` by ``group`` and test it (ANOVA and Kruskal-Wallis)."""
-    codes, labels = _codes(df[group])
+    codes, labels = factor_codes(df[group])
     values = pd.to_numeric(df[variable], errors="raise").to_numpy(dtype=float)
     in_group = codes >= 0
     present = ~np.isnan(values)
@@ -613,7 +591,7 @@ def trend_test(
     otherwise sorted. ``scores`` give one number per level (default 1, 2, ...).
     Rows missing either value are left out. See :func:`prop_trend`.
     """
-    codes, levels = _codes(df[factor])
+    codes, levels = factor_codes(df[factor])
     yes = _yes_no(df[outcome])
     keep = (codes >= 0) & ~np.isnan(yes)
     k = len(levels)
@@ -644,8 +622,8 @@ def categorical_row(
     :data:`MIN_EXPECTED`. With ``ordinal`` and exactly two groups the
     Cochran-Armitage trend test (levels scored 1, 2, ...) is added.
     """
-    group_codes, groups = _codes(df[group])
-    level_codes, levels = _codes(df[variable])
+    group_codes, groups = factor_codes(df[group])
+    level_codes, levels = factor_codes(df[variable])
     in_group = group_codes >= 0
     present = in_group & (level_codes >= 0)
     table = np.zeros((len(levels), len(groups)), dtype=np.int64)
@@ -708,7 +686,7 @@ def baseline_table(
 
     Rows come in the order continuous, categorical, ordinal, each as listed.
     """
-    codes, groups = _codes(df[group])
+    codes, groups = factor_codes(df[group])
     n = {g: int((codes == j).sum()) for j, g in enumerate(groups)}
     rows: list[ContinuousRow | CategoricalRow] = [
         continuous_row(df, variable=v, group=group) for v in continuous

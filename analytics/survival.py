@@ -345,17 +345,18 @@ class _Prepared:
     labels: tuple[str, ...]
 
 
-def _label(value: object) -> str:
-    """Return a group label as text; 1.0 becomes "1" (a column with NaN is float)."""
+def level_label(value: object) -> str:
+    """Return a level as text; 1.0 becomes "1" (a column with NaN is float)."""
     if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))
     return str(value)
 
 
-def _group_labels(values: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:
+def factor_codes(values: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:
     """Return integer codes (-1 for missing) and labels in R's factor order.
 
-    Categories that no row uses are dropped, as R's ``droplevels`` would.
+    Categories that no row uses are dropped, as R's ``droplevels`` would; the
+    labels are the levels as text (:func:`level_label`), which must stay distinct.
     """
     if isinstance(values.dtype, pd.CategoricalDtype):
         codes = np.asarray(values.cat.codes, dtype=np.int64)
@@ -369,9 +370,9 @@ def _group_labels(values: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:
         remap[:-1][present] = np.arange(present.sum())
         codes = remap[codes]  # -1 indexes the trailing -1: missing stays missing
         categories = categories[present]
-    labels = tuple(_label(c) for c in categories)
+    labels = tuple(level_label(c) for c in categories)
     if len(set(labels)) != len(labels):
-        raise ValueError("group labels must stay distinct when written as text")
+        raise ValueError("levels must stay distinct when written as text")
     return codes, labels
 
 
@@ -411,7 +412,7 @@ def _prepare(
         else np.ones(time.size)
     )
     if group:
-        code, labels = _group_labels(df[group])
+        code, labels = factor_codes(df[group])
     else:
         code, labels = np.zeros(time.size, dtype=np.int64), (ALL,)
     keep = ~np.isnan(time) & ~np.isnan(ev) & ~np.isnan(w) & (code >= 0)
@@ -920,7 +921,7 @@ def _design(
     if np.any((ev != 0) & (ev != 1)):
         raise ValueError(f"{event!r} must be 0/1 or boolean (1 = event)")
     weight = frame[weights].to_numpy(dtype=float) if weights else np.ones(time.size)
-    code, levels = _group_labels(frame[group])
+    code, levels = factor_codes(frame[group])
     if str(reference) not in levels:
         raise ValueError(
             f"reference {reference!r} is not a level of {group!r}: {levels}"
@@ -945,7 +946,7 @@ def _design(
             cols.append(values.to_numpy(dtype=float))
             names.append(cov)
         else:
-            cov_code, cov_levels = _group_labels(values)
+            cov_code, cov_levels = factor_codes(values)
             idx = []
             for j, level in enumerate(cov_levels[1:], start=1):
                 idx.append(len(cols))
@@ -1311,7 +1312,9 @@ __all__ = [
     "PairwiseLogRank",
     "adjust_p",
     "cox",
+    "factor_codes",
     "kaplan_meier",
+    "level_label",
     "landmark",
     "logrank",
     "median_followup",
