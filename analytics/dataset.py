@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -195,28 +195,15 @@ class Cohort:
     synthetic: bool | None = None
 
 
-#: How each cohort filter reads the annotated queryset.
+#: How the cohort filters on recorded fields read the patients (the strategy and
+#: first-regimen filters need an annotation first: see cohort_queryset).
 COHORT_LOOKUPS = {
     "sites": "site__code__in",
     "primary_sites": "tumour__primary_site__in",
     "m_stages": "tumour__clinical_m__in",
-    "strategies": "strategy__in",
-    "regimens": "first_regimen__in",
     "sexes": "sex__in",
     "resectability": "liver__initial_resectability__in",
 }
-
-
-@dataclass(frozen=True)
-class Exclusions:
-    """Patients of the cohort left out of an analysis, by reason."""
-
-    counts: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def total(self) -> int:
-        """Return how many patients were left out."""
-        return sum(self.counts.values())
 
 
 def cohort_queryset(user, cohort: Cohort) -> QuerySet:
@@ -237,7 +224,7 @@ def cohort_queryset(user, cohort: Cohort) -> QuerySet:
         ).filter(first_regimen__in=list(cohort.regimens))
     for name, lookup in COHORT_LOOKUPS.items():
         values = getattr(cohort, name)
-        if values and name not in ("strategies", "regimens"):
+        if values:
             queryset = queryset.filter(**{lookup: list(values)})
     if cohort.diagnosed_from:
         queryset = queryset.filter(tumour__diagnosis_date__gte=cohort.diagnosed_from)
@@ -656,7 +643,6 @@ __all__ = [
     "COHORT_LOOKUPS",
     "AllSites",
     "Cohort",
-    "Exclusions",
     "TIME_UNITS",
     "VARIABLES",
     "Variable",
