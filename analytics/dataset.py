@@ -360,12 +360,8 @@ def survival_table(
     frame = frame[part == "counts"]
     excluded = frame[frame["reason"] != ""].groupby("reason")["n"].sum()
     kept = frame[frame["reason"] == ""].drop(columns="reason")
-    group_values = kept["group"]
-    if variable.kind == "binary":
-        # yes/no columns come as 0/1 from SQLite, booleans from PostgreSQL
-        group_values = group_values.map(lambda v: v if pd.isna(v) else bool(v))
     kept = kept.assign(
-        group=_variable_column(group_values, variable),
+        group=_variable_column(kept["group"], variable),
         days=kept["days"].astype(int),
         n=kept["n"].astype(int),
         **{name: kept[name].astype(bool) for name in ("event", *TABLE_FLAGS)},
@@ -578,8 +574,11 @@ def _variable_column(values: pd.Series, variable: Variable) -> pd.Series:
     values = pd.Series(values).replace({"": None})
     labels = variable.labels()
     if variable.kind == "binary":
-        # 1 and 0 (SQLite) hash as True and False (PostgreSQL): one map serves both.
-        mapped = values.map({True: "Yes", False: "No"})
+        # 0/1 (SQLite) or booleans (PostgreSQL), in an int, bool or object column
+        yes = values.where(values.notna(), False).astype(bool)
+        mapped = pd.Series(np.where(yes, "Yes", "No"), index=values.index).where(
+            values.notna()
+        )
         order = ["No", "Yes"]
     elif labels:
         known = values.map(labels)
