@@ -250,15 +250,7 @@ def fetch_facts(
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     dates = {i for i, name in enumerate(COLUMNS) if _is_date(name)}
-    flags = {
-        COLUMNS.index(name)
-        for name in (
-            "liver_resected",
-            "converted",
-            "later_palliative",
-            "survival_event",
-        )
-    }
+    flags = {COLUMNS.index(name) for name in FLAGS}
     result = []
     for row in rows:
         values = list(row)
