@@ -23,6 +23,8 @@ ENDPOINT_EVENTS = {
     "os": ("overall survival", "death"),
     "rfs": ("recurrence-free survival", "recurrence, progression or death"),
 }
+#: The columns of the counted table the survival statistics read.
+COUNTED = {"duration": "time", "event": "event", "weights": "n"}
 #: Landmark analyses round the suggested landmark up to a multiple of this (months).
 LANDMARK_STEP_MONTHS = 3
 
@@ -107,35 +109,27 @@ def run_report(spec: ReportSpec, *, user) -> Report:
             [f"cohort.sites: no site {', '.join(unknown)} among the sites you can see"]
         )
     queryset = dataset.cohort_queryset(user, spec.cohort)
-    index = IndexDate.DIAGNOSIS if spec.index == "landmark" else IndexDate(spec.index)
+    read = {
+        "group": spec.group_by,
+        "endpoint": Endpoint(spec.endpoint),
+        "index": IndexDate.DIAGNOSIS
+        if spec.index == "landmark"
+        else IndexDate(spec.index),
+        "as_of": spec.as_of,
+    }
     analysed = None  # one row per analysed patient, when the report needs them
     landmark_info = None
     if needs_rows(spec):
-        frame = dataset.patient_frame(
-            queryset,
-            group=spec.group_by,
-            endpoint=Endpoint(spec.endpoint),
-            index=index,
-            as_of=spec.as_of,
-            variables=frame_variables(spec),
-        )
-        patients = len(frame)
+        frame = dataset.patient_frame(queryset, variables=frame_variables(spec), **read)
         table = dataset.table_from_frame(frame)
-        excluded = _exclusions(table, spec)
         analysed = frame[frame["days"].notna() & frame["group"].notna()].copy()
-        if spec.index == "landmark" and not analysed.empty:
-            analysed, landmark_info = _landmark(analysed, spec, excluded)
-            table = dataset.table_from_frame(analysed)
     else:
-        table = dataset.survival_table(
-            queryset,
-            group=spec.group_by,
-            endpoint=Endpoint(spec.endpoint),
-            index=index,
-            as_of=spec.as_of,
-        )
-        patients = table.patients
-        excluded = _exclusions(table, spec)
+        table = dataset.survival_table(queryset, **read)
+    patients = table.patients
+    excluded = _exclusions(table, spec)
+    if analysed is not None and spec.index == "landmark" and not analysed.empty:
+        analysed, landmark_info = _landmark(analysed, spec, excluded)
+        table = dataset.table_from_frame(analysed)
     if not patients:
         raise ReportError(
             ["cohort: no patients match these filters among the sites you can see"]
@@ -159,13 +153,12 @@ def run_report(spec: ReportSpec, *, user) -> Report:
         group=counts["group"].cat.remove_unused_categories(),
     )
     groups = list(counts["group"].cat.categories)
-    by_count = {"duration": "time", "event": "event", "weights": "n"}
     curves = survival.kaplan_meier(
         counts,
         group="group",
         conf_type=spec.conf_type,
         conf_level=spec.conf_level,
-        **by_count,
+        **COUNTED,
     )
     longest = float(counts["time"].max())
     for time in spec.times:
@@ -439,8 +432,7 @@ def _logrank(testable: pd.DataFrame, tested: list[str]):
             },
             [],
         )
-    counted = {"duration": "time", "event": "event", "group": "group", "weights": "n"}
-    result = survival.logrank(testable, **counted)
+    result = survival.logrank(testable, group="group", **COUNTED)
     overall = {
         "statistic": _float(result.statistic),
         "df": int(result.df),
@@ -450,7 +442,7 @@ def _logrank(testable: pd.DataFrame, tested: list[str]):
         "small_groups": list(result.small_groups),
         "warnings": list(result.warnings),
     }
-    pairs = survival.pairwise_logrank(testable, adjust="holm", **counted)
+    pairs = survival.pairwise_logrank(testable, group="group", adjust="holm", **COUNTED)
     pairwise = [
         {
             "group_a": pair.group_a,
@@ -552,9 +544,7 @@ def _reference(spec: ReportSpec, tested: list[str]) -> str:
 
 
 def _followup(counts: pd.DataFrame) -> dict:
-    result = survival.median_followup(
-        counts, duration="time", event="event", weights="n"
-    )
+    result = survival.median_followup(counts, **COUNTED)
     return {
         "median": _float(result.median),
         "lower": _float(result.lower),
