@@ -38,6 +38,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+import warnings
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -70,6 +71,8 @@ def main() -> None:
 
     import django
 
+    # whitenoise warns that staticfiles/ is missing; the pages need no assets here
+    warnings.filterwarnings("ignore", message="No directory at")
     django.setup()
     from django.contrib.auth.models import User
     from django.db import connection
