@@ -1025,19 +1025,33 @@ def _efron_terms(design: _Design, beta: np.ndarray) -> _EfronTerms:
     nd, r0, r1, r2 = d[has], r0[has], r1[has], r2[has]
     d0, d1, d2, xe = d0[has], d1[has], d2[has], xe[has]
     loglik = float(eta[order] @ we)
-    # one Efron step per event: the j-th of the d events at a time (j = 0..d-1)
+    # One Efron step per event, the j-th of the d at a time (j = 0..d-1), with
+    # f = j/d and denominator r0 - f d0. Only scalars are kept per step: the
+    # step's mean (r1 - f d1) / denom and covariance (r2 - f d2) / denom - mean
+    # mean' sum over a time's steps to sums of 1/denom, f/denom, 1/denom^2, ...
+    # times the vectors and matrices of that time, so the work and memory of
+    # the p x p terms are per distinct time, not per patient.
     steps = np.rint(nd).astype(np.int64)
     at = np.repeat(np.arange(nd.size), steps)
     first = np.cumsum(steps) - steps
     frac = (np.arange(at.size) - first[at]) / nd[at]
-    denom = r0[at] - frac * d0[at]
-    loglik -= float(np.log(denom).sum())
-    mean = (r1[at] - frac[:, None] * d1[at]) / denom[:, None]
-    cov = (r2[at] - frac[:, None, None] * d2[at]) / denom[:, None, None] - (
-        mean[:, :, None] * mean[:, None, :]
+    inv = 1 / (r0[at] - frac * d0[at])
+    loglik += float(np.log(inv).sum())
+
+    def per_time(values: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(values, first) if at.size else values
+
+    a, b = per_time(inv), per_time(frac * inv)
+    a2, b2, c2 = per_time(inv**2), per_time(frac * inv**2), per_time((frac * inv) ** 2)
+    mean_sum = a[:, None] * r1 - b[:, None] * d1
+    r1d1 = r1[:, :, None] * d1[:, None, :]
+    info = (
+        a[:, None, None] * r2
+        - b[:, None, None] * d2
+        - a2[:, None, None] * (r1[:, :, None] * r1[:, None, :])
+        + b2[:, None, None] * (r1d1 + r1d1.transpose(0, 2, 1))
+        - c2[:, None, None] * (d1[:, :, None] * d1[:, None, :])
     )
-    mean_sum = np.add.reduceat(mean, first, axis=0) if at.size else mean
-    info = np.add.reduceat(cov, first, axis=0) if at.size else cov
     return _EfronTerms(np.flatnonzero(has), xe, mean_sum, info, loglik)
 
 
