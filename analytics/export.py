@@ -12,7 +12,8 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
 from analytics import plots, survival
-from analytics.reports import Report, p_text
+from analytics.plots import p_text
+from analytics.reports import Report
 
 #: Tables a report offers as CSV, by the name used in URLs and the command.
 TABLES = (
@@ -115,8 +116,8 @@ def figure(data: dict, curves: dict[str, survival.KaplanMeier]) -> Figure:
         time_unit=f"{data['time_unit']} since {index}",
         ticks=data["at_risk"]["ticks"],
         p_value=(data.get("logrank") or {}).get("p_value"),
+        small_groups=(data.get("logrank") or {}).get("small_groups", ()),
         title=title,
-        y_label="Survival probability",
     )
 
 

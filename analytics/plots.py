@@ -14,9 +14,8 @@ from collections.abc import Mapping, Sequence
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
-from analytics.survival import KaplanMeier, LogRank
+from analytics.survival import SMALL_GROUP_SIZE, KaplanMeier
 
 #: Okabe-Ito colours: distinguishable with the common colour-vision deficiencies
 #: and in greyscale print.
@@ -47,34 +46,21 @@ MAX_CENSOR_MARKS = 150
 AT_RISK_GID = "at-risk"
 
 
-def format_p(p_value: float | None) -> str:
-    """Return a P value as journals print it: "P = 0.17", "P = 0.004", "P < 0.001".
+def p_text(p: float | None) -> str:
+    """Return a P value as a paper prints it: "P = .17", "P = .004", "P < .001".
 
-    Two decimals from 0.01 up, three below, "P < 0.001" under that (NEJM style).
+    Two decimals from .01 up, three below, "P < .001" under that and "P > .99"
+    above .99, without the leading zero (AMA style); the figure, the page, the
+    text and the downloads all write P values with this one rule.
     """
-    if p_value is None or not np.isfinite(p_value):
-        return "P not computable"
-    if p_value < 0.001:
-        return "P < 0.001"
-    if p_value < 0.01:
-        return f"P = {p_value:.3f}"
-    return f"P = {p_value:.2f}"
-
-
-def default_ticks(max_time: float, *, count: int = 6) -> list[float]:
-    """Return about ``count`` round tick positions from 0 past ``max_time``.
-
-    Steps are multiples of 1, 2, 3, 5, 6 or 10 (times a power of ten), so months
-    come out in 6s and 12s where they fit. The last tick is the first at or beyond
-    ``max_time``, so every curve ends inside the axis.
-    """
-    if not np.isfinite(max_time) or max_time <= 0:
-        return [0.0, 1.0]
-    locator = MaxNLocator(nbins=count, steps=[1, 2, 3, 5, 6, 10])
-    values = [float(v) for v in locator.tick_values(0, max_time) if v >= 0]
-    ticks = [v for v in values if v < max_time]
-    ticks.append(min(v for v in values if v >= max_time))
-    return ticks
+    if p is None or not np.isfinite(p):
+        return "P not computed"
+    if p < 0.001:
+        return "P < .001"
+    if p > 0.99:
+        return "P > .99"
+    text = f"{p:.3f}" if p < 0.01 else f"{p:.2f}"
+    return "P = " + text.removeprefix("0")
 
 
 def _steps(km: KaplanMeier) -> tuple[np.ndarray, ...]:
@@ -94,10 +80,10 @@ def _steps(km: KaplanMeier) -> tuple[np.ndarray, ...]:
 def km_figure(
     curves: Mapping[str, KaplanMeier],
     *,
+    ticks: Sequence[float],
     time_unit: str = "months",
-    ticks: Sequence[float] | None = None,
-    logrank: LogRank | None = None,
     p_value: float | None = None,
+    small_groups: Sequence[str] = (),
     title: str | None = None,
     y_label: str = "Survival probability",
     show_ci: bool = True,
@@ -115,11 +101,11 @@ def km_figure(
     time_unit
         Unit of the curves' times, written in the axis label: "Time (months)".
     ticks
-        Times for the axis ticks and the at-risk columns; default
-        :func:`default_ticks` up to the longest follow-up.
-    logrank, p_value
-        The log-rank result (its P value is written on the plot, flagged when a
-        group has fewer than 10 patients) or a bare P value.
+        Times for the axis ticks and the at-risk columns (a report's
+        ``at_risk.ticks``); the axis ends at the last.
+    p_value, small_groups
+        The log-rank P value, written on the plot; flagged as unstable when
+        ``small_groups`` names groups of fewer than ``SMALL_GROUP_SIZE`` patients.
     show_ci
         Shade the pointwise confidence band of each curve (as steps).
     show_censors
@@ -135,10 +121,7 @@ def km_figure(
     """
     if not curves:
         raise ValueError("no curves to draw")
-    longest = max((km.time[-1] for km in curves.values() if km.time.size), default=0)
-    tick_values = [
-        float(t) for t in (ticks if ticks is not None else default_ticks(longest))
-    ]
+    tick_values = [float(t) for t in ticks]
     groups = list(curves)
     fig = Figure(figsize=size, layout="constrained")
     if risk_table:
@@ -191,11 +174,10 @@ def km_figure(
     # the P value heads the legend, which goes where it hides the least of the
     # curves, so neither covers a step
     heading = None
-    if logrank is not None or p_value is not None:
-        p = logrank.p_value if logrank is not None else p_value
-        heading = f"Log-rank {format_p(p)}"
-        if logrank is not None and logrank.small_groups:
-            heading += "\n(groups under 10 patients: P unstable)"
+    if p_value is not None:
+        heading = f"Log-rank {p_text(p_value)}"
+        if small_groups:
+            heading += f"\n(groups under {SMALL_GROUP_SIZE} patients: P unstable)"
     legend = ax.legend(
         loc="best",
         frameon=False,
@@ -263,4 +245,4 @@ def render(fig: Figure, *, format: str = "png", dpi: int = 150) -> bytes:
     return buffer.getvalue()
 
 
-__all__ = ["AT_RISK_GID", "PALETTE", "default_ticks", "format_p", "km_figure", "render"]
+__all__ = ["AT_RISK_GID", "PALETTE", "km_figure", "p_text", "render"]

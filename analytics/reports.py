@@ -16,6 +16,7 @@ import pandas as pd
 
 from analytics import compare, dataset, survival
 from analytics.dataset import VARIABLES
+from analytics.plots import p_text
 from analytics.spec import InvalidSpec, ReportSpec
 from registry.choices import Endpoint, IndexDate
 
@@ -690,18 +691,6 @@ def _events(counts: pd.DataFrame) -> dict:
 
 
 # --- text ---------------------------------------------------------------------
-
-
-def p_text(p: float | None) -> str:
-    """Return a P value as a paper prints it: "P = .17", "P < .001"."""
-    if p is None:
-        return "P not computed"
-    if p < 0.001:
-        return "P < .001"
-    if p > 0.99:
-        return "P > .99"
-    text = f"{p:.3f}" if p < 0.01 else f"{p:.2f}"
-    return "P = " + text.removeprefix("0")
 
 
 def _rounded(value: float, unit: str) -> str:

@@ -2,7 +2,7 @@
 
 from django import template
 
-from analytics.reports import p_text
+from analytics.plots import p_text
 
 register = template.Library()
 DASH = "–"

@@ -19,8 +19,6 @@ from matplotlib.collections import FillBetweenPolyCollection, PolyCollection
 from analytics.plots import (
     AT_RISK_GID,
     MAX_CENSOR_MARKS,
-    default_ticks,
-    format_p,
     km_figure,
     render,
 )
@@ -29,11 +27,22 @@ from analytics.survival import kaplan_meier, logrank
 DATA = Path(__file__).resolve().parent.parent / "fixtures" / "r" / "data"
 
 
+#: aml's follow-up reaches 161 weeks
+AML_TICKS = [0, 30, 60, 90, 120, 150, 180]
+
+
 def aml_figure(**kwargs):
     aml = pd.read_csv(DATA / "aml.csv")
     curves = kaplan_meier(aml, duration="time", event="status", group="x")
     result = logrank(aml, duration="time", event="status", group="x")
-    return curves, km_figure(curves, time_unit="weeks", logrank=result, **kwargs)
+    kwargs.setdefault("ticks", AML_TICKS)
+    return curves, km_figure(
+        curves,
+        time_unit="weeks",
+        p_value=result.p_value,
+        small_groups=result.small_groups,
+        **kwargs,
+    )
 
 
 def at_risk_shown(fig) -> dict[str, list[tuple[float, int]]]:
@@ -78,7 +87,7 @@ class TestKaplanMeierFigure:
         curves, fig = aml_figure()
         main, table = fig.axes
         ticks = list(main.get_xticks())
-        assert ticks == default_ticks(161)
+        assert ticks == AML_TICKS
         for group in curves:
             assert [x for x, _ in at_risk_shown(fig)[group]] == ticks
         fig.canvas.draw()  # columns share the main axis' x scale once laid out
@@ -101,14 +110,21 @@ class TestKaplanMeierFigure:
         labels = [t.get_text() for t in legend.get_texts()]
         assert labels == ["Maintained (n = 11)", "Nonmaintained (n = 12)"]
         # survdiff on aml: Chisq = 3.4 on 1 df, p = 0.07 (reference_printed.txt)
-        assert legend.get_title().get_text() == "Log-rank P = 0.07"
+        assert legend.get_title().get_text() == "Log-rank P = .07"
 
     def test_small_groups_are_flagged_next_to_the_p_value(self):
         # edge.csv groups have 2 to 12 patients; aml's 11 and 12 are not flagged
         edge = pd.read_csv(DATA / "edge.csv")
         kwargs = {"duration": "time", "event": "status", "group": "grp"}
-        fig = km_figure(kaplan_meier(edge, **kwargs), logrank=logrank(edge, **kwargs))
-        assert "unstable" in fig.axes[0].get_legend().get_title().get_text()
+        result = logrank(edge, **kwargs)
+        fig = km_figure(
+            kaplan_meier(edge, **kwargs),
+            ticks=[0, 5, 10],
+            p_value=result.p_value,
+            small_groups=result.small_groups,
+        )
+        heading = fig.axes[0].get_legend().get_title().get_text()
+        assert "groups under 10 patients: P unstable" in heading
         _, fig = aml_figure()
         assert "unstable" not in fig.axes[0].get_legend().get_title().get_text()
 
@@ -136,7 +152,7 @@ class TestKaplanMeierFigure:
         times = np.arange(1, 2001, dtype=float)
         frame = pd.DataFrame({"time": times, "status": times % 3 == 0})
         curves = kaplan_meier(frame, duration="time", event="status")
-        fig = km_figure(curves, risk_table=False, show_ci=False)
+        fig = km_figure(curves, ticks=[0, 1000, 2000], risk_table=False, show_ci=False)
         [marks] = [ln for ln in fig.axes[0].get_lines() if ln.get_marker() == "+"]
         x = marks.get_xdata()
         assert len(x) == MAX_CENSOR_MARKS
@@ -152,7 +168,7 @@ class TestKaplanMeierFigure:
     def test_figure_without_table_or_p_value(self):
         aml = pd.read_csv(DATA / "aml.csv")
         curves = kaplan_meier(aml, duration="time", event="status")
-        fig = km_figure(curves, risk_table=False, show_censors=False)
+        fig = km_figure(curves, ticks=AML_TICKS, risk_table=False, show_censors=False)
         assert len(fig.axes) == 1
         assert fig.axes[0].get_legend().get_title().get_text() == ""
         assert render(fig, format="png").startswith(b"\x89PNG")
@@ -166,20 +182,4 @@ class TestKaplanMeierFigure:
         with pytest.raises(ValueError, match="format"):
             render(fig, format="gif")
         with pytest.raises(ValueError, match="no curves"):
-            km_figure({})
-
-
-class TestHelpers:
-    def test_p_values_are_written_as_journals_print_them(self):
-        assert format_p(0.17) == "P = 0.17"
-        # two decimals from 0.01 up, three below (NEJM style)
-        assert format_p(0.0423) == "P = 0.04"
-        assert format_p(0.0042) == "P = 0.004"
-        assert format_p(0.0004) == "P < 0.001"
-        assert format_p(None) == "P not computable"
-
-    def test_default_ticks_are_round_and_reach_past_the_last_time(self):
-        assert default_ticks(58) == [0, 10, 20, 30, 40, 50, 60]
-        assert default_ticks(161) == [0, 30, 60, 90, 120, 150, 180]
-        assert default_ticks(36) == [0, 6, 12, 18, 24, 30, 36]
-        assert default_ticks(0) == [0.0, 1.0]
+            km_figure({}, ticks=AML_TICKS)

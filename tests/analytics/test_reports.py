@@ -9,11 +9,11 @@ from django.db import connection
 from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 
-from analytics import dataset
+from analytics import dataset, export
+from analytics.plots import p_text
 from analytics.reports import (
     ReportError,
     needs_rows,
-    p_text,
     run_report,
     weighted_quantile,
 )
@@ -126,6 +126,10 @@ class ReportOnDemoCohortTests(TestCase):
         self.assertEqual(small, ["No resection"])
         self.assertEqual(result["logrank"]["small_groups"], ["No resection"])
         self.assertIsNotNone(result["logrank"]["p_value"])
+        # and on the figure, next to the P value
+        figure = export.figure(export.result_json(result), result.curves)
+        heading = figure.axes[0].get_legend().get_title().get_text()
+        self.assertIn("P = .20\n(groups under 10 patients: P unstable)", heading)
 
     def test_unknown_cox_reference_is_a_clear_error(self):
         with self.assertRaises(ReportError) as caught:
@@ -272,6 +276,27 @@ class GroupOfOneTests(TestCase):
 class PTextTests(TestCase):
     def test_p_values_print_as_in_a_paper(self):
         self.assertEqual(
-            [p_text(p) for p in (0.1734, 0.6, 0.0012, 0.0004, 0.995, None)],
-            ["P = .17", "P = .60", "P = .001", "P < .001", "P > .99", "P not computed"],
+            [
+                p_text(p)
+                for p in (
+                    0.1734,
+                    0.6,
+                    0.0423,
+                    0.0042,
+                    0.0004,
+                    0.995,
+                    None,
+                    float("nan"),
+                )
+            ],
+            [
+                "P = .17",
+                "P = .60",
+                "P = .04",
+                "P = .004",
+                "P < .001",
+                "P > .99",
+                "P not computed",
+                "P not computed",
+            ],
         )
