@@ -147,10 +147,6 @@ class Trend:
 # helpers
 
 
-def _none_if_nan(value: float) -> float | None:
-    return None if value is None or not np.isfinite(value) else float(value)
-
-
 # --------------------------------------------------------------------------------------
 # continuous
 

@@ -733,7 +733,7 @@ def methods_text(spec: ReportSpec, s: dict) -> str:
             "Hazard ratios against the reference group "
             f"({s['cox']['reference']}) came from a Cox proportional-hazards model"
             f"{adjusted} (Efron ties); proportional hazards were checked with the "
-            "scaled Schoenfeld residual test (R's cox.zph)."
+            "score test of R's cox.zph (survival 3.x, Kaplan-Meier time transform)."
         )
     text.append("Median follow-up was estimated by the reverse Kaplan-Meier method.")
     if s["baseline"]["rows"] or s["associations"]:

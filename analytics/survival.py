@@ -178,8 +178,7 @@ class KaplanMeier:
         last = self.time[-1] if self.time.size else -np.inf
         # index of the last row with time <= t, -1 meaning "before the first row"
         row = np.searchsorted(self.time, wanted, side="right") - 1
-        risk_row = np.searchsorted(self.time, wanted, side="left")
-        n_risk = np.append(self.n_risk, 0)[risk_row]
+        n_risk = self.at_risk(wanted)
         out = []
         for t, r, nr in zip(wanted, row, n_risk, strict=True):
             if t > last:

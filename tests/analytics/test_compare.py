@@ -225,9 +225,14 @@ class TestByHand:
     def test_fisher_r_x_c_by_hand(self):
         # [[1, 0, 0], [0, 1, 0], [0, 0, 1]]: all margins 1; the 3! = 6 tables are
         # the permutation matrices, each with probability 1/6, all as extreme:
-        # P = 1. Making one row 2 ([[2,0,0],[0,1,0],[0,0,1]]) leaves only tables
-        # that are permutations in the other rows: still every table ties, P = 1.
+        # P = 1.
         assert fisher_exact(np.eye(3, dtype=int)).p_value == pytest.approx(1.0)
+        # Rows and columns 2, 1, 1: seven tables. P(observed) = (2! 1! 1!)^2 /
+        # (4! 2!) = 1/12, as for the other table with the 2 in the corner; the five
+        # with the 2 split have 1/6 each. P = 2/12 = 1/6 (R: fisher.test(...)
+        # $p.value = 0.1666667).
+        table = [[2, 0, 0], [0, 1, 0], [0, 0, 1]]
+        assert fisher_exact(table).p_value == pytest.approx(1 / 6)
 
     def test_anova_and_kruskal_by_hand(self):
         # groups (1, 2, 3) and (4, 5, 6): grand mean 3.5; between = 3 * 1.5^2 * 2
