@@ -33,8 +33,8 @@ PALETTE: tuple[str, ...] = (
 FORMATS: dict[str, dict[str, object]] = {
     # fixed metadata so the same figure renders to the same bytes every time
     "png": {"metadata": {"Software": None}},
-    "svg": {"metadata": {"Date": None}},
-    "pdf": {"metadata": {"CreationDate": None}},
+    "svg": {"metadata": {"Date": None, "Creator": None}},
+    "pdf": {"metadata": {"CreationDate": None, "Creator": None, "Producer": None}},
 }
 
 #: Most censor marks drawn per curve. A curve of thousands of patients has
