@@ -176,14 +176,15 @@ def run_report(spec: ReportSpec, *, user) -> Report:
             f"Group '{g}' has only {sizes[g]} patient: shown in the curves and "
             "tables, left out of the tests and the Cox model."
         )
-    small = [g for g in tested if sizes[g] < survival.SMALL_GROUP_SIZE]
+    testable = counts[counts["group"].isin(tested)].copy()
+    testable["group"] = testable["group"].cat.remove_unused_categories()
+    logrank_section, pairwise_section = _logrank(testable, tested)
+    small = logrank_section.get("small_groups")
     if small:
         warnings.append(
             "P values involving groups of fewer than "
             f"{survival.SMALL_GROUP_SIZE} patients are unstable: {', '.join(small)}."
         )
-    testable = counts[counts["group"].isin(tested)].copy()
-    testable["group"] = testable["group"].cat.remove_unused_categories()
 
     sections: dict = {
         "as_of": spec.as_of.isoformat(),
@@ -199,7 +200,7 @@ def run_report(spec: ReportSpec, *, user) -> Report:
         "groups": [_group_summary(curves[g], spec, g) for g in groups],
         "at_risk": _at_risk(curves, spec, longest),
     }
-    sections["logrank"], sections["pairwise"] = _logrank(testable, tested)
+    sections["logrank"], sections["pairwise"] = logrank_section, pairwise_section
     if spec.covariates:
         rows = analysed[analysed["group"].isin(tested)].copy()
         rows["time"] = rows["days"] / spec.unit_days
