@@ -228,9 +228,12 @@ class _Parser:
             return tuple(default)
         result = []
         for i, item in enumerate(value):
-            number = _Parser({"x": item}, self.errors).number("x", None, positive=True)
+            # one message per bad item, in this field's words
+            number = _Parser({"x": item}, []).number("x", None, positive=True)
             if number is None:
-                self.errors[-1] = f"{key}[{i}]: must be a number more than 0 ({item!r})"
+                self.errors.append(
+                    f"{key}[{i}]: must be a number more than 0 ({item!r})"
+                )
             else:
                 result.append(number)
         return tuple(sorted(set(result)))
@@ -247,7 +250,7 @@ class _Parser:
 
     def variable(self, key, default, *, grouping=False):
         value = self._get(key, default)
-        if value not in VARIABLES:
+        if not isinstance(value, str) or value not in VARIABLES:
             self.errors.append(
                 f"{key}: unknown field {value!r} "
                 f"(known: {', '.join(sorted(VARIABLES))})"

@@ -102,3 +102,27 @@ class ReportSpecTests(SimpleTestCase):
     def test_every_problem_is_reported_at_once(self):
         errors = self.errors({"endpoint": "pfs", "conf_type": "wide", "conf_level": 2})
         self.assertEqual(len(errors), 3)
+
+    def test_null_or_bad_times_are_named_without_losing_other_messages(self):
+        errors = self.errors({"endpoint": "pfs", "times": [None, 12, "soon"]})
+        self.assertEqual(
+            errors,
+            [
+                "endpoint: 'pfs' is not one of os, rfs",
+                "times[0]: must be a number more than 0 (None)",
+                "times[2]: must be a number more than 0 ('soon')",
+            ],
+        )
+
+    def test_lists_where_a_field_name_belongs_are_refused_not_crashed_on(self):
+        errors = self.errors(
+            {"group_by": ["strategy"], "baseline": [["age"]], "covariates": [{}]}
+        )
+        self.assertEqual(
+            sorted(error.split(" (known")[0] for error in errors),
+            [
+                "baseline[0]: unknown field ['age']",
+                "covariates[0]: unknown field {}",
+                "group_by: unknown field ['strategy']",
+            ],
+        )
