@@ -96,9 +96,9 @@ def result_json(report: Report) -> dict:
     return {**report.to_dict(), "curves": curves_to_dict(report.curves)}
 
 
-def to_json(report: Report) -> str:
-    """Return the whole result as JSON text."""
-    return json.dumps(result_json(report), indent=2, ensure_ascii=False)
+def to_json(data: dict) -> str:
+    """Return a whole result (``result_json``'s data) as JSON text."""
+    return json.dumps(data, indent=2, ensure_ascii=False)
 
 
 def figure(data: dict, curves: dict[str, survival.KaplanMeier]) -> Figure:

@@ -7,13 +7,13 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, transaction
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Max
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
 from analytics import export
@@ -58,7 +58,11 @@ def report_list(request):
 def report_new(request):
     """Show the report builder, empty or filled from a saved report."""
     if "saved" in request.GET:
-        saved = get_object_or_404(SavedReport, pk=request.GET["saved"])
+        try:
+            pk = int(request.GET["saved"])
+        except ValueError:
+            raise Http404("No such saved report.") from None
+        saved = get_object_or_404(SavedReport, pk=pk)
         initial = ReportForm.initial_from_spec(saved.spec)
         form = ReportForm(user=request.user, initial=initial)
     elif request.GET:
@@ -118,16 +122,19 @@ def report_save(request):
     except (ValueError, InvalidSpec) as exc:
         messages.error(request, f"The report could not be saved: {exc}")
         return redirect("analytics:report_list")
-    if not name:
-        name = spec.name or "Untitled report"
+    saved = SavedReport(
+        name=name or spec.name or "Untitled report",
+        spec=spec.to_dict(),
+        owner=request.user,
+    )
     try:
-        with transaction.atomic():
-            saved = SavedReport.objects.create(
-                name=name, spec=spec.to_dict(), owner=request.user
-            )
-    except IntegrityError:
-        messages.error(request, f"You already have a saved report called “{name}”.")
+        saved.full_clean()
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, f"The report could not be saved: {message}")
         return redirect("analytics:report_list")
+    saved.save()
+    name = saved.name
     messages.success(request, f"Saved “{name}”. Run it again at any time from here.")
     return redirect(saved)
 
@@ -136,12 +143,17 @@ def report_save(request):
 def saved_report_detail(request, pk: int):
     """Show a saved report: its specification and the provenance of its runs."""
     saved = get_object_or_404(SavedReport.objects.select_related("owner"), pk=pk)
-    runs = list(_visible_runs(request, saved.runs.select_related("run_by")))
-    for i, run in enumerate(runs):
-        previous = runs[i + 1] if i + 1 < len(runs) else None
-        run.data_changed = (
-            previous is not None and previous.fingerprint != run.fingerprint
-        )
+    runs = list(
+        _visible_runs(request, saved.runs.select_related("run_by").defer("result"))
+    )
+    # each run against the same user's run before it, as saved_report_run says
+    # (a run covers its runner's sites, so another user's run is no comparison)
+    last_fingerprint: dict = {}
+    for run in reversed(runs):
+        previous = last_fingerprint.get(run.run_by_id)
+        run.first = previous is None
+        run.data_changed = previous is not None and previous != run.fingerprint
+        last_fingerprint[run.run_by_id] = run.fingerprint
     ctx = {
         "saved": saved,
         "runs": runs,
@@ -162,7 +174,7 @@ def saved_report_run(request, pk: int):
         for message in exc.errors:
             messages.error(request, message)
         return redirect(saved)
-    previous = saved.runs.filter(run_by=request.user).first()
+    previous = saved.runs.filter(run_by=request.user).defer("result").first()
     run = ReportRun.objects.create(
         saved_report=saved,
         run_by=request.user,
@@ -285,10 +297,7 @@ def _file_response(data: dict, curves, fmt: str, table: str) -> HttpResponse:
         )
         filename = f"{stem}.xlsx"
     elif fmt == "json":
-        response = HttpResponse(
-            json.dumps(data, indent=2, ensure_ascii=False),
-            content_type="application/json",
-        )
+        response = HttpResponse(export.to_json(data), content_type="application/json")
         filename = f"{stem}.json"
     elif fmt == "report.pdf":
         response = HttpResponse(
@@ -297,5 +306,5 @@ def _file_response(data: dict, curves, fmt: str, table: str) -> HttpResponse:
         filename = f"{stem}.pdf"
     else:
         raise Http404(f"Unknown format {fmt!r}")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Content-Disposition"] = content_disposition_header(True, filename)
     return response

@@ -76,7 +76,7 @@ class Command(BaseCommand):
             ) from None
         result = export.result_json(report)
         if format == "json":
-            self._write(json.dumps(result, indent=2, ensure_ascii=False), output)
+            self._write(export.to_json(result), output)
         elif format == "csv":
             self._write(export.to_csv(result, table), output)
         elif format == "xlsx":
