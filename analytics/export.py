@@ -129,6 +129,7 @@ def figure_bytes(data: dict, curves, fmt: str) -> bytes:
 def tables(data: dict) -> dict[str, pd.DataFrame]:
     """Return every table of a result as a DataFrame, by name."""
     unit = data["time_unit"]
+    level = f"{data['spec']['conf_level'] * 100:g}%"
     groups = pd.DataFrame(
         [
             {
@@ -136,8 +137,8 @@ def tables(data: dict) -> dict[str, pd.DataFrame]:
                 "n": g["n"],
                 "events": g["events"],
                 f"median ({unit})": g["median"]["estimate"],
-                "median lower 95%": g["median"]["lower"],
-                "median upper 95%": g["median"]["upper"],
+                f"median lower {level}": g["median"]["lower"],
+                f"median upper {level}": g["median"]["upper"],
             }
             for g in data["groups"]
         ]

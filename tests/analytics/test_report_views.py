@@ -165,6 +165,15 @@ class ReportDownloadTests(ReportViewTestCase):
         self.assertIn("curves", data)
         self.assertTrue(self.download("report.pdf").content.startswith(b"%PDF"))
 
+    def test_tables_name_the_confidence_level_asked_for(self):
+        header = self.download("csv", conf_level="0.9").content.decode().splitlines()[0]
+        self.assertIn("median lower 90%", header)
+        page = self.client.get(
+            reverse("analytics:report_result"), {**QUERY, "conf_level": "0.9"}
+        )
+        self.assertContains(page, "HR [90% CI]")
+        self.assertNotContains(page, "95%")
+
     def test_survival_only_report_downloads_in_every_format(self):
         survival = {"contents": "survival"}
         self.assertTrue(
