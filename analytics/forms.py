@@ -24,9 +24,7 @@ CONTENTS = [
     ),
 ]
 INDEX_LABELS = {
-    "diagnosis": "Date of diagnosis",
-    "treatment": "Start of first treatment",
-    "operation": "First operation",
+    **dict(choices.IndexDate.choices),
     "landmark": "Landmark (restart the clock at L after diagnosis)",
 }
 

@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 
 from analytics.dataset import TIME_UNITS, VARIABLES, Cohort
+from analytics.survival import CONF_TYPES
 from registry import choices
-from registry.choices import Endpoint
+from registry.choices import Endpoint, IndexDate
 
 #: Index dates a report may count from ("landmark" restarts the clock at L).
-INDEXES = ("diagnosis", "treatment", "operation", "landmark")
-CONF_TYPES = ("log-log", "log", "plain")
+INDEXES = (*IndexDate.values, "landmark")
 #: Landmark times per time unit when a specification names none.
 DEFAULT_TIMES = {
     "months": (12.0, 24.0, 36.0, 60.0),

@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 from unittest import mock
 
 from django.core.management import call_command
@@ -74,6 +75,14 @@ class ReportResultTests(ReportViewTestCase):
         self.assertNotContains(response, "Baseline characteristics")
         full = self.client.get(reverse("analytics:report_result"), QUERY)
         self.assertEqual(data["logrank"], full.context["data"]["logrank"])
+
+    def test_every_field_description_the_builder_points_to_exists(self):
+        page = self.client.get(reverse("analytics:report_new")).content.decode()
+        described = set(re.findall(r'aria-describedby="([^"]+)"', page))
+        self.assertTrue(described)
+        for ids in described:
+            for id_ in ids.split():
+                self.assertIn(f'id="{id_}"', page)
 
     def test_research_nurse_may_not_run_reports(self):
         self.client.force_login(self.nina)
