@@ -148,13 +148,28 @@ def patient_for_user(user, pk: int) -> Patient:
     )
 
 
-def patient_rows(patients: models.QuerySet) -> models.QuerySet:
-    """Return `patients` with the columns of the patient list, in one query."""
-    return (
-        patients.with_derived()
-        .select_related("site")
-        .annotate(primary_site=models.F("tumour__primary_site"))
+def patient_rows(patients: models.QuerySet, *, derived: bool) -> models.QuerySet:
+    """Return `patients` with the columns of the patient list, in one query.
+
+    Without ``derived`` only the recorded columns are read (site, diagnosis,
+    primary site): deriving strategy, vital status and last contact costs a pass
+    over every patient's treatments, so the list derives them for the rows it
+    shows (:func:`derived_rows`), unless it sorts by one of them.
+    """
+    if derived:
+        patients = patients.with_derived()
+    else:
+        patients = patients.annotate(diagnosis_date=models.F("tumour__diagnosis_date"))
+    return patients.select_related("site").annotate(
+        primary_site=models.F("tumour__primary_site")
     )
+
+
+def derived_rows(pks: list[int]) -> list[Patient]:
+    """Return the patients `pks`, in that order, with the list's derived columns."""
+    rows = patient_rows(Patient.objects.filter(pk__in=pks), derived=True)
+    by_pk = {row.pk: row for row in rows}
+    return [by_pk[pk] for pk in pks]
 
 
 def patient_record(patient: Patient, model: type[models.Model], pk: int):

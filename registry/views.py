@@ -89,7 +89,8 @@ def patient_list(request):
                 return redirect("registry:patient_detail", pk=found[0])
     else:
         patients = filterset.qs
-    table = PatientTable(selectors.patient_rows(patients))
+    derived = PatientTable.sorts_by_derived(request.GET.get("sort", ""))
+    table = PatientTable(selectors.patient_rows(patients, derived=derived))
     # Count the filtered patients without the list's derived columns.
     paginate = {**PAGINATION, "count": patients.count}
     RequestConfig(request, paginate=paginate).configure(table)

@@ -184,6 +184,31 @@ class PatientListCountTests(CastTestCase):
         self.assertEqual(response.context["table"].paginator.count, 1)
         self.assertEqual(len(numbers(response)), 1)
 
+    def test_only_the_patients_shown_have_their_facts_derived(self):
+        # 30 patients, 25 a page: the treatments are read for the page's 25 only
+        for _ in range(30):
+            patient = make_patient(site=self.north)
+            make_operation(patient, primary_procedure="lar")
+        self.client.force_login(self.nina)
+        with CaptureQueriesContext(connection) as queries:
+            response = self.client.get(URL, {"per_page": 25})
+        derived = [q["sql"] for q in queries if "registry_operation" in q["sql"]]
+        self.assertEqual(len(derived), 1)
+        shown = response.context["table"].page.object_list.data
+        self.assertEqual(len(shown), 25)
+        for patient in shown:
+            self.assertIn(str(patient.pk), derived[0])
+        self.assertEqual({p.strategy for p in shown}, {"primary_only"})
+
+    def test_sorting_by_a_derived_column_derives_before_paging(self):
+        for procedure, liver in (("lar", "none"), ("none", "major"), ("lar", "major")):
+            patient = make_patient(site=self.north)
+            make_operation(patient, primary_procedure=procedure, liver_procedure=liver)
+        self.client.force_login(self.nina)
+        response = self.client.get(URL, {"sort": "-strategy"})
+        shown = [p.strategy for p in response.context["table"].page.object_list.data]
+        self.assertEqual(shown, sorted(shown, reverse=True))
+
 
 class HomeLinksTests(CastTestCase):
     def test_strategy_counts_on_the_home_page_open_the_filtered_patient_list(self):
