@@ -214,7 +214,7 @@ def cohort_queryset(user, cohort: Cohort) -> QuerySet:
     """
     queryset = Patient.objects.for_user(user)
     if cohort.strategies:
-        queryset = queryset.with_derived().filter(strategy__in=list(cohort.strategies))
+        queryset = queryset.with_strategy().filter(strategy__in=list(cohort.strategies))
     if cohort.regimens:
         first_line = SystemicTherapyLine.objects.filter(
             patient=OuterRef("pk")

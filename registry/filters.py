@@ -85,7 +85,7 @@ class PatientFilter(django_filters.FilterSet):
         self.form.label_suffix = ""  # builds the form: after the choices are set
 
     def filter_strategy(self, queryset, name, value):
-        derived = queryset.with_derived().filter(strategy=value)
+        derived = queryset.with_strategy().filter(strategy=value)
         return queryset.filter(pk__in=derived.values("pk"))
 
     def filter_vital_status(self, queryset, name, value):

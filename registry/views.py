@@ -33,7 +33,7 @@ def home(request):
     )
     # The strategy is itself an aggregate, so count it over the annotated rows
     # (Django wraps them in a subquery): one query whatever the registry's size.
-    strategy_counts = patients.with_derived().aggregate(
+    strategy_counts = patients.with_strategy().aggregate(
         **{code: Count("pk", filter=Q(strategy=code)) for code in Strategy.values}
     )
     by_strategy = [

@@ -72,6 +72,39 @@ def _greatest(*dates):
     return NullIf(Greatest(*padded, output_field=DateField()), Value(_NO_DATE))
 
 
+def _first_resections() -> dict:
+    """Return the annotations of the first primary and first liver resection."""
+    return {
+        "first_primary_resection": Min(
+            "operations__date",
+            filter=Q(operations__primary_procedure__in=PRIMARY_RESECTIONS),
+        ),
+        "first_liver_resection": Min(
+            "operations__date",
+            filter=Q(operations__liver_procedure__in=LIVER_RESECTIONS),
+        ),
+    }
+
+
+def _strategy() -> Case:
+    """Return registry.derive's strategy rule over the first-resection annotations."""
+    return Case(
+        When(
+            first_primary_resection__isnull=True,
+            first_liver_resection__isnull=True,
+            then=Value(Strategy.NONE),
+        ),
+        When(first_liver_resection__isnull=True, then=Value(Strategy.PRIMARY_ONLY)),
+        When(first_primary_resection__isnull=True, then=Value(Strategy.LIVER_ONLY)),
+        When(
+            first_primary_resection=F("first_liver_resection"),
+            then=Value(Strategy.SYNCHRONOUS),
+        ),
+        default=Value(Strategy.STAGED),
+        output_field=CharField(),
+    )
+
+
 def last_contact():
     """Return the latest dated record of the patient (registry.derive's
     last_known_contact): diagnosis, death, operations, courses, follow-up."""
@@ -114,16 +147,13 @@ class PatientQuerySet(models.QuerySet):
         """
         from registry.models.treatments import RadiationCourse, SystemicTherapyLine
 
-        resects_primary = Q(operations__primary_procedure__in=PRIMARY_RESECTIONS)
-        resects_liver = Q(operations__liver_procedure__in=LIVER_RESECTIONS)
         palliative = ~Q(operations__palliative_procedure=PalliativeProcedure.NONE)
         return self.annotate(
             diagnosis_date=F("tumour__diagnosis_date"),
             death_date=F("death__date"),
             initial_resectability=F("liver__initial_resectability"),
             first_operation=Min("operations__date"),
-            first_primary_resection=Min("operations__date", filter=resects_primary),
-            first_liver_resection=Min("operations__date", filter=resects_liver),
+            **_first_resections(),
             last_palliative=Max("operations__date", filter=palliative),
             first_radiation=_per_patient(RadiationCourse.objects, Min("start_date")),
             first_systemic=_per_patient(SystemicTherapyLine.objects, Min("start_date")),
@@ -132,29 +162,17 @@ class PatientQuerySet(models.QuerySet):
             first_treatment=_least(F("first_radiation"), F("first_systemic")),
         )
 
+    def with_strategy(self) -> PatientQuerySet:
+        """Annotate the first resections and the strategy only (what the strategy
+        filter and counts need), without the other facts' subqueries."""
+        return self.annotate(**_first_resections()).annotate(strategy=_strategy())
+
     def with_derived(self) -> PatientQuerySet:
         """Annotate strategy, staged_order, liver_resected, converted,
         later_palliative and vital_status, as registry.derive defines them."""
         primary, liver = F("first_primary_resection"), F("first_liver_resection")
         return self.with_facts().annotate(
-            strategy=Case(
-                When(
-                    first_primary_resection__isnull=True,
-                    first_liver_resection__isnull=True,
-                    then=Value(Strategy.NONE),
-                ),
-                When(
-                    first_liver_resection__isnull=True,
-                    then=Value(Strategy.PRIMARY_ONLY),
-                ),
-                When(
-                    first_primary_resection__isnull=True,
-                    then=Value(Strategy.LIVER_ONLY),
-                ),
-                When(first_primary_resection=liver, then=Value(Strategy.SYNCHRONOUS)),
-                default=Value(Strategy.STAGED),
-                output_field=CharField(),
-            ),
+            strategy=_strategy(),
             staged_order=Case(
                 When(LessThan(primary, liver), then=Value(StagedOrder.PRIMARY_FIRST)),
                 When(LessThan(liver, primary), then=Value(StagedOrder.LIVER_FIRST)),

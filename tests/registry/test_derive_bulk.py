@@ -152,7 +152,14 @@ class DeriveBulkAgreementTests(TestCase):
             )
         }
         self.assertEqual(set(sql_rows), set(stored))
+        strategies = dict(
+            Patient.objects.filter(pk__in=stored)
+            .with_strategy()
+            .values_list("id", "strategy")
+        )
         for row in rows:
+            # the strategy alone (filters, counts) is the full derivation's
+            self.assertEqual(strategies[row["id"]], row["strategy"])
             facts = stored[row["id"]]
             self.assert_derived_agree(row, facts)
             self.assert_derived_agree(sql_rows[row["id"]], facts)
