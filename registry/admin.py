@@ -42,9 +42,15 @@ def can_see_identifiers(request) -> bool:
 class VersionCheckedForm(forms.ModelForm):
     """An admin form that refuses to save over a version newer than it loaded.
 
-    The version the page was opened at travels in a hidden field; if the record
-    has been saved since (by the data-entry pages, another admin tab or anyone
-    else), the save is refused with who changed what, from the history.
+    The version the page was opened at travels in a hidden field, required when
+    editing (as in the data-entry forms): a post without it is refused rather
+    than saved blind. If the record has been saved since (by the data-entry
+    pages, another admin tab or anyone else), the save is refused with who
+    changed what, from the history. The admin validates before it saves and
+    shows errors without raising, so it cannot claim the row the way
+    services.update_record does (a claim would outlive a refused form); it
+    compares under select_for_update instead, which locks the row on
+    PostgreSQL.
     """
 
     loaded_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
@@ -52,13 +58,19 @@ class VersionCheckedForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk is not None:
-            self.fields["loaded_version"].initial = self.instance.version
+            field = self.fields["loaded_version"]
+            field.initial = self.instance.version
+            field.required = True
+            field.error_messages["required"] = (
+                "This form lost the version of the record it was opened at: "
+                "open the record again."
+            )
 
     def clean(self):
         cleaned = super().clean()
         loaded = cleaned.get("loaded_version")
         if self.instance.pk is None or loaded is None:
-            return cleaned
+            return cleaned  # new record, or the required-field error stands
         model = type(self.instance)
         current = (
             model.objects.select_for_update()

@@ -174,10 +174,11 @@ class AdminHistoryTests(CastTestCase):
         url = reverse("admin:registry_patient_change", args=[patient.pk])
         response = self.client.get(url)
         form = response.context["adminform"].form
+        # what the page posts: every field's value, the hidden version included
         data = {
-            name: value
-            for name, value in form.initial.items()
-            if name in form.fields and value is not None
+            name: form[name].value()
+            for name in form.fields
+            if form[name].value() is not None
         }
         data.update(_inline_management(response))
         data["ecog"] = 2

@@ -93,13 +93,24 @@ class StaleEditTests(CastTestCase):
         )
         self.assertEqual(self.operation.history.latest().history_user, self.nina)
 
+    def test_admin_post_without_its_version_is_refused_not_saved_blind(self):
+        self.client.force_login(self.mark)
+        admin_url = reverse("admin:registry_operation_change", args=[self.operation.pk])
+        form = self.client.get(admin_url).context["adminform"].form
+        data = {k: v for k, v in form.initial.items() if v is not None}
+        data.update({"date": "2004-08-15", "margin": "R2", "patient": self.patient.pk})
+        response = self.client.post(admin_url, data)
+        self.assertContains(response, "This form lost the version")
+        self.operation.refresh_from_db()
+        self.assertEqual((self.operation.margin, self.operation.version), ("R0", 1))
+
     def test_edit_in_the_admin_also_makes_open_forms_stale(self):
         self.client.force_login(self.mark)
         admin_url = reverse("admin:registry_operation_change", args=[self.operation.pk])
         form = self.client.get(admin_url).context["adminform"].form
         data = {k: v for k, v in form.initial.items() if v is not None}
         data.update({"date": "2004-08-15", "margin": "R2", "patient": self.patient.pk})
-        self.client.post(admin_url, data)
+        self.client.post(admin_url, {**data, "loaded_version": 1})
         self.operation.refresh_from_db()
         self.assertEqual((self.operation.margin, self.operation.version), ("R2", 2))
         response = self.save_as(self.nina, 1, clavien_dindo="I")
