@@ -442,25 +442,13 @@ class NewPatientForm:
         return self.liver_later.is_valid() and self.liver_later.cleaned_data["later"]
 
     def is_valid(self) -> bool:
-        """Return True if every part and the dates across them are valid."""
-        valid = all([form.is_valid() for form in self.parts])
-        if not valid:
-            return False
-        birth = self.patient.cleaned_data.get("date_of_birth")
-        diagnosis = self.tumour.cleaned_data["diagnosis_date"]
-        if birth and diagnosis < birth:
-            self.tumour.add_error(
-                "diagnosis_date",
-                f"Diagnosis ({diagnosis}) is before the date of birth ({birth}).",
-            )
-        if not self.skip_liver:
-            detected = self.liver.cleaned_data.get("detected_date")
-            if detected and detected < diagnosis:
-                self.liver.add_error(
-                    "detected_date",
-                    f"Detection ({detected}) is before diagnosis ({diagnosis}).",
-                )
-        return not any(form.errors for form in self.parts)
+        """Return True if every part is valid.
+
+        The dates across parts (diagnosis after birth, detection after diagnosis)
+        are the models' rules: services.create_patient checks each part with its
+        patient set, and the view shows a refusal at the part's field.
+        """
+        return all([form.is_valid() for form in self.parts])
 
     @property
     def errors(self) -> bool:

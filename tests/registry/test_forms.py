@@ -99,6 +99,12 @@ class PatientCreateTests(CastTestCase):
         )
         self.assertEqual(Patient.objects.count(), 0)
 
+    def test_detection_before_diagnosis_is_refused_at_the_detection_date(self):
+        response = self.post(**{"liver-detected_date": "2000-01-01"})
+        messages = errors_at(response, "detected_date", prefix="liver")
+        self.assertTrue(any("before" in message for message in messages), messages)
+        self.assertEqual(Patient.objects.count(), 0)
+
     def test_duplicate_mrn_at_the_site_is_refused_at_the_mrn_field(self):
         make_patient(site=self.north, mrn="H123456")
         response = self.post()
