@@ -170,7 +170,6 @@ CHECKS: tuple[Check, ...] = (
         "followup",
     ),
 )
-CHECKS_BY_CODE = {check.code: check for check in CHECKS}
 
 #: Key fields counted by the completeness percentage (one point each): when is
 #: each one filled. A field that does not apply (the distance from the anal
@@ -318,11 +317,6 @@ class SiteQuality:
     completeness: float | None
     complete_patients: int
     items: dict[str, list]
-
-    @property
-    def attention(self) -> int:
-        """Return how many items (patient, check) need attention."""
-        return sum(self.counts.values())
 
     @property
     def rows(self) -> list[tuple[Check, int, list[dict]]]:

@@ -109,11 +109,6 @@ class PatientChart:
     tumour: PrimaryTumour | None
     liver: LiverMetastases | None
     death: Death | None
-    radiation: list[RadiationCourse]
-    systemic: list[SystemicTherapyLine]
-    operations: list[Operation]
-    followups: list[FollowUp]
-    facts: PatientFacts
     strategy: derive.ResectionStrategy
     timeline: list[TimelineEvent]
     survival: derive.SurvivalTime | None
@@ -122,17 +117,9 @@ class PatientChart:
     follow_up_overdue: bool
 
     @property
-    def records(self) -> dict[str, object]:
-        """Return the records by kind (a record or None, or a list)."""
-        return {
-            "tumour": self.tumour,
-            "liver": self.liver,
-            "radiation": self.radiation,
-            "systemic": self.systemic,
-            "operation": self.operations,
-            "followup": self.followups,
-            "death": self.death,
-        }
+    def single_records(self) -> dict[str, object]:
+        """Return the one-per-patient records by kind (the record or None)."""
+        return {"tumour": self.tumour, "liver": self.liver, "death": self.death}
 
 
 def patient_for_user(user, pk: int) -> Patient:
@@ -231,11 +218,6 @@ def patient_chart(patient: Patient, *, today: datetime.date) -> PatientChart:
         tumour=tumour,
         liver=liver,
         death=death,
-        radiation=radiation,
-        systemic=systemic,
-        operations=operations,
-        followups=followups,
-        facts=facts,
         strategy=derive.resection_strategy(facts.operations),
         timeline=_timeline(
             tumour,

@@ -50,11 +50,6 @@ class StaleEdit(Exception):
         self.current_state = current_state
         self.changes = changes
 
-    @property
-    def deleted(self) -> bool:
-        """Return True if the record no longer exists."""
-        return self.current_version is None
-
 
 def create_patient(
     *,

@@ -121,12 +121,12 @@ def patient_detail(request, pk: int):
 
 def _add_buttons(user, chart) -> list[tuple[RecordKind, str]]:
     """Return (kind, URL) of each record the user may add to this patient now."""
-    records = chart.records
+    single = chart.single_records
     return [
         (kind, reverse("registry:record_create", args=[chart.patient.pk, slug]))
         for slug, kind in RECORD_KINDS.items()
         if user.has_perm(kind.perm("add"))
-        and not (kind.single and records[slug] is not None)
+        and not (kind.single and single[slug] is not None)
     ]
 
 
