@@ -95,13 +95,20 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 
 def env_secret_key(name: str, file_name: str, default_file: Path) -> str:
     """Return the key in variable `name`, else in the file variable `file_name`
-    names (default `default_file`), else "" when neither is set."""
+    names (default `default_file`), else "" when neither is set.
+
+    A file named explicitly must exist: a mistyped path stops start-up with the
+    variable named, rather than running on no key.
+    """
     key = os.environ.get(name, "").strip()
     if key:
         return key
-    path = Path(os.environ.get(file_name) or default_file)
-    if path.is_file():
+    named = os.environ.get(file_name)
+    path = Path(named or default_file)
+    if path.exists():
         return path.read_text().strip()
+    if named:
+        raise ImproperlyConfigured(f"{file_name}={named!r}: there is no such file.")
     return ""
 
 

@@ -119,6 +119,14 @@ class StartupTests(SimpleTestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(result.stdout.strip(), "from-the-file")
 
+    def test_a_key_file_that_is_not_there_stops_start_up_naming_it(self):
+        result = self.run_check(DJANGO_SECRET_KEY_FILE="/nowhere/secret_key")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn(
+            "DJANGO_SECRET_KEY_FILE='/nowhere/secret_key': there is no such file",
+            result.stderr,
+        )
+
     def test_start_up_with_a_bad_debug_value_names_the_variable(self):
         result = self.run_check(DJANGO_SECRET_KEY="k", DJANGO_DEBUG="sometimes")
         self.assertNotEqual(result.returncode, 0)
