@@ -164,9 +164,12 @@ def patient_record(patient: Patient, model: type[models.Model], pk: int):
     return model._default_manager.filter(patient=patient, pk=pk).first()
 
 
-def single_record(patient: Patient, model: type[models.Model]):
-    """Return the patient's one record of `model` (diagnosis, liver, death) or None."""
-    return model._default_manager.filter(patient=patient).first()
+def single_record(patient: Patient, name: str):
+    """Return the patient's one record `name` (tumour, liver, death) or None.
+
+    patient_for_user has already read these with the patient: no query.
+    """
+    return _related(patient, name)
 
 
 def deletion_of(patient: Patient, model: type[models.Model], pk: int):

@@ -205,7 +205,7 @@ def record_create(request, pk: int, kind: str):
     kind = _kind(kind)
     _require(request, kind.perm("add"))
     patient = selectors.patient_for_user(request.user, pk)
-    existing = selectors.single_record(patient, kind.model) if kind.single else None
+    existing = selectors.single_record(patient, kind.slug) if kind.single else None
     if existing is not None:
         messages.info(request, f"This patient has a {kind.name}: edit it here.")
         return redirect(
