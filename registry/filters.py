@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
-from django.db.models.functions import ExtractYear
+from django.db.models import Max, Min
 from django.utils import timezone
 
 from registry import quality
@@ -72,12 +72,12 @@ class PatientFilter(django_filters.FilterSet):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         user = self.request.user
+        # the span of diagnosis years (two index reads), not a DISTINCT scan
+        span = PrimaryTumour.objects.filter(
+            patient__in=Patient.objects.for_user(user)
+        ).aggregate(first=Min("diagnosis_date"), last=Max("diagnosis_date"))
         years = (
-            PrimaryTumour.objects.filter(patient__in=Patient.objects.for_user(user))
-            .annotate(year=ExtractYear("diagnosis_date"))
-            .order_by("-year")
-            .values_list("year", flat=True)
-            .distinct()
+            range(span["last"].year, span["first"].year - 1, -1) if span["last"] else ()
         )
         self.filters["diagnosis_year"].extra["choices"] = [
             (str(year), str(year)) for year in years
