@@ -201,15 +201,7 @@ def patient_chart(patient: Patient, *, today: datetime.date) -> PatientChart:
     facts = PatientFacts(
         diagnosis_date=tumour.diagnosis_date if tumour else None,
         initial_resectability=liver.initial_resectability if liver else None,
-        operations=tuple(
-            OperationFact(
-                op.date,
-                op.primary_procedure,
-                op.liver_procedure,
-                op.palliative_procedure,
-            )
-            for op in operations
-        ),
+        operations=tuple(_operation_fact(op) for op in operations),
         radiation=tuple(CourseFact(c.start_date, c.end_date) for c in radiation),
         systemic=tuple(CourseFact(c.start_date, c.end_date) for c in systemic),
         contacts=tuple(ContactFact(f.date, f.disease_status) for f in followups),
@@ -248,6 +240,13 @@ def _related(patient: Patient, name: str):
         return getattr(patient, name)
     except ObjectDoesNotExist:
         return None
+
+
+def _operation_fact(op: Operation) -> OperationFact:
+    """Return the facts registry.derive reads from an operation."""
+    return OperationFact(
+        op.date, op.primary_procedure, op.liver_procedure, op.palliative_procedure
+    )
 
 
 def _timeline(
@@ -325,9 +324,7 @@ def _timeline(
             )
         )
     for op in operations:
-        fact = OperationFact(
-            op.date, op.primary_procedure, op.liver_procedure, op.palliative_procedure
-        )
+        fact = _operation_fact(op)
         tags = tuple(
             tag
             for tag, present in (
