@@ -183,14 +183,10 @@ def anova(samples: Sequence[np.ndarray]) -> StatTest:
     name = "One-way ANOVA"
     if k < 2 or n - k < 1:
         return StatTest(name, None, None, None, "needs two groups and n > groups")
-    grand = np.concatenate(groups).mean()
-    between = sum(g.size * (g.mean() - grand) ** 2 for g in groups)
-    within = sum(((g - g.mean()) ** 2).sum() for g in groups)
-    df1, df2 = k - 1, n - k
-    if within == 0:
-        return StatTest(name, None, float(df1), None, "no variation within groups")
-    f = (between / df1) / (within / df2)
-    return StatTest(name, float(f), float(df1), float(special.fdtrc(df1, df2, f)))
+    if all(np.all(g == g[0]) for g in groups):
+        return StatTest(name, None, float(k - 1), None, "no variation within groups")
+    result = stats.f_oneway(*groups)
+    return StatTest(name, float(result.statistic), float(k - 1), float(result.pvalue))
 
 
 def kruskal_wallis(samples: Sequence[np.ndarray]) -> StatTest:
@@ -250,8 +246,7 @@ def _clean_table(table: np.ndarray | Sequence[Sequence[int]]) -> np.ndarray:
 
 def expected_counts(table: np.ndarray | Sequence[Sequence[int]]) -> np.ndarray:
     """Expected counts under independence (row total x column total / n)."""
-    counts = _clean_table(table)
-    return np.outer(counts.sum(axis=1), counts.sum(axis=0)) / counts.sum()
+    return stats.contingency.expected_freq(_clean_table(table))
 
 
 def chi_square(table: np.ndarray | Sequence[Sequence[int]]) -> StatTest:
@@ -266,14 +261,13 @@ def chi_square(table: np.ndarray | Sequence[Sequence[int]]) -> StatTest:
     r, c = counts.shape
     if r < 2 or c < 2:
         return StatTest("Pearson's chi-square", None, None, None, "needs a 2 x 2 table")
-    expected = expected_counts(counts)
-    diff = np.abs(counts - expected)
+    # scipy corrects only when dof = 1, i.e. 2 x 2 once empty rows are dropped;
+    # there every cell is equally far from its expected count, so its per-cell
+    # min(0.5, |O - E|) is R's min(0.5, min |O - E|)
+    statistic, p_value, dof, _ = stats.chi2_contingency(counts)
     yates = r == 2 and c == 2
-    correction = min(0.5, float(diff.min())) if yates else 0.0
-    statistic = float((((diff - correction) ** 2) / expected).sum())
-    dof = (r - 1) * (c - 1)
     name = "Pearson's chi-square" + (" with Yates' correction" if yates else "")
-    return StatTest(name, statistic, float(dof), float(special.chdtrc(dof, statistic)))
+    return StatTest(name, float(statistic), float(dof), float(p_value))
 
 
 def _log_factorial(n: int) -> np.ndarray:
@@ -639,6 +633,8 @@ def categorical_row(
         float(expected_counts(cleaned).min()) if min(cleaned.shape) >= 2 else None
     )
     chi = chi_square(cleaned)
+    # independence_test's rule, without cleaning and counting the table again
+    small = expected_min is not None and expected_min < MIN_EXPECTED
     trend = None
     if ordinal and len(groups) == 2:
         trend = prop_trend(table[:, 1], table.sum(axis=1))
@@ -650,7 +646,7 @@ def categorical_row(
         overall=dict(zip(levels, (int(v) for v in table.sum(axis=1)), strict=True)),
         missing=missing,
         expected_min=expected_min,
-        test=independence_test(cleaned) if expected_min is not None else chi,
+        test=fisher_exact(cleaned) if small else chi,
         chi_square=chi,
         trend=trend,
     )
