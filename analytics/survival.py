@@ -390,6 +390,30 @@ def _fix_ties(time: np.ndarray) -> np.ndarray:
     return cuts[np.searchsorted(cuts, time, side="right") - 1]
 
 
+def _require_columns(df: pd.DataFrame, columns: Sequence[str]) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise KeyError(f"columns not in the data: {missing}")
+
+
+def _check_values(
+    time: np.ndarray,
+    event: np.ndarray,
+    weight: np.ndarray,
+    duration_name: str,
+    event_name: str,
+    weights_name: str | None,
+) -> None:
+    """Refuse times that are not finite and >= 0, events not 0/1, and weights
+    that are not non-negative whole counts (values already without missing)."""
+    if np.any(~np.isfinite(time)) or np.any(time < 0):
+        raise ValueError(f"{duration_name!r} must be finite and >= 0")
+    if np.any((event != 0) & (event != 1)):
+        raise ValueError(f"{event_name!r} must be 0/1 or boolean (1 = event)")
+    if np.any(weight < 0) or np.any(weight != np.round(weight)):
+        raise ValueError(f"{weights_name!r} must hold non-negative integer counts")
+
+
 def _prepare(
     df: pd.DataFrame,
     *,
@@ -398,10 +422,7 @@ def _prepare(
     group: str | None,
     weights: str | None,
 ) -> _Prepared:
-    columns = [c for c in (duration, event, group, weights) if c]
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise KeyError(f"columns not in the data: {missing}")
+    _require_columns(df, [c for c in (duration, event, group, weights) if c])
     # plain numpy rather than DataFrame.dropna: this runs on every report request
     time = df[duration].to_numpy(dtype=float, na_value=np.nan)
     ev = df[event].to_numpy(dtype=float, na_value=np.nan)
@@ -415,12 +436,7 @@ def _prepare(
     else:
         code, labels = np.zeros(time.size, dtype=np.int64), (ALL,)
     keep = ~np.isnan(time) & ~np.isnan(ev) & ~np.isnan(w) & (code >= 0)
-    if np.any(np.isinf(time[keep])) or np.any(time[keep] < 0):
-        raise ValueError(f"{duration!r} must be finite and >= 0")
-    if np.any((ev[keep] != 0) & (ev[keep] != 1)):
-        raise ValueError(f"{event!r} must be 0/1 or boolean (1 = event)")
-    if np.any(w[keep] < 0) or np.any(w[keep] != np.round(w[keep])):
-        raise ValueError(f"{weights!r} must hold non-negative integer counts")
+    _check_values(time[keep], ev[keep], w[keep], duration, event, weights)
     keep &= w > 0
     if not keep.all():
         time, ev, w, code = time[keep], ev[keep], w[keep], code[keep]
@@ -904,22 +920,20 @@ def _design(
     weights: str | None = None,
 ) -> _Design:
     columns = [duration, event, group, *covariates, *([weights] if weights else [])]
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise KeyError(f"columns not in the data: {missing}")
+    _require_columns(df, columns)
     frame = df[columns].dropna()
-    if weights:
-        w = frame[weights].to_numpy(dtype=float)
-        if np.any(w < 0) or np.any(w != np.round(w)):
-            raise ValueError(f"{weights!r} must hold non-negative integer counts")
-        frame = frame[w > 0]
-    time = _fix_ties(frame[duration].to_numpy(dtype=float))
-    if np.any(~np.isfinite(time)) or np.any(time < 0):
-        raise ValueError(f"{duration!r} must be finite and >= 0")
+    time = frame[duration].to_numpy(dtype=float)
     ev = frame[event].to_numpy().astype(float)
-    if np.any((ev != 0) & (ev != 1)):
-        raise ValueError(f"{event!r} must be 0/1 or boolean (1 = event)")
     weight = frame[weights].to_numpy(dtype=float) if weights else np.ones(time.size)
+    _check_values(time, ev, weight, duration, event, weights)
+    if weights:
+        frame, time, ev, weight = (
+            frame[weight > 0],
+            time[weight > 0],
+            ev[weight > 0],
+            weight[weight > 0],
+        )
+    time = _fix_ties(time)
     code, levels = factor_codes(frame[group])
     if str(reference) not in levels:
         raise ValueError(
