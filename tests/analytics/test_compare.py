@@ -275,7 +275,12 @@ class TestBaselineTable:
         )
         assert ecog.missing == {"1": 1, "2": 0}
         assert ecog.levels == ("0", "1", "2", "3")
-        assert ecog.trend is not None and ecog.trend.df == 1
+        # sex 2 by ph.ecog level: trend_lung_sex_by_ecog (prop.trend.test)
+        trend = r_case("trend_lung_sex_by_ecog")
+        assert ecog.trend is not None
+        assert (ecog.trend.statistic, ecog.trend.p_value) == approx(
+            [trend["stat"][0], trend["p"][0]]
+        )
         for group in table.groups:
             assert sum(ecog.percents[group].values()) == pytest.approx(100)
         assert inst.trend is None
