@@ -92,23 +92,25 @@ class StaleEditTests(CastTestCase):
         )
         self.assertEqual(self.operation.history.latest().history_user, self.nina)
 
-    def test_admin_post_without_its_version_is_refused_not_saved_blind(self):
+    def admin_edit(self, **changes):
+        """Return the admin change URL of the operation and its fields, changed,
+        as the data manager would post them without the hidden version."""
         self.client.force_login(self.mark)
         admin_url = reverse("admin:registry_operation_change", args=[self.operation.pk])
         form = self.client.get(admin_url).context["adminform"].form
         data = {k: v for k, v in form.initial.items() if v is not None}
-        data.update({"date": "2004-08-15", "margin": "R2", "patient": self.patient.pk})
+        data.update({"date": "2004-08-15", "patient": self.patient.pk, **changes})
+        return admin_url, data
+
+    def test_admin_post_without_its_version_is_refused_not_saved_blind(self):
+        admin_url, data = self.admin_edit(margin="R2")
         response = self.client.post(admin_url, data)
         self.assertContains(response, "This form lost the version")
         self.operation.refresh_from_db()
         self.assertEqual((self.operation.margin, self.operation.version), ("R0", 1))
 
     def test_edit_in_the_admin_also_makes_open_forms_stale(self):
-        self.client.force_login(self.mark)
-        admin_url = reverse("admin:registry_operation_change", args=[self.operation.pk])
-        form = self.client.get(admin_url).context["adminform"].form
-        data = {k: v for k, v in form.initial.items() if v is not None}
-        data.update({"date": "2004-08-15", "margin": "R2", "patient": self.patient.pk})
+        admin_url, data = self.admin_edit(margin="R2")
         self.client.post(admin_url, {**data, "loaded_version": 1})
         self.operation.refresh_from_db()
         self.assertEqual((self.operation.margin, self.operation.version), ("R2", 2))
