@@ -6,8 +6,10 @@ with a message naming the variable when a value is malformed. The README lists
 every variable.
 """
 
+import datetime
 import os
 import secrets
+import urllib.parse
 import zoneinfo
 from pathlib import Path
 
@@ -87,10 +89,43 @@ def env_database(name: str, default: str) -> dict:
             "SQLite (sqlite:///...) and PostgreSQL (postgres://...)."
         )
     config["ATOMIC_REQUESTS"] = True
+    # A connection kept between requests is checked before reuse, so a database
+    # restart costs one reconnect instead of a server error.
+    config["CONN_HEALTH_CHECKS"] = True
     return config
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
+
+
+def env_email(name: str) -> dict:
+    """Return Django's e-mail settings for the SMTP URL in variable `name`.
+
+    ``smtp://user:password@host:587`` uses STARTTLS, ``smtps://...:465`` TLS; with
+    the variable unset, mail (password resets) is printed to the console.
+    """
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    url = urllib.parse.urlsplit(raw)
+    try:
+        port = url.port
+    except ValueError:
+        port = -1
+    if url.scheme not in ("smtp", "smtps") or not url.hostname or port == -1:
+        raise ImproperlyConfigured(
+            f"{name} is not a usable mail server URL; use "
+            "smtp://user:password@host:587 or smtps://user:password@host:465."
+        )
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": url.hostname,
+        "EMAIL_PORT": port or (465 if url.scheme == "smtps" else 587),
+        "EMAIL_HOST_USER": urllib.parse.unquote(url.username or ""),
+        "EMAIL_HOST_PASSWORD": urllib.parse.unquote(url.password or ""),
+        "EMAIL_USE_TLS": url.scheme == "smtp",
+        "EMAIL_USE_SSL": url.scheme == "smtps",
+    }
 
 
 def env_secret_key(name: str, file_name: str, default_file: Path) -> str:
@@ -139,6 +174,11 @@ INSTALLED_APPS = [
     # First, so that its runserver (which refuses to serve without a secret
     # key) takes precedence over staticfiles' one.
     "registry",
+    "axes",
+    "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -158,10 +198,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "registry.middleware.no_store",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its message.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "registry.urls"
@@ -191,13 +236,64 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes first: it refuses a locked-out login before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "registry:home"
 LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_AGE = env_int("DJANGO_SESSION_HOURS", 10, minimum=1) * 3600
 SESSION_COOKIE_HTTPONLY = True
+#: A session also ends after this many minutes without a request.
+SESSION_IDLE_SECONDS = env_int("DJANGO_SESSION_IDLE_MINUTES", 30, minimum=1) * 60
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# --- HTTPS and headers (see the README's Security section) ----------------------
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
+if env_bool("DJANGO_BEHIND_HTTPS_PROXY", False):
+    # Only behind a proxy that sets this header itself and strips it from clients.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Nothing inline and nothing from another origin: scripts and styles are files in
+# static/; the report's figure and the two-factor QR code are data: images.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# --- login protection (django-axes) ---------------------------------------------
+#: Failed logins that lock an account, for that user from that address...
+AXES_FAILURE_LIMIT = env_int("DJANGO_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+#: ...counted over, and locked for, this long.
+AXES_COOLOFF_TIME = datetime.timedelta(
+    minutes=env_int("DJANGO_LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_CALLABLE = "registry.lockout.locked_out"
+AXES_RESET_ON_SUCCESS = True
+# The login pages post "username"; the admin's too.
+AXES_USERNAME_FORM_FIELD = "username"
+# Log each failure and lockout (username and address; never a password).
+AXES_VERBOSE = True
+AXES_SENSITIVE_PARAMETERS = ["password", "otp_token"]
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env_time_zone("DJANGO_TIME_ZONE", "UTC")
@@ -238,3 +334,17 @@ LOGGING = {
 }
 
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
+
+_email = env_email("DJANGO_EMAIL_URL")
+EMAIL_BACKEND = _email.pop("EMAIL_BACKEND")
+globals().update(_email)
+DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "registry@localhost")
+
+#: Two-factor login (django-otp) is optional for everyone; with this on, staff
+#: must set it up and use it before any page but the set-up page opens.
+REQUIRE_2FA = env_bool("DJANGO_REQUIRE_2FA", False)
+OTP_TOTP_ISSUER = "CRC registry"
+
+#: Disclosure control: for users without the identifier permission, a report cohort
+#: or group smaller than this is refused or shown as "<N" (README, Security).
+REGISTRY_MIN_CELL = env_int("REGISTRY_MIN_CELL", 5, minimum=1)
