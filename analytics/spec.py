@@ -9,7 +9,11 @@ is wrong; nothing is guessed.
 from __future__ import annotations
 
 import datetime
+import itertools
+import json
 import math
+import re
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 
@@ -54,12 +58,112 @@ COHORT_VOCABULARIES = {
 }
 
 
+#: Limits of a specification. Each landmark time, association, baseline row,
+#: covariate and subgroup costs computing time on every run and space in every
+#: stored run; without a limit one request could tie the server up for minutes.
+#: The limits leave room above any study (the builder's defaults and
+#: docs/examples use at most 4 times, 10 baseline rows and 1 association).
+MAX_TIMES = 20
+MAX_COVARIATES = 10
+MAX_BASELINE = 30  # every field the baseline table can show (29)
+MAX_ASSOCIATIONS = 20
+MAX_SUBGROUPS = 10
+MAX_COHORT_CODES = 100  # per cohort filter (sites, m_stages, ...)
+MAX_TEXT_LENGTH = 200  # name and reference, as SavedReport.name
+#: Limits of a specification given as JSON text (a file, a saved form, the admin).
+MAX_JSON_CHARS = 20_000
+MAX_JSON_DEPTH = 10  # a specification needs 3: {"cohort": {"sites": [...]}}
+
+#: Most entries of each list, and what the entries are called in messages.
+LIST_LIMITS: dict[str, tuple[int, str]] = {
+    "times": (MAX_TIMES, "times"),
+    "covariates": (MAX_COVARIATES, "fields"),
+    "baseline": (MAX_BASELINE, "fields"),
+    "associations": (MAX_ASSOCIATIONS, "pairs"),
+    "subgroups": (MAX_SUBGROUPS, "fields"),
+    **{f"cohort.{name}": (MAX_COHORT_CODES, "codes") for name in COHORT_VOCABULARIES},
+}
+TEXT_LIMITS = {"name": MAX_TEXT_LENGTH, "reference": MAX_TEXT_LENGTH}
+
+
 class InvalidSpec(ValueError):
     """A specification that cannot be run; ``errors`` says what and where."""
 
     def __init__(self, errors: list[str]):
         self.errors = errors
         super().__init__("; ".join(errors))
+
+
+# values quoted in messages are cut short: a message must not echo megabytes
+_quote = reprlib.Repr()
+_quote.maxstring = _quote.maxother = 60
+
+
+def _cut(text: str, length: int = 60) -> str:
+    return text if len(text) <= length else text[: length - 3] + "..."
+
+
+def limit_error(key: str, value) -> str | None:
+    """Return what is wrong when `value`, the field `key` of a specification, is
+    longer than its limit (``LIST_LIMITS``, ``TEXT_LIMITS``), else None.
+
+    The message leaves out the key, so that a form can show it at its field.
+    """
+    if key in TEXT_LIMITS and isinstance(value, str):
+        if len(value) > TEXT_LIMITS[key]:
+            return f"at most {TEXT_LIMITS[key]} characters (got {len(value)})"
+    elif key in LIST_LIMITS and isinstance(value, list | tuple):
+        limit, entries = LIST_LIMITS[key]
+        if len(value) > limit:
+            return f"at most {limit} {entries} (got {len(value)})"
+    return None
+
+
+def parse_json(text: str | bytes) -> object:
+    """Return the data of a specification's JSON text, or raise InvalidSpec when
+    the text is too large, too deeply nested or not JSON.
+
+    The depth is measured before parsing: the json module recurses once per
+    level and fails with RecursionError on deep nesting.
+    """
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    if len(text) > MAX_JSON_CHARS:
+        raise InvalidSpec(
+            [
+                f"the specification is too large: {len(text):,} characters "
+                f"(at most {MAX_JSON_CHARS:,})"
+            ]
+        )
+    depth = _json_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise InvalidSpec(
+            [
+                f"the specification is nested too deeply: {depth} levels "
+                f"(at most {MAX_JSON_DEPTH})"
+            ]
+        )
+    try:
+        return json.loads(text)
+    except RecursionError:  # not expected after the depth check; never a 500
+        raise InvalidSpec(["the specification is nested too deeply"]) from None
+    except json.JSONDecodeError as exc:
+        raise InvalidSpec(
+            [
+                f"the specification is not valid JSON (line {exc.lineno}, "
+                f"column {exc.colno}: {exc.msg})"
+            ]
+        ) from None
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"?')
+
+
+def _json_depth(text: str) -> int:
+    """Return how deeply the arrays and objects of JSON `text` nest (0: none)."""
+    brackets = _JSON_STRING.sub("", text)
+    steps = (1 if c in "[{" else -1 for c in brackets if c in "[]{}")
+    return max(itertools.accumulate(steps, initial=0))
 
 
 @dataclass(frozen=True)
@@ -95,7 +199,8 @@ class ReportSpec:
         for key in data:
             if key not in known:
                 errors.append(
-                    f"{key}: unknown field (known fields: {', '.join(sorted(known))})"
+                    f"{_cut(str(key))}: unknown field "
+                    f"(known fields: {', '.join(sorted(known))})"
                 )
         time_unit = parser.choice("time_unit", tuple(TIME_UNITS), "months")
         spec = cls(
@@ -182,19 +287,29 @@ class _Parser:
         value = self.data.get(key, default)
         return default if value is None else value
 
+    def too_long(self, key, value) -> bool:
+        """Return True (with a message) if `value` is over the limit of `key`."""
+        problem = limit_error(key, value)
+        if problem:
+            self.errors.append(f"{key}: {problem}")
+        return problem is not None
+
     def text(self, key, default):
         value = self._get(key, default)
         if value is default:
             return value
         if not isinstance(value, str):
-            self.errors.append(f"{key}: expected text, got {value!r}")
+            self.errors.append(f"{key}: expected text, got {_quote.repr(value)}")
             return default
-        return value.strip()
+        value = value.strip()
+        return default if self.too_long(key, value) else value
 
     def choice(self, key, allowed, default):
         value = self._get(key, default)
         if value not in allowed:
-            self.errors.append(f"{key}: {value!r} is not one of {', '.join(allowed)}")
+            self.errors.append(
+                f"{key}: {_quote.repr(value)} is not one of {', '.join(allowed)}"
+            )
             return default
         return value
 
@@ -206,10 +321,14 @@ class _Parser:
             try:
                 value = float(value)
             except (TypeError, ValueError):
-                self.errors.append(f"{key}: expected a number, got {value!r}")
+                self.errors.append(
+                    f"{key}: expected a number, got {_quote.repr(value)}"
+                )
                 return default
         if not math.isfinite(value):
-            self.errors.append(f"{key}: expected a finite number, got {value!r}")
+            self.errors.append(
+                f"{key}: expected a finite number, got {_quote.repr(value)}"
+            )
             return default
         if positive and value <= 0:
             self.errors.append(f"{key}: must be more than 0 (got {value})")
@@ -224,7 +343,11 @@ class _Parser:
     def numbers(self, key, default):
         value = self._get(key, default)
         if not isinstance(value, list | tuple):
-            self.errors.append(f"{key}: expected a list of numbers, got {value!r}")
+            self.errors.append(
+                f"{key}: expected a list of numbers, got {_quote.repr(value)}"
+            )
+            return tuple(default)
+        if self.too_long(key, value):
             return tuple(default)
         result = []
         for i, item in enumerate(value):
@@ -232,7 +355,7 @@ class _Parser:
             number = _Parser({"x": item}, []).number("x", None, positive=True)
             if number is None:
                 self.errors.append(
-                    f"{key}[{i}]: must be a number more than 0 ({item!r})"
+                    f"{key}[{i}]: must be a number more than 0 ({_quote.repr(item)})"
                 )
             else:
                 result.append(number)
@@ -245,20 +368,23 @@ class _Parser:
         try:
             return datetime.date.fromisoformat(str(value))
         except ValueError:
-            self.errors.append(f"{key}: {value!r} is not a date (use YYYY-MM-DD)")
+            self.errors.append(
+                f"{key}: {_quote.repr(value)} is not a date (use YYYY-MM-DD)"
+            )
             return None
 
     def variable(self, key, default, *, grouping=False):
         value = self._get(key, default)
         if not isinstance(value, str) or value not in VARIABLES:
             self.errors.append(
-                f"{key}: unknown field {value!r} "
+                f"{key}: unknown field {_quote.repr(value)} "
                 f"(known: {', '.join(sorted(VARIABLES))})"
             )
             return default
         if grouping and VARIABLES[value].kind == "continuous":
             self.errors.append(
-                f"{key}: {value!r} is continuous; group by a categorical field"
+                f"{key}: {_quote.repr(value)} is continuous; "
+                "group by a categorical field"
             )
             return default
         return value
@@ -266,7 +392,11 @@ class _Parser:
     def variables(self, key, default, *, grouping=False):
         value = self._get(key, default)
         if not isinstance(value, list | tuple):
-            self.errors.append(f"{key}: expected a list of field names, got {value!r}")
+            self.errors.append(
+                f"{key}: expected a list of field names, got {_quote.repr(value)}"
+            )
+            return tuple(default)
+        if self.too_long(key, value):
             return tuple(default)
         checked = [
             _Parser({f"{key}[{i}]": v}, self.errors).variable(
@@ -281,6 +411,8 @@ class _Parser:
         pairs = []
         if not isinstance(value, list | tuple):
             self.errors.append(f"{key}: expected a list of [factor, outcome] pairs")
+            return tuple(default)
+        if self.too_long(key, value):
             return tuple(default)
         for i, pair in enumerate(value):
             if not (isinstance(pair, list | tuple) and len(pair) == 2):
@@ -298,7 +430,7 @@ class _Parser:
                     )
                     continue
                 pairs.append((factor, outcome))
-        return tuple(pairs)
+        return tuple(dict.fromkeys(pairs))
 
 
 def _cohort(data, errors: list[str]) -> Cohort:
@@ -310,7 +442,8 @@ def _cohort(data, errors: list[str]) -> Cohort:
     for key, value in data.items():
         if key not in known:
             errors.append(
-                f"cohort.{key}: unknown filter (known: {', '.join(sorted(known))})"
+                f"cohort.{_cut(str(key))}: unknown filter "
+                f"(known: {', '.join(sorted(known))})"
             )
             continue
         if key in ("diagnosed_from", "diagnosed_to"):
@@ -325,19 +458,26 @@ def _cohort(data, errors: list[str]) -> Cohort:
         else:
             if isinstance(value, str):
                 value = [value]
-            if not isinstance(value, list | tuple):
+            if not isinstance(value, list | tuple) or not all(
+                isinstance(v, str) for v in value
+            ):
                 errors.append(f"cohort.{key}: expected a list of codes")
+                continue
+            problem = limit_error(f"cohort.{key}", value)
+            if problem:
+                errors.append(f"cohort.{key}: {problem}")
                 continue
             vocabulary = COHORT_VOCABULARIES[key]
             if vocabulary is not None:
                 unknown = [v for v in value if v not in vocabulary.values]
                 if unknown:
                     errors.append(
-                        f"cohort.{key}: unknown code(s) {', '.join(map(str, unknown))} "
+                        f"cohort.{key}: unknown code(s) "
+                        f"{', '.join(_cut(v) for v in unknown)} "
                         f"(known: {', '.join(vocabulary.values)})"
                     )
                     continue
-            values[key] = tuple(str(v) for v in value)
+            values[key] = tuple(dict.fromkeys(value))
     start, end = values.get("diagnosed_from"), values.get("diagnosed_to")
     if start and end and end < start:
         errors.append("cohort.diagnosed_to: is before cohort.diagnosed_from")

@@ -1,10 +1,30 @@
 """Report specifications: every problem refused with a message naming the field."""
 
 import datetime
+import json
+from pathlib import Path
 
 from django.test import SimpleTestCase
 
-from analytics.spec import DEFAULT_TIMES, InvalidSpec, ReportSpec
+from analytics.dataset import VARIABLES
+from analytics.models import SavedReport
+from analytics.spec import (
+    DEFAULT_TIMES,
+    MAX_ASSOCIATIONS,
+    MAX_BASELINE,
+    MAX_COHORT_CODES,
+    MAX_COVARIATES,
+    MAX_JSON_CHARS,
+    MAX_JSON_DEPTH,
+    MAX_SUBGROUPS,
+    MAX_TEXT_LENGTH,
+    MAX_TIMES,
+    InvalidSpec,
+    ReportSpec,
+    parse_json,
+)
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 
 
 class ReportSpecTests(SimpleTestCase):
@@ -125,4 +145,164 @@ class ReportSpecTests(SimpleTestCase):
                 "covariates[0]: unknown field {}",
                 "group_by: unknown field ['strategy']",
             ],
+        )
+
+
+class SpecificationLimitTests(SimpleTestCase):
+    """Every list and text of a specification is capped, with the limit named."""
+
+    def errors(self, data) -> list[str]:
+        with self.assertRaises(InvalidSpec) as caught:
+            ReportSpec.from_dict(data)
+        return caught.exception.errors
+
+    def test_ten_thousand_landmark_times_are_refused_with_the_limit(self):
+        errors = self.errors({"times": list(range(1, 10_001))})
+        self.assertEqual(errors, [f"times: at most {MAX_TIMES} times (got 10000)"])
+
+    def test_ten_thousand_associations_are_refused_with_the_limit(self):
+        errors = self.errors({"associations": [["extent", "liver_resected"]] * 10_000})
+        self.assertEqual(
+            errors, [f"associations: at most {MAX_ASSOCIATIONS} pairs (got 10000)"]
+        )
+
+    def test_every_field_list_and_cohort_code_list_is_capped(self):
+        too_many = 1_000
+        errors = self.errors(
+            {
+                "baseline": ["age"] * too_many,
+                "covariates": ["age"] * too_many,
+                "subgroups": ["sex"] * too_many,
+                "cohort": {"sites": ["NTH"] * too_many, "sexes": ["F"] * too_many},
+            }
+        )
+        self.assertEqual(
+            sorted(errors),
+            [
+                f"baseline: at most {MAX_BASELINE} fields (got 1000)",
+                f"cohort.sexes: at most {MAX_COHORT_CODES} codes (got 1000)",
+                f"cohort.sites: at most {MAX_COHORT_CODES} codes (got 1000)",
+                f"covariates: at most {MAX_COVARIATES} fields (got 1000)",
+                f"subgroups: at most {MAX_SUBGROUPS} fields (got 1000)",
+            ],
+        )
+
+    def test_name_and_reference_longer_than_a_saved_report_name_are_refused(self):
+        errors = self.errors({"name": "x" * 201, "reference": "y" * 5_000})
+        self.assertEqual(
+            errors,
+            [
+                f"name: at most {MAX_TEXT_LENGTH} characters (got 201)",
+                f"reference: at most {MAX_TEXT_LENGTH} characters (got 5000)",
+            ],
+        )
+        self.assertEqual(
+            MAX_TEXT_LENGTH, SavedReport._meta.get_field("name").max_length
+        )
+
+    def test_lists_at_their_limits_are_accepted(self):
+        variables = sorted(VARIABLES)
+        spec = ReportSpec.from_dict(
+            {
+                "name": "x" * MAX_TEXT_LENGTH,
+                "times": list(range(1, MAX_TIMES + 1)),
+                "baseline": variables,
+                "covariates": ["age", "ecog", "cea", "lesions", "largest_mm"],
+                "associations": [["extent", "liver_resected"]] * MAX_ASSOCIATIONS,
+                "cohort": {"sites": [f"S{i}" for i in range(MAX_COHORT_CODES)]},
+            }
+        )
+        self.assertEqual(len(spec.times), MAX_TIMES)
+        self.assertLessEqual(len(variables), MAX_BASELINE)
+
+    def test_every_documented_example_and_the_builders_defaults_are_within_limits(
+        self,
+    ):
+        for path in sorted(EXAMPLES.glob("*.json")):
+            with self.subTest(example=path.name):
+                ReportSpec.from_dict(parse_json(path.read_text()))
+        defaults = ReportSpec.from_dict({})
+        self.assertEqual(ReportSpec.from_dict(defaults.to_dict()), defaults)
+
+    def test_lists_are_deduplicated_keeping_their_order(self):
+        spec = ReportSpec.from_dict(
+            {
+                "baseline": ["sex", "age", "sex"],
+                "covariates": ["ecog", "age", "ecog"],
+                "subgroups": ["sex", "liver_resected", "sex"],
+                "associations": [
+                    ["extent", "converted"],
+                    ["extent", "liver_resected"],
+                    ["extent", "converted"],
+                ],
+                "cohort": {"sites": ["STH", "NTH", "STH"], "sexes": ["M", "F", "M"]},
+                "times": [24, 12, 24],
+            }
+        )
+        self.assertEqual(spec.baseline, ("sex", "age"))
+        self.assertEqual(spec.covariates, ("ecog", "age"))
+        self.assertEqual(spec.subgroups, ("sex", "liver_resected"))
+        self.assertEqual(
+            spec.associations,
+            (("extent", "converted"), ("extent", "liver_resected")),
+        )
+        self.assertEqual(spec.cohort.sites, ("STH", "NTH"))
+        self.assertEqual(spec.cohort.sexes, ("M", "F"))
+        self.assertEqual(spec.times, (12.0, 24.0))  # times are also sorted
+
+    def test_messages_quote_a_huge_value_cut_short(self):
+        errors = self.errors(
+            {"group_by": "x" * 100_000, "y" * 100_000: 1, "cohort": {"z" * 9_000: []}}
+        )
+        self.assertEqual(len(errors), 3)
+        for error in errors:
+            self.assertLess(len(error), 500)
+
+    def test_cohort_codes_must_be_text(self):
+        [error] = self.errors({"cohort": {"sites": [["NTH"]]}})
+        self.assertEqual(error, "cohort.sites: expected a list of codes")
+
+
+class ParseJsonTests(SimpleTestCase):
+    """Specifications given as JSON text: too large, too deep or not JSON."""
+
+    def message(self, text) -> str:
+        with self.assertRaises(InvalidSpec) as caught:
+            parse_json(text)
+        [error] = caught.exception.errors
+        return error
+
+    def test_deeply_nested_json_is_refused_with_a_message_not_a_crash(self):
+        text = "[" * 9_000 + "]" * 9_000
+        self.assertEqual(
+            self.message(text),
+            f"the specification is nested too deeply: 9000 levels "
+            f"(at most {MAX_JSON_DEPTH})",
+        )
+        depth = MAX_JSON_DEPTH + 1
+        self.assertIn(
+            f"{depth} levels", self.message('{"a":' * depth + "1" + "}" * depth)
+        )
+
+    def test_nesting_within_the_limit_and_brackets_in_strings_are_accepted(self):
+        self.assertEqual(
+            parse_json('{"name": "[[[[[[[[[[[[ \\" {{{{{{{{{{{{"}'),
+            {"name": '[[[[[[[[[[[[ " {{{{{{{{{{{{'},
+        )
+        text = "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH
+        self.assertIsInstance(parse_json(text), list)
+
+    def test_json_larger_than_the_limit_is_refused(self):
+        text = json.dumps({"name": "x" * MAX_JSON_CHARS})
+        self.assertEqual(
+            self.message(text),
+            f"the specification is too large: {len(text):,} characters "
+            f"(at most {MAX_JSON_CHARS:,})",
+        )
+
+    def test_text_that_is_not_json_is_named_with_line_and_column(self):
+        self.assertEqual(
+            self.message("{not json"),
+            "the specification is not valid JSON (line 1, column 2: Expecting "
+            "property name enclosed in double quotes)",
         )
