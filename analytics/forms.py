@@ -5,7 +5,13 @@ from __future__ import annotations
 from django import forms
 
 from analytics.dataset import VARIABLES
-from analytics.spec import DEFAULT_BASELINE, DEFAULT_TIMES, INDEXES
+from analytics.spec import (
+    DEFAULT_BASELINE,
+    DEFAULT_TIMES,
+    INDEXES,
+    MAX_TEXT_LENGTH,
+    limit_error,
+)
 from registry import choices
 from registry.models import Site
 
@@ -42,7 +48,13 @@ def _multi(label, vocabulary, help_text=""):
 class ReportForm(forms.Form):
     """Build a report specification; every field maps to a specification key."""
 
-    name = forms.CharField(max_length=200, required=False, label="Report title")
+    # the length limits are the specification's, checked with its messages in
+    # clean(); maxlength only stops typing in the browser
+    name = forms.CharField(
+        required=False,
+        label="Report title",
+        widget=forms.TextInput(attrs={"maxlength": MAX_TEXT_LENGTH}),
+    )
     group_by = forms.ChoiceField(
         label="Compare groups by", choices=GROUPINGS, initial="strategy"
     )
@@ -92,6 +104,7 @@ class ReportForm(forms.Form):
     )
     reference = forms.CharField(
         required=False,
+        widget=forms.TextInput(attrs={"maxlength": MAX_TEXT_LENGTH}),
         label="Cox reference group",
         help_text="A group's name or code; blank: the first group.",
     )
@@ -166,6 +179,16 @@ class ReportForm(forms.Form):
                     f"{part.strip()!r} is not a number: give times like 12, 24, 36."
                 ) from None
         return values
+
+    def clean(self):
+        """Refuse lists and texts over the specification's limits, at their field."""
+        cleaned = super().clean()
+        for name, value in list(cleaned.items()):
+            key = f"cohort.{name}" if name in self.COHORT_FIELDS else name
+            problem = limit_error(key, value)
+            if problem:
+                self.add_error(name, problem)
+        return cleaned
 
     def to_spec_data(self) -> dict:
         """Return the specification as data for ReportSpec.from_dict."""

@@ -20,7 +20,7 @@ from analytics import export
 from analytics.forms import ReportForm
 from analytics.models import ReportRun, SavedReport
 from analytics.reports import ReportError, run_report
-from analytics.spec import InvalidSpec, ReportSpec
+from analytics.spec import InvalidSpec, ReportSpec, parse_json
 from analytics.versions import software_version
 
 RUN_REPORTS = "analytics.run_report"
@@ -118,8 +118,8 @@ def report_save(request):
     """Save the specification of a result under a name."""
     name = request.POST.get("name", "").strip()
     try:
-        spec = ReportSpec.from_dict(json.loads(request.POST.get("spec", "")))
-    except (ValueError, InvalidSpec) as exc:
+        spec = ReportSpec.from_dict(parse_json(request.POST.get("spec", "")))
+    except InvalidSpec as exc:
         messages.error(request, f"The report could not be saved: {exc}")
         return redirect("analytics:report_list")
     saved = SavedReport(

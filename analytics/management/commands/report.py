@@ -12,7 +12,7 @@ from django.utils import timezone
 from analytics import export
 from analytics.dataset import AllSites
 from analytics.reports import ReportError, run_report
-from analytics.spec import InvalidSpec, ReportSpec
+from analytics.spec import MAX_JSON_CHARS, InvalidSpec, ReportSpec, parse_json
 
 FORMATS = ("json", "csv", "xlsx", "pdf")
 
@@ -56,15 +56,7 @@ class Command(BaseCommand):
                 f"--format {format} writes a binary file: give --output FILE."
             )
         reader = self._reader(user)
-        try:
-            data = json.loads(Path(spec).read_text())
-        except FileNotFoundError:
-            raise CommandError(f"--spec: no file {spec}") from None
-        except json.JSONDecodeError as exc:
-            raise CommandError(
-                f"--spec: {spec} is not valid JSON (line {exc.lineno}, "
-                f"column {exc.colno}: {exc.msg})"
-            ) from None
+        data = self._read_spec(spec)
         try:
             parsed = ReportSpec.from_dict(data).with_as_of(timezone.localdate())
             report = run_report(parsed, user=reader)
@@ -88,6 +80,21 @@ class Command(BaseCommand):
                 f"Wrote {format} report of {report['cohort']['analysed']} patients "
                 f"(cut-off {parsed.as_of}) to {output}."
             )
+
+    def _read_spec(self, path: str):
+        """Return the data of the specification file, within the JSON limits."""
+        try:
+            with open(path, encoding="utf-8") as file:
+                # one character more than the limit is enough to refuse it
+                text = file.read(MAX_JSON_CHARS + 1)
+        except FileNotFoundError:
+            raise CommandError(f"--spec: no file {path}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CommandError(f"--spec: cannot read {path} ({exc})") from None
+        try:
+            return parse_json(text)
+        except InvalidSpec as exc:
+            raise CommandError(f"--spec: {path}: {exc}") from None
 
     def _reader(self, username: str | None):
         if not username:
