@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
 from django.db.models.functions import ExtractYear
+from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -25,6 +28,7 @@ from registry.models import (
     SystemicTherapyLine,
 )
 from registry.selectors import changes_since, patient_facts
+from registry.useradmin import manageable_users
 
 admin.site.site_header = "Colorectal cancer outcomes registry"
 admin.site.site_title = "CRC registry admin"
@@ -34,6 +38,14 @@ admin.site.index_title = "Registry management"
 def can_see_identifiers(request) -> bool:
     """Return True if the user may see MRNs and dates of birth."""
     return request.user.has_perm("registry.view_identifiers")
+
+
+def names_identifier(lookup: str) -> bool:
+    """Return True if an admin query-string lookup reaches an identifier field.
+
+    ``mrn``, ``mrn__startswith``, ``patient__date_of_birth__year`` ... all do.
+    """
+    return any(part in Patient.IDENTIFIER_FIELDS for part in lookup.split("__"))
 
 
 # --- no lost updates -------------------------------------------------------------
@@ -57,6 +69,16 @@ class VersionCheckedForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if getattr(self.instance, "_history", None) is not None:
+            # A revert (the admin's history pages) fills the form from an old
+            # version but edits the record as stored now: it is checked against
+            # the version stored when the page was opened, and saved as the next.
+            self.instance.version = (
+                type(self.instance)
+                .objects.filter(pk=self.instance.pk)
+                .values_list("version", flat=True)
+                .get()
+            )
         if self.instance.pk is not None:
             field = self.fields["loaded_version"]
             field.initial = self.instance.version
@@ -130,7 +152,10 @@ class DiagnosisYearFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         years = (
-            PrimaryTumour.objects.annotate(year=ExtractYear("diagnosis_date"))
+            PrimaryTumour.objects.filter(
+                patient__site__in=Site.objects.for_user(request.user)
+            )
+            .annotate(year=ExtractYear("diagnosis_date"))
             .order_by("-year")
             .values_list("year", flat=True)
             .distinct()
@@ -224,7 +249,100 @@ class DeathInline(admin.StackedInline):
     fields = [("date", "cause"), "loaded_version"]
 
 
-class SiteScopedAdmin(SimpleHistoryAdmin):
+@dataclasses.dataclass(frozen=True)
+class _Scoped:
+    """A record a history URL names: its id, and whether it was deleted."""
+
+    pk: int
+    deleted: bool
+
+
+def _int_or_404(value) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        raise Http404("No such record.") from None
+
+
+class ScopedHistoryAdmin(SimpleHistoryAdmin):
+    """History pages (list, version, revert) scoped like the change page.
+
+    django-simple-history reads the history table directly, so without these
+    checks a data manager could open, and revert, another site's records. Each
+    history URL answers 404 unless the record is in the user's scope (for a
+    deleted record: unless the site it was at is one of the user's); a revert
+    goes through the change form, so it is validated, version-checked and held
+    to the user's sites as an edit is; identifiers stay out of the change lists
+    of users who may not see them.
+    """
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._require_in_scope(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        live = self._require_in_scope(request, object_id)
+        history = self.model.history.filter(pk=_int_or_404(version_id))
+        if not history.filter(**{self.model._meta.pk.attname: live.pk}).exists():
+            raise Http404("No such version of this record.")
+        if request.method == "POST" and live.deleted:
+            raise PermissionDenied("A deleted record cannot be reverted here.")
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def revert_disabled(self, request, obj=None):
+        if (
+            obj is not None
+            and not self.model._default_manager.filter(pk=obj.pk).exists()
+        ):
+            return True
+        return super().revert_disabled(request, obj)
+
+    def set_history_delta_changes(
+        self, request, historical_records, foreign_keys_are_objs=True
+    ):
+        # django-simple-history's own loop, with the identifier fields left out
+        # of the differences for users who may not see them.
+        hidden = [] if can_see_identifiers(request) else list(self.identifier_fields)
+        previous = None
+        for current in historical_records:
+            if previous is not None:
+                delta = previous.diff_against(
+                    current,
+                    excluded_fields=hidden,
+                    foreign_keys_are_objs=foreign_keys_are_objs,
+                )
+                helper = self.get_historical_record_context_helper(request, previous)
+                previous.history_delta_changes = helper.context_for_delta_changes(delta)
+            previous = current
+
+    @property
+    def identifier_fields(self) -> tuple[str, ...]:
+        return getattr(self.model, "IDENTIFIER_FIELDS", ())
+
+    def history_site_id(self, historical) -> int | None:
+        """Return the site a (possibly deleted) record was at, from its history."""
+        raise NotImplementedError
+
+    def _require_in_scope(self, request, object_id) -> _Scoped:
+        """Return the record (live or deleted); 404 unless the user may see it."""
+        pk = _int_or_404(object_id)
+        if self.get_queryset(request).filter(pk=pk).exists():
+            return _Scoped(pk=pk, deleted=False)
+        if self.model._default_manager.filter(pk=pk).exists():
+            raise Http404  # another site's record: do not confirm it exists
+        last = self.model.history.filter(pk=pk).order_by("-history_date").first()
+        if last is None:
+            raise Http404
+        site_id = self.history_site_id(last)
+        if not (
+            request.user.is_superuser
+            or Site.objects.for_user(request.user).filter(pk=site_id).exists()
+        ):
+            raise Http404
+        return _Scoped(pk=pk, deleted=True)
+
+
+class SiteScopedAdmin(ScopedHistoryAdmin):
     """Show a data manager only the records of their own sites."""
 
     form = VersionCheckedForm
@@ -237,12 +355,43 @@ class SiteScopedAdmin(SimpleHistoryAdmin):
             return queryset
         return queryset.filter(**{f"{self.site_path}__members": request.user})
 
+    def get_object(self, request, object_id, from_field=None):
+        try:
+            return super().get_object(request, object_id, from_field)
+        except ValidationError:
+            return None  # a malformed id: the admin's "does not exist" page
+
+    def lookup_allowed(self, lookup, value, request):
+        # ?mrn=..., ?mrn__startswith=..., ?patient__date_of_birth=... would find
+        # a patient by identifier without the right to see identifiers.
+        if names_identifier(lookup) and not can_see_identifiers(request):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "patient":
             kwargs["queryset"] = Patient.objects.for_user(request.user)
         if db_field.name == "site":
             kwargs["queryset"] = Site.objects.for_user(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def history_site_id(self, historical) -> int | None:
+        if self.model is Patient:
+            return historical.site_id
+        # The patient's site now, or, if the patient was deleted too, their last.
+        site_id = (
+            Patient.objects.filter(pk=historical.patient_id)
+            .values_list("site_id", flat=True)
+            .first()
+        )
+        if site_id is not None:
+            return site_id
+        return (
+            Patient.history.filter(id=historical.patient_id)
+            .order_by("-history_date")
+            .values_list("site_id", flat=True)
+            .first()
+        )
 
 
 @admin.register(Patient)
@@ -257,7 +406,7 @@ class PatientAdmin(SiteScopedAdmin):
         "last_contact",
     ]
     list_filter = [
-        "site",
+        ("site", admin.RelatedOnlyFieldListFilter),
         StrategyFilter,
         DiagnosisYearFilter,
         VitalStatusFilter,
@@ -483,7 +632,7 @@ class DeathAdmin(PatientRecordAdmin):
 
 
 @admin.register(Site)
-class SiteAdmin(SimpleHistoryAdmin):
+class SiteAdmin(ScopedHistoryAdmin):
     list_display = ["code", "name", "patient_count", "is_synthetic"]
     search_fields = ["code", "name"]
     filter_horizontal = ["members"]
@@ -498,6 +647,29 @@ class SiteAdmin(SimpleHistoryAdmin):
         if request.user.is_superuser:
             return queryset
         return queryset.filter(Q(members=request.user))
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "members":
+            # A data manager adds to their sites only the users they manage.
+            kwargs["queryset"] = manageable_users(request.user)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def save_related(self, request, form, formsets, change):
+        site = form.instance
+        # Members the form could not show (users not theirs to manage) stay
+        # members; read before the form's save replaces the members.
+        kept = (
+            []
+            if request.user.is_superuser
+            else list(site.members.exclude(pk__in=manageable_users(request.user)))
+        )
+        super().save_related(request, form, formsets, change)
+        if not request.user.is_superuser:
+            # Whoever creates or edits a site stays able to open it.
+            site.members.add(request.user, *kept)
+
+    def history_site_id(self, historical) -> int | None:
+        return historical.id
 
     @admin.display(description="patients", ordering="n_patients")
     def patient_count(self, obj):

@@ -60,16 +60,25 @@ def create_patient(
     """Save a new patient with the diagnosis and, if given, the liver metastases.
 
     All are saved or none: a ValidationError from any part rolls back the rest
-    and is raised with ``part`` set to "patient", "tumour" or "liver".
+    and is raised with ``part`` set to "patient", "tumour" or "liver". Two people
+    entering the same MRN at one site at the same moment both pass validation;
+    the database refuses the second, who gets the form's duplicate message.
     """
-    with transaction.atomic():
-        _clean(patient, part="patient")
-        patient.save()
-        for part, record in (("tumour", tumour), ("liver", liver)):
-            if record is not None:
-                record.patient = patient
-                _clean(record, part=part)
-                record.save()
+    try:
+        with transaction.atomic():
+            _clean(patient, part="patient")
+            patient.save()
+            for part, record in (("tumour", tumour), ("liver", liver)):
+                if record is not None:
+                    record.patient = patient
+                    _clean(record, part=part)
+                    record.save()
+    except IntegrityError:
+        patient.pk = None
+        patient.registry_number = ""
+        patient._state.adding = True
+        _raise_if_duplicate_mrn(patient)
+        raise
     return patient
 
 
@@ -94,11 +103,16 @@ def update_record(*, record: models.Model, loaded_version: int) -> models.Model:
 
     Raises StaleEdit if the stored version is no longer `loaded_version`.
     """
-    with transaction.atomic():
-        _claim(record, loaded_version)
-        record.version = loaded_version  # save() makes it loaded_version + 1
-        _clean(record)
-        record.save()
+    try:
+        with transaction.atomic():
+            _claim(record, loaded_version)
+            record.version = loaded_version  # save() makes it loaded_version + 1
+            _clean(record)
+            record.save()
+    except IntegrityError:
+        if isinstance(record, Patient):
+            _raise_if_duplicate_mrn(record)
+        raise
     return record
 
 
@@ -129,6 +143,28 @@ def _claim(record: models.Model, loaded_version: int) -> None:
         current_state=current,
         changes=changes_since(record, loaded_version),
     )
+
+
+def _raise_if_duplicate_mrn(patient: Patient) -> None:
+    """Raise the form's duplicate-MRN error if another patient of the site has it.
+
+    Called after the database refused a save: the refusal's own text names the
+    MRN, so it is replaced by this message rather than passed on (or logged).
+    """
+    duplicate = (
+        Patient.objects.filter(site_id=patient.site_id, mrn=patient.mrn)
+        .exclude(pk=patient.pk)
+        .exists()
+    )
+    if duplicate:
+        error = ValidationError(
+            {
+                "mrn": "A patient with this MRN exists at this site: someone saved "
+                "them while you were entering yours. Search for the MRN instead."
+            }
+        )
+        error.part = "patient"
+        raise error from None
 
 
 def _clean(record: models.Model, *, part: str | None = None) -> None:

@@ -1,5 +1,4 @@
 from django.db import models, transaction
-from django.db.models.functions import Length
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
@@ -124,17 +123,21 @@ class Patient(ClinicalRecord):
         raise_if(errors)
 
     def _next_registry_number(self) -> str:
-        """Return the next free registry number of this patient's site."""
-        prefix = f"{self.site.code}-"
-        # Numbers are zero-padded, so the longest, then highest, is the last one.
-        last = (
-            type(self)
-            .objects.select_for_update()
-            .filter(registry_number__regex=rf"^{prefix}[0-9]+$")
-            .annotate(length=Length("registry_number"))
-            .order_by("-length", "-registry_number")
-            .values_list("registry_number", flat=True)
-            .first()
-        )
-        highest = int(last.removeprefix(prefix)) if last else 0
-        return f"{prefix}{highest + 1:05d}"
+        """Return the next free registry number of this patient's site.
+
+        The site's counter row is locked (SELECT ... FOR UPDATE) until the
+        transaction ends, so simultaneous new patients at one site queue for
+        their numbers instead of taking the same one. A number already in use
+        (given by hand or by the demo generator) is skipped.
+        """
+        from registry.models.sites import Site
+
+        site = Site.objects.select_for_update().get(pk=self.site_id)
+        prefix = site.registry_prefix()
+        number = site.last_registry_number + 1
+        while (
+            type(self).objects.filter(registry_number=f"{prefix}{number:05d}").exists()
+        ):
+            number += 1
+        Site.objects.filter(pk=site.pk).update(last_registry_number=number)
+        return f"{prefix}{number:05d}"

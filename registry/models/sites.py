@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models.functions import Length
 from simple_history.models import HistoricalRecords
 
 
@@ -36,8 +37,17 @@ class Site(models.Model):
     is_synthetic = models.BooleanField(
         default=False, editable=False, help_text="Created by seed_demo: not real."
     )
+    last_registry_number = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text="The highest registry number given at this site: the counter "
+        "row that new patients lock (Patient.save), so simultaneous entries "
+        "each get their own number.",
+    )
 
-    history = HistoricalRecords(m2m_fields=[members])
+    history = HistoricalRecords(
+        m2m_fields=[members], excluded_fields=["last_registry_number"]
+    )
 
     objects = SiteQuerySet.as_manager()
 
@@ -46,3 +56,24 @@ class Site(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} – {self.name}"
+
+    def registry_prefix(self) -> str:
+        """Return the prefix of this site's registry numbers, e.g. "NTH-"."""
+        return f"{self.code}-"
+
+    def highest_registry_number(self) -> int:
+        """Return the highest number among this site's registry numbers (0 if none).
+
+        For numbers given outside Patient.save (the demo generator's bulk
+        inserts); new patients read the counter instead.
+        """
+        prefix = self.registry_prefix()
+        # Numbers are zero-padded, so the longest, then highest, is the last one.
+        last = (
+            self.patients.filter(registry_number__regex=rf"^{prefix}[0-9]+$")
+            .annotate(length=Length("registry_number"))
+            .order_by("-length", "-registry_number")
+            .values_list("registry_number", flat=True)
+            .first()
+        )
+        return int(last.removeprefix(prefix)) if last else 0

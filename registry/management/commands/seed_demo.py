@@ -86,6 +86,12 @@ class Command(BaseCommand):
         with transaction.atomic():
             sites = self._sites(patients)
             self._insert(cohort, sites)
+            # The cohort was numbered here, not by Patient.save: move each site's
+            # counter past the numbers it gave.
+            for site in sites:
+                Site.objects.filter(pk=site.pk).update(
+                    last_registry_number=site.highest_registry_number()
+                )
         elapsed = time.perf_counter() - started
         self.stdout.write(
             self.style.SUCCESS(
