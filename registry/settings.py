@@ -311,25 +311,35 @@ WHITENOISE_AUTOREFRESH = DEBUG
 DJANGO_TABLES2_TEMPLATE = "django_tables2/table.html"
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 5000
 
-# Query strings may carry a searched-for MRN: keep them out of every log line.
+# Query strings may carry a searched-for MRN, and database errors quote the values
+# they refuse: every log line goes through both filters. Logged: requests
+# (without query strings), errors with their tracebacks, failed logins and
+# lockouts (django-axes: username and address, never a password).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_query": {"()": "registry.logging.RedactQueryStringFilter"}},
+    "filters": {
+        "redact_query": {"()": "registry.logging.RedactQueryStringFilter"},
+        "redact_database_detail": {
+            "()": "registry.logging.RedactDatabaseDetailFilter"
+        },
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "filters": ["redact_query"],
+            "filters": ["redact_query", "redact_database_detail"],
         },
     },
+    "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
-        "django": {"handlers": ["console"], "level": "INFO"},
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.request": {
             "handlers": ["console"],
             "level": "ERROR",
             "propagate": False,
         },
+        "axes": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
 
