@@ -17,6 +17,10 @@ from matplotlib.figure import Figure
 
 from analytics.survival import SMALL_GROUP_SIZE, KaplanMeier
 
+# Every text drawn (titles, group and site names, labels, the PDF report's pages)
+# is the user's or the data's: a "$" is a dollar, never the start of math text.
+matplotlib.rcParams["text.parse_math"] = False
+
 #: Okabe-Ito colours: distinguishable with the common colour-vision deficiencies
 #: and in greyscale print.
 PALETTE: tuple[str, ...] = (
