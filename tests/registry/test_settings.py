@@ -68,6 +68,37 @@ class EnvironmentHelperTests(SimpleTestCase):
             ["registry.example.org", "10.0.0.5"],
         )
 
+    def test_mail_goes_to_the_console_without_a_mail_url(self):
+        os.environ.pop("DJANGO_EMAIL_URL", None)
+        self.assertEqual(
+            settings.env_email("DJANGO_EMAIL_URL")["EMAIL_BACKEND"],
+            "django.core.mail.backends.console.EmailBackend",
+        )
+
+    def test_mail_url_names_server_account_and_tls(self):
+        os.environ["DJANGO_EMAIL_URL"] = (
+            "smtp://reg%40trust.org:s%3Acret@mail.trust.org:587"
+        )
+        config = settings.env_email("DJANGO_EMAIL_URL")
+        self.assertEqual(
+            config["EMAIL_BACKEND"], "django.core.mail.backends.smtp.EmailBackend"
+        )
+        self.assertEqual(
+            (config["EMAIL_HOST"], config["EMAIL_PORT"], config["EMAIL_USE_TLS"]),
+            ("mail.trust.org", 587, True),
+        )
+        self.assertEqual(
+            (config["EMAIL_HOST_USER"], config["EMAIL_HOST_PASSWORD"]),
+            ("reg@trust.org", "s:cret"),
+        )
+
+    def test_malformed_mail_url_names_the_variable(self):
+        for raw in ("mail.trust.org", "http://mail.trust.org", "smtp://host:port"):
+            os.environ["DJANGO_EMAIL_URL"] = raw
+            with self.subTest(raw=raw):
+                with self.assertRaisesMessage(ImproperlyConfigured, "DJANGO_EMAIL_URL"):
+                    settings.env_email("DJANGO_EMAIL_URL")
+
 
 class StartupTests(SimpleTestCase):
     def run_command(self, *command, **env):
