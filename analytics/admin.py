@@ -17,6 +17,10 @@ class ReportRunInline(admin.TabularInline):
     ]
     readonly_fields = fields
 
+    def get_queryset(self, request):
+        # as on the saved report's page: only the runs this user may open
+        return super().get_queryset(request).visible_to(request.user)
+
 
 @admin.register(SavedReport)
 class SavedReportAdmin(admin.ModelAdmin):

@@ -1,8 +1,16 @@
 """Saved report specifications and the provenance of each run."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+
 from django.conf import settings
 from django.db import models
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
+
+#: Who may open other users' runs (covering only sites they are a member of).
+MANAGE_SAVED_REPORTS = "analytics.change_savedreport"
 
 
 class SavedReport(models.Model):
@@ -37,6 +45,25 @@ class SavedReport(models.Model):
         return reverse("analytics:saved_report_detail", args=[self.pk])
 
 
+class ReportRunQuerySet(models.QuerySet):
+    def visible_to(self, user) -> ReportRunQuerySet:
+        """Return the runs `user` may open.
+
+        A run holds results computed over the sites it covers: its runner sees
+        it; so does a user who may manage saved reports and is a member of every
+        site it covers; a superuser sees every run.
+        """
+        if user.is_superuser:
+            return self
+        own = Q(run_by=user)
+        if not user.has_perm(MANAGE_SAVED_REPORTS):
+            return self.filter(own)
+        sites_not_held = ReportRun.sites.through.objects.filter(
+            reportrun=OuterRef("pk")
+        ).exclude(site__members=user)
+        return self.filter(own | ~Exists(sites_not_held))
+
+
 class ReportRun(models.Model):
     """One run of a saved report: who, when, on what software and data."""
 
@@ -54,6 +81,14 @@ class ReportRun(models.Model):
     )
     patients = models.PositiveIntegerField()
     result = models.JSONField(help_text="The whole report result, as its JSON.")
+    sites = models.ManyToManyField(
+        "registry.Site",
+        blank=True,
+        related_name="+",
+        help_text="The sites whose patients the result covers: who may open it.",
+    )
+
+    objects = ReportRunQuerySet.as_manager()
 
     class Meta:
         ordering = ["-run_at", "-pk"]
@@ -64,3 +99,12 @@ class ReportRun(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("analytics:report_run_detail", args=[self.pk])
+
+    def record_sites(self, user, codes: Sequence[str] = ()) -> None:
+        """Record the sites the result covers: those `user` could see when they
+        ran it, narrowed to `codes` (the cohort's site filter) when given."""
+        # Site through the field: analytics.dataset alone imports registry.models
+        sites = self.sites.model.objects.for_user(user)
+        if codes:
+            sites = sites.filter(code__in=codes)
+        self.sites.set(sites)

@@ -7,7 +7,7 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Max
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -184,6 +184,7 @@ def saved_report_run(request, pk: int):
         patients=report["cohort"]["analysed"],
         result=export.result_json(report),
     )
+    run.record_sites(request.user, spec.cohort.sites)
     if previous is None:
         messages.info(request, "First run of this report: its provenance is stored.")
     elif previous.fingerprint == run.fingerprint:
@@ -230,23 +231,16 @@ def report_run_download(request, pk: int, fmt: str):
 
 
 def _visible_runs(request, runs):
-    """Return the runs this user may open: their own, or all for data managers.
-
-    A run holds results computed over its runner's sites, so another user sees it
-    only with the right to manage saved reports.
-    """
-    if request.user.has_perm("analytics.change_savedreport"):
-        return runs
-    return runs.filter(run_by=request.user)
+    """Return the runs this user may open (ReportRunQuerySet.visible_to): their
+    own, and with the right to manage saved reports those over their sites."""
+    return runs.visible_to(request.user)
 
 
 def _get_run(request, pk: int) -> ReportRun:
-    run = get_object_or_404(
-        ReportRun.objects.select_related("saved_report", "run_by"), pk=pk
-    )
-    if not _visible_runs(request, ReportRun.objects.filter(pk=pk)).exists():
-        raise PermissionDenied("This run was made by someone else over their sites.")
-    return run
+    """Return the run if this user may open it; else 404, as for no run at all
+    (403 would confirm that another user's run exists)."""
+    runs = ReportRun.objects.select_related("saved_report", "run_by")
+    return get_object_or_404(_visible_runs(request, runs), pk=pk)
 
 
 def _downloads(url_for, query: str) -> dict[str, str]:

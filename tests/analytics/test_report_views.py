@@ -263,8 +263,9 @@ class SavedReportTests(ReportViewTestCase):
         other = self.ann.__class__.objects.create_user("other_analyst")
         other.groups.add(*self.ann.groups.all())
         self.client.force_login(other)
-        self.assertEqual(self.client.get(run.get_absolute_url()).status_code, 403)
-        self.client.force_login(self.mark)  # a data manager sees every run
+        # not found, not forbidden: another user's run is not confirmed to exist
+        self.assertEqual(self.client.get(run.get_absolute_url()).status_code, 404)
+        self.client.force_login(self.mark)  # a data manager holding its sites sees it
         self.assertEqual(self.client.get(run.get_absolute_url()).status_code, 200)
 
     def test_a_name_too_long_is_refused_by_the_model_rule(self):
