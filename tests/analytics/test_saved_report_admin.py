@@ -1,0 +1,95 @@
+"""Saved reports in the admin: only runnable specifications, and every change in
+the history with its user."""
+
+import json
+
+from django.urls import reverse
+
+from analytics.models import SavedReport
+from analytics.spec import MAX_JSON_DEPTH, MAX_TIMES, ReportSpec
+from tests.cast import CastTestCase
+
+INLINE = {
+    "runs-TOTAL_FORMS": "0",
+    "runs-INITIAL_FORMS": "0",
+    "runs-MIN_NUM_FORMS": "0",
+    "runs-MAX_NUM_FORMS": "1000",
+}
+
+
+class SavedReportAdminTestCase(CastTestCase):
+    def setUp(self):
+        self.saved = SavedReport.objects.create(
+            name="Demo", spec=ReportSpec().to_dict(), owner=self.ann
+        )
+        self.client.force_login(self.mark)
+
+    def edit(self, spec: str, name: str = "Demo"):
+        return self.client.post(
+            reverse("admin:analytics_savedreport_change", args=[self.saved.pk]),
+            {"name": name, "spec": spec, "owner": self.ann.pk, **INLINE},
+        )
+
+
+class SavedReportAdminFormTests(SavedReportAdminTestCase):
+    def test_a_specification_that_cannot_be_run_is_refused_listing_its_errors(self):
+        times = list(range(1, 1_001))
+        response = self.edit(json.dumps({"group_by": "colour", "times": times}))
+        self.assertEqual(response.status_code, 200)
+        errors = response.context["adminform"].form.errors["spec"]
+        self.assertEqual(errors[0], "This specification cannot be run:")
+        self.assertIn("group_by: unknown field 'colour'", errors[1])
+        self.assertEqual(errors[2], f"times: at most {MAX_TIMES} times (got 1000)")
+        self.saved.refresh_from_db()
+        self.assertEqual(self.saved.spec, ReportSpec().to_dict())
+
+    def test_deeply_nested_json_is_refused_with_a_message_not_a_crash(self):
+        response = self.edit("[" * 5_000 + "]" * 5_000)
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(
+            response.context["adminform"].form.errors["spec"],
+            [
+                "the specification is nested too deeply: 5000 levels "
+                f"(at most {MAX_JSON_DEPTH})"
+            ],
+        )
+
+    def test_a_valid_specification_is_stored_as_the_builder_stores_it(self):
+        response = self.edit(json.dumps({"baseline": ["sex", "age", "sex"]}))
+        self.assertRedirects(
+            response, reverse("admin:analytics_savedreport_changelist")
+        )
+        self.saved.refresh_from_db()
+        self.assertEqual(self.saved.spec["baseline"], ["sex", "age"])
+        self.assertEqual(self.saved.spec["times"], [12.0, 24.0, 36.0, 60.0])
+
+
+class SavedReportHistoryTests(SavedReportAdminTestCase):
+    def test_changes_and_deletion_are_kept_with_the_user_who_made_them(self):
+        self.edit(json.dumps({"group_by": "sex"}), name="By sex")
+        self.client.post(
+            reverse("admin:analytics_savedreport_delete", args=[self.saved.pk]),
+            {"post": "yes"},
+        )
+        self.assertFalse(SavedReport.objects.filter(pk=self.saved.pk).exists())
+        history = SavedReport.history.filter(id=self.saved.pk).order_by("history_date")
+        self.assertEqual(
+            [(h.history_type, h.name, h.history_user) for h in history],
+            [
+                ("+", "Demo", None),
+                ("~", "By sex", self.mark),
+                ("-", "By sex", self.mark),
+            ],
+        )
+        self.assertEqual(history[1].spec["group_by"], "sex")
+
+    def test_the_admin_history_page_shows_the_deletion_and_its_user(self):
+        self.client.post(
+            reverse("admin:analytics_savedreport_delete", args=[self.saved.pk]),
+            {"post": "yes"},
+        )
+        page = self.client.get(
+            reverse("admin:analytics_savedreport_history", args=[self.saved.pk])
+        )
+        self.assertContains(page, "Deleted")
+        self.assertContains(page, "mark")
