@@ -4,7 +4,11 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from registry import views
+from registry import accounts, views
+
+# The admin's login asks for the second factor as the registry's does.
+admin.site.login_form = accounts.AdminLoginForm
+admin.site.login_template = "accounts/admin_login.html"
 
 registry_patterns = [
     path("", views.home, name="home"),
@@ -31,10 +35,52 @@ registry_patterns = [
     path("data-quality/", views.data_quality, name="data_quality"),
 ]
 
+# Django's names and views, with the registry's templates (templates/registration/).
+# The four reset views are already marked login_not_required by Django, so
+# LoginRequiredMiddleware lets an anonymous visitor reach them.
+account_patterns = [
+    path(
+        "login/",
+        auth_views.LoginView.as_view(authentication_form=accounts.LoginForm),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "password_change/",
+        auth_views.PasswordChangeView.as_view(),
+        name="password_change",
+    ),
+    path(
+        "password_change/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
+    path(
+        "password_reset/",
+        auth_views.PasswordResetView.as_view(),
+        name="password_reset",
+    ),
+    path(
+        "password_reset/done/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
+    path("two-factor/", accounts.two_factor, name="two_factor"),
+]
+
 urlpatterns = [
     path("", include((registry_patterns, "registry"))),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/", include(account_patterns)),
     path("reports/", include("analytics.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -5,8 +5,15 @@ import re
 from django.test import TestCase
 from django.urls import URLPattern, URLResolver, get_resolver
 
-# Pages a visitor must reach before logging in, and the static files.
-PUBLIC = {"accounts/login/", "admin/login/"}
+# Pages a visitor must reach before logging in (login and password reset).
+PUBLIC = {
+    "accounts/login/",
+    "admin/login/",
+    "accounts/password_reset/",
+    "accounts/password_reset/done/",
+    "accounts/reset/1/1/",
+    "accounts/reset/done/",
+}
 
 
 def all_paths(patterns=None, prefix=""):
