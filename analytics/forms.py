@@ -10,6 +10,7 @@ from analytics.spec import (
     DEFAULT_TIMES,
     INDEXES,
     MAX_TEXT_LENGTH,
+    ReportSpec,
     limit_error,
 )
 from registry import choices
@@ -225,15 +226,18 @@ class ReportForm(forms.Form):
         return spec
 
     @classmethod
-    def initial_from_spec(cls, spec: dict) -> dict:
-        """Return form initial data from a saved specification."""
+    def initial_from_spec(cls, data) -> dict:
+        """Return form initial data from a saved specification.
+
+        Raises InvalidSpec when the specification is not valid (it may have been
+        edited in the admin, or saved under older rules).
+        """
+        spec = ReportSpec.from_dict(data).to_dict()
         initial = {k: v for k, v in spec.items() if k in cls.base_fields}
         initial.update(spec.get("cohort", {}))
-        survival_only = all(
-            key in spec and not spec[key]
-            for key in ("baseline", "associations", "subgroups")
+        survival_only = not any(
+            spec[key] for key in ("baseline", "associations", "subgroups")
         )
         initial["contents"] = "survival" if survival_only else "full"
-        if "times" in spec:
-            initial["times"] = ", ".join(f"{t:g}" for t in spec["times"])
+        initial["times"] = ", ".join(f"{t:g}" for t in spec["times"])
         return initial

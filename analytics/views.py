@@ -63,7 +63,11 @@ def report_new(request):
         except ValueError:
             raise Http404("No such saved report.") from None
         saved = get_object_or_404(SavedReport, pk=pk)
-        initial = ReportForm.initial_from_spec(saved.spec)
+        try:
+            initial = ReportForm.initial_from_spec(saved.spec)
+        except InvalidSpec as exc:  # edited since (the admin), or older rules
+            messages.error(request, f"“{saved.name}” cannot be opened here: {exc}")
+            initial = {}
         form = ReportForm(user=request.user, initial=initial)
     elif request.GET:
         # "Change" on a result page: the builder, filled with that report.

@@ -1,5 +1,5 @@
-"""Saved reports in the admin: only runnable specifications, and every change in
-the history with its user."""
+"""Saved reports in the admin: only runnable specifications, every change in the
+history with its user, and a builder that opens a broken one with a message."""
 
 import json
 
@@ -93,3 +93,21 @@ class SavedReportHistoryTests(SavedReportAdminTestCase):
         )
         self.assertContains(page, "Deleted")
         self.assertContains(page, "mark")
+
+
+class BuilderFromBrokenSavedReportTests(CastTestCase):
+    def test_a_stored_specification_that_cannot_be_run_opens_with_a_message(self):
+        for spec in ([1, 2], {"times": ["soon"]}, {"cohort": "NFG"}, {"colour": 1}):
+            with self.subTest(spec=spec):
+                saved = SavedReport.objects.create(
+                    name=f"Broken {spec}", spec=spec, owner=self.ann
+                )
+                self.client.force_login(self.ann)
+                response = self.client.get(
+                    reverse("analytics:report_new"), {"saved": saved.pk}
+                )
+                self.assertEqual(response.status_code, 200)
+                [message] = [str(m) for m in response.context["messages"]]
+                self.assertTrue(
+                    message.startswith(f"“{saved.name}” cannot be opened here: ")
+                )
