@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
-from analytics import plots, survival
+from analytics import disclosure, plots, survival
 from analytics.plots import p_text
 from analytics.reports import Report
 
@@ -118,6 +118,18 @@ def figure(data: dict, curves: dict[str, survival.KaplanMeier]) -> Figure:
         p_value=(data.get("logrank") or {}).get("p_value"),
         small_groups=(data.get("logrank") or {}).get("small_groups", ()),
         title=title,
+        footnote=_suppressed_note(data),
+    )
+
+
+def _suppressed_note(data: dict) -> str | None:
+    """Return the figure's note on the groups drawn without a curve, if any."""
+    info = data.get("disclosure") or {}
+    if not info.get("suppressed_groups"):
+        return None
+    return (
+        f"Not drawn: {', '.join(info['suppressed_groups'])} (fewer than "
+        f"{info['min_cell']} patients)."
     )
 
 
@@ -136,9 +148,10 @@ def tables(data: dict) -> dict[str, pd.DataFrame]:
                 "group": g["group"],
                 "n": g["n"],
                 "events": g["events"],
-                f"median ({unit})": g["median"]["estimate"],
-                f"median lower {level}": g["median"]["lower"],
-                f"median upper {level}": g["median"]["upper"],
+                # a suppressed group (analytics.disclosure) has no median
+                f"median ({unit})": (g["median"] or {}).get("estimate"),
+                f"median lower {level}": (g["median"] or {}).get("lower"),
+                f"median upper {level}": (g["median"] or {}).get("upper"),
             }
             for g in data["groups"]
         ]
@@ -181,13 +194,14 @@ def tables(data: dict) -> dict[str, pd.DataFrame]:
                 "level": level["group"],
                 "n": level["n"],
                 "events": level["events"],
-                f"median ({unit})": level["median"]["estimate"],
-                f"time ({unit})": m["time"],
+                f"median ({unit})": (level["median"] or {}).get("estimate"),
+                f"time ({unit})": m.get("time"),
                 **_landmark(m),
             }
             for s in data["subgroups"]
             for level in s["levels"]
-            for m in level["landmarks"]
+            # a suppressed level has no landmarks: one row with its "<5"
+            for m in level["landmarks"] or [{}]
         ]
     )
     baseline = pd.DataFrame(_baseline_rows(data["baseline"]))
@@ -226,11 +240,7 @@ def tables(data: dict) -> dict[str, pd.DataFrame]:
 
 def _landmark(m: dict) -> dict:
     return {
-        "survival": m["survival"],
-        "lower": m["lower"],
-        "upper": m["upper"],
-        "n_risk": m["n_risk"],
-        "estimable": m["estimable"],
+        key: m.get(key) for key in ("survival", "lower", "upper", "n_risk", "estimable")
     }
 
 
@@ -238,6 +248,8 @@ def _continuous_cell(summary: dict | None) -> str:
     """Return mean (SD); median [IQR] of one group, as a paper prints it."""
     if not summary or summary["n"] == 0:
         return "–"
+    if disclosure.is_masked(summary["n"]):
+        return f"n {summary['n']}"
     if summary["sd"] is None:  # a single value
         return f"{summary['mean']:.1f}"
     return (
@@ -264,6 +276,7 @@ def _baseline_rows(baseline: dict) -> list[dict]:
             for group in baseline["groups"]:
                 n = row["counts"].get(group, {}).get(level, 0)
                 pct = row["percents"].get(group, {}).get(level)
+                # a hidden count ("<5", analytics.disclosure) has its percentage hidden
                 entry[group] = f"{n} ({pct:.0f}%)" if pct is not None else str(n)
             entry["tests"] = tests if i == 0 else ""
             rows.append(entry)

@@ -89,6 +89,7 @@ def km_figure(
     p_value: float | None = None,
     small_groups: Sequence[str] = (),
     title: str | None = None,
+    footnote: str | None = None,
     y_label: str = "Survival probability",
     show_ci: bool = True,
     show_censors: bool = True,
@@ -110,6 +111,8 @@ def km_figure(
     p_value, small_groups
         The log-rank P value, written on the plot; flagged as unstable when
         ``small_groups`` names groups of fewer than ``SMALL_GROUP_SIZE`` patients.
+    footnote
+        A line under the figure (which groups are not drawn, and why).
     show_ci
         Shade the pointwise confidence band of each curve (as steps).
     show_censors
@@ -196,6 +199,8 @@ def km_figure(
 
     if table is not None:
         _draw_risk_table(table, curves, tick_values, colors)
+    if footnote:
+        fig.supxlabel(footnote, x=0.01, ha="left", fontsize=8, color="0.3")
     return fig
 
 

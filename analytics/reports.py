@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 
-from analytics import compare, dataset, survival
+from analytics import compare, dataset, disclosure, survival
 from analytics.dataset import VARIABLES
 from analytics.plots import p_text
 from analytics.spec import InvalidSpec, ReportSpec
@@ -28,6 +29,9 @@ ENDPOINT_EVENTS = {
 COUNTED = {"duration": "time", "event": "event", "weights": "n"}
 #: Landmark analyses round the suggested landmark up to a multiple of this (months).
 LANDMARK_STEP_MONTHS = 3
+#: Users with this permission see every count; others see none below
+#: settings.REGISTRY_MIN_CELL (analytics.disclosure).
+SEES_EVERY_COUNT = "registry.view_identifiers"
 
 
 class ReportError(ValueError):
@@ -90,12 +94,30 @@ def frame_variables(spec: ReportSpec) -> list[str]:
     ]
 
 
+def min_cell_for(user) -> int | None:
+    """Return the smallest count `user` may see, or None when they may see any.
+
+    Users who may see identifiers see everything, and so does whoever runs the
+    ``report`` command without ``--user`` (:class:`dataset.AllSites`); everyone
+    else sees no count below ``settings.REGISTRY_MIN_CELL``.
+    """
+    if isinstance(user, dataset.AllSites) or user.has_perm(SEES_EVERY_COUNT):
+        return None
+    return settings.REGISTRY_MIN_CELL
+
+
 def run_report(spec: ReportSpec, *, user) -> Report:
     """Compute the report `spec` describes over the patients `user` may see.
 
     ``spec.as_of`` must be set (the caller decides the data cut-off; this
     function never reads today's date). Raises ReportError when the data cannot
     give the report (an empty cohort, a landmark beyond follow-up).
+
+    For a user with a minimum cell size (:func:`min_cell_for`) the report is
+    refused when fewer patients than that can be analysed, groups of fewer
+    patients are left out of every test, and the result (sections and curves)
+    comes out masked by :func:`analytics.disclosure.mask_result`, its text
+    written from the masked numbers: nothing unmasked leaves this function.
 
     The survival sections are always computed from a :class:`SurvivalTable`:
     counted in the database when the report needs nothing else
@@ -131,6 +153,9 @@ def run_report(spec: ReportSpec, *, user) -> Report:
     if analysed is not None and spec.index == "landmark" and not analysed.empty:
         analysed, landmark_info = _landmark(analysed, spec, excluded)
         table = dataset.table_from_frame(analysed)
+    min_cell = min_cell_for(user)
+    if min_cell is not None:
+        _refuse_too_few(table.counts, spec, min_cell)
     if not patients:
         raise ReportError(
             ["cohort: no patients match these filters among the sites you can see"]
@@ -169,8 +194,9 @@ def run_report(spec: ReportSpec, *, user) -> Report:
                 f"longest follow-up is {_num(longest)} {spec.time_unit}."
             )
     sizes = counts.groupby("group", observed=False)["n"].sum()
-    tested = [g for g in groups if sizes[g] >= 2]
-    lonely = [g for g in groups if sizes[g] < 2]
+    hidden = disclosure.suppressed_groups(sizes.to_dict(), min_cell) if min_cell else []
+    tested = [g for g in groups if sizes[g] >= 2 and g not in hidden]
+    lonely = [g for g in groups if sizes[g] < 2 and g not in hidden]
     for g in lonely:
         warnings.append(
             f"Group '{g}' has only {sizes[g]} patient: shown in the curves and "
@@ -216,7 +242,10 @@ def run_report(spec: ReportSpec, *, user) -> Report:
             for name in spec.subgroups
             if name != spec.group_by
         ]
-        sections["baseline"] = _baseline(analysed, spec)
+        # suppressed groups are left out of the baseline comparisons too
+        shown = analysed[~analysed["group"].isin(hidden)].copy()
+        shown["group"] = shown["group"].cat.remove_unused_categories()
+        sections["baseline"] = _baseline(shown, spec)
         sections["associations"] = [
             _association(analysed, factor, outcome)
             for factor, outcome in spec.associations
@@ -247,12 +276,60 @@ def run_report(spec: ReportSpec, *, user) -> Report:
         sections["suggested_landmark"] = suggested
         warnings.insert(0, _immortal_time_warning(spec, suggested))
     sections["warnings"] = warnings
+    if min_cell is not None:
+        sections, curves = disclosure.mask_result(sections, curves, min_cell=min_cell)
     sections["methods"] = methods_text(spec, sections)
     sections["results"] = results_text(spec, sections)
     return Report(spec=spec, sections=sections, curves=curves, fingerprint=digest)
 
 
+def disclosed(data: dict, *, user) -> dict:
+    """Return a stored result (``export.result_json``'s data) as `user` may see it.
+
+    A result stored for a user with a minimum cell size is masked already and
+    comes back as stored. One stored unmasked (before the rule, or run by a user
+    who may see every count) is masked for a user who may not, its text written
+    again from the masked numbers.
+    """
+    min_cell = min_cell_for(user)
+    done = data.get("disclosure")
+    if min_cell is None or (done and done["min_cell"] >= min_cell):
+        return data
+    masked, _ = disclosure.mask_result(data, min_cell=min_cell)
+    try:
+        spec = ReportSpec.from_dict(data["spec"])
+        masked["methods"] = methods_text(spec, masked)
+        masked["results"] = results_text(spec, masked)
+    except (InvalidSpec, KeyError, TypeError, ValueError):
+        # a specification this version no longer reads: no text rather than
+        # the stored one, which may quote the hidden counts
+        masked["methods"] = masked["disclosure"]["note"]
+        masked["results"] = ""
+    return masked
+
+
 # --- cohort, exclusions, landmark ---------------------------------------------
+
+
+def _refuse_too_few(counts: pd.DataFrame, spec: ReportSpec, min_cell: int) -> None:
+    """Refuse a cohort, or a grouping, that would show fewer than `min_cell`."""
+    sizes = counts.groupby("group", observed=True)["n"].sum()
+    rule = (
+        f"reports for users who may not see identifiers need at least {min_cell} "
+        "patients (REGISTRY_MIN_CELL), so that no patient can be recognised"
+    )
+    if sizes.sum() < min_cell:
+        raise ReportError(
+            [f"cohort: fewer than {min_cell} patients can be analysed; {rule}"]
+        )
+    if (sizes < min_cell).all():
+        raise ReportError(
+            [
+                f"group_by: every group of "
+                f"{VARIABLES[spec.group_by].label.lower()} has fewer than "
+                f"{min_cell} patients; {rule}"
+            ]
+        )
 
 
 def _exclusions(table: dataset.SurvivalTable, spec: ReportSpec) -> dict[str, int]:
@@ -750,7 +827,16 @@ def methods_text(spec: ReportSpec, s: dict) -> str:
             "landmark were included, grouped by the treatment they had received by "
             "then."
         )
+    if s.get("disclosure"):
+        text.append(s["disclosure"]["note"])
     return " ".join(text)
+
+
+def _share(share: dict) -> str:
+    """Return "12 (16%)", or the count alone when its percentage is hidden."""
+    if share["percent"] is None:
+        return f"{share['n']}"
+    return f"{share['n']} ({share['percent']:.0f}%)"
 
 
 def results_text(spec: ReportSpec, s: dict) -> str:
@@ -769,18 +855,25 @@ def results_text(spec: ReportSpec, s: dict) -> str:
             f"Median follow-up was {_num(follow['median'])} {unit} (range "
             f"{_num(follow['minimum'])}–{_num(follow['maximum'])})."
         )
+    # a suppressed group (analytics.disclosure) has no median to give
+    shown = [g for g in groups if not g.get("suppressed")]
     medians = [
         _rounded(g["median"]["estimate"], unit)
         if g["median"]["estimate"] is not None
         else "not reached"
-        for g in groups
+        for g in shown
     ]
-    if len(groups) > 1:
+    if len(shown) > 1:
         logrank = s["logrank"]
         parts.append(
             f"Median {ENDPOINT_EVENTS[spec.endpoint][0]} was {' vs '.join(medians)} "
-            f"{unit} ({', '.join(g['group'].lower() for g in groups)}; "
+            f"{unit} ({', '.join(g['group'].lower() for g in shown)}; "
             f"{p_text(logrank.get('p_value'))})."
+        )
+    elif len(groups) > 1:
+        parts.append(
+            f"Median {ENDPOINT_EVENTS[spec.endpoint][0]} was {medians[0]} {unit} "
+            f"({shown[0]['group'].lower()})."
         )
     else:
         parts.append(
@@ -800,10 +893,9 @@ def results_text(spec: ReportSpec, s: dict) -> str:
         parts.append("Pairwise comparisons, Holm-adjusted, are in the table.")
     events = s["events"]
     parts.append(
-        f"{events['liver_resected']['n']} patients "
-        f"({events['liver_resected']['percent']:.0f}%) had a liver resection; "
-        f"{events['converted']['n']} ({events['converted']['percent']:.0f}%) became "
-        "resectable only after systemic therapy."
+        f"{_share(events['liver_resected'])} patients had a liver resection; "
+        f"{_share(events['converted'])} became resectable only after systemic "
+        "therapy."
     )
     for association in s["associations"]:
         test = association["tests"][-1]

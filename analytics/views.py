@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from analytics import export
 from analytics.forms import ReportForm
 from analytics.models import ReportRun, SavedReport
-from analytics.reports import ReportError, run_report
+from analytics.reports import ReportError, disclosed, run_report
 from analytics.spec import InvalidSpec, ReportSpec, parse_json
 from analytics.versions import software_version
 
@@ -208,9 +208,9 @@ def saved_report_run(request, pk: int):
 
 @permission_required(RUN_REPORTS, raise_exception=True)
 def report_run_detail(request, pk: int):
-    """Show a stored run exactly as it was computed."""
+    """Show a stored run as it was computed (masked if this user may not see it)."""
     run = _get_run(request, pk)
-    data = run.result
+    data = disclosed(run.result, user=request.user)
     curves = export.curves_from_dict(data["curves"])
     ctx = {
         "data": data,
@@ -225,10 +225,11 @@ def report_run_detail(request, pk: int):
 
 @permission_required(RUN_REPORTS, raise_exception=True)
 def report_run_download(request, pk: int, fmt: str):
-    """Return a stored run as a file."""
+    """Return a stored run as a file (masked if this user may not see it)."""
     run = _get_run(request, pk)
-    curves = export.curves_from_dict(run.result["curves"])
-    return _file_response(run.result, curves, fmt, request.GET.get("table", "groups"))
+    data = disclosed(run.result, user=request.user)
+    curves = export.curves_from_dict(data["curves"])
+    return _file_response(data, curves, fmt, request.GET.get("table", "groups"))
 
 
 # --- helpers ------------------------------------------------------------------

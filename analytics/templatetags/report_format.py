@@ -2,6 +2,7 @@
 
 from django import template
 
+from analytics.disclosure import is_masked
 from analytics.plots import p_text
 
 register = template.Library()
@@ -10,9 +11,11 @@ DASH = "–"
 
 @register.filter
 def num(value, digits=1):
-    """Return a number to `digits` decimals, or a dash for None."""
+    """Return a number to `digits` decimals, a dash for None, a hidden count as is."""
     if value is None or value == "":
         return DASH
+    if is_masked(value):
+        return value
     return f"{float(value):.{int(digits)}f}"
 
 
@@ -21,6 +24,8 @@ def pct(value, digits=0):
     """Return a proportion (0-1) as a percentage."""
     if value is None:
         return DASH
+    if is_masked(value):
+        return value
     return f"{float(value) * 100:.{int(digits)}f}%"
 
 
@@ -36,6 +41,12 @@ def pval(value):
     if value is None:
         return DASH
     return p_text(value).removeprefix("P = ").removeprefix("P ")
+
+
+@register.filter
+def masked(value):
+    """Return whether `value` is a count hidden by disclosure control ("<5")."""
+    return is_masked(value)
 
 
 @register.filter

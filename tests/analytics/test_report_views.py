@@ -115,6 +115,8 @@ class ReportResultTests(ReportViewTestCase):
         )
 
     def test_empty_cohort_shows_a_clear_message(self):
+        # as the data manager: an analyst is told only "fewer than 5" (test_disclosure)
+        self.client.force_login(self.mark)
         response = self.client.get(
             reverse("analytics:report_result"),
             {**QUERY, "diagnosed_from": "2020-01-01"},
