@@ -340,7 +340,7 @@ LOGGING = {
             "level": "ERROR",
             "propagate": False,
         },
-        "axes": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "axes": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }
 
@@ -355,6 +355,11 @@ DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "registry@local
 #: must set it up and use it before any page but the set-up page opens.
 REQUIRE_2FA = env_bool("DJANGO_REQUIRE_2FA", False)
 OTP_TOTP_ISSUER = "CRC registry"
+# The admin never shows another person's authenticator key, QR code or backup
+# codes: a data manager may only delete a lost device.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# A password reset link works once, within a day.
+PASSWORD_RESET_TIMEOUT = 24 * 3600
 
 #: Disclosure control: for users without the identifier permission, a report cohort
 #: or group smaller than this is refused or shown as "<N" (README, Security).

@@ -4,8 +4,9 @@ A superuser manages everyone. A data manager manages only the users of their
 own sites: users who are members of at least one of the manager's sites and of
 no other, who are not superusers and hold no permission of their own. They may
 give those users the registry's groups and memberships of the manager's sites,
-set their passwords, deactivate them and unlock them after too many failed
-logins (django-axes' access attempts); superuser status and raw permissions
+set their passwords, deactivate them, unlock them after too many failed
+logins (django-axes' access attempts) and reset their two-factor login (delete a
+lost device); superuser status and raw permissions
 are for superusers alone. Staff status (entry to the admin) follows the Data
 manager group.
 """
@@ -20,6 +21,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import Group
+from django_otp.plugins.otp_static.admin import StaticDeviceAdmin
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from registry.models import Site
 
@@ -175,7 +180,31 @@ class ScopedAccessAttemptAdmin(AccessAttemptAdmin):
         return queryset.filter(username__in=usernames)
 
 
-admin.site.unregister(User)
-admin.site.register(User, RegistryUserAdmin)
-admin.site.unregister(AccessAttempt)
-admin.site.register(AccessAttempt, ScopedAccessAttemptAdmin)
+class ManagedDevicesMixin:
+    """Two-factor devices: a data manager sees and deletes (resets) only those
+    of the users they manage. Keys and backup codes are never shown
+    (OTP_ADMIN_HIDE_SENSITIVE_DATA)."""
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(user__in=manageable_users(request.user))
+
+
+class ScopedTOTPDeviceAdmin(ManagedDevicesMixin, TOTPDeviceAdmin):
+    pass
+
+
+class ScopedStaticDeviceAdmin(ManagedDevicesMixin, StaticDeviceAdmin):
+    pass
+
+
+for model, model_admin in (
+    (User, RegistryUserAdmin),
+    (AccessAttempt, ScopedAccessAttemptAdmin),
+    (TOTPDevice, ScopedTOTPDeviceAdmin),
+    (StaticDevice, ScopedStaticDeviceAdmin),
+):
+    admin.site.unregister(model)
+    admin.site.register(model, model_admin)

@@ -391,6 +391,24 @@ class AccessAttemptAdminTests(AdminScopeTestCase):
         self.assertFalse(AccessAttempt.objects.filter(username="nina").exists())
 
 
+class TwoFactorResetTests(AdminScopeTestCase):
+    def test_a_manager_resets_two_factor_of_their_users_only(self):
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        mine = TOTPDevice.objects.create(user=self.nina, name="phone")
+        TOTPDevice.objects.create(user=self.sam, name="phone")
+        url = reverse("admin:otp_totp_totpdevice_changelist")
+        listed = {d.user for d in self.client.get(url).context["cl"].result_list}
+        self.assertEqual(listed, {self.nina})
+        page = self.client.get(
+            reverse("admin:otp_totp_totpdevice_change", args=[mine.pk])
+        )
+        self.assertNotContains(page, mine.key)  # the secret is never shown
+        delete = reverse("admin:otp_totp_totpdevice_delete", args=[mine.pk])
+        self.assertEqual(self.client.post(delete, {"post": "yes"}).status_code, 302)
+        self.assertFalse(TOTPDevice.objects.filter(user=self.nina).exists())
+
+
 class RegistryNumberTests(AdminScopeTestCase):
     def test_numbers_count_up_per_site_from_the_sites_counter(self):
         site = make_site(code="WST")
