@@ -8,7 +8,7 @@ import json
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -47,9 +47,11 @@ def _run_from_query(request):
 
 @permission_required(RUN_REPORTS, raise_exception=True)
 def report_list(request):
-    """List the saved reports, with their last run."""
+    """List the saved reports, with the runs this user may open and the last."""
+    visible = Q(runs__in=ReportRun.objects.visible_to(request.user).values("pk"))
     saved = SavedReport.objects.select_related("owner").annotate(
-        run_count=Count("runs"), last_run=Max("runs__run_at")
+        run_count=Count("runs", filter=visible),
+        last_run=Max("runs__run_at", filter=visible),
     )
     return render(request, "analytics/report_list.html", {"saved_reports": saved})
 

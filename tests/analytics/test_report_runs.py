@@ -117,6 +117,19 @@ class RunVisibilityTests(ReportRunTestCase):
         page = self.client.get(saved.get_absolute_url())
         self.assertEqual(list(page.context["runs"]), [danas, anns])
 
+    def test_the_report_list_counts_only_the_runs_this_user_may_open(self):
+        saved = self.saved()
+        self.run_as(self.ann, saved)
+        danas = self.run_as(self.dana, saved)
+        self.client.force_login(self.dana)
+        listed = self.client.get(reverse("analytics:report_list"))
+        row = next(r for r in listed.context["saved_reports"] if r.pk == saved.pk)
+        self.assertEqual((row.run_count, row.last_run), (1, danas.run_at))
+        self.client.force_login(self.mark)
+        listed = self.client.get(reverse("analytics:report_list"))
+        row = next(r for r in listed.context["saved_reports"] if r.pk == saved.pk)
+        self.assertEqual(row.run_count, 2)
+
     def test_the_admin_lists_only_the_runs_this_user_may_open(self):
         saved = self.saved()
         self.run_as(self.ann, saved)

@@ -63,6 +63,17 @@ class LoginLockoutTests(CastTestCase):
         response = self.client.post("/accounts/login/", RIGHT, REMOTE_ADDR="10.1.1.1")
         self.assertEqual(response.status_code, 302)
 
+    def test_a_failure_during_the_lock_starts_the_wait_again(self):
+        self.fail_logins(5)
+        AccessAttempt.objects.update(
+            attempt_time=timezone.now() - datetime.timedelta(minutes=10)
+        )
+        response = self.fail_logins(1)  # ten minutes into the lock
+        self.assertEqual(response.status_code, 429)
+        # the lock now ends fifteen minutes after this failure, not five
+        last = AccessAttempt.objects.get(username="nina").attempt_time
+        self.assertLess(timezone.now() - last, datetime.timedelta(minutes=1))
+
     def test_a_data_manager_unlocks_from_the_admin(self):
         self.fail_logins(5)
         attempt = AccessAttempt.objects.get(username="nina")
