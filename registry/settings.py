@@ -321,9 +321,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {
         "redact_query": {"()": "registry.logging.RedactQueryStringFilter"},
-        "redact_database_detail": {
-            "()": "registry.logging.RedactDatabaseDetailFilter"
-        },
+        "redact_database_detail": {"()": "registry.logging.RedactDatabaseDetailFilter"},
     },
     "handlers": {
         "console": {
