@@ -330,7 +330,11 @@ class ScopedHistoryAdmin(SimpleHistoryAdmin):
             return _Scoped(pk=pk, deleted=False)
         if self.model._default_manager.filter(pk=pk).exists():
             raise Http404  # another site's record: do not confirm it exists
-        last = self.model.history.filter(pk=pk).order_by("-history_date").first()
+        last = (
+            self.model.history.filter(**{self.model._meta.pk.attname: pk})
+            .order_by("-history_date")
+            .first()
+        )
         if last is None:
             raise Http404
         site_id = self.history_site_id(last)

@@ -74,7 +74,18 @@ def groups(transactional_db):
     """Create the registry's user groups (a flushed test database lacks them)."""
     from django.apps import apps
 
-    importlib.import_module("registry.migrations.0002_groups").create_groups(apps, None)
+    # The migration's function marks each app as having no models while it
+    # works (on the migration's own app registry); here it works on the real
+    # one, so put the marks back, or every later flush would skip making the
+    # permissions (and tests after these would find none).
+    saved = {config.label: config.models_module for config in apps.get_app_configs()}
+    try:
+        importlib.import_module("registry.migrations.0002_groups").create_groups(
+            apps, None
+        )
+    finally:
+        for config in apps.get_app_configs():
+            config.models_module = saved[config.label]
 
 
 class Screens:
