@@ -95,6 +95,22 @@ def env_database(name: str, default: str) -> dict:
     return config
 
 
+def env_replica_database(name: str) -> dict | None:
+    """Return the DATABASES entry of the read replica in variable `name`, or None.
+
+    Parsed like DATABASE_URL. Reports read from it inside
+    ``registry.routers.reading_reports()``; it is never written to or migrated.
+    Its reads need no transaction per request, and in tests it is the default
+    database under another alias (Django's test mirror).
+    """
+    if not os.environ.get(name, "").strip():
+        return None
+    config = env_database(name, "")
+    config["ATOMIC_REQUESTS"] = False
+    config["TEST"] = {"MIRROR": "default"}
+    return config
+
+
 DEBUG = env_bool("DJANGO_DEBUG", False)
 
 
@@ -168,6 +184,11 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 DATABASES = {
     "default": env_database("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 }
+_replica = env_replica_database("DATABASE_REPLICA_URL")
+if _replica:
+    DATABASES["replica"] = _replica
+# Writes and migrations go to default; reports' reads to the replica, if set.
+DATABASE_ROUTERS = ["registry.routers.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [
