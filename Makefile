@@ -6,8 +6,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+WORKERS ?= 4
+LOADTEST_USERS ?= 25
+LOADTEST_SECONDS ?= 30
 
-.PHONY: run test lint format benchmark clean
+.PHONY: run serve-prod test lint format benchmark loadtest clean
 
 $(VENV)/.python-ok:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "The registry needs Python 3.11 (Django 5.2 LTS, pandas < 3); found " + sys.version.split()[0] + ". Run make PYTHON=/path/to/python3.11.")'
@@ -36,6 +39,13 @@ run: $(VENV)/.installed var/secret_key
 	echo "Serving the registry on http://$(HOST):$(PORT)/ (Ctrl-C stops it)" && \
 	$(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)
 
+# Serve as production does: gunicorn, WORKERS (4) processes, after migrate and
+# collectstatic; no demo data loaded. DATABASE_URL picks the database.
+serve-prod: $(VENV)/.installed var/secret_key
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(BIN)/gunicorn registry.wsgi:application --workers $(WORKERS) --bind $(HOST):$(PORT)
+
 # Install what the tests need and run the whole suite (DATABASE_URL picks the database).
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -43,6 +53,12 @@ test: $(VENV)/.installed-dev
 # Time and measure a survival report on a synthetic registry (PATIENTS=10000).
 benchmark: $(VENV)/.installed
 	$(BIN)/python benchmarks/report_benchmark.py --patients $${PATIENTS:-10000}
+
+# Load-test a registry already serving on HOST:PORT (make serve-prod) with the demo
+# logins: LOADTEST_USERS (25) users for LOADTEST_SECONDS (30); 127.0.0.1 only.
+loadtest: $(VENV)/.installed
+	$(BIN)/python benchmarks/load_test.py --url http://$(HOST):$(PORT) \
+		--users $(LOADTEST_USERS) --duration $(LOADTEST_SECONDS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
