@@ -20,7 +20,9 @@ its role may open, picked at random:
 
 Nurses open the four registry pages (their first site's patients), managers all
 five (every site), analysts the report only. It prints, per page, the requests,
-requests per second, the 50th, 95th and 99th percentile latency and the errors
+requests per second (answers while every user was still running, so the tail of
+requests in flight at the end does not dilute it), the 50th, 95th and 99th
+percentile latency and the errors
 (any answer but 200, a redirect included: a lost session shows as errors), with
 the cohort size (the manager's home page count, or ``--patients``).
 
@@ -205,7 +207,11 @@ class Results:
     latencies: dict[str, list[float]] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
     error_examples: dict[str, str] = field(default_factory=dict)
+    #: When each page's requests were answered (time.monotonic()).
+    answered: dict[str, list[float]] = field(default_factory=dict)
     requests: int = 0
+    #: When the first user stopped: until then, every user was busy.
+    first_stop: float | None = None
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
@@ -221,9 +227,25 @@ class Results:
     def record(self, page: str, seconds: float, error: str | None) -> None:
         with self.lock:
             self.latencies.setdefault(page, []).append(seconds)
+            self.answered.setdefault(page, []).append(time.monotonic())
             if error:
                 self.errors[page] = self.errors.get(page, 0) + 1
                 self.error_examples.setdefault(page, error)
+
+    def stopped(self) -> None:
+        """Note that a user has stopped (the first one ends the full-load window)."""
+        with self.lock:
+            if self.first_stop is None:
+                self.first_stop = time.monotonic()
+
+    def rate(self, page: str | None, started: float) -> float:
+        """Return the answers per second of `page` (None: all) while all users ran."""
+        end = self.first_stop or time.monotonic()
+        pages = [page] if page else list(self.answered)
+        answered = sum(
+            1 for name in pages for when in self.answered.get(name, []) if when <= end
+        )
+        return answered / max(end - started, 1e-9)
 
 
 def drive(
@@ -250,6 +272,7 @@ def drive(
         except (OSError, urllib.error.URLError) as exc:
             error = f"{type(exc).__name__}: {exc}"
         results.record(page, time.perf_counter() - started, error)
+    results.stopped()
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -259,7 +282,7 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[int(rank) - 1]
 
 
-def report(results: Results, elapsed: float) -> str:
+def report(results: Results, started: float) -> str:
     """Return the per-page table of the results."""
     lines = [
         f"{'page':<16} {'requests':>8} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} "
@@ -271,18 +294,20 @@ def report(results: Results, elapsed: float) -> str:
         if not values:
             continue
         every.extend(values)
-        lines.append(_row(page, values, results.errors.get(page, 0), elapsed))
+        rate = results.rate(page, started)
+        lines.append(_row(page, values, results.errors.get(page, 0), rate))
     if every:
-        lines.append(_row("all", every, sum(results.errors.values()), elapsed))
+        rate = results.rate(None, started)
+        lines.append(_row("all", every, sum(results.errors.values()), rate))
     for page, example in results.error_examples.items():
         lines.append(f"first error of {page}: {example}")
     return "\n".join(lines)
 
 
-def _row(name: str, values: Sequence[float], errors: int, elapsed: float) -> str:
+def _row(name: str, values: Sequence[float], errors: int, rate: float) -> str:
     p50, p95, p99 = (percentile(values, q) * 1000 for q in (50, 95, 99))
     return (
-        f"{name:<16} {len(values):>8} {len(values) / elapsed:>7.1f} {p50:>8.0f} "
+        f"{name:<16} {len(values):>8} {rate:>7.2f} {p50:>8.0f} "
         f"{p95:>8.0f} {p99:>8.0f} {errors:>6}"
     )
 
@@ -373,8 +398,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     for thread in threads:
         thread.join()
     elapsed = time.monotonic() - started
-    print(f"{results.requests} requests in {elapsed:.1f} s")
-    print(report(results, elapsed))
+    full_load = (results.first_stop or started) - started
+    print(
+        f"{results.requests} requests, the last answered after {elapsed:.1f} s; "
+        f"req/s counts the answers while all {args.users} users ran "
+        f"({full_load:.1f} s)"
+    )
+    print(report(results, started))
     return 1 if results.errors else 0
 
 
