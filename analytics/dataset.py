@@ -214,7 +214,7 @@ def cohort_queryset(user, cohort: Cohort) -> QuerySet:
     """
     queryset = Patient.objects.for_user(user)
     if cohort.strategies:
-        queryset = queryset.with_strategy().filter(strategy__in=list(cohort.strategies))
+        queryset = queryset.filter(facts__strategy__in=list(cohort.strategies))
     if cohort.regimens:
         first_line = SystemicTherapyLine.objects.filter(
             patient=OuterRef("pk")
@@ -327,9 +327,6 @@ def survival_table(
         source = f"g.{q('grp')}"
         join = f"LEFT JOIN ({group_sql}) g ON g.{q('gid')} = f.id"
     cutoff = connection.ops.adapt_datefield_value(as_of)
-    resected = bulk.greatest(
-        vendor, "f.first_primary_resection", "f.first_liver_resection"
-    )
     flags = ", ".join(TABLE_FLAGS)
     sql = f"""
     WITH c AS (
@@ -342,7 +339,8 @@ def survival_table(
             CASE WHEN f.first_primary_resection IS NULL THEN 1 ELSE 0 END
                 AS unresected_primary,
             f.later_palliative,
-            {bulk.days_between(vendor, resected, "f.diagnosis_date")} AS resected
+            {bulk.days_between(vendor, "f.strategy_completed", "f.diagnosis_date")}
+                AS resected
         FROM ({facts}) f {join})
     SELECT 'counts', grp, days, event, reason, {flags}, COUNT(*)
     FROM c GROUP BY grp, days, event, reason, {flags}

@@ -27,7 +27,7 @@ from registry.models import (
     Site,
     SystemicTherapyLine,
 )
-from registry.selectors import changes_since, patient_facts
+from registry.selectors import changes_since
 from registry.useradmin import manageable_users
 
 admin.site.site_header = "Colorectal cancer outcomes registry"
@@ -139,10 +139,8 @@ class VitalStatusFilter(admin.SimpleListFilter):
         return VitalStatus.choices
 
     def queryset(self, request, queryset):
-        if self.value() == VitalStatus.DEAD:
-            return queryset.filter(death__isnull=False)
-        if self.value() == VitalStatus.ALIVE:
-            return queryset.filter(death__isnull=True)
+        if self.value() in VitalStatus.values:
+            return queryset.filter(facts__vital_status=self.value())
         return queryset
 
 
@@ -497,31 +495,30 @@ class PatientAdmin(SiteScopedAdmin):
     def last_contact(self, obj):
         return obj.last_contact
 
-    def _facts(self, obj):
-        # Several read-only fields read the same facts: fetch them once per page.
-        if getattr(obj, "_facts_cache", None) is None:
-            obj._facts_cache = patient_facts(obj)
-        return obj._facts_cache
+    # The read-only fields show the patient's stored derived facts.
 
     @admin.display(description="resection strategy")
     def strategy_reason(self, obj):
-        return derive.resection_strategy(self._facts(obj).operations).describe()
+        facts = obj.facts
+        return derive.strategy_from_dates(
+            facts.first_primary_resection, facts.first_liver_resection
+        ).describe()
 
     @admin.display(description="liver resected", boolean=True)
     def liver_resection(self, obj):
-        return derive.liver_resected(self._facts(obj).operations)
+        return obj.facts.liver_resected
 
     @admin.display(description="converted to resectable", boolean=True)
     def conversion(self, obj):
-        return derive.converted(self._facts(obj))
+        return obj.facts.converted
 
     @admin.display(description="later palliative surgery", boolean=True)
     def palliative_later(self, obj):
-        return derive.later_palliative_surgery(self._facts(obj))
+        return obj.facts.later_palliative
 
     @admin.display(description="last known contact")
     def last_known_contact(self, obj):
-        return derive.last_known_contact(self._facts(obj))
+        return obj.facts.last_contact
 
 
 class PatientRecordAdmin(SiteScopedAdmin):

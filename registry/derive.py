@@ -1,16 +1,17 @@
 """Derived clinical facts: the definitions.
 
 Every fact here is computed from what was recorded, never typed in. The pure
-functions below take plain facts (frozen dataclasses) and are the definition of
-each rule; ``registry.models.querysets`` computes the same facts for a whole
-cohort as ORM annotations, and ``tests/registry/test_derive_bulk.py`` proves on
-generated cohorts that the two agree.
+functions below take plain facts (frozen dataclasses) and are the one definition
+of each rule. A patient's facts are computed by :func:`stored_facts` whenever the
+patient's records are written (``registry.facts``) and kept in one row per
+patient (``registry.models.DerivedFacts``), which pages and reports read as
+columns; ``python manage.py check_facts`` recomputes and compares.
 """
 
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from registry.choices import (
     DiseaseStatus,
@@ -294,3 +295,85 @@ def survival(
         return SurvivalTime(start, event_date, True)
     last = last_known_contact(facts) or start
     return SurvivalTime(start, min(last, as_of), False)
+
+
+@dataclass(frozen=True)
+class StoredFacts:
+    """Every derived fact kept in a patient's row (registry.models.DerivedFacts).
+
+    Dates are the ones the rules above read or produce; the first recurrence is
+    kept per index date, because recurrence-free survival counts only a
+    recurrence on or after the date its clock starts.
+    """
+
+    diagnosis_date: datetime.date | None
+    death_date: datetime.date | None
+    initial_resectability: str
+    first_operation: datetime.date | None
+    first_primary_resection: datetime.date | None
+    first_liver_resection: datetime.date | None
+    strategy_completed: datetime.date | None
+    last_palliative: datetime.date | None
+    first_radiation: datetime.date | None
+    first_systemic: datetime.date | None
+    first_treatment: datetime.date | None
+    first_recurrence: datetime.date | None
+    recurrence_from_treatment: datetime.date | None
+    recurrence_from_operation: datetime.date | None
+    last_contact: datetime.date | None
+    strategy: str
+    staged_order: str
+    liver_resected: bool
+    converted: bool
+    later_palliative: bool
+    vital_status: str
+
+    def as_dict(self) -> dict:
+        """Return the facts as a dictionary of column values."""
+        return asdict(self)
+
+
+def strategy_completed(strategy: ResectionStrategy) -> datetime.date | None:
+    """Return the date the resection strategy was complete: the later of the first
+    primary and first liver resections that happened (None without resection).
+
+    A grouping by strategy depends on events up to this date, which is what the
+    immortal-time warning and the suggested landmark of a report look at.
+    """
+    dates = [d for d in (strategy.primary_date, strategy.liver_date) if d]
+    return max(dates, default=None)
+
+
+def stored_facts(facts: PatientFacts) -> StoredFacts:
+    """Return every derived fact of one patient, by the rules of this module."""
+    strategy = resection_strategy(facts.operations)
+    palliative = [op.date for op in facts.operations if op.is_palliative]
+    by_index = {
+        index: first_recurrence(facts, on_or_after=start)
+        if (start := index_date(facts, index)) is not None
+        else None
+        for index in (IndexDate.DIAGNOSIS, IndexDate.TREATMENT, IndexDate.OPERATION)
+    }
+    return StoredFacts(
+        diagnosis_date=facts.diagnosis_date,
+        death_date=facts.death_date,
+        initial_resectability=facts.initial_resectability or "",
+        first_operation=index_date(facts, IndexDate.OPERATION),
+        first_primary_resection=strategy.primary_date,
+        first_liver_resection=strategy.liver_date,
+        strategy_completed=strategy_completed(strategy),
+        last_palliative=max(palliative, default=None),
+        first_radiation=min((c.start_date for c in facts.radiation), default=None),
+        first_systemic=min((c.start_date for c in facts.systemic), default=None),
+        first_treatment=first_treatment_start(facts),
+        first_recurrence=by_index[IndexDate.DIAGNOSIS],
+        recurrence_from_treatment=by_index[IndexDate.TREATMENT],
+        recurrence_from_operation=by_index[IndexDate.OPERATION],
+        last_contact=last_known_contact(facts),
+        strategy=strategy.strategy.value,
+        staged_order=strategy.staged_order.value if strategy.staged_order else "",
+        liver_resected=liver_resected(facts.operations),
+        converted=converted(facts),
+        later_palliative=later_palliative_surgery(facts),
+        vital_status=vital_status(facts).value,
+    )

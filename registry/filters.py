@@ -85,12 +85,10 @@ class PatientFilter(django_filters.FilterSet):
         self.form.label_suffix = ""  # builds the form: after the choices are set
 
     def filter_strategy(self, queryset, name, value):
-        derived = queryset.with_strategy().filter(strategy=value)
-        return queryset.filter(pk__in=derived.values("pk"))
+        return queryset.filter(facts__strategy=value)
 
     def filter_vital_status(self, queryset, name, value):
-        # As registry.derive.vital_status: dead if and only if a death is recorded.
-        return queryset.filter(death__isnull=value == VitalStatus.ALIVE)
+        return queryset.filter(facts__vital_status=value)
 
     def filter_overdue(self, queryset, name, value):
         if not value:

@@ -35,7 +35,7 @@ from django.db.models.expressions import Window
 from django.db.models.functions import RowNumber
 from django.urls import reverse
 
-from registry.choices import RECTAL_SITES
+from registry.choices import RECTAL_SITES, VitalStatus
 from registry.derive import LIVER_RESECTIONS, PRIMARY_RESECTIONS
 from registry.models import (
     FollowUp,
@@ -43,7 +43,6 @@ from registry.models import (
     RadiationCourse,
     SystemicTherapyLine,
 )
-from registry.models.querysets import last_contact
 
 #: A living patient whose last known contact is older than this is overdue.
 OVERDUE_AFTER_MONTHS = 12
@@ -248,35 +247,9 @@ def _follow_up_gaps():
     )
 
 
-def _dated_on_or_after(day: datetime.date) -> Q:
-    """Return a condition: the patient has a dated record on or after `day`."""
-    on_or_after = {"patient": OuterRef("pk")}
-    return (
-        Q(tumour__diagnosis_date__gte=day)
-        | Q(death__date__gte=day)
-        | Exists(Operation.objects.filter(**on_or_after, date__gte=day))
-        | Exists(FollowUp.objects.filter(**on_or_after, date__gte=day))
-        | Exists(
-            RadiationCourse.objects.filter(**on_or_after).filter(
-                Q(end_date__gte=day) | Q(end_date__isnull=True, start_date__gte=day)
-            )
-        )
-        | Exists(
-            SystemicTherapyLine.objects.filter(**on_or_after).filter(
-                Q(end_date__gte=day) | Q(end_date__isnull=True, start_date__gte=day)
-            )
-        )
-    )
-
-
-def _has_dated_record() -> Q:
-    """Return a condition: the patient has at least one dated record."""
-    return _dated_on_or_after(datetime.date.min)
-
-
 def with_checks(queryset: QuerySet, *, today: datetime.date) -> QuerySet:
     """Annotate one boolean per check in CHECKS (True: needs attention)."""
-    alive = Q(death__isnull=True)
+    alive = Q(facts__vital_status=VitalStatus.ALIVE)
     return queryset.annotate(
         no_diagnosis=_flag(Q(tumour__isnull=True)),
         no_liver=_flag(Q(liver__isnull=True)),
@@ -291,9 +264,7 @@ def with_checks(queryset: QuerySet, *, today: datetime.date) -> QuerySet:
         no_margin=_flag(Exists(_resections().filter(margin=""))),
         late_operation=_flag(Exists(_late_operations())),
         follow_up_gap=_flag(Exists(_follow_up_gaps())),
-        overdue=_flag(
-            alive & _has_dated_record() & ~_dated_on_or_after(overdue_cutoff(today))
-        ),
+        overdue=_flag(alive & Q(facts__last_contact__lt=overdue_cutoff(today))),
         no_follow_up=_flag(
             alive & ~Exists(FollowUp.objects.filter(patient=OuterRef("pk")))
         ),
@@ -395,7 +366,7 @@ def _listed(checked: QuerySet, check: Check, *, today: datetime.date) -> list[di
             _resections().filter(margin="").order_by("date").values("pk")[:1]
         )
     if check.code == "overdue":
-        extra["last_contact"] = last_contact()
+        extra["last_contact"] = F("facts__last_contact")
     rows = (
         checked.filter(**{check.code: True})
         .annotate(

@@ -17,60 +17,19 @@ from registry.derive import (
     OperationFact,
     PatientFacts,
 )
+from registry.facts import plain_facts
 from registry.models import (
     Death,
-    FollowUp,
     LiverMetastases,
     Operation,
     Patient,
     PrimaryTumour,
-    RadiationCourse,
-    SystemicTherapyLine,
 )
 
 
 def patient_facts(patient: Patient) -> PatientFacts:
     """Return the plain facts registry.derive reads, for one patient."""
-    diagnosis = (
-        PrimaryTumour.objects.filter(patient=patient)
-        .values_list("diagnosis_date", flat=True)
-        .first()
-    )
-    resectability = (
-        LiverMetastases.objects.filter(patient=patient)
-        .values_list("initial_resectability", flat=True)
-        .first()
-    )
-    death = Death.objects.filter(patient=patient).values_list("date", flat=True).first()
-    return PatientFacts(
-        diagnosis_date=diagnosis,
-        initial_resectability=resectability,
-        operations=tuple(
-            OperationFact(*row)
-            for row in Operation.objects.filter(patient=patient).values_list(
-                "date", "primary_procedure", "liver_procedure", "palliative_procedure"
-            )
-        ),
-        radiation=tuple(
-            CourseFact(*row)
-            for row in RadiationCourse.objects.filter(patient=patient).values_list(
-                "start_date", "end_date"
-            )
-        ),
-        systemic=tuple(
-            CourseFact(*row)
-            for row in SystemicTherapyLine.objects.filter(patient=patient).values_list(
-                "start_date", "end_date"
-            )
-        ),
-        contacts=tuple(
-            ContactFact(*row)
-            for row in FollowUp.objects.filter(patient=patient).values_list(
-                "date", "disease_status"
-            )
-        ),
-        death_date=death,
-    )
+    return plain_facts([patient.pk])[patient.pk]
 
 
 # --- the patient page ---------------------------------------------------------
@@ -135,28 +94,20 @@ def patient_for_user(user, pk: int) -> Patient:
     )
 
 
-def patient_rows(patients: models.QuerySet, *, derived: bool) -> models.QuerySet:
+def patient_rows(patients: models.QuerySet) -> models.QuerySet:
     """Return `patients` with the columns of the patient list, in one query.
 
-    Without ``derived`` only the recorded columns are read (site, diagnosis,
-    primary site): deriving strategy, vital status and last contact costs a pass
-    over every patient's treatments, so the list derives them for the rows it
-    shows (:func:`derived_rows`), unless it sorts by one of them.
+    Strategy, vital status and last contact are the stored derived facts
+    (indexed columns of one joined row), so sorting and filtering by them costs
+    no more than by a recorded column.
     """
-    if derived:
-        patients = patients.with_derived()
-    else:
-        patients = patients.annotate(diagnosis_date=models.F("tumour__diagnosis_date"))
     return patients.select_related("site").annotate(
-        primary_site=models.F("tumour__primary_site")
+        diagnosis_date=models.F("facts__diagnosis_date"),
+        strategy=models.F("facts__strategy"),
+        vital_status=models.F("facts__vital_status"),
+        last_contact=models.F("facts__last_contact"),
+        primary_site=models.F("tumour__primary_site"),
     )
-
-
-def derived_rows(pks: list[int]) -> list[Patient]:
-    """Return the patients `pks`, in that order, with the list's derived columns."""
-    rows = patient_rows(Patient.objects.filter(pk__in=pks), derived=True)
-    by_pk = {row.pk: row for row in rows}
-    return [by_pk[pk] for pk in pks]
 
 
 def patient_record(patient: Patient, model: type[models.Model], pk: int):

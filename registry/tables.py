@@ -5,9 +5,7 @@ from __future__ import annotations
 import django_tables2 as tables
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
-from django_tables2.rows import BoundRows
 
-from registry import selectors
 from registry.choices import PrimarySite, Strategy, VitalStatus
 from registry.models import Patient
 
@@ -69,24 +67,6 @@ class PatientTable(tables.Table):
         attrs = {"class": "data patients"}
         order_by = ("registry_number",)
         empty_text = "No patients match these filters."
-
-    #: Columns derived from the treatments: sorting by one needs them for every
-    #: patient; otherwise only the rows of the page are derived (paginate).
-    DERIVED_COLUMNS = ("strategy", "vital_status", "last_contact")
-
-    @classmethod
-    def sorts_by_derived(cls, sort: str) -> bool:
-        """Return whether the ?sort= value orders by a derived column."""
-        return any(key.lstrip("-") in cls.DERIVED_COLUMNS for key in sort.split(","))
-
-    def paginate(self, *args, **kwargs):
-        """Paginate, then read the derived columns of the page's patients only."""
-        super().paginate(*args, **kwargs)
-        page = list(self.page.object_list.data)
-        if page and not hasattr(page[0], "strategy"):
-            rows = selectors.derived_rows([patient.pk for patient in page])
-            self.page.object_list = BoundRows(data=rows, table=self)
-        return self
 
     def render_primary_site(self, value):
         return PrimarySite(value).label if value in PrimarySite.values else value

@@ -19,7 +19,7 @@ from registry.forms import (
     PatientForm,
     RecordKind,
 )
-from registry.models import Patient
+from registry.models import FactsCheck, Patient
 from registry.tables import PAGE_SIZES, PAGINATION, PatientTable
 
 
@@ -31,10 +31,12 @@ def home(request):
         .annotate(n=Count("id"))
         .order_by("site__code")
     )
-    # The strategy is itself an aggregate, so count it over the annotated rows
-    # (Django wraps them in a subquery): one query whatever the registry's size.
-    strategy_counts = patients.with_strategy().aggregate(
-        **{code: Count("pk", filter=Q(strategy=code)) for code in Strategy.values}
+    # The stored strategy, counted in the database: one query whatever the size.
+    strategy_counts = patients.aggregate(
+        **{
+            code: Count("pk", filter=Q(facts__strategy=code))
+            for code in Strategy.values
+        }
     )
     by_strategy = [
         (code, label, strategy_counts[code]) for code, label in Strategy.choices
@@ -89,9 +91,8 @@ def patient_list(request):
                 return redirect("registry:patient_detail", pk=found[0])
     else:
         patients = filterset.qs
-    derived = PatientTable.sorts_by_derived(request.GET.get("sort", ""))
-    table = PatientTable(selectors.patient_rows(patients, derived=derived))
-    # Count the filtered patients without the list's derived columns.
+    table = PatientTable(selectors.patient_rows(patients))
+    # Count the filtered patients without the list's columns.
     paginate = {**PAGINATION, "count": patients.count}
     RequestConfig(request, paginate=paginate).configure(table)
     ctx = {
@@ -262,10 +263,16 @@ def record_delete(request, pk: int, kind: str, record_pk: int):
 def data_quality(request):
     """List, per site, the records that need attention and the completeness."""
     _require(request, "registry.view_patient")
-    sites = quality.site_quality(
-        Patient.objects.for_user(request.user), today=timezone.localdate()
-    )
-    ctx = {"sites": sites, "checks": quality.CHECKS, "key_fields": quality.KEY_FIELDS}
+    patients = Patient.objects.for_user(request.user)
+    sites = quality.site_quality(patients, today=timezone.localdate())
+    ctx = {
+        "sites": sites,
+        "checks": quality.CHECKS,
+        "key_fields": quality.KEY_FIELDS,
+        # the stored derived facts: the last check_facts, and any row missing now
+        "facts_check": FactsCheck.objects.first(),
+        "facts_missing": patients.filter(facts__isnull=True).count(),
+    }
     return render(request, "registry/data_quality.html", ctx)
 
 

@@ -1,5 +1,6 @@
 """The registry's clinical data model, one module per clinical area."""
 
+from registry.models.facts import DerivedFacts, FactsCheck
 from registry.models.followup import Death, FollowUp
 from registry.models.patients import Patient
 from registry.models.sites import Site
@@ -8,6 +9,8 @@ from registry.models.tumours import LiverMetastases, PrimaryTumour
 
 __all__ = [
     "Death",
+    "DerivedFacts",
+    "FactsCheck",
     "FollowUp",
     "LiverMetastases",
     "Operation",

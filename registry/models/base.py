@@ -10,6 +10,48 @@ from django.db import models
 from django.utils import timezone
 
 
+class ClinicalQuerySet(models.QuerySet):
+    """Bulk writes of clinical records that keep the stored derived facts equal.
+
+    ``update()``, ``bulk_create()`` and ``bulk_update()`` bypass save() and its
+    signals, so they refresh the patients they touch themselves
+    (registry.facts.refresh). An update of bookkeeping fields alone (the version
+    counter an edit claims) cannot change a derived fact and refreshes nothing.
+    """
+
+    BOOKKEEPING = frozenset({"version", "updated_at"})
+
+    def update(self, **kwargs) -> int:
+        if set(kwargs) <= self.BOOKKEEPING:
+            return super().update(**kwargs)
+        from registry import facts
+
+        patients = list(self._patient_ids())
+        updated = super().update(**kwargs)
+        facts.refresh(patients)
+        return updated
+
+    def bulk_create(self, objs, *args, **kwargs):
+        from registry import facts
+
+        created = super().bulk_create(objs, *args, **kwargs)
+        facts.refresh(facts.patient_id_of(obj) for obj in created)
+        return created
+
+    def bulk_update(self, objs, fields, *args, **kwargs):
+        from registry import facts
+
+        objs = list(objs)
+        updated = super().bulk_update(objs, fields, *args, **kwargs)
+        if not set(fields) <= self.BOOKKEEPING:
+            facts.refresh(facts.patient_id_of(obj) for obj in objs)
+        return updated
+
+    def _patient_ids(self):
+        field = "pk" if self.model._meta.model_name == "patient" else "patient_id"
+        return self.order_by().values_list(field, flat=True).distinct()
+
+
 class ClinicalRecord(models.Model):
     """Fields every clinical record carries."""
 
@@ -21,6 +63,8 @@ class ClinicalRecord(models.Model):
         help_text="Counts the saves of this record; a form that loaded an older "
         "version is refused (registry.services), so no edit is silently lost.",
     )
+
+    objects = ClinicalQuerySet.as_manager()
 
     class Meta:
         abstract = True

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from simple_history.utils import bulk_create_with_history
 
-from registry import demo
+from registry import demo, facts
 from registry.models import (
     Death,
     FollowUp,
@@ -83,7 +83,8 @@ class Command(BaseCommand):
             )
         started = time.perf_counter()
         cohort = demo.generate(patients=patients, seed=seed)
-        with transaction.atomic():
+        # Each patient's derived facts are computed once, after all their records.
+        with transaction.atomic(), facts.deferred():
             sites = self._sites(patients)
             self._insert(cohort, sites)
             # The cohort was numbered here, not by Patient.save: move each site's

@@ -1,0 +1,270 @@
+"""Keep each patient's stored derived facts equal to the rules, on every write.
+
+A patient's row of ``registry.models.DerivedFacts`` is rewritten by
+:func:`refresh` in the same transaction as every write to the patient or their
+records:
+
+- ``save()`` and ``delete()`` of any clinical model, through the signals below
+  (forms, the admin and its revert, services, the shell);
+- ``QuerySet.update()``, ``bulk_create()`` and ``bulk_update()`` of a clinical
+  model, through ``registry.models.base.ClinicalQuerySet``;
+- many writes at once (the demo generator, an import) inside :func:`deferred`,
+  which refreshes each patient once when the block ends.
+
+The rules are ``registry.derive``'s alone; here they are only applied. The
+plain facts of many patients are read in a fixed number of queries (one per
+clinical table), whatever their number.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+
+from django.db import transaction
+
+from registry import derive
+from registry.derive import ContactFact, CourseFact, OperationFact, PatientFacts
+
+#: Patients refreshed per statement: keeps IN lists and memory bounded.
+CHUNK = 2000
+
+# While set, writes collect the patients they touch instead of refreshing them.
+_pending: contextvars.ContextVar[set[int] | None] = contextvars.ContextVar(
+    "pending_fact_refresh", default=None
+)
+
+
+def plain_facts(patient_ids: Iterable[int], *, apps=None) -> dict[int, PatientFacts]:
+    """Return the plain facts registry.derive reads, for each patient (7 queries).
+
+    ``apps`` is a migration's app registry, when a migration fills the facts.
+    """
+    from django.apps import apps as installed
+
+    model = (apps or installed).get_model
+    PrimaryTumour = model("registry", "PrimaryTumour")
+    LiverMetastases = model("registry", "LiverMetastases")
+    Death = model("registry", "Death")
+    Operation = model("registry", "Operation")
+    RadiationCourse = model("registry", "RadiationCourse")
+    SystemicTherapyLine = model("registry", "SystemicTherapyLine")
+    FollowUp = model("registry", "FollowUp")
+    ids = list(patient_ids)
+
+    def rows(model, *fields):
+        return (
+            model._default_manager.filter(patient_id__in=ids)
+            .order_by()
+            .values_list("patient_id", *fields)
+        )
+
+    diagnosis = dict(rows(PrimaryTumour, "diagnosis_date"))
+    resectability = dict(rows(LiverMetastases, "initial_resectability"))
+    death = dict(rows(Death, "date"))
+    many: dict[str, defaultdict] = {
+        name: defaultdict(list)
+        for name in ("operations", "radiation", "systemic", "contacts")
+    }
+    for model, name, make, fields in (
+        (
+            Operation,
+            "operations",
+            OperationFact,
+            ("date", "primary_procedure", "liver_procedure", "palliative_procedure"),
+        ),
+        (RadiationCourse, "radiation", CourseFact, ("start_date", "end_date")),
+        (SystemicTherapyLine, "systemic", CourseFact, ("start_date", "end_date")),
+        (FollowUp, "contacts", ContactFact, ("date", "disease_status")),
+    ):
+        for patient_id, *values in rows(model, *fields):
+            many[name][patient_id].append(make(*values))
+    return {
+        pk: PatientFacts(
+            diagnosis_date=diagnosis.get(pk),
+            initial_resectability=resectability.get(pk),
+            operations=tuple(many["operations"][pk]),
+            radiation=tuple(many["radiation"][pk]),
+            systemic=tuple(many["systemic"][pk]),
+            contacts=tuple(many["contacts"][pk]),
+            death_date=death.get(pk),
+        )
+        for pk in ids
+    }
+
+
+def computed(patient_ids: Iterable[int], *, apps=None) -> dict[int, derive.StoredFacts]:
+    """Return what each patient's stored facts should be, by the rules."""
+    return {
+        pk: derive.stored_facts(facts)
+        for pk, facts in plain_facts(patient_ids, apps=apps).items()
+    }
+
+
+def refresh(patient_ids: Iterable[int], *, apps=None) -> None:
+    """Rewrite the stored facts of these patients (those that still exist).
+
+    ``apps`` is a migration's app registry, when a migration fills the facts.
+    """
+    from django.apps import apps as installed
+
+    DerivedFacts = (apps or installed).get_model("registry", "DerivedFacts")
+    Patient = (apps or installed).get_model("registry", "Patient")
+    ids = {pk for pk in patient_ids if pk is not None}
+    if not ids:
+        return
+    pending = _pending.get()
+    if pending is not None:
+        pending.update(ids)
+        return
+    columns = [f.name for f in DerivedFacts._meta.concrete_fields if not f.primary_key]
+    ordered = sorted(ids)
+    with transaction.atomic():
+        for start in range(0, len(ordered), CHUNK):
+            chunk = ordered[start : start + CHUNK]
+            existing = Patient.objects.filter(pk__in=chunk).values_list("pk", flat=True)
+            rows = [
+                DerivedFacts(patient_id=pk, **facts.as_dict())
+                for pk, facts in computed(existing, apps=apps).items()
+            ]
+            DerivedFacts.objects.bulk_create(
+                rows,
+                update_conflicts=True,
+                unique_fields=["patient"],
+                update_fields=columns,
+            )
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Refresh each patient written inside the block once, when it ends.
+
+    For many writes at once (the demo generator, an import): the block's
+    writes only note the patients they touch.
+    """
+    if _pending.get() is not None:  # already inside a deferred block
+        yield
+        return
+    pending: set[int] = set()
+    token = _pending.set(pending)
+    try:
+        yield
+    finally:
+        _pending.reset(token)
+    refresh(pending)
+
+
+# --- signals: save() and delete() of any clinical model ---------------------------
+
+
+def patient_id_of(instance) -> int | None:
+    """Return the id of the patient a clinical record (or patient) belongs to."""
+    from registry.models import Patient
+
+    return instance.pk if isinstance(instance, Patient) else instance.patient_id
+
+
+def on_save(sender, instance, raw=False, **kwargs) -> None:
+    if raw:  # loading a fixture: the facts are loaded, or refreshed, after
+        return
+    refresh([patient_id_of(instance)])
+
+
+def on_delete(sender, instance, origin=None, **kwargs) -> None:
+    from registry.models import Patient
+
+    if isinstance(origin, Patient) or (getattr(origin, "model", None) is Patient):
+        return  # the patient is being deleted with their records and facts
+    refresh([patient_id_of(instance)])
+
+
+def connect() -> None:
+    """Connect the signal handlers to every clinical model (RegistryConfig.ready)."""
+    from django.db.models.signals import post_delete, post_save
+
+    for model in clinical_models():
+        post_save.connect(on_save, sender=model, dispatch_uid=f"facts-save-{model}")
+        post_delete.connect(
+            on_delete, sender=model, dispatch_uid=f"facts-delete-{model}"
+        )
+
+
+def clinical_models() -> list:
+    """Return the patient and every model of a patient's clinical records."""
+    from registry.models import (
+        Death,
+        FollowUp,
+        LiverMetastases,
+        Operation,
+        Patient,
+        PrimaryTumour,
+        RadiationCourse,
+        SystemicTherapyLine,
+    )
+
+    return [
+        Patient,
+        PrimaryTumour,
+        LiverMetastases,
+        RadiationCourse,
+        SystemicTherapyLine,
+        Operation,
+        FollowUp,
+        Death,
+    ]
+
+
+# --- checking: recompute and compare ---------------------------------------------
+
+
+def differences(patient_ids: Iterable[int]) -> dict[int, list[str]]:
+    """Return, per patient whose stored facts differ from the rules, what differs.
+
+    A patient without a stored row differs in every fact ("no stored facts").
+    """
+    from registry.models import DerivedFacts
+
+    ids = list(patient_ids)
+    stored = {
+        row.pop("patient_id"): row
+        for row in DerivedFacts.objects.filter(patient_id__in=ids).values()
+    }
+    found: dict[int, list[str]] = {}
+    for pk, expected in computed(ids).items():
+        row = stored.get(pk)
+        if row is None:
+            found[pk] = ["no stored facts"]
+            continue
+        wrong = [
+            f"{name} stored {row[name]!r}, the rules give {value!r}"
+            for name, value in expected.as_dict().items()
+            if row[name] != value
+        ]
+        if wrong:
+            found[pk] = wrong
+    return found
+
+
+def check_all(*, fix: bool = False, chunk: int = CHUNK) -> tuple[int, dict]:
+    """Recompute every patient's facts in chunks; return (patients, differences).
+
+    With ``fix``, the patients that differ are refreshed. The result is kept as
+    the latest check (registry.models.FactsCheck), which the data-quality page
+    shows.
+    """
+    from registry.models import FactsCheck, Patient
+
+    ids = Patient.objects.order_by("pk").values_list("pk", flat=True)
+    checked, found = 0, {}
+    for start in range(0, ids.count(), chunk):
+        part = list(ids[start : start + chunk])
+        checked += len(part)
+        found |= differences(part)
+    if fix and found:
+        refresh(found)
+    FactsCheck.objects.create(
+        patients=checked, mismatched=len(found), fixed=fix and bool(found)
+    )
+    return checked, found

@@ -1,0 +1,82 @@
+"""Derived facts, stored one row per patient when the patient's records are written."""
+
+from django.db import models
+
+from registry.choices import Resectability, StagedOrder, Strategy, VitalStatus
+
+
+class DerivedFacts(models.Model):
+    """A patient's derived facts, as registry.derive.stored_facts computes them.
+
+    Never edited: ``registry.facts.refresh`` rewrites the row in the same
+    transaction as every write to the patient's records (forms, admin, revert,
+    services, the demo generator), so pages and reports filter, sort and count
+    by these columns instead of deriving on every read. ``check_facts``
+    recomputes the rows and lists any that differ.
+    """
+
+    patient = models.OneToOneField(
+        "registry.Patient",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="facts",
+    )
+    diagnosis_date = models.DateField(null=True)
+    death_date = models.DateField(null=True)
+    initial_resectability = models.CharField(
+        max_length=12, choices=Resectability.choices, blank=True
+    )
+    first_operation = models.DateField(null=True)
+    first_primary_resection = models.DateField(null=True)
+    first_liver_resection = models.DateField(null=True)
+    strategy_completed = models.DateField(
+        null=True, help_text="The later of the first primary and liver resections."
+    )
+    last_palliative = models.DateField(null=True)
+    first_radiation = models.DateField(null=True)
+    first_systemic = models.DateField(null=True)
+    first_treatment = models.DateField(null=True)
+    first_recurrence = models.DateField(
+        null=True, help_text="First recurrence or progression on or after diagnosis."
+    )
+    recurrence_from_treatment = models.DateField(
+        null=True, help_text="First recurrence on or after the first treatment."
+    )
+    recurrence_from_operation = models.DateField(
+        null=True, help_text="First recurrence on or after the first operation."
+    )
+    last_contact = models.DateField(null=True, db_index=True)
+    strategy = models.CharField(max_length=16, choices=Strategy.choices, db_index=True)
+    staged_order = models.CharField(
+        max_length=16, choices=StagedOrder.choices, blank=True
+    )
+    liver_resected = models.BooleanField()
+    converted = models.BooleanField()
+    later_palliative = models.BooleanField()
+    vital_status = models.CharField(
+        max_length=8, choices=VitalStatus.choices, db_index=True
+    )
+
+    class Meta:
+        verbose_name = "derived facts"
+        verbose_name_plural = "derived facts"
+
+    def __str__(self) -> str:
+        return f"facts of patient {self.patient_id}"
+
+
+class FactsCheck(models.Model):
+    """One run of ``check_facts``: how many patients' stored facts differed."""
+
+    checked_at = models.DateTimeField(auto_now_add=True)
+    patients = models.PositiveIntegerField()
+    mismatched = models.PositiveIntegerField()
+    fixed = models.BooleanField(default=False)
+
+    class Meta:
+        get_latest_by = "checked_at"
+        ordering = ["-checked_at"]
+
+    def __str__(self) -> str:
+        when = f"{self.checked_at:%Y-%m-%d}"
+        return f"{self.mismatched} of {self.patients} differed ({when})"
