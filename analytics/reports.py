@@ -20,6 +20,7 @@ from analytics.dataset import VARIABLES
 from analytics.plots import p_text
 from analytics.spec import InvalidSpec, ReportSpec
 from registry.choices import Endpoint, IndexDate
+from registry.routers import reading_reports
 
 ENDPOINT_EVENTS = {
     "os": ("overall survival", "death"),
@@ -106,8 +107,12 @@ def min_cell_for(user) -> int | None:
     return settings.REGISTRY_MIN_CELL
 
 
+@reading_reports()
 def run_report(spec: ReportSpec, *, user) -> Report:
     """Compute the report `spec` describes over the patients `user` may see.
+
+    Its reads go to the read replica when one is configured
+    (``DATABASE_REPLICA_URL``; registry.routers): a report writes nothing.
 
     ``spec.as_of`` must be set (the caller decides the data cut-off; this
     function never reads today's date). Raises ReportError when the data cannot

@@ -155,3 +155,31 @@ class ConfiguredReplicaTests(TransactionTestCase):
             self.assertEqual(queryset.db, "replica")
             self.assertEqual([site.name for site in queryset], ["Replica site"])
         self.assertTrue(connections["replica"].connection is not None)
+
+
+@pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
+@override_settings(DATABASES=WITH_REPLICA)
+class ReportRunsOnTheReplicaTests(SimpleTestCase):
+    def test_a_reports_cohort_is_read_from_the_replica(self):
+        from unittest import mock
+
+        from analytics import dataset
+        from analytics.reports import run_report
+        from analytics.spec import ReportSpec
+
+        class Read(Exception):
+            pass
+
+        def survival_table(queryset, **kwargs):
+            raise Read(queryset.db)
+
+        spec = ReportSpec.from_dict(
+            {"as_of": "2009-12-31", "baseline": [], "associations": [], "subgroups": []}
+        )
+        with (
+            mock.patch.object(dataset, "unknown_sites", return_value=[]),
+            mock.patch.object(dataset, "survival_table", survival_table),
+            self.assertRaises(Read) as read,
+        ):
+            run_report(spec, user=dataset.AllSites())
+        self.assertEqual(read.exception.args, ("replica",))
