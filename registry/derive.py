@@ -11,9 +11,12 @@ columns; ``python manage.py check_facts`` recomputes and compares.
 from __future__ import annotations
 
 import datetime
+import itertools
 from dataclasses import asdict, dataclass
+from decimal import Decimal
 
 from registry.choices import (
+    RECTAL_SITES,
     DiseaseStatus,
     Endpoint,
     IndexDate,
@@ -63,6 +66,8 @@ class OperationFact:
     primary_procedure: str = PrimaryProcedure.NONE
     liver_procedure: str = LiverProcedure.NONE
     palliative_procedure: str = PalliativeProcedure.NONE
+    #: The resection margin code (R0, R1, R2, na); blank when not recorded.
+    margin: str = ""
 
     @property
     def resects_primary(self) -> bool:
@@ -105,6 +110,12 @@ class PatientFacts:
     systemic: tuple[CourseFact, ...] = ()
     contacts: tuple[ContactFact, ...] = ()
     death_date: datetime.date | None = None
+    # What the data-quality flags read: the patient's ECOG at diagnosis and the
+    # diagnosis' primary site, distance from the anal verge and CEA.
+    ecog: int | None = None
+    primary_site: str = ""
+    anal_verge_cm: Decimal | None = None
+    cea_ng_ml: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -297,6 +308,147 @@ def survival(
     return SurvivalTime(start, min(last, as_of), False)
 
 
+# --- Data-quality flags -----------------------------------------------------------
+#
+# The per-patient checks of the data-quality page (registry.quality) whose answer
+# does not depend on today: True means the patient needs a nurse's attention.
+# docs/data-entry.md explains each one to the nurses. (Whether follow-up is
+# overdue depends on today, so the page asks it of the stored last contact.)
+
+#: Two consecutive follow-up contacts further apart than this are a gap.
+FOLLOW_UP_GAP = datetime.timedelta(days=365)
+
+#: An operation this long after diagnosis with no therapy in between is unusual.
+UNTREATED_INTERVAL = datetime.timedelta(days=365)
+
+#: The key fields whose completeness the data-quality page shows, one point each
+#: (key_fields gives when each one is filled).
+KEY_FIELDS: tuple[str, ...] = (
+    "diagnosis",
+    "liver metastases",
+    "ECOG",
+    "CEA at diagnosis",
+    "distance from the anal verge (rectal tumours)",
+    "resection margins",
+)
+
+
+def no_diagnosis(facts: PatientFacts) -> bool:
+    """Return True if no diagnosis (primary tumour record) is recorded.
+
+    The date of diagnosis is required on that record, so it is missing exactly
+    when the record is.
+    """
+    return facts.diagnosis_date is None
+
+
+def no_liver(facts: PatientFacts) -> bool:
+    """Return True if the liver metastases have not been assessed.
+
+    The team's initial call is required on the liver record, so it is None
+    exactly when there is no record.
+    """
+    return facts.initial_resectability is None
+
+
+def no_ecog(facts: PatientFacts) -> bool:
+    """Return True if the ECOG performance status at diagnosis is blank."""
+    return facts.ecog is None
+
+
+def no_cea(facts: PatientFacts) -> bool:
+    """Return True if the diagnosis is recorded without its CEA value.
+
+    Without a diagnosis the CEA cannot be entered yet: that is no_diagnosis.
+    """
+    return not no_diagnosis(facts) and facts.cea_ng_ml is None
+
+
+def no_verge(facts: PatientFacts) -> bool:
+    """Return True if a rectal tumour lacks its distance from the anal verge.
+
+    The distance applies to rectal tumours only (RECTAL_SITES).
+    """
+    return (
+        not no_diagnosis(facts)
+        and facts.primary_site in RECTAL_SITES
+        and facts.anal_verge_cm is None
+    )
+
+
+def lacks_margin(operation: OperationFact) -> bool:
+    """Return True if this operation resected the primary or the liver but its
+    margin is blank."""
+    resected = operation.resects_primary or operation.resects_liver
+    return resected and operation.margin == ""
+
+
+def no_margin(facts: PatientFacts) -> bool:
+    """Return True if any resection of the primary or the liver has no margin."""
+    return any(lacks_margin(op) for op in facts.operations)
+
+
+def late_operation(facts: PatientFacts) -> bool:
+    """Return True if an operation came long after diagnosis with no therapy between.
+
+    An operation more than UNTREATED_INTERVAL after the diagnosis, with no
+    radiation course nor systemic therapy line started between the diagnosis
+    and the operation (both days included), is unusual: a date may be wrong or
+    a treatment missing. Without a diagnosis there is no interval to judge.
+    """
+    diagnosis = facts.diagnosis_date
+    if diagnosis is None:
+        return False
+    starts = [c.start_date for c in facts.radiation + facts.systemic]
+    return any(
+        op.date - diagnosis > UNTREATED_INTERVAL
+        and not any(diagnosis <= start <= op.date for start in starts)
+        for op in facts.operations
+    )
+
+
+def follow_up_gap(facts: PatientFacts) -> bool:
+    """Return True if two consecutive follow-up contacts are over FOLLOW_UP_GAP
+    apart (contacts of the same day count as one)."""
+    days = sorted({contact.date for contact in facts.contacts})
+    return any(
+        later - earlier > FOLLOW_UP_GAP for earlier, later in itertools.pairwise(days)
+    )
+
+
+def no_follow_up(facts: PatientFacts) -> bool:
+    """Return True if a living patient has no follow-up contact at all.
+
+    A recorded death closes follow-up: the dead are never flagged.
+    """
+    return vital_status(facts) == VitalStatus.ALIVE and not facts.contacts
+
+
+def key_fields(facts: PatientFacts) -> dict[str, bool]:
+    """Return, for each of KEY_FIELDS, whether it is filled.
+
+    A field that does not apply counts as filled (the distance from the anal
+    verge of a colon tumour, the margin when nothing was resected); one that
+    cannot be filled yet does not (the CEA or the distance of a missing
+    diagnosis).
+    """
+    diagnosed = not no_diagnosis(facts)
+    filled = (
+        diagnosed,
+        not no_liver(facts),
+        not no_ecog(facts),
+        diagnosed and not no_cea(facts),
+        diagnosed and not no_verge(facts),
+        not no_margin(facts),
+    )
+    return dict(zip(KEY_FIELDS, filled, strict=True))
+
+
+def key_fields_filled(facts: PatientFacts) -> int:
+    """Return how many of KEY_FIELDS are filled (key_fields)."""
+    return sum(key_fields(facts).values())
+
+
 @dataclass(frozen=True)
 class StoredFacts:
     """Every derived fact kept in a patient's row (registry.models.DerivedFacts).
@@ -327,6 +479,17 @@ class StoredFacts:
     converted: bool
     later_palliative: bool
     vital_status: str
+    # the data-quality flags (True: needs attention), and completeness
+    no_diagnosis: bool
+    no_liver: bool
+    no_ecog: bool
+    no_cea: bool
+    no_verge: bool
+    no_margin: bool
+    late_operation: bool
+    follow_up_gap: bool
+    no_follow_up: bool
+    key_fields_filled: int
 
     def as_dict(self) -> dict:
         """Return the facts as a dictionary of column values."""
@@ -376,4 +539,14 @@ def stored_facts(facts: PatientFacts) -> StoredFacts:
         converted=converted(facts),
         later_palliative=later_palliative_surgery(facts),
         vital_status=vital_status(facts).value,
+        no_diagnosis=no_diagnosis(facts),
+        no_liver=no_liver(facts),
+        no_ecog=no_ecog(facts),
+        no_cea=no_cea(facts),
+        no_verge=no_verge(facts),
+        no_margin=no_margin(facts),
+        late_operation=late_operation(facts),
+        follow_up_gap=follow_up_gap(facts),
+        no_follow_up=no_follow_up(facts),
+        key_fields_filled=key_fields_filled(facts),
     )

@@ -45,7 +45,7 @@ def plain_facts(patient_ids: Iterable[int], *, apps=None) -> dict[int, PatientFa
     from django.apps import apps as installed
 
     model = (apps or installed).get_model
-    PrimaryTumour = model("registry", "PrimaryTumour")
+    Patient = model("registry", "Patient")
     LiverMetastases = model("registry", "LiverMetastases")
     Death = model("registry", "Death")
     Operation = model("registry", "Operation")
@@ -61,7 +61,29 @@ def plain_facts(patient_ids: Iterable[int], *, apps=None) -> dict[int, PatientFa
             .values_list("patient_id", *fields)
         )
 
-    diagnosis = dict(rows(PrimaryTumour, "diagnosis_date"))
+    # the patient and their diagnosis (one to one), joined: one query
+    patients = (
+        Patient._default_manager.filter(pk__in=ids)
+        .order_by()
+        .values_list(
+            "pk",
+            "ecog",
+            "tumour__diagnosis_date",
+            "tumour__primary_site",
+            "tumour__anal_verge_cm",
+            "tumour__cea_ng_ml",
+        )
+    )
+    patient = {
+        pk: {
+            "ecog": ecog,
+            "diagnosis_date": diagnosis_date,
+            "primary_site": primary_site or "",
+            "anal_verge_cm": anal_verge_cm,
+            "cea_ng_ml": cea_ng_ml,
+        }
+        for pk, ecog, diagnosis_date, primary_site, anal_verge_cm, cea_ng_ml in patients
+    }
     resectability = dict(rows(LiverMetastases, "initial_resectability"))
     death = dict(rows(Death, "date"))
     many: dict[str, defaultdict] = {
@@ -73,7 +95,13 @@ def plain_facts(patient_ids: Iterable[int], *, apps=None) -> dict[int, PatientFa
             Operation,
             "operations",
             OperationFact,
-            ("date", "primary_procedure", "liver_procedure", "palliative_procedure"),
+            (
+                "date",
+                "primary_procedure",
+                "liver_procedure",
+                "palliative_procedure",
+                "margin",
+            ),
         ),
         (RadiationCourse, "radiation", CourseFact, ("start_date", "end_date")),
         (SystemicTherapyLine, "systemic", CourseFact, ("start_date", "end_date")),
@@ -83,13 +111,13 @@ def plain_facts(patient_ids: Iterable[int], *, apps=None) -> dict[int, PatientFa
             many[name][patient_id].append(make(*values))
     return {
         pk: PatientFacts(
-            diagnosis_date=diagnosis.get(pk),
             initial_resectability=resectability.get(pk),
             operations=tuple(many["operations"][pk]),
             radiation=tuple(many["radiation"][pk]),
             systemic=tuple(many["systemic"][pk]),
             contacts=tuple(many["contacts"][pk]),
             death_date=death.get(pk),
+            **patient.get(pk, {"diagnosis_date": None}),
         )
         for pk in ids
     }
@@ -125,8 +153,12 @@ def refresh(patient_ids: Iterable[int], *, apps=None) -> None:
         for start in range(0, len(ordered), CHUNK):
             chunk = ordered[start : start + CHUNK]
             existing = Patient.objects.filter(pk__in=chunk).values_list("pk", flat=True)
+            # a migration's DerivedFacts may predate some facts: only its columns
             rows = [
-                DerivedFacts(patient_id=pk, **facts.as_dict())
+                DerivedFacts(
+                    patient_id=pk,
+                    **{k: v for k, v in facts.as_dict().items() if k in columns},
+                )
                 for pk, facts in computed(existing, apps=apps).items()
             ]
             DerivedFacts.objects.bulk_create(

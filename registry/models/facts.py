@@ -56,6 +56,20 @@ class DerivedFacts(models.Model):
     vital_status = models.CharField(
         max_length=8, choices=VitalStatus.choices, db_index=True
     )
+    # The data-quality flags (registry.quality.CHECKS; True: needs attention)
+    # whose answer does not depend on today, and the completeness of key fields.
+    no_diagnosis = models.BooleanField()
+    no_liver = models.BooleanField()
+    no_ecog = models.BooleanField()
+    no_cea = models.BooleanField()
+    no_verge = models.BooleanField()
+    no_margin = models.BooleanField()
+    late_operation = models.BooleanField()
+    follow_up_gap = models.BooleanField()
+    no_follow_up = models.BooleanField()
+    key_fields_filled = models.PositiveSmallIntegerField(
+        help_text="How many of the data-quality page's key fields are filled."
+    )
 
     class Meta:
         verbose_name = "derived facts"

@@ -1,6 +1,8 @@
 """The clinical rules of registry.derive, one edge case per test."""
 
+import dataclasses
 import datetime
+from decimal import Decimal
 
 from django.test import SimpleTestCase
 
@@ -11,8 +13,8 @@ from registry.derive import ContactFact, CourseFact, OperationFact, PatientFacts
 D = datetime.date
 
 
-def op(date, primary="none", liver="none", palliative="none"):
-    return OperationFact(date, primary, liver, palliative)
+def op(date, primary="none", liver="none", palliative="none", margin=""):
+    return OperationFact(date, primary, liver, palliative, margin)
 
 
 class ResectionStrategyTests(SimpleTestCase):
@@ -335,3 +337,258 @@ class SurvivalTests(SimpleTestCase):
             PatientFacts(diagnosis_date=D(2004, 1, 1)), as_of=D(2010, 1, 1)
         )
         self.assertEqual((result.days, result.event), (0, False))
+
+
+# --- Data-quality flags: each rule as docs/data-entry.md states it ("The data
+# quality page" table) and registry.derive implements it.
+
+
+def complete(**changes) -> PatientFacts:
+    """Return a patient with every key field filled and nothing to flag."""
+    facts = PatientFacts(
+        diagnosis_date=D(2004, 1, 10),
+        initial_resectability="resectable",
+        systemic=(CourseFact(D(2004, 2, 1), D(2004, 6, 1)),),
+        operations=(op(D(2004, 7, 15), "lar", "minor", margin="R0"),),
+        contacts=(ContactFact(D(2005, 1, 10)), ContactFact(D(2005, 9, 10))),
+        ecog=0,
+        primary_site="rectum_mid",
+        anal_verge_cm=Decimal("6.0"),
+        cea_ng_ml=Decimal("5.0"),
+    )
+    return dataclasses.replace(facts, **changes)
+
+
+class MissingKeyFieldFlagTests(SimpleTestCase):
+    def test_a_complete_patient_has_no_missing_key_field(self):
+        facts = complete()
+        for flag in (
+            derive.no_diagnosis,
+            derive.no_liver,
+            derive.no_ecog,
+            derive.no_cea,
+            derive.no_verge,
+            derive.no_margin,
+        ):
+            with self.subTest(flag=flag.__name__):
+                self.assertFalse(flag(facts))
+
+    def test_no_primary_tumour_record_is_no_diagnosis(self):
+        self.assertTrue(derive.no_diagnosis(complete(diagnosis_date=None)))
+
+    def test_no_liver_record_is_no_liver_assessment(self):
+        self.assertTrue(derive.no_liver(complete(initial_resectability=None)))
+
+    def test_blank_ecog_is_flagged_but_ecog_zero_is_recorded(self):
+        self.assertTrue(derive.no_ecog(complete(ecog=None)))
+        self.assertFalse(derive.no_ecog(complete(ecog=0)))
+
+    def test_diagnosis_without_cea_is_flagged_but_cea_zero_is_recorded(self):
+        self.assertTrue(derive.no_cea(complete(cea_ng_ml=None)))
+        self.assertFalse(derive.no_cea(complete(cea_ng_ml=Decimal("0.0"))))
+
+    def test_cea_is_not_asked_before_the_diagnosis_is_recorded(self):
+        facts = complete(diagnosis_date=None, cea_ng_ml=None)
+        self.assertFalse(derive.no_cea(facts))
+
+    def test_every_rectal_tumour_without_its_distance_from_the_verge_is_flagged(self):
+        for site in ("rectum_low", "rectum_mid", "rectum_high"):
+            with self.subTest(site=site):
+                facts = complete(primary_site=site, anal_verge_cm=None)
+                self.assertTrue(derive.no_verge(facts))
+
+    def test_distance_from_the_verge_is_not_asked_of_a_colon_tumour(self):
+        for site in ("rectosigmoid", "sigmoid", "caecum"):
+            with self.subTest(site=site):
+                facts = complete(primary_site=site, anal_verge_cm=None)
+                self.assertFalse(derive.no_verge(facts))
+
+    def test_distance_of_zero_from_the_verge_is_recorded(self):
+        self.assertFalse(derive.no_verge(complete(anal_verge_cm=Decimal("0.0"))))
+
+    def test_distance_from_the_verge_is_not_asked_without_a_diagnosis(self):
+        facts = complete(diagnosis_date=None, anal_verge_cm=None)
+        self.assertFalse(derive.no_verge(facts))
+
+    def test_resection_of_the_primary_or_liver_without_margin_is_flagged(self):
+        for operation in (
+            op(D(2004, 7, 15), primary="lar"),
+            op(D(2004, 7, 15), liver="wedge"),
+        ):
+            with self.subTest(operation=operation):
+                facts = complete(operations=(operation,))
+                self.assertTrue(derive.no_margin(facts))
+
+    def test_one_resection_without_margin_among_several_is_flagged(self):
+        operations = (
+            op(D(2004, 7, 15), primary="lar", margin="R0"),
+            op(D(2004, 10, 1), liver="major"),
+        )
+        self.assertTrue(derive.no_margin(complete(operations=operations)))
+
+    def test_operations_that_resect_nothing_need_no_margin(self):
+        # a stent, ablation alone and a biopsy are not resections (README)
+        operations = (
+            op(D(2004, 7, 15), palliative="stent"),
+            op(D(2004, 8, 1), liver="ablation"),
+            op(D(2004, 9, 1), liver="biopsy"),
+        )
+        self.assertFalse(derive.no_margin(complete(operations=operations)))
+
+    def test_only_a_blank_margin_is_missing(self):
+        # "not applicable" is an answer, as R0, R1 and R2 are
+        for margin in ("R0", "R1", "R2", "na"):
+            with self.subTest(margin=margin):
+                operations = (op(D(2004, 7, 15), primary="lar", margin=margin),)
+                self.assertFalse(derive.no_margin(complete(operations=operations)))
+
+
+class LateOperationTests(SimpleTestCase):
+    """More than UNTREATED_INTERVAL (365 days) after diagnosis, no therapy between."""
+
+    def facts(self, operation_date, *, radiation=(), systemic=()):
+        return complete(
+            operations=(op(operation_date, primary="lar", margin="R0"),),
+            radiation=radiation,
+            systemic=systemic,
+        )
+
+    def test_operation_366_days_after_diagnosis_without_therapy_is_flagged(self):
+        self.assertEqual(derive.UNTREATED_INTERVAL, datetime.timedelta(days=365))
+        self.assertTrue(derive.late_operation(self.facts(D(2005, 1, 10))))
+
+    def test_operation_365_days_after_diagnosis_is_not_flagged(self):
+        self.assertFalse(derive.late_operation(self.facts(D(2005, 1, 9))))
+
+    def test_therapy_started_between_diagnosis_and_operation_is_not_flagged(self):
+        systemic = (CourseFact(D(2004, 6, 1), D(2004, 12, 1)),)
+        facts = self.facts(D(2005, 6, 1), systemic=systemic)
+        self.assertFalse(derive.late_operation(facts))
+
+    def test_therapy_started_on_the_day_of_diagnosis_or_operation_counts(self):
+        for start in (D(2004, 1, 10), D(2005, 6, 1)):
+            with self.subTest(start=start):
+                radiation = (CourseFact(start, None),)
+                facts = self.facts(D(2005, 6, 1), radiation=radiation)
+                self.assertFalse(derive.late_operation(facts))
+
+    def test_therapy_before_diagnosis_or_after_the_operation_does_not_count(self):
+        for start in (D(2003, 12, 1), D(2005, 6, 2)):
+            with self.subTest(start=start):
+                radiation = (CourseFact(start, start + datetime.timedelta(days=30)),)
+                facts = self.facts(D(2005, 6, 1), radiation=radiation)
+                self.assertTrue(derive.late_operation(facts))
+
+    def test_without_a_diagnosis_no_operation_is_late(self):
+        facts = dataclasses.replace(self.facts(D(2009, 1, 1)), diagnosis_date=None)
+        self.assertFalse(derive.late_operation(facts))
+
+
+class FollowUpGapTests(SimpleTestCase):
+    """Two consecutive contacts more than FOLLOW_UP_GAP (365 days) apart."""
+
+    def facts(self, *days):
+        return complete(contacts=tuple(ContactFact(day) for day in days))
+
+    def test_contacts_366_days_apart_are_a_gap(self):
+        self.assertEqual(derive.FOLLOW_UP_GAP, datetime.timedelta(days=365))
+        self.assertTrue(derive.follow_up_gap(self.facts(D(2005, 1, 1), D(2006, 1, 2))))
+
+    def test_contacts_365_days_apart_are_not_a_gap(self):
+        self.assertFalse(derive.follow_up_gap(self.facts(D(2005, 1, 1), D(2006, 1, 1))))
+
+    def test_only_consecutive_contacts_are_compared(self):
+        days = (D(2005, 1, 1), D(2005, 10, 1), D(2006, 6, 1))
+        self.assertFalse(derive.follow_up_gap(self.facts(*days)))
+
+    def test_contacts_entered_out_of_order_are_compared_in_date_order(self):
+        days = (D(2006, 6, 1), D(2005, 1, 1), D(2005, 10, 1))
+        self.assertFalse(derive.follow_up_gap(self.facts(*days)))
+
+    def test_contacts_of_the_same_day_count_as_one(self):
+        days = (D(2005, 1, 1), D(2005, 1, 1), D(2006, 6, 1))
+        self.assertTrue(derive.follow_up_gap(self.facts(*days)))
+
+    def test_one_contact_or_none_has_no_gap(self):
+        self.assertFalse(derive.follow_up_gap(self.facts(D(2005, 1, 1))))
+        self.assertFalse(derive.follow_up_gap(self.facts()))
+
+
+class NoFollowUpTests(SimpleTestCase):
+    def test_living_patient_without_any_contact_is_flagged(self):
+        self.assertTrue(derive.no_follow_up(complete(contacts=())))
+
+    def test_a_recorded_death_closes_follow_up(self):
+        facts = complete(contacts=(), death_date=D(2005, 1, 1))
+        self.assertFalse(derive.no_follow_up(facts))
+
+    def test_living_patient_with_a_contact_is_not_flagged(self):
+        facts = complete(contacts=(ContactFact(D(2005, 1, 1)),))
+        self.assertFalse(derive.no_follow_up(facts))
+
+
+class KeyFieldsTests(SimpleTestCase):
+    """Completeness: six key fields, one point each (docs/data-entry.md)."""
+
+    def test_a_complete_patient_fills_all_six(self):
+        self.assertEqual(len(derive.KEY_FIELDS), 6)
+        self.assertEqual(derive.key_fields_filled(complete()), 6)
+
+    def test_a_patient_alone_fills_only_the_margins_that_do_not_apply(self):
+        facts = PatientFacts(diagnosis_date=None)
+        self.assertEqual(
+            derive.key_fields(facts),
+            {label: label == "resection margins" for label in derive.KEY_FIELDS},
+        )
+
+    def test_fields_that_do_not_apply_count_as_filled(self):
+        facts = complete(primary_site="sigmoid", anal_verge_cm=None, operations=())
+        self.assertEqual(derive.key_fields_filled(facts), 6)
+
+    def test_each_missing_field_costs_one_point(self):
+        for change, label in (
+            ({"initial_resectability": None}, "liver metastases"),
+            ({"ecog": None}, "ECOG"),
+            ({"cea_ng_ml": None}, "CEA at diagnosis"),
+            ({"anal_verge_cm": None}, "distance from the anal verge (rectal tumours)"),
+            ({"operations": (op(D(2004, 7, 15), "lar"),)}, "resection margins"),
+        ):
+            with self.subTest(label=label):
+                filled = derive.key_fields(complete(**change))
+                self.assertEqual([k for k, v in filled.items() if not v], [label])
+
+    def test_a_missing_diagnosis_leaves_its_cea_and_distance_unfilled(self):
+        filled = derive.key_fields(complete(diagnosis_date=None))
+        self.assertEqual(
+            [k for k, v in filled.items() if not v],
+            [
+                "diagnosis",
+                "CEA at diagnosis",
+                "distance from the anal verge (rectal tumours)",
+            ],
+        )
+
+
+class StoredFlagsTests(SimpleTestCase):
+    def test_stored_facts_hold_every_flag_and_the_completeness(self):
+        facts = complete(ecog=None, contacts=())
+        stored = derive.stored_facts(facts)
+        flags = {
+            name: getattr(stored, name)
+            for name in (
+                "no_diagnosis",
+                "no_liver",
+                "no_ecog",
+                "no_cea",
+                "no_verge",
+                "no_margin",
+                "late_operation",
+                "follow_up_gap",
+                "no_follow_up",
+            )
+        }
+        self.assertEqual(
+            {name for name, flagged in flags.items() if flagged},
+            {"no_ecog", "no_follow_up"},
+        )
+        self.assertEqual(stored.key_fields_filled, 5)

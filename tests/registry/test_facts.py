@@ -2,6 +2,7 @@
 
 import datetime
 import re
+from decimal import Decimal
 from pathlib import Path
 from unittest import mock
 
@@ -21,8 +22,10 @@ from registry.choices import (
     Endpoint,
     IndexDate,
     LiverProcedure,
+    Margin,
     PalliativeProcedure,
     PrimaryProcedure,
+    PrimarySite,
     Resectability,
 )
 from registry.derive import ContactFact, CourseFact, OperationFact, PatientFacts
@@ -57,6 +60,7 @@ operations = st.builds(
     st.sampled_from(PrimaryProcedure.values),
     st.sampled_from(LiverProcedure.values),
     st.sampled_from(PalliativeProcedure.values),
+    st.sampled_from(["", *Margin.values]),
 )
 contacts = st.builds(ContactFact, dates, st.sampled_from(DiseaseStatus.values))
 patient_facts = st.builds(
@@ -68,6 +72,10 @@ patient_facts = st.builds(
     systemic=st.lists(courses(), max_size=3).map(tuple),
     contacts=st.lists(contacts, max_size=4).map(tuple),
     death_date=st.none() | dates,
+    ecog=st.none() | st.integers(0, 4),
+    primary_site=st.sampled_from(PrimarySite.values),
+    anal_verge_cm=st.none() | st.integers(0, 30).map(Decimal),
+    cea_ng_ml=st.none() | st.integers(0, 900).map(Decimal),
 )
 
 
@@ -78,12 +86,15 @@ def store(site, facts: PatientFacts) -> Patient:
         mrn=f"M{Patient.objects.count()}",
         date_of_birth=datetime.date(1940, 1, 1),
         sex="M",
+        ecog=facts.ecog,
     )
     if facts.diagnosis_date:
         PrimaryTumour.objects.create(
             patient=patient,
             diagnosis_date=facts.diagnosis_date,
-            primary_site="rectum_low",
+            primary_site=facts.primary_site,
+            anal_verge_cm=facts.anal_verge_cm,
+            cea_ng_ml=facts.cea_ng_ml,
             clinical_t="T3",
             clinical_n="N1a",
             clinical_m="M1a",
@@ -104,6 +115,7 @@ def store(site, facts: PatientFacts) -> Patient:
             primary_procedure=o.primary_procedure,
             liver_procedure=o.liver_procedure,
             palliative_procedure=o.palliative_procedure,
+            margin=o.margin,
             intent="curative",
         )
     for c in facts.radiation:
@@ -233,6 +245,22 @@ class BulkQueryCountTests(TestCase):
         self.assertEqual(counts, [(1, 1), (1, 1)])
 
 
+class PlainFactsQueryCountTests(TestCase):
+    def test_plain_facts_read_one_query_per_table_whatever_the_cohort_size(self):
+        site = make_site()
+        counts = []
+        for size in (2, 12):
+            while Patient.objects.count() < size:
+                make_full_patient(site=site)
+            ids = list(Patient.objects.values_list("pk", flat=True))
+            with CaptureQueriesContext(connection) as queries:
+                facts = facts_module.plain_facts(ids)
+            self.assertEqual(len(facts), size)
+            counts.append(len(queries))
+        # the patient joined with their diagnosis, then one query per table
+        self.assertEqual(counts, [7, 7])
+
+
 class FetchFrameTests(TestCase):
     def test_frame_in_chunks_holds_the_facts_of_every_patient(self):
         site = make_site()
@@ -278,6 +306,9 @@ ACTIONS = (
     "record_death",
     "service_edit",
     "delete_patient",
+    "update_patient_ecog",
+    "edit_diagnosis",
+    "edit_margin",
 )
 steps = st.lists(
     st.tuples(
@@ -361,6 +392,18 @@ class WritePathPropertyTests(TestCase):
                     pass  # refused by the model's rules: nothing was written
             case "delete_patient":
                 patient.delete()
+            case "update_patient_ecog":
+                ecog = None if date.day % 2 else date.day % 5
+                Patient.objects.filter(pk=patient.pk).update(ecog=ecog)
+            case "edit_diagnosis":
+                tumour = PrimaryTumour.objects.filter(patient=patient).first()
+                if tumour:
+                    tumour.cea_ng_ml = None if tumour.cea_ng_ml else Decimal("5.0")
+                    tumour.anal_verge_cm = None if date.day % 2 else Decimal("6")
+                    tumour.save()
+            case "edit_margin" if operation:
+                operation.margin = "" if operation.margin else Margin.R0
+                operation.save()
 
 
 class BypassGuardTests(SimpleTestCase):
