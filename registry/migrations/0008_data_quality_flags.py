@@ -47,5 +47,16 @@ class Migration(migrations.Migration):
             ),
             preserve_default=False,
         ),
+        *(
+            migrations.AddIndex(
+                model_name="derivedfacts",
+                index=models.Index(
+                    condition=models.Q((name, True)),
+                    fields=["patient"],
+                    name=f"facts_{name}_idx",
+                ),
+            )
+            for name in FLAGS
+        ),
         migrations.RunPython(fill, migrations.RunPython.noop),
     ]

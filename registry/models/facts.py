@@ -4,6 +4,19 @@ from django.db import models
 
 from registry.choices import Resectability, StagedOrder, Strategy, VitalStatus
 
+#: The stored data-quality flags (registry.derive, "Data-quality flags").
+DATA_QUALITY_FLAGS = (
+    "no_diagnosis",
+    "no_liver",
+    "no_ecog",
+    "no_cea",
+    "no_verge",
+    "no_margin",
+    "late_operation",
+    "follow_up_gap",
+    "no_follow_up",
+)
+
 
 class DerivedFacts(models.Model):
     """A patient's derived facts, as registry.derive.stored_facts computes them.
@@ -74,6 +87,16 @@ class DerivedFacts(models.Model):
     class Meta:
         verbose_name = "derived facts"
         verbose_name_plural = "derived facts"
+        # The data-quality page lists each flag's patients: a partial index
+        # holds only the flagged rows, so a rare flag is found without a scan.
+        indexes = [
+            models.Index(
+                fields=["patient"],
+                condition=models.Q(**{flag: True}),
+                name=f"facts_{flag}_idx",
+            )
+            for flag in DATA_QUALITY_FLAGS
+        ]
 
     def __str__(self) -> str:
         return f"facts of patient {self.patient_id}"
