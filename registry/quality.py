@@ -1,55 +1,32 @@
 """Data quality: what needs a research nurse's attention, per site.
 
-Each check is a rule about one patient, written as an ORM expression so that the
-data quality page counts every site in one query and lists each check's
-patients in one more, whatever the size of the registry. The thresholds are
-named constants; docs/data-entry.md explains each check to the nurses.
+Each check is a rule about one patient. Those whose answer does not depend on
+today are pure functions in ``registry.derive`` (the section "Data-quality
+flags"), stored with the patient's derived facts whenever their records are
+written (``registry.models.DerivedFacts``); whether follow-up is overdue is
+asked here of the stored vital status and last contact. So the data quality
+page counts every site in one query over the stored columns and lists each
+check's patients in one more, whatever the size of the registry.
+docs/data-entry.md explains each check to the nurses.
 """
 
 from __future__ import annotations
 
 import datetime
-import functools
-import operator
 from dataclasses import dataclass
 
-from django.db.models import (
-    BooleanField,
-    Case,
-    Count,
-    DateField,
-    DurationField,
-    Exists,
-    ExpressionWrapper,
-    F,
-    IntegerField,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-    Sum,
-    Value,
-    When,
-)
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.expressions import Window
 from django.db.models.functions import RowNumber
 from django.urls import reverse
 
-from registry.choices import RECTAL_SITES, VitalStatus
-from registry.derive import LIVER_RESECTIONS, PRIMARY_RESECTIONS
-from registry.models import (
-    FollowUp,
-    Operation,
-    RadiationCourse,
-    SystemicTherapyLine,
-)
+from registry import derive
+from registry.choices import VitalStatus
+from registry.derive import FOLLOW_UP_GAP, KEY_FIELDS, UNTREATED_INTERVAL
+from registry.models import Operation
 
 #: A living patient whose last known contact is older than this is overdue.
 OVERDUE_AFTER_MONTHS = 12
-#: Two consecutive follow-up contacts further apart than this are a gap.
-FOLLOW_UP_GAP = datetime.timedelta(days=365)
-#: An operation this long after diagnosis with no therapy in between is unusual.
-UNTREATED_INTERVAL = datetime.timedelta(days=365)
 #: Patients listed per check and site on the page; the patient list has the rest.
 LISTED_PER_SITE = 25
 
@@ -170,110 +147,37 @@ CHECKS: tuple[Check, ...] = (
     ),
 )
 
-#: Key fields counted by the completeness percentage (one point each): when is
-#: each one filled. A field that does not apply (the distance from the anal
-#: verge of a colon tumour, the margin when nothing was resected) counts as
-#: filled; one that cannot be filled yet (the CEA of a missing diagnosis) not.
-KEY_FIELDS = {
-    "diagnosis": Q(tumour__isnull=False),
-    "liver metastases": Q(liver__isnull=False),
-    "ECOG": Q(ecog__isnull=False),
-    "CEA at diagnosis": Q(tumour__cea_ng_ml__isnull=False),
-    "distance from the anal verge (rectal tumours)": Q(tumour__isnull=False)
-    & (
-        ~Q(tumour__primary_site__in=RECTAL_SITES)
-        | Q(tumour__anal_verge_cm__isnull=False)
-    ),
-    "resection margins": Q(no_margin=False),
-}
+
+#: The checks answered by a stored flag (registry.derive, "Data-quality flags").
+STORED = frozenset(check.code for check in CHECKS) - {"overdue"}
 
 
-def _flag(condition) -> Case:
-    return Case(
-        When(condition, then=Value(True)),
-        default=Value(False),
-        output_field=BooleanField(),
-    )
+def failing(code: str, *, today: datetime.date) -> Q:
+    """Return the condition on a patient of failing the check `code`.
 
-
-def _resections():
-    return Operation.objects.filter(
-        Q(primary_procedure__in=PRIMARY_RESECTIONS)
-        | Q(liver_procedure__in=LIVER_RESECTIONS),
-        patient=OuterRef("pk"),
-    )
-
-
-def _late_operations():
-    """Operations over UNTREATED_INTERVAL after diagnosis, no therapy between."""
-
-    def started_between(model):
-        return model.objects.filter(
-            patient=OuterRef("patient"),
-            start_date__gte=OuterRef("diagnosis"),
-            start_date__lte=OuterRef("date"),
+    Every check but "overdue" is a flag stored with the patient's derived
+    facts; "overdue" depends on today, so it compares the stored last contact.
+    """
+    if code == "overdue":
+        return Q(
+            facts__vital_status=VitalStatus.ALIVE,
+            facts__last_contact__lt=overdue_cutoff(today),
         )
-
-    return (
-        Operation.objects.filter(patient=OuterRef("pk"))
-        .annotate(diagnosis=F("patient__tumour__diagnosis_date"))
-        .annotate(
-            interval=ExpressionWrapper(
-                F("date") - F("diagnosis"), output_field=DurationField()
-            )
-        )
-        .filter(interval__gt=UNTREATED_INTERVAL)
-        .exclude(Exists(started_between(RadiationCourse)))
-        .exclude(Exists(started_between(SystemicTherapyLine)))
-    )
-
-
-def _follow_up_gaps():
-    """Follow-up contacts more than FOLLOW_UP_GAP after the previous contact."""
-    previous = (
-        FollowUp.objects.filter(patient=OuterRef("patient"), date__lt=OuterRef("date"))
-        .order_by("-date")
-        .values("date")[:1]
-    )
-    return (
-        FollowUp.objects.filter(patient=OuterRef("pk"))
-        .annotate(previous=Subquery(previous, output_field=DateField()))
-        .annotate(
-            gap=ExpressionWrapper(
-                F("date") - F("previous"), output_field=DurationField()
-            )
-        )
-        .filter(gap__gt=FOLLOW_UP_GAP)
-    )
+    if code not in STORED:
+        raise ValueError(f"unknown data quality check {code!r}")
+    return Q(**{f"facts__{code}": True})
 
 
 def with_checks(queryset: QuerySet, *, today: datetime.date) -> QuerySet:
     """Annotate one boolean per check in CHECKS (True: needs attention)."""
-    alive = Q(facts__vital_status=VitalStatus.ALIVE)
     return queryset.annotate(
-        no_diagnosis=_flag(Q(tumour__isnull=True)),
-        no_liver=_flag(Q(liver__isnull=True)),
-        no_ecog=_flag(Q(ecog__isnull=True)),
-        no_cea=_flag(Q(tumour__isnull=False, tumour__cea_ng_ml__isnull=True)),
-        no_verge=_flag(
-            Q(
-                tumour__primary_site__in=RECTAL_SITES,
-                tumour__anal_verge_cm__isnull=True,
-            )
-        ),
-        no_margin=_flag(Exists(_resections().filter(margin=""))),
-        late_operation=_flag(Exists(_late_operations())),
-        follow_up_gap=_flag(Exists(_follow_up_gaps())),
-        overdue=_flag(alive & Q(facts__last_contact__lt=overdue_cutoff(today))),
-        no_follow_up=_flag(
-            alive & ~Exists(FollowUp.objects.filter(patient=OuterRef("pk")))
-        ),
+        **{check.code: failing(check.code, today=today) for check in CHECKS}
     )
 
 
 def filter_check(queryset: QuerySet, code: str, *, today: datetime.date) -> QuerySet:
     """Return the patients of `queryset` that fail the check `code`."""
-    return with_checks(queryset, today=today).filter(**{code: True})
+    return queryset.filter(failing(code, today=today))
 
 
 @dataclass(frozen=True)
@@ -288,6 +192,9 @@ class SiteQuality:
     completeness: float | None
     complete_patients: int
     items: dict[str, list]
+    #: Patients without a stored facts row: no check counts them until
+    #: ``check_facts --fix`` writes it.
+    without_facts: int = 0
 
     @property
     def rows(self) -> list[tuple[Check, int, list[dict]]]:
@@ -314,22 +221,19 @@ def fix_url(check: Check, row: dict) -> str:
 def site_quality(patients: QuerySet, *, today: datetime.date) -> list[SiteQuality]:
     """Return the data quality of each site of `patients` (a fixed few queries).
 
-    One query counts every check and the completeness per site; one query per
-    check lists up to LISTED_PER_SITE patients of each site.
+    One query counts every check and the completeness per site, from the stored
+    flags; one query per check lists up to LISTED_PER_SITE patients of each
+    site, and one more finds the operation to fix of those without a margin.
     """
-    checked = with_checks(patients, today=today)
-    filled = list(KEY_FIELDS.values())
     rows = (
-        checked.values("site", "site__code", "site__name")
+        patients.values("site", "site__code", "site__name")
         .annotate(
             n=Count("pk"),
-            filled=Sum(
-                sum(Case(When(condition, then=1), default=0) for condition in filled),
-                output_field=IntegerField(),
-            ),
-            complete=Count("pk", filter=functools.reduce(operator.and_, filled)),
+            without_facts=Count("pk", filter=Q(facts__isnull=True)),
+            filled=Sum("facts__key_fields_filled"),
+            complete=Count("pk", filter=Q(facts__key_fields_filled=len(KEY_FIELDS))),
             **{
-                check.code: Count("pk", filter=Q(**{check.code: True}))
+                check.code: Count("pk", filter=failing(check.code, today=today))
                 for check in CHECKS
             },
         )
@@ -343,34 +247,33 @@ def site_quality(patients: QuerySet, *, today: datetime.date) -> list[SiteQualit
             patients=row["n"],
             counts={check.code: row[check.code] for check in CHECKS},
             completeness=(
-                100 * row["filled"] / (row["n"] * len(filled)) if row["n"] else None
+                100 * (row["filled"] or 0) / (row["n"] * len(KEY_FIELDS))
+                if row["n"]
+                else None
             ),
             complete_patients=row["complete"],
             items={check.code: [] for check in CHECKS},
+            without_facts=row["without_facts"],
         )
         for row in rows
     }
     for check in CHECKS:
-        for row in _listed(checked, check, today=today):
+        for row in _listed(patients, check, today=today):
             summaries[row["site"]].items[check.code].append(row)
     return list(summaries.values())
 
 
-def _listed(checked: QuerySet, check: Check, *, today: datetime.date) -> list[dict]:
+def _listed(patients: QuerySet, check: Check, *, today: datetime.date) -> list[dict]:
     """Return up to LISTED_PER_SITE patients per site failing `check`."""
     extra = {}
     if check.fix_record == "tumour_pk":
         extra["tumour_pk"] = F("tumour__pk")
-    elif check.fix_record == "margin_operation_pk":
-        extra["margin_operation_pk"] = Subquery(
-            _resections().filter(margin="").order_by("date").values("pk")[:1]
-        )
     if check.code == "overdue":
         extra["last_contact"] = F("facts__last_contact")
-    rows = (
-        checked.filter(**{check.code: True})
+    rows = list(
+        filter_check(patients, check.code, today=today)
         .annotate(
-            diagnosis_date=F("tumour__diagnosis_date"),
+            diagnosis_date=F("facts__diagnosis_date"),
             rank=Window(
                 RowNumber(),
                 partition_by=[F("site")],
@@ -382,4 +285,34 @@ def _listed(checked: QuerySet, check: Check, *, today: datetime.date) -> list[di
         .order_by("site", "registry_number")
         .values("pk", "site", "registry_number", "diagnosis_date", *extra)
     )
+    if check.fix_record == "margin_operation_pk":
+        operations = _margin_operations([row["pk"] for row in rows])
+        for row in rows:
+            row["margin_operation_pk"] = operations.get(row["pk"])
     return [{**row, "fix_url": fix_url(check, row)} for row in rows]
+
+
+def _margin_operations(patient_ids: list[int]) -> dict[int, int]:
+    """Return, per patient, their first resection without a margin (one query).
+
+    Which resection lacks its margin is registry.derive.lacks_margin's rule; only
+    operations with a blank margin are read.
+    """
+    first: dict[int, int] = {}
+    operations = (
+        Operation.objects.filter(patient_id__in=patient_ids, margin="")
+        .order_by("patient_id", "date", "pk")
+        .values_list(
+            "patient_id",
+            "pk",
+            "date",
+            "primary_procedure",
+            "liver_procedure",
+            "palliative_procedure",
+            "margin",
+        )
+    )
+    for patient_id, pk, *fact in operations:
+        if patient_id not in first and derive.lacks_margin(derive.OperationFact(*fact)):
+            first[patient_id] = pk
+    return first

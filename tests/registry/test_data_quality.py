@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from registry import derive, quality
-from registry.models import Patient
+from registry.models import DerivedFacts, Patient
 from registry.selectors import patient_chart, patient_for_user
 from tests.cast import CastTestCase
 from tests.factories import (
@@ -187,6 +187,7 @@ class DataQualityTests(CastTestCase):
         )
         self.assertAlmostEqual(site.completeness, 100 * (6 + 1) / 12)
         self.assertContains(response, "58%")
+        self.assertContains(response, "1 of 2 patients complete")
 
     def test_each_item_links_to_the_form_that_fixes_it(self):
         patient = make_patient(site=self.north)
@@ -200,6 +201,18 @@ class DataQualityTests(CastTestCase):
             reverse("registry:record_create", args=[patient.pk, "followup"]),
         ):
             self.assertContains(response, f'href="{url}"')
+
+    def test_a_resection_without_margin_links_to_that_operation(self):
+        patient = complete_patient(self.north)
+        make_operation(patient, date=D(2024, 9, 1), palliative_procedure="stent")
+        wedge = make_operation(patient, date=D(2024, 10, 1), liver_procedure="wedge")
+        make_operation(patient, date=D(2024, 11, 1), liver_procedure="major")
+        response = self.client.get(URL)
+        [item] = response.context["sites"][0].items["no_margin"]
+        self.assertEqual(
+            item["fix_url"],
+            reverse("registry:record_update", args=[patient.pk, "operation", wedge.pk]),
+        )
 
     def test_counts_link_to_the_patient_list_filtered_by_the_check(self):
         make_patient(site=self.north)
@@ -230,3 +243,50 @@ class DataQualityTests(CastTestCase):
                 self.assertEqual(self.client.get(URL).status_code, 200)
             counts.append(len(queries))
         self.assertEqual(counts[0], counts[1])
+
+    def test_same_number_of_queries_for_10_and_40_patients(self):
+        self.client.force_login(self.mark)
+        kinds = (
+            complete_patient,
+            make_full_patient,  # resected without a margin, overdue
+            make_patient,  # nothing but the patient
+            lambda site: make_tumour(make_patient(site=site)).patient,
+        )
+        counts = []
+        for size in (10, 40):
+            while Patient.objects.count() < size:
+                n = Patient.objects.count()
+                kinds[n % len(kinds)](site=self.north if n % 3 else self.south)
+            with CaptureQueriesContext(connection) as queries:
+                response = self.client.get(URL)
+            self.assertEqual(
+                sum(site.patients for site in response.context["sites"]), size
+            )
+            counts.append(len(queries))
+        self.assertEqual(counts[0], counts[1])
+
+    def test_the_page_reads_stored_flags_not_the_treatment_records(self):
+        patient = make_full_patient(site=self.north)
+        make_followup(patient, date=D(2030, 1, 1))  # a gap
+        with CaptureQueriesContext(connection) as queries:
+            response = self.client.get(URL)
+        self.assertEqual(response.context["sites"][0].counts["follow_up_gap"], 1)
+        read = " ".join(query["sql"] for query in queries)
+        for table in (
+            "registry_followup",
+            "registry_radiationcourse",
+            "registry_systemictherapyline",
+            "registry_death",
+        ):
+            self.assertNotIn(table, read)
+
+    def test_a_patient_without_stored_facts_counts_as_nothing_filled(self):
+        complete_patient(self.north)
+        DerivedFacts.objects.filter(
+            patient=make_patient(site=self.north, ecog=1)
+        ).delete()
+        response = self.client.get(URL)
+        [site] = response.context["sites"]
+        self.assertEqual((site.patients, site.complete_patients), (2, 1))
+        self.assertAlmostEqual(site.completeness, 50)
+        self.assertContains(response, "1 patient has no stored facts")
