@@ -8,14 +8,19 @@ long-course chemoradiation and FOLFOX or FOLFIRI; 30 synchronous, 13 staged,
 survival drawn so that the median survival of each arm lies near the study's
 (46, 47 and 31 months); about a quarter converted to resectability; the extent
 of liver disease associated with resection; six of the nine unresected patients
-with later palliative surgery. ``patients=N`` makes a registry of the same shape.
+with later palliative surgery. ``patients=N`` makes a registry of the same shape;
+:func:`generate_chunks` makes it a chunk at a time, in bounded memory.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import functools
 import math
 import random
+from array import array
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from registry.choices import (
@@ -45,6 +50,7 @@ from registry.choices import (
     Strategy,
     TherapySetting,
 )
+from registry.derive import ContactFact, CourseFact, OperationFact, PatientFacts
 
 DAYS_PER_MONTH = 30.4375
 #: The seed whose 74 patients come closest to the study's medians (46 / 47 / 31
@@ -88,6 +94,10 @@ EXTENT_WEIGHTS = {
     False: (0.10, 0.25, 0.40, 0.25),
 }
 
+#: Patients generated (and written by seed_demo) at a time: bounds the memory a
+#: large registry takes.
+CHUNK_SIZE = 20_000
+
 SITES = (
     ("NFG", "Northfield General Hospital (synthetic)"),
     ("RUH", "Riverside University Hospital (synthetic)"),
@@ -109,6 +119,35 @@ class DemoPatient:
     operations: list[dict] = field(default_factory=list)
     followups: list[dict] = field(default_factory=list)
     death: dict | None = None
+    #: Place in registry order (0 for the first numbered): ids follow it.
+    position: int = 0
+
+    def plain_facts(self) -> PatientFacts:
+        """Return the plain facts registry.derive reads, from these records.
+
+        As registry.facts.plain_facts reads them from the database: each fact
+        from the record field of its name (the patient, tumour and liver fields
+        for the patient's facts), a fact no record holds taking its default.
+        """
+        fields = {**self.patient, **self.tumour, **self.liver}
+        return PatientFacts(
+            **{name: fields[name] for name in _names(PatientFacts) if name in fields},
+            operations=_facts(OperationFact, self.operations),
+            radiation=_facts(CourseFact, self.radiation),
+            systemic=_facts(CourseFact, self.systemic),
+            contacts=_facts(ContactFact, self.followups),
+            death_date=self.death["date"] if self.death else None,
+        )
+
+
+@functools.cache
+def _names(kind: type) -> tuple[str, ...]:
+    return tuple(field.name for field in dataclasses.fields(kind))
+
+
+def _facts(kind: type, records: list[dict]) -> tuple:
+    names = _names(kind)
+    return tuple(kind(**{n: r[n] for n in names if n in r}) for r in records)
 
 
 def arm_sizes(total: int) -> list[tuple[Strategy, int, float]]:
@@ -151,10 +190,62 @@ def _stratified(rng: random.Random, n: int) -> list[float]:
 
 
 def generate(*, patients: int = 74, seed: int = DEFAULT_SEED) -> list[DemoPatient]:
-    """Return `patients` invented patients; the same seed gives the same cohort."""
+    """Return `patients` invented patients in registry order; the same seed gives
+    the same cohort.
+
+    The whole cohort is held in memory; :func:`generate_chunks` gives the same
+    patients a chunk at a time.
+    """
+    cohort = list(_draw(patients, seed))
+    numbering = _Numbering(
+        [_registry_key(record) for record in cohort],
+        [record.site_index for record in cohort],
+        sites=site_list(patients),
+        seed=seed,
+    )
+    for drawn, record in enumerate(cohort):
+        numbering.apply(drawn, record)
+    cohort.sort(key=_position)
+    return cohort
+
+
+def generate_chunks(
+    *, patients: int, seed: int = DEFAULT_SEED, chunk_size: int = CHUNK_SIZE
+) -> Iterator[list[DemoPatient]]:
+    """Yield the patients of ``generate(patients=..., seed=...)`` in lists of at
+    most `chunk_size`, holding one list at a time.
+
+    Registry numbers follow the dates of diagnosis of the whole cohort, so the
+    patients are drawn twice: once keeping only each one's date and site (a few
+    bytes a patient), to number them, then again a chunk at a time. The lists
+    come in the order the patients are drawn, each sorted by registry number;
+    ``position`` says where each patient stands in the whole registry.
+    """
+    if patients <= chunk_size:
+        yield generate(patients=patients, seed=seed)
+        return
+    keys, sites = array("q"), array("H")
+    for record in _draw(patients, seed):
+        keys.append(_registry_key(record))
+        sites.append(record.site_index)
+    numbering = _Numbering(keys, sites, sites=site_list(patients), seed=seed)
+    del keys, sites
+    chunk: list[DemoPatient] = []
+    for drawn, record in enumerate(_draw(patients, seed)):
+        numbering.apply(drawn, record)
+        chunk.append(record)
+        if len(chunk) == chunk_size:
+            yield sorted(chunk, key=_position)
+            chunk = []
+    if chunk:
+        yield sorted(chunk, key=_position)
+
+
+def _draw(patients: int, seed: int) -> Iterator[DemoPatient]:
+    """Yield the invented patients as they are drawn, arm by arm, not yet numbered
+    (their MRN a provisional one); the same seed draws the same patients."""
     rng = random.Random(seed)
     sites = site_list(patients)
-    cohort: list[DemoPatient] = []
     for strategy, size, median in arm_sizes(patients):
         event_u = _stratified(rng, size)
         censor_u = _stratified(rng, size)
@@ -168,33 +259,70 @@ def generate(*, patients: int = 74, seed: int = DEFAULT_SEED) -> list[DemoPatien
             censor_months = MIN_FOLLOWUP_MONTHS + censor_u[i] ** CENSOR_SKEW * (
                 MAX_FOLLOWUP_MONTHS - MIN_FOLLOWUP_MONTHS
             )
-            cohort.append(
-                _patient(
-                    rng,
-                    strategy=strategy,
-                    site_index=site_index,
-                    event_months=event_months,
-                    censor_months=censor_months,
-                    converted=conversions[i],
-                    liver_first=liver_first[i],
-                    later_palliative=palliative[i],
-                )
+            yield _patient(
+                rng,
+                strategy=strategy,
+                site_index=site_index,
+                event_months=event_months,
+                censor_months=censor_months,
+                converted=conversions[i],
+                liver_first=liver_first[i],
+                later_palliative=palliative[i],
             )
-    # A prospective registry numbers its patients as they present: number them
-    # by date of diagnosis within each site, so numbers say nothing of the arm.
-    cohort.sort(key=lambda p: (p.tumour["diagnosis_date"], p.patient["mrn"]))
-    counters = [0] * len(sites)
-    # MRNs are drawn without replacement from a generator of their own, so they
-    # are unique at any size and the cohort's other draws stay as they were.
-    mrns = random.Random(f"mrn-{seed}").sample(range(10**7, 10**8), len(cohort))
-    for record, mrn in zip(cohort, mrns, strict=True):
-        record.patient["mrn"] = f"SYN{mrn}"
-        counters[record.site_index] += 1
-        record.registry_number = (
-            f"{sites[record.site_index][0]}-{counters[record.site_index]:05d}"
+
+
+def _registry_key(record: DemoPatient) -> int:
+    """Return the order in which a prospective registry numbers its patients, as
+    they present: by date of diagnosis, then by the provisional MRN drawn with the
+    patient (seven digits), so the numbers say nothing of the arm."""
+    provisional = int(record.patient["mrn"].removeprefix("SYN"))
+    return record.tumour["diagnosis_date"].toordinal() * 10**7 + provisional
+
+
+def _position(record: DemoPatient) -> int:
+    return record.position
+
+
+class _Numbering:
+    """Each drawn patient's place in the registry, registry number and MRN.
+
+    Built from every patient's registry key and site, in the order drawn; kept as
+    arrays of integers, so a million patients take some 30 MB.
+    """
+
+    def __init__(
+        self,
+        keys: Sequence[int],
+        site_indexes: Sequence[int],
+        *,
+        sites: list[tuple[str, str]],
+        seed: int,
+    ) -> None:
+        # sorted() is stable: patients with the same key keep the order drawn.
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        self.codes = [code for code, _ in sites]
+        self.position = array("q", bytes(8 * len(keys)))
+        self.number = array("q", bytes(8 * len(keys)))
+        counters = [0] * len(sites)
+        for place, drawn in enumerate(order):
+            self.position[drawn] = place
+            counters[site_indexes[drawn]] += 1
+            self.number[drawn] = counters[site_indexes[drawn]]
+        del order
+        # MRNs are drawn without replacement from a generator of their own, so
+        # they are unique at any size and the cohort's other draws stay as they
+        # were; the n-th patient in registry order gets the n-th.
+        self.mrns = array(
+            "q", random.Random(f"mrn-{seed}").sample(range(10**7, 10**8), len(keys))
         )
+
+    def apply(self, drawn: int, record: DemoPatient) -> None:
+        """Number the `drawn`-th patient drawn."""
+        record.position = self.position[drawn]
+        record.patient["mrn"] = f"SYN{self.mrns[record.position]}"
+        code = self.codes[record.site_index]
+        record.registry_number = f"{code}-{self.number[drawn]:05d}"
         record.patient["registry_number"] = record.registry_number
-    return cohort
 
 
 def _flags(rng: random.Random, n: int, share: float) -> list[bool]:

@@ -9,10 +9,12 @@ from django.db.models import Count, Q
 from django.test import SimpleTestCase, TestCase
 from lifelines import KaplanMeierFitter
 
-from registry import bulk, demo
+from registry import bulk, demo, facts
 from registry.choices import Strategy
+from registry.management.commands.seed_demo import REASON, RECORDS
 from registry.models import (
     Death,
+    DerivedFacts,
     FollowUp,
     LiverMetastases,
     Operation,
@@ -22,6 +24,7 @@ from registry.models import (
     Site,
     SystemicTherapyLine,
 )
+from tests.factories import make_full_patient
 
 CUTOFF = demo.DATA_CUTOFF
 
@@ -188,7 +191,147 @@ class LargeSeedTests(TestCase):
             seed("--patients", "0")
 
 
+class ChunkedSeedTests(TestCase):
+    """A registry written a chunk of patients at a time (seed_demo --chunk-size)."""
+
+    @classmethod
+    def setUpTestData(cls):
+        seed("--patients", "40", "--seed", "3", "--chunk-size", "7")
+
+    def test_chunks_write_the_cohort_one_chunk_writes(self):
+        chunked = contents()
+        seed("--replace", "--patients", "40", "--seed", "3")
+        self.assertEqual(len(chunked), 40)
+        self.assertEqual(contents(), chunked)
+
+    def test_patient_ids_follow_the_registry_numbers(self):
+        diagnoses = list(
+            Patient.objects.order_by("pk").values_list(
+                "tumour__diagnosis_date", flat=True
+            )
+        )
+        self.assertEqual(diagnoses, sorted(diagnoses))
+        for site in Site.objects.all():
+            numbers = list(
+                site.patients.order_by("pk").values_list("registry_number", flat=True)
+            )
+            with self.subTest(site=site.code):
+                self.assertEqual(numbers, sorted(numbers))
+
+    def test_stored_facts_equal_the_rules(self):
+        ids = list(Patient.objects.values_list("pk", flat=True))
+        self.assertEqual(len(ids), 40)
+        self.assertEqual(facts.differences(ids), {})
+
+    def test_every_record_has_its_creation_in_the_history(self):
+        for model in (Patient, *(model for model, _ in RECORDS)):
+            fields = [f.attname for f in model.history.model.tracked_fields]
+            records = set(model.objects.values_list(*fields))
+            created = model.history.filter(history_type="+")
+            with self.subTest(model=model.__name__):
+                self.assertTrue(records)
+                self.assertEqual(set(created.values_list(*fields)), records)
+                self.assertEqual(created.count(), len(records))
+                self.assertEqual(
+                    set(created.values_list("history_change_reason", flat=True)),
+                    {REASON},
+                )
+                self.assertFalse(created.exclude(history_user=None).exists())
+
+    def test_site_counters_follow_the_numbers_given(self):
+        for site in Site.objects.all():
+            with self.subTest(site=site.code):
+                self.assertGreater(site.last_registry_number, 0)
+                self.assertEqual(
+                    site.last_registry_number, site.highest_registry_number()
+                )
+        site = Site.objects.get(code="NFG")
+        self.assertEqual(
+            make_full_patient(site=site).registry_number,
+            f"NFG-{site.last_registry_number + 1:05d}",
+        )
+
+    def test_new_records_take_ids_after_the_seeded_ones(self):
+        patient = make_full_patient(site=Site.objects.get(code="RUH"))
+        for model in (Patient, *(model for model, _ in RECORDS)):
+            rows = model.objects.filter(
+                **({"pk": patient.pk} if model is Patient else {"patient": patient})
+            )
+            seeded = model.objects.exclude(pk__in=rows.values("pk"))
+            highest = max(seeded.values_list("pk", flat=True))
+            with self.subTest(model=model.__name__):
+                self.assertTrue(
+                    all(pk > highest for pk in rows.values_list("pk", flat=True))
+                )
+
+
+def contents() -> dict[str, dict]:
+    """Return every patient's fields and records by registry number, without ids."""
+    found = {}
+    for patient in Patient.objects.all():
+        records = {
+            model.__name__: sorted(
+                (
+                    {
+                        name: value
+                        for name, value in row.items()
+                        if name not in ("id", "patient_id", "created_at", "updated_at")
+                    }
+                    for row in model.objects.filter(patient=patient).values()
+                ),
+                key=repr,
+            )
+            for model, _ in RECORDS
+        }
+        facts_row = DerivedFacts.objects.filter(patient=patient).values().get()
+        del facts_row["patient_id"]
+        found[patient.registry_number] = {
+            "site": patient.site.code,
+            "mrn": patient.mrn,
+            "date_of_birth": patient.date_of_birth,
+            "sex": patient.sex,
+            "ecog": patient.ecog,
+            "facts": facts_row,
+            **records,
+        }
+    return found
+
+
 class GeneratorTests(SimpleTestCase):
+    def test_default_cohort_is_drawn_as_it_always_was(self):
+        # Pinned from the generator before it was chunked: the default cohort's
+        # draws must not change (its report is pinned to R).
+        cohort = demo.generate()
+        self.assertEqual(
+            [
+                (p.registry_number, p.patient["mrn"], p.tumour["diagnosis_date"])
+                for p in (*cohort[:3], cohort[-1])
+            ],
+            [
+                ("NFG-00001", "SYN41046009", datetime.date(2002, 1, 28)),
+                ("NFG-00002", "SYN20040373", datetime.date(2002, 5, 24)),
+                ("NFG-00003", "SYN12269376", datetime.date(2002, 6, 13)),
+                ("NFG-00047", "SYN21475003", datetime.date(2008, 6, 8)),
+            ],
+        )
+
+    def test_chunks_hold_the_cohort_generate_gives(self):
+        chunks = list(demo.generate_chunks(patients=50, seed=5, chunk_size=3))
+        self.assertEqual(len(chunks), 17)
+        self.assertTrue(all(len(chunk) <= 3 for chunk in chunks))
+        for chunk in chunks:
+            positions = [p.position for p in chunk]
+            self.assertEqual(positions, sorted(positions))
+        together = sorted(
+            (p for chunk in chunks for p in chunk), key=lambda p: p.position
+        )
+        self.assertEqual(together, demo.generate(patients=50, seed=5))
+
+    def test_positions_follow_registry_order(self):
+        cohort = demo.generate(patients=60, seed=8)
+        self.assertEqual([p.position for p in cohort], list(range(60)))
+        self.assertEqual(len({p.patient["mrn"] for p in cohort}), 60, "MRNs are unique")
+
     def test_same_seed_gives_the_same_cohort(self):
         first = demo.generate(patients=30, seed=11)
         second = demo.generate(patients=30, seed=11)
