@@ -256,9 +256,13 @@ def drive(
     limit: int | None,
     results: Results,
     rng: random.Random,
+    think: float = 0.0,
 ) -> None:
-    """Request random pages of `pages` until the deadline or the request limit."""
+    """Request random pages of `pages` until the deadline or the request limit,
+    pausing a random time of mean `think` seconds (exponential) between them."""
     while time.monotonic() < deadline and results.claim(limit):
+        if think:
+            time.sleep(min(rng.expovariate(1 / think), deadline - time.monotonic(), 60))
         page = rng.choice(pages)
         path = PAGES[page]
         if page == "patient":
@@ -355,9 +359,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--patients", type=int, help="cohort size to print (default: counted)"
     )
     parser.add_argument("--seed", type=int, default=2026, help="of the page choice")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="mean seconds a user reads a page before the next click (default 0: "
+        "each user asks again as soon as answered, the server always saturated)",
+    )
     args = parser.parse_args(argv)
     if args.users < 1 or args.duration <= 0 or (args.requests or 1) < 1:
         parser.error("--users, --duration and --requests must be positive")
+    if args.think < 0:
+        parser.error("--think must not be negative")
     try:
         base_url = check_local(args.url)
         sessions, counted = log_in_users(base_url, args.users, args.timeout)
@@ -373,6 +386,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{args.users} users ("
         + ", ".join(f"{n} {name}" for name, n in roles.items())
         + f"); for {args.duration:g} s"
+        + (f", {args.think:g} s mean think time" if args.think else "")
         + (f" or {args.requests} requests" if args.requests else "")
     )
     results = Results()
@@ -388,6 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "limit": args.requests,
                 "results": results,
                 "rng": random.Random(rng.random()),
+                "think": args.think,
             },
             daemon=True,
         )
