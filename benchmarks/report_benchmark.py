@@ -74,6 +74,11 @@ def main() -> None:
 
     import django
 
+    if os.environ["DATABASE_URL"].startswith("postgres"):
+        # Planner statistics after the bulk load (autovacuum may be off or late):
+        # without them PostgreSQL picks nested loops over the whole registry.
+        subprocess.run([*manage, "dbshell", "--", "-c", "ANALYZE"], check=True)
+
     # whitenoise warns that staticfiles/ is missing; the pages need no assets here
     warnings.filterwarnings("ignore", message="No directory at")
     django.setup()

@@ -89,7 +89,9 @@ def facts_sql(
     ``cohort`` is any Patient queryset (filters and scoping as the caller
     needs); only its primary keys are used. As in ``registry.derive.survival``,
     survival_start is NULL when the index date is missing, and callers leave
-    out patients whose start is NULL or after ``as_of``.
+    out patients whose start is NULL or after ``as_of``. The patient table is
+    joined only for the registry number (a LEFT JOIN, which PostgreSQL drops
+    when a caller reads no column of it, as the counted survival table does).
     """
     connection = connections[cohort.db]
     vendor = connection.vendor
@@ -111,13 +113,13 @@ def facts_sql(
     SELECT s.*, {days_between(vendor, "s.survival_end", "s.survival_start")}
         AS survival_days
     FROM (
-        SELECT p.id, p.registry_number, {stored},
+        SELECT f.patient_id AS id, p.registry_number, {stored},
             {start} AS survival_start,
             {end} AS survival_end,
             CASE WHEN {event_date} <= %s THEN 1 ELSE 0 END AS survival_event
-        FROM registry_patient p
-        JOIN registry_derivedfacts f ON f.patient_id = p.id
-        WHERE p.id IN ({cohort_sql})
+        FROM registry_derivedfacts f
+        LEFT JOIN registry_patient p ON p.id = f.patient_id
+        WHERE f.patient_id IN ({cohort_sql})
     ) s
     """
     params = (cutoff, cutoff, cutoff, *cohort_params)

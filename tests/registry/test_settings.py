@@ -61,6 +61,15 @@ class EnvironmentHelperTests(SimpleTestCase):
         self.assertEqual((config["HOST"], config["NAME"]), ("db.example", "crc"))
         self.assertTrue(config["ATOMIC_REQUESTS"])
 
+    def test_postgres_sorts_in_memory_up_to_database_work_mem(self):
+        os.environ["DATABASE_URL"] = "postgres://registry@db.example:5432/crc"
+        os.environ.pop("DATABASE_WORK_MEM", None)
+        config = settings.env_database("DATABASE_URL", "sqlite:///x.db")
+        self.assertIn("-c work_mem=32MB", config["OPTIONS"]["options"])
+        os.environ["DATABASE_WORK_MEM"] = "lots"
+        with self.assertRaisesMessage(ImproperlyConfigured, "DATABASE_WORK_MEM='lots'"):
+            settings.env_database("DATABASE_URL", "sqlite:///x.db")
+
     def test_allowed_hosts_split_on_commas(self):
         os.environ["DJANGO_ALLOWED_HOSTS"] = "registry.example.org, 10.0.0.5 ,"
         self.assertEqual(
