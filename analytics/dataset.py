@@ -24,7 +24,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from django.db import connections
-from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.db.models import (
+    F,
+    FloatField,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    TextField,
+)
+from django.db.models.functions import Cast
 from pandas.api.types import union_categoricals
 
 from registry import bulk, choices
@@ -476,8 +484,21 @@ def patient_frame(
         columns["date_of_birth"] = "date_of_birth"
         kinds["date_of_birth"] = "date"
     if columns:
-        rows = queryset.model.objects.filter(pk__in=queryset.values("pk")).values_list(
-            "pk", *columns.values()
+        # Dates as ISO text and numbers as floats from the database, which
+        # pandas converts in bulk (Python dates and Decimals it converts one by
+        # one: at 10^5 patients, most of the frame's time).
+        cast = {
+            f"cast_{name}": Cast(column, TextField())
+            if kinds[name] == "date"
+            else Cast(column, FloatField())
+            if kinds[name] == "number"
+            else F(column)
+            for name, column in columns.items()
+        }
+        rows = (
+            queryset.model.objects.filter(pk__in=queryset.values("pk"))
+            .annotate(**cast)
+            .values_list("pk", *cast)
         )
         frame = frame.merge(_compact_frame(rows, kinds), on="id", how="left")
     if any(name in FIRST_LINE for name in names):
@@ -516,7 +537,7 @@ def _compact_frame(rows: QuerySet, kinds: dict[str, str]) -> pd.DataFrame:
         part = pd.DataFrame.from_records(chunk, columns=columns)
         for name, kind in kinds.items():
             if kind == "date":
-                part[name] = pd.to_datetime(part[name])
+                part[name] = pd.to_datetime(part[name], format="ISO8601")
             elif kind == "number":
                 part[name] = pd.to_numeric(part[name], errors="coerce").astype(float)
             elif kind == "code":

@@ -157,7 +157,9 @@ def fetch_facts(
 
 
 #: Rows converted at a time by fetch_frame: its peak memory is the frame plus this.
-FETCH_CHUNK = 2000
+#: Each chunk costs pandas a fixed overhead per column; 10,000 rows (a few MB of
+#: Python objects) halved the frame's time at 10^5 patients against 2,000.
+FETCH_CHUNK = 10_000
 
 
 def fetch_frame(
@@ -182,7 +184,12 @@ def fetch_frame(
         raise ValueError(f"unknown fact column(s): {', '.join(unknown)}")
     connection = connections[cohort.db]
     sql, params = facts_sql(cohort, endpoint=endpoint, index=index, as_of=as_of)
-    select = f"SELECT {', '.join(f'f.{name}' for name in columns)} FROM ({sql}) f"
+    # Dates come as ISO text, which pandas parses in bulk; date objects it would
+    # convert one by one (at 10^5 patients: most of the frame's time).
+    selected = ", ".join(
+        f"CAST(f.{name} AS TEXT)" if _is_date(name) else f"f.{name}" for name in columns
+    )
+    select = f"SELECT {selected} FROM ({sql}) f"
 
     def typed(rows) -> pd.DataFrame:
         frame = pd.DataFrame.from_records(rows, columns=list(columns))
