@@ -93,6 +93,8 @@ EXTENT_WEIGHTS = {
     True: (0.48, 0.40, 0.10, 0.02),
     False: (0.10, 0.25, 0.40, 0.25),
 }
+#: The extents those weights are for, in order (LiverExtent.values, built once).
+EXTENTS = LiverExtent.values
 
 #: Patients generated (and written by seed_demo) at a time: bounds the memory a
 #: large registry takes.
@@ -392,7 +394,7 @@ def _patient(
         [PrimarySite.RECTUM_LOW, PrimarySite.RECTUM_MID, PrimarySite.RECTUM_HIGH]
     )
     verge = {"rectum_low": (1, 5), "rectum_mid": (5, 10), "rectum_high": (10, 15)}[site]
-    extent = rng.choices(LiverExtent.values, weights=EXTENT_WEIGHTS[resected_liver])[0]
+    extent = rng.choices(EXTENTS, weights=EXTENT_WEIGHTS[resected_liver])[0]
     if resected_liver:
         call = (
             rng.choice([Resectability.UNRESECTABLE, Resectability.POTENTIALLY])

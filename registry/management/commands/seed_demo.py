@@ -12,14 +12,19 @@ computed by ``registry.derive.stored_facts`` from the generated records (as
 
 from __future__ import annotations
 
-import operator
+import datetime
+import decimal
+import functools
+import queue
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from registry import demo, derive
@@ -122,19 +127,19 @@ class Command(BaseCommand):
         started = time.perf_counter()
         with transaction.atomic():
             sites = self._sites(patients)
-            writer = CohortWriter(sites=sites, patients=patients)
-            written = 0
-            for chunk in demo.generate_chunks(
-                patients=patients, seed=seed, chunk_size=chunk_size
-            ):
-                writer.write(chunk)
-                written += len(chunk)
-                if written < patients:
-                    elapsed = time.perf_counter() - started
-                    self.stdout.write(
-                        f"  {written:,} of {patients:,} patients ({elapsed:.0f} s)"
-                    )
-            writer.finish()
+            with CohortWriter(sites=sites, patients=patients) as writer:
+                written = 0
+                for chunk in demo.generate_chunks(
+                    patients=patients, seed=seed, chunk_size=chunk_size
+                ):
+                    writer.write(chunk)
+                    written += len(chunk)
+                    if written < patients:
+                        elapsed = time.perf_counter() - started
+                        self.stdout.write(
+                            f"  {written:,} of {patients:,} patients made "
+                            f"({elapsed:.0f} s)"
+                        )
             # The cohort was numbered here, not by Patient.save: move each site's
             # counter past the numbers it gave.
             for site in sites:
@@ -183,21 +188,36 @@ class Command(BaseCommand):
 class Table:
     """A table the cohort is written into: its columns, and its rows of a chunk.
 
-    A row is read from one dictionary of column values by attribute name; fields
-    the generator leaves out take the model field's default.
+    A row is read from one dictionary of values by attribute name; fields the
+    generator leaves out take their value in `common`, else the model field's
+    default. The columns named in `first` come first, in that order: a record's
+    table and its history table start with the same columns.
     """
 
-    def __init__(self, model, *, key: str | None = "id") -> None:
+    def __init__(
+        self,
+        model,
+        *,
+        common: dict,
+        key: str | None = "id",
+        first: Sequence[str] = (),
+    ) -> None:
+        fields = {field.attname: field for field in model._meta.concrete_fields}
         self.model = model
         self.name = model._meta.db_table
-        self.fields = list(model._meta.concrete_fields)
+        self.fields = [fields[name] for name in first] + [
+            field for name, field in fields.items() if name not in first
+        ]
         self.columns = [field.column for field in self.fields]
-        self.defaults = {field.attname: field.get_default() for field in self.fields}
-        self.row = operator.itemgetter(*(field.attname for field in self.fields))
+        self.names = [field.attname for field in self.fields]
+        self.shared = len(first)
+        self.defaults = {name: field.get_default() for name, field in fields.items()}
+        # Extra keys are harmless: a record's values serve its history row too.
+        self.defaults |= common
         #: The column numbered from the table's sequence (None: given, as facts').
         self.key = key
         self.next_id = 0
-        self.rows: list[tuple] = []
+        self.rows: list = []
 
     def take_id(self) -> int:
         """Return the next id of this table and count it as used."""
@@ -209,26 +229,19 @@ class CohortWriter:
     """Writes the generated cohort a chunk at a time, with its history and facts.
 
     Ids are numbered here from each table's sequence, reserved when the writer
-    is made and moved past the ids used by :meth:`finish`: a patient's id is the
-    first patient id plus its place in the registry, so ids follow registry
-    numbers whatever the chunks, as they do when the ORM inserts the cohort.
-    Every table written is locked against other writers until the transaction
-    ends (PostgreSQL), so no other insert takes an id of these ranges.
+    starts and moved past the ids used when it ends: a patient's id is the first
+    patient id plus its place in the registry, so ids follow registry numbers
+    whatever the chunks, as they do when the ORM inserts the cohort. Every table
+    written is locked against other writers until the transaction ends
+    (PostgreSQL), so no other insert takes an id of these ranges. Use it as a
+    context manager, inside the transaction.
     """
 
     def __init__(self, *, sites: list[Site], patients: int) -> None:
         now = timezone.now()
-        self.site_ids = [site.pk for site in sites]
-        self.patients = Table(Patient)
-        self.records = [(Table(model), attribute) for model, attribute in RECORDS]
-        self.history = {
-            table.model: Table(table.model.history.model, key="history_id")
-            for table in [self.patients, *(t for t, _ in self.records)]
-        }
-        self.facts = Table(DerivedFacts, key=None)
         # What every row of the cohort shares: creation time, first version,
         # and the creation entry of the history.
-        self.common = {
+        common = {
             "created_at": now,
             "updated_at": now,
             "version": 1,
@@ -237,16 +250,45 @@ class CohortWriter:
             "history_type": "+",
             "history_user_id": None,
         }
+        self.site_ids = [site.pk for site in sites]
+        self.patient_count = patients
+        self.history: dict = {}
+        self.patients = self._with_history(Patient, common)
+        self.records = [
+            (self._with_history(model, common), attribute)
+            for model, attribute in RECORDS
+        ]
+        self.facts = Table(DerivedFacts, common=common, key=None)
         self.backend = (
-            PostgresTables() if connection.vendor == "postgresql" else (InsertTables())
+            PostgresTables() if connection.vendor == "postgresql" else InsertTables()
         )
-        self.backend.lock(list(self.tables()))
+
+    def _with_history(self, model, common: dict) -> Table:
+        """Return the model's table, keeping its history table's by its side."""
+        history = model.history.model
+        tracked = [field.attname for field in history.tracked_fields]
+        table = Table(model, common=common, first=tracked)
+        self.history[model] = Table(
+            history, common=common, key="history_id", first=tracked
+        )
+        return table
+
+    def __enter__(self) -> CohortWriter:
+        self.backend.start(list(self.tables()))
         for table in self.tables():
             if table.key:
                 table.next_id = self.backend.first_id(table)
         # The patients' ids are reserved as one range, numbered by place.
         self.first_patient_id = self.patients.next_id
-        self.patients.next_id += patients
+        self.patients.next_id += self.patient_count
+        return self
+
+    def __exit__(self, error_type, error, traceback) -> None:
+        self.backend.finish(succeeded=error_type is None)
+        if error_type is None:
+            for table in self.tables():
+                if table.key:
+                    self.backend.set_next_id(table)
 
     def tables(self) -> Iterator[Table]:
         """Yield every table written, the patients' first (FKs point back)."""
@@ -259,62 +301,74 @@ class CohortWriter:
         """Write the patients of one chunk with their records, history and facts."""
         for record in chunk:
             self._add(record)
+        rows = []
         for table in self.tables():
-            self.backend.write(table, table.rows)
+            rows.append((table, table.rows))
             table.rows = []
-
-    def finish(self) -> None:
-        """Move each table's sequence past the ids written."""
-        for table in self.tables():
-            if table.key:
-                self.backend.set_next_id(table)
+        self.backend.write(rows)
 
     def _add(self, record: demo.DemoPatient) -> None:
         patient_id = self.first_patient_id + record.position
         values = {
             **self.patients.defaults,
-            **self.common,
             **record.patient,
             "id": patient_id,
             "site_id": self.site_ids[record.site_index],
         }
-        self._append(self.patients, values)
+        self._add_with_history(self.patients, values)
         for table, attribute in self.records:
             found = getattr(record, attribute)
             for fields in [found] if isinstance(found, dict) else found or ():
                 values = {
                     **table.defaults,
-                    **self.common,
                     **fields,
                     "id": table.take_id(),
                     "patient_id": patient_id,
                 }
-                self._append(table, values)
+                self._add_with_history(table, values)
         facts = derive.stored_facts(record.plain_facts())
-        self.facts.rows.append(
-            self.facts.row({**facts.as_dict(), "patient_id": patient_id})
-        )
+        # vars(): the fields as_dict() gives, without its deep copy of each.
+        self.backend.add(self.facts, None, vars(facts) | {"patient_id": patient_id})
 
-    def _append(self, table: Table, values: dict) -> None:
-        table.rows.append(table.row(values))
+    def _add_with_history(self, table: Table, values: dict) -> None:
+        """Add a record's row and the row of its creation in the history."""
         history = self.history[table.model]
         values["history_id"] = history.take_id()
-        history.rows.append(history.row(values))
+        self.backend.add(table, history, values)
 
 
 class PostgresTables:
-    """Ids from the tables' sequences; rows written with COPY (psycopg 3)."""
+    """Ids from the tables' sequences; rows written with COPY (psycopg 3).
+
+    Rows are put in COPY's text format as they are added, and a thread of its
+    own sends each chunk while the next one is made, so the server's work
+    (storing, indexing, checking foreign keys) goes on beside the generator's
+    instead of after it. At most two chunks are held: the one being sent and
+    the one being made.
+    """
 
     def __init__(self) -> None:
         connection.ensure_connection()
         self.raw = connection.connection
         self.quote = connection.ops.quote_name
+        #: Per table, how its shared and its own columns are written.
+        self.formats: dict[Table, tuple[list, list]] = {}
+        self.chunks: queue.Queue = queue.Queue(maxsize=1)
+        self.failure: BaseException | None = None
+        self.sender = threading.Thread(target=self._send_chunks, daemon=True)
 
-    def lock(self, tables: list[Table]) -> None:
+    def start(self, tables: list[Table]) -> None:
+        for table in tables:
+            formats = [(copy_format(field), field.attname) for field in table.fields]
+            self.formats[table] = (formats[: table.shared], formats[table.shared :])
         names = ", ".join(self.quote(table.name) for table in tables)
         # Blocks other inserts (and their nextval) until the transaction ends;
         # reads go on.
         self.raw.execute(f"LOCK TABLE {names} IN SHARE ROW EXCLUSIVE MODE")
+        # Foreign keys checked as each COPY ends, while the next chunk is made,
+        # rather than all at the commit (millions of checks queued until then).
+        self.raw.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        self.sender.start()
 
     def first_id(self, table: Table) -> int:
         return self.raw.execute(
@@ -327,14 +381,99 @@ class PostgresTables:
             [table.name, table.key, table.next_id],
         )
 
-    def write(self, table: Table, rows: list[tuple]) -> None:
-        if not rows:
-            return
-        columns = ", ".join(self.quote(column) for column in table.columns)
+    def add(self, table: Table, history: Table | None, values: dict) -> None:
+        """Add a row to `table`, and to `history` if given (their shared columns
+        are written once)."""
+        shared_formats, own_formats = self.formats[table]
+        shared = [write(values[name]) for write, name in shared_formats]
+        own = [write(values[name]) for write, name in own_formats]
+        table.rows.append("\t".join(shared + own) + "\n")
+        if history is not None:
+            own = [write(values[name]) for write, name in self.formats[history][1]]
+            history.rows.append("\t".join(shared + own) + "\n")
+
+    def write(self, rows: list[tuple[Table, list[str]]]) -> None:
+        """Hand one chunk's rows to the sender, once it has sent the last."""
+        data = [(table, "".join(lines).encode()) for table, lines in rows if lines]
+        self.chunks.join()
+        self._raise_failure()
+        self.chunks.put(data)
+
+    def finish(self, *, succeeded: bool) -> None:
+        """Wait for the sender to send every chunk (drop them if not `succeeded`)."""
+        if not succeeded:
+            self.failure = self.failure or RuntimeError("seeding stopped")
+        self.chunks.put(None)
+        self.sender.join()
+        if succeeded:
+            self._raise_failure()
+            self.raw.execute("SET CONSTRAINTS ALL DEFERRED")
+
+    def _send_chunks(self) -> None:
+        while (data := self.chunks.get()) is not None:
+            try:
+                if self.failure is None:
+                    for table, lines in data:
+                        self._copy(table, lines)
+            except BaseException as error:  # raised in the generator's thread
+                self.failure = error
+            finally:
+                self.chunks.task_done()
+
+    def _copy(self, table: Table, lines: bytes) -> None:
+        columns = ", ".join(map(self.quote, table.columns))
         statement = f"COPY {self.quote(table.name)} ({columns}) FROM STDIN"
         with self.raw.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row(row)
+            copy.write(lines)
+
+    def _raise_failure(self) -> None:
+        if self.failure is not None:
+            raise CommandError(f"Writing the cohort failed: {self.failure}") from (
+                self.failure
+            )
+
+
+#: COPY's text format: a backslash escapes itself and the separators in text.
+COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+#: How COPY's text format writes each type of value (NULL as \N).
+COPY_TEXT = {
+    type(None): lambda value: "\\N",
+    bool: lambda value: "t" if value else "f",
+    int: int.__repr__,
+    float: float.__repr__,
+    decimal.Decimal: str,
+    str: lambda value: value.translate(COPY_ESCAPES),
+    datetime.date: datetime.date.isoformat,
+    datetime.datetime: datetime.datetime.isoformat,
+}
+
+
+def copy_text(value) -> str:
+    """Return a value as COPY's text format writes it."""
+    if (text := COPY_TEXT.get(type(value))) is not None:
+        return text(value)
+    if isinstance(value, str):  # a coded value (TextChoices member)
+        return value.translate(COPY_ESCAPES)
+    raise TypeError(f"seed_demo cannot write {value!r} with COPY")
+
+
+#: Most columns draw on a few thousand values at most (codes, dates, doses, the
+#: time of creation): each is written once and then looked up. typed: True and
+#: 1 are different values.
+cached_copy_text = functools.lru_cache(maxsize=2**16, typed=True)(copy_text)
+
+
+def copy_format(field) -> Callable[[Any], str]:
+    """Return how COPY's text format writes a column's values."""
+    if (
+        field.primary_key
+        or field.attname == "id"
+        or (field.is_relation and not field.null)
+    ):
+        return str  # ids: never null, rarely twice
+    if isinstance(field, models.CharField) and not field.choices:
+        return copy_text  # free text (MRN, registry number): rarely twice
+    return cached_copy_text
 
 
 class InsertTables:
@@ -344,7 +483,7 @@ class InsertTables:
     ``get_db_prep_save``, as the ORM's inserts do.
     """
 
-    def lock(self, tables: list[Table]) -> None:
+    def start(self, tables: list[Table]) -> None:
         """Nothing to lock: SQLite has one writer at a time."""
 
     def first_id(self, table: Table) -> int:
@@ -365,21 +504,30 @@ class InsertTables:
     def set_next_id(self, table: Table) -> None:
         """Nothing to do: inserting an id moves SQLite's sequence past it."""
 
-    def write(self, table: Table, rows: list[tuple]) -> None:
-        if not rows:
-            return
+    def add(self, table: Table, history: Table | None, values: dict) -> None:
+        """Add a row to `table`, and to `history` if given."""
+        for each in (table, history) if history is not None else (table,):
+            each.rows.append([values[name] for name in each.names])
+
+    def write(self, rows: list[tuple[Table, list[tuple]]]) -> None:
         quote = connection.ops.quote_name
-        columns = ", ".join(quote(column) for column in table.columns)
-        marks = ", ".join(["%s"] * len(table.columns))
-        fields = table.fields
-        with connection.cursor() as cursor:
-            cursor.executemany(
-                f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({marks})",
-                [
+        for table, table_rows in rows:
+            if not table_rows:
+                continue
+            columns = ", ".join(quote(column) for column in table.columns)
+            marks = ", ".join(["%s"] * len(table.columns))
+            fields = table.fields
+            with connection.cursor() as cursor:
+                cursor.executemany(
+                    f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({marks})",
                     [
-                        field.get_db_prep_save(value, connection)
-                        for field, value in zip(fields, row, strict=True)
-                    ]
-                    for row in rows
-                ],
-            )
+                        [
+                            field.get_db_prep_save(value, connection)
+                            for field, value in zip(fields, row, strict=True)
+                        ]
+                        for row in table_rows
+                    ],
+                )
+
+    def finish(self, *, succeeded: bool) -> None:
+        """Nothing to wait for: every chunk was written as it came."""
