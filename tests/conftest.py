@@ -1,9 +1,38 @@
 """Suite-wide test settings."""
 
+import pytest
 from django.conf import settings
+from whitenoise.middleware import WhiteNoiseMiddleware
 
 
 def pytest_configure(config):
     # Hashing every test user's password with PBKDF2's 10^6 iterations costs
     # seconds per test class; the hasher is not what the tests are about.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def static_files_found_once():
+    """Let WhiteNoise find the static files once per run, not once per test.
+
+    Every test's client builds its own middleware, and WhiteNoise (serving
+    static/ through the finders, as in development) looks up and inspects every
+    static file when it is built: some 600 times a run, seconds in all. The
+    files do not change during a run, so each later middleware gets the first
+    one's findings.
+    """
+    found: dict = {}
+    find = WhiteNoiseMiddleware.add_files_from_finders
+
+    def add_files_from_finders(self):
+        if not found:
+            find(self)
+            found.update(self.files)
+        else:
+            self.files.update(found)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            WhiteNoiseMiddleware, "add_files_from_finders", add_files_from_finders
+        )
+        yield

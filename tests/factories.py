@@ -8,6 +8,7 @@ import itertools
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
+from registry import facts
 from registry.models import (
     Death,
     FollowUp,
@@ -105,11 +106,14 @@ def make_death(patient: Patient, **fields) -> Death:
 
 def make_full_patient(**fields) -> Patient:
     """Return a patient with diagnosis, liver metastases and a synchronous resection."""
-    patient = make_patient(**fields)
-    make_tumour(patient)
-    make_liver(patient)
-    make_radiation(patient)
-    make_systemic(patient)
-    make_operation(patient, primary_procedure="lar", liver_procedure="minor")
-    make_followup(patient)
+    # Each save would refresh the patient's stored facts (seven times over):
+    # refreshed once, at the end, they are the same.
+    with facts.deferred():
+        patient = make_patient(**fields)
+        make_tumour(patient)
+        make_liver(patient)
+        make_radiation(patient)
+        make_systemic(patient)
+        make_operation(patient, primary_procedure="lar", liver_procedure="minor")
+        make_followup(patient)
     return patient

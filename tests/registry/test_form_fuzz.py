@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import datetime
 
+from django.conf import settings as django_settings
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import DateField, DecimalField, IntegerField
+from django.test import Client
 from django.urls import reverse
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -86,12 +88,20 @@ versions = st.one_of(
 
 
 class FormFuzzTests(CastTestCase, TestCase):
-    # Hypothesis runs each example in its own transaction, after setUp: the
-    # patient and the login are made per example.
+    # Hypothesis runs each example in its own transaction, rolled back after it,
+    # with a client of its own: every example starts from the patient and the
+    # login (a stored session) made once here.
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        cls.patient = make_full_patient(site=cls.north)
+        login = Client()
+        login.force_login(cls.nina)
+        cls.session = login.cookies[django_settings.SESSION_COOKIE_NAME].value
+
     def setup_example(self):
         super().setup_example()
-        self.patient = make_full_patient(site=self.north)
-        self.client.force_login(self.nina)
+        self.client.cookies[django_settings.SESSION_COOKIE_NAME] = self.session
 
     def assertNoServerErrorAndNothingPartial(self, response, before):
         event(f"status {response.status_code}")  # --hypothesis-show-statistics
