@@ -2,6 +2,7 @@
 
 import datetime
 import io
+from unittest import mock
 
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
@@ -11,6 +12,7 @@ from lifelines import KaplanMeierFitter
 
 from registry import bulk, demo, facts
 from registry.choices import Strategy
+from registry.management.commands import seed_demo
 from registry.management.commands.seed_demo import REASON, RECORDS
 from registry.models import (
     Death,
@@ -251,6 +253,17 @@ class ChunkedSeedTests(TestCase):
             f"NFG-{site.last_registry_number + 1:05d}",
         )
 
+    def test_replace_deletes_a_chunk_at_a_time_keeping_the_deletions(self):
+        before = {model: model.objects.count() for model in (Patient, FollowUp)}
+        with mock.patch.object(seed_demo, "DELETE_CHUNK", 7):
+            seed("--replace", "--patients", "20", "--seed", "4")
+        self.assertEqual(Patient.objects.count(), 20)
+        for model, count in before.items():
+            with self.subTest(model=model.__name__):
+                self.assertEqual(model.history.filter(history_type="-").count(), count)
+        ids = list(Patient.objects.values_list("pk", flat=True))
+        self.assertEqual(facts.differences(ids), {})
+
     def test_new_records_take_ids_after_the_seeded_ones(self):
         patient = make_full_patient(site=Site.objects.get(code="RUH"))
         for model in (Patient, *(model for model, _ in RECORDS)):
@@ -266,35 +279,26 @@ class ChunkedSeedTests(TestCase):
 
 
 def contents() -> dict[str, dict]:
-    """Return every patient's fields and records by registry number, without ids."""
-    found = {}
-    for patient in Patient.objects.all():
-        records = {
-            model.__name__: sorted(
-                (
-                    {
-                        name: value
-                        for name, value in row.items()
-                        if name not in ("id", "patient_id", "created_at", "updated_at")
-                    }
-                    for row in model.objects.filter(patient=patient).values()
-                ),
-                key=repr,
-            )
-            for model, _ in RECORDS
-        }
-        facts_row = DerivedFacts.objects.filter(patient=patient).values().get()
-        del facts_row["patient_id"]
-        found[patient.registry_number] = {
-            "site": patient.site.code,
-            "mrn": patient.mrn,
-            "date_of_birth": patient.date_of_birth,
-            "sex": patient.sex,
-            "ecog": patient.ecog,
-            "facts": facts_row,
-            **records,
-        }
-    return found
+    """Return every patient's fields, records and stored facts by registry number,
+    without ids."""
+    patients = Patient.objects.values(
+        "id", "registry_number", "site__code", "mrn", "date_of_birth", "sex", "ecog"
+    )
+    by_id = {
+        patient.pop("id"): {**patient, **{m.__name__: [] for m, _ in RECORDS}}
+        for patient in patients
+    }
+    skip = {"id", "patient_id", "created_at", "updated_at"}
+    for model, _ in RECORDS:
+        for row in model.objects.values():
+            values = {name: value for name, value in row.items() if name not in skip}
+            by_id[row["patient_id"]][model.__name__].append(values)
+    for row in DerivedFacts.objects.values():
+        by_id[row.pop("patient_id")]["facts"] = row
+    for patient in by_id.values():
+        for model, _ in RECORDS:
+            patient[model.__name__].sort(key=repr)
+    return {patient["registry_number"]: patient for patient in by_id.values()}
 
 
 class GeneratorTests(SimpleTestCase):

@@ -48,6 +48,8 @@ DEMO_USERS = (
     ("analyst", "analyst-demo-2026", "Analyst", False, "all"),
 )
 REASON = "synthetic demo data (seed_demo)"
+#: Synthetic patients deleted at a time by --replace.
+DELETE_CHUNK = 1000
 #: A patient's records by model: the DemoPatient attribute holding them.
 RECORDS = (
     (PrimaryTumour, "tumour"),
@@ -109,8 +111,7 @@ class Command(BaseCommand):
         if chunk_size < 1:
             raise CommandError(f"--chunk-size must be at least 1 (got {chunk_size}).")
         if replace:
-            removed, _ = Patient.objects.synthetic().delete()
-            Site.objects.filter(is_synthetic=True, patients__isnull=True).delete()
+            removed = self._remove_synthetic()
             self.stdout.write(f"Removed {removed} synthetic rows.")
         existing = Patient.objects.count()
         if existing:
@@ -154,6 +155,26 @@ class Command(BaseCommand):
             )
         )
         self._ensure_users()
+
+    def _remove_synthetic(self) -> int:
+        """Delete the synthetic patients (with their records and facts) and the
+        synthetic sites left without patients; return how many rows of patients,
+        records and facts went.
+
+        The ORM deletes them, so each deletion is kept in the history as any is,
+        a chunk of patients at a time: it holds every object it deletes in
+        memory meanwhile.
+        """
+        patients = Patient.objects.synthetic().order_by("pk")
+        ids = list(patients.values_list("pk", flat=True))
+        removed = 0
+        with transaction.atomic():
+            for start in range(0, len(ids), DELETE_CHUNK):
+                chunk = ids[start : start + DELETE_CHUNK]
+                count, _ = Patient.objects.filter(pk__in=chunk).delete()
+                removed += count
+            Site.objects.filter(is_synthetic=True, patients__isnull=True).delete()
+        return removed
 
     def _sites(self, patients: int) -> list[Site]:
         sites = []
