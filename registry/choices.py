@@ -322,3 +322,15 @@ class IndexDate(models.TextChoices):
 class Endpoint(models.TextChoices):
     OVERALL = "os", "Overall survival"
     RECURRENCE_FREE = "rfs", "Recurrence / progression-free survival"
+
+
+class Missing(models.TextChoices):
+    """Missing-data codes (REDCap's convention), added to the vocabularies that need them.
+
+    A field whose answer may be unknown offers these codes beside its clinical answers;
+    the completeness figures and the reports count them as missing, never as an answer.
+    """
+
+    UNKNOWN = "unk", "Unknown"
+    NOT_APPLICABLE = "na", "Not applicable"
+    NOT_RECORDED = "nr", "Not recorded"
