@@ -29,6 +29,8 @@ class PresentingSymptom(models.TextChoices):
     OBSTRUCTION = "obstruction", "Obstruction"
     PERFORATION = "perforation", "Perforation"
     OTHER = "other", "Other"
+    UNKNOWN = "unk", "Unknown"
+    NOT_RECORDED = "nr", "Not recorded"
 
 
 class PrimarySite(models.TextChoices):
@@ -43,6 +45,8 @@ class PrimarySite(models.TextChoices):
     HEPATIC_FLEXURE = "hepatic_flexure", "Hepatic flexure"
     ASCENDING = "ascending", "Ascending colon"
     CAECUM = "caecum", "Caecum"
+    UNKNOWN = "unk", "Unknown (colorectal, site not known)"
+    NOT_RECORDED = "nr", "Not recorded"
 
 
 RECTAL_SITES = frozenset(
@@ -55,6 +59,7 @@ class Histology(models.TextChoices):
     MUCINOUS = "mucinous", "Mucinous adenocarcinoma"
     SIGNET_RING = "signet", "Signet-ring cell carcinoma"
     OTHER = "other", "Other"
+    NOT_RECORDED = "nr", "Not recorded"
 
 
 class Grade(models.TextChoices):
@@ -73,6 +78,8 @@ class ClinicalT(models.TextChoices):
     T3 = "T3", "T3"
     T4A = "T4a", "T4a"
     T4B = "T4b", "T4b"
+    UNKNOWN = "unk", "Unknown"
+    NOT_RECORDED = "nr", "Not recorded"
 
 
 class ClinicalN(models.TextChoices):
@@ -83,6 +90,8 @@ class ClinicalN(models.TextChoices):
     N1C = "N1c", "N1c"
     N2A = "N2a", "N2a"
     N2B = "N2b", "N2b"
+    UNKNOWN = "unk", "Unknown"
+    NOT_RECORDED = "nr", "Not recorded"
 
 
 class ClinicalM(models.TextChoices):
@@ -92,18 +101,24 @@ class ClinicalM(models.TextChoices):
     M1A = "M1a", "M1a – one organ, no peritoneum"
     M1B = "M1b", "M1b – two or more organs, no peritoneum"
     M1C = "M1c", "M1c – peritoneum"
+    UNKNOWN = "unk", "Unknown (not staged)"
+    NOT_RECORDED = "nr", "Not recorded"
 
 
 class MutationStatus(models.TextChoices):
     WILD_TYPE = "wt", "Wild type"
     MUTANT = "mut", "Mutant"
     NOT_TESTED = "nt", "Not tested"
+    UNKNOWN = "unk", "Unknown (tested, result not available)"
+    NOT_RECORDED = "nr", "Not recorded"
 
 
 class MmrStatus(models.TextChoices):
     PROFICIENT = "pmmr", "pMMR / MSS"
     DEFICIENT = "dmmr", "dMMR / MSI-high"
     NOT_TESTED = "nt", "Not tested"
+    UNKNOWN = "unk", "Unknown (tested, result not available)"
+    NOT_RECORDED = "nr", "Not recorded"
 
 
 class MetastasisTiming(models.TextChoices):
@@ -136,6 +151,8 @@ class ExtrahepaticDisease(models.TextChoices):
     BONE = "bone", "Bone"
     MULTIPLE = "multiple", "More than one site"
     OTHER = "other", "Other"
+    UNKNOWN = "unk", "Unknown"
+    NOT_RECORDED = "nr", "Not recorded"
 
 
 class Resectability(models.TextChoices):
@@ -251,6 +268,8 @@ class Margin(models.TextChoices):
     R1 = "R1", "R1 – microscopic residual"
     R2 = "R2", "R2 – macroscopic residual"
     NOT_APPLICABLE = "na", "Not applicable (no resection)"
+    UNKNOWN = "unk", "Unknown (not in the pathology report)"
+    NOT_RECORDED = "nr", "Not recorded"
 
 
 class ClavienDindo(models.TextChoices):
@@ -281,6 +300,7 @@ class DiseaseStatus(models.TextChoices):
     EXTRAHEPATIC = "extrahepatic", "Extrahepatic recurrence"
     PROGRESSION = "progression", "Progression"
     UNKNOWN = "unknown", "Unknown"
+    NOT_RECORDED = "nr", "Not recorded"
 
 
 class CauseOfDeath(models.TextChoices):
@@ -325,7 +345,7 @@ class Endpoint(models.TextChoices):
 
 
 class Missing(models.TextChoices):
-    """Missing-data codes (REDCap's convention), added to the vocabularies that need them.
+    """Missing-data codes (REDCap's convention), added to the vocabularies needing them.
 
     A field whose answer may be unknown offers these codes beside its clinical answers;
     the completeness figures and the reports count them as missing, never as an answer.
@@ -334,3 +354,12 @@ class Missing(models.TextChoices):
     UNKNOWN = "unk", "Unknown"
     NOT_APPLICABLE = "na", "Not applicable"
     NOT_RECORDED = "nr", "Not recorded"
+
+
+#: The stored codes that mean "no answer" in any vocabulary that offers them.
+MISSING_CODES = frozenset(Missing.values)
+
+
+def is_missing(code: str | None) -> bool:
+    """Return True if `code` is blank or one of the missing-data codes (Missing)."""
+    return code in (None, "") or code in MISSING_CODES

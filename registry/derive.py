@@ -17,16 +17,19 @@ from decimal import Decimal
 
 from registry.choices import (
     RECTAL_SITES,
+    ClinicalM,
     DiseaseStatus,
     Endpoint,
     IndexDate,
     LiverProcedure,
+    Missing,
     PalliativeProcedure,
     PrimaryProcedure,
     Resectability,
     StagedOrder,
     Strategy,
     VitalStatus,
+    is_missing,
 )
 
 #: Average length of a month in days (365.25 / 12), for showing days as months.
@@ -48,6 +51,10 @@ LIVER_RESECTIONS = frozenset(
 
 #: Initial calls from which a later liver resection counts as a conversion.
 CONVERSION_CALLS = frozenset({Resectability.UNRESECTABLE, Resectability.POTENTIALLY})
+
+#: Margins that are no answer: blank, unknown, not recorded ("not applicable" is
+#: an answer, as R0 is).
+MARGIN_NOT_GIVEN = frozenset({"", Missing.UNKNOWN, Missing.NOT_RECORDED})
 
 #: Disease statuses at follow-up that end recurrence/progression-free survival.
 RECURRENCE_STATUSES = frozenset(
@@ -378,9 +385,10 @@ def no_verge(facts: PatientFacts) -> bool:
 
 def lacks_margin(operation: OperationFact) -> bool:
     """Return True if this operation resected the primary or the liver but its
-    margin is blank."""
+    margin is blank or a missing-data code (unknown, not recorded: MARGIN_NOT_GIVEN).
+    """
     resected = operation.resects_primary or operation.resects_liver
-    return resected and operation.margin == ""
+    return resected and operation.margin in MARGIN_NOT_GIVEN
 
 
 def no_margin(facts: PatientFacts) -> bool:
@@ -549,4 +557,199 @@ def stored_facts(facts: PatientFacts) -> StoredFacts:
         follow_up_gap=follow_up_gap(facts),
         no_follow_up=no_follow_up(facts),
         key_fields_filled=key_fields_filled(facts),
+    )
+
+
+# --- Checks at entry --------------------------------------------------------------
+#
+# What the forms, the admin and the models' clean() ask of a record before it is
+# saved. A *refusal* (a string returned by the date and range rules below) stops
+# the save with the message at the field; a *warning* (a Finding) is shown with an
+# "I confirm this is correct" box, and the confirmed warning is stored and listed
+# on the data-quality page. docs/data-entry.md lists every rule and why it is one
+# or the other.
+
+#: No one in the registry was born before this day (an 85-year-old diagnosed in
+#: 1984 was born in 1899); earlier is a typing error.
+EARLIEST_BIRTH = datetime.date(1880, 1, 1)
+
+#: No diagnosis, treatment, contact or death is dated before this day. It also
+#: keeps every stored date inside what the reports' date arithmetic handles
+#: (pandas cannot hold a date before 1677-09-21).
+EARLIEST_EVENT = datetime.date(1900, 1, 1)
+
+#: The oldest age at diagnosis accepted when the date of birth is not known.
+MAX_AGE_AT_DIAGNOSIS = 110
+
+#: The distance from the anal verge (cm, both ends included) each rectal site's
+#: label states: a distance outside the band contradicts the site chosen.
+RECTAL_BANDS: dict[str, tuple[Decimal, Decimal]] = {
+    "rectum_low": (Decimal(0), Decimal(5)),
+    "rectum_mid": (Decimal(5), Decimal(10)),
+    "rectum_high": (Decimal(10), Decimal(15)),
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A warning about a record: possible, but worth a second look.
+
+    ``code`` names the rule (stable: confirmations are stored under it);
+    ``field`` is the field the message is shown at.
+    """
+
+    code: str
+    field: str
+    message: str
+
+
+def date_out_of_bounds(
+    value: datetime.date | None,
+    *,
+    what: str,
+    today: datetime.date,
+    earliest: datetime.date = EARLIEST_EVENT,
+) -> str | None:
+    """Return why the date `value` is impossible, or None if it is within bounds.
+
+    Every date of the registry lies between `earliest` (EARLIEST_EVENT, or
+    EARLIEST_BIRTH for a date of birth) and today.
+    """
+    if value is None:
+        return None
+    if value > today:
+        return f"{what} ({value}) cannot be in the future."
+    if value < earliest:
+        return f"{what} ({value}) is before {earliest}: check the year."
+    return None
+
+
+def before_birth(
+    value: datetime.date | None, birth: datetime.date | None, *, what: str
+) -> str | None:
+    """Return a refusal if `value` (a diagnosis, treatment, contact) precedes birth."""
+    if value is None or birth is None or value >= birth:
+        return None
+    return f"{what} ({value}) is before the date of birth ({birth})."
+
+
+def age_on(birth: datetime.date, day: datetime.date) -> int:
+    """Return the age in whole years on `day` of someone born on `birth`."""
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def age_at_diagnosis(
+    birth: datetime.date | None,
+    diagnosis: datetime.date | None,
+    recorded: int | None,
+) -> int | None:
+    """Return the age at diagnosis in whole years.
+
+    From the date of birth when both dates are known; otherwise the age recorded
+    for historical data whose date of birth is unknown (None if neither).
+    """
+    if birth is not None and diagnosis is not None:
+        return age_on(birth, diagnosis)
+    return recorded
+
+
+def age_problem(
+    birth: datetime.date | None,
+    diagnosis: datetime.date | None,
+    recorded: int | None,
+) -> str | None:
+    """Return why the date of birth and the recorded age cannot both stand.
+
+    The date of birth is optional only where the age at diagnosis is recorded
+    instead; when both are given they must agree.
+    """
+    if birth is None and recorded is None:
+        return (
+            "Give the date of birth, or the age at diagnosis when the date of birth "
+            "is not known."
+        )
+    if recorded is not None and not 0 <= recorded <= MAX_AGE_AT_DIAGNOSIS:
+        return f"Age at diagnosis must be between 0 and {MAX_AGE_AT_DIAGNOSIS}."
+    if birth is not None and diagnosis is not None and recorded is not None:
+        computed = age_on(birth, diagnosis)
+        if computed != recorded:
+            return (
+                f"Age at diagnosis ({recorded}) does not match the date of birth "
+                f"(age {computed} on {diagnosis}): leave the age blank when the "
+                "date of birth is known."
+            )
+    return None
+
+
+def verge_contradiction(primary_site: str, anal_verge_cm: Decimal | None) -> str | None:
+    """Return a refusal if the distance from the anal verge contradicts the site.
+
+    The rectal sites are defined by the distance (RECTAL_BANDS): "rectum, mid
+    (5–10 cm)" with 14 cm cannot both be right.
+    """
+    band = RECTAL_BANDS.get(primary_site)
+    if band is None or anal_verge_cm is None:
+        return None
+    low, high = band
+    if low <= anal_verge_cm <= high:
+        return None
+    return (
+        f"{anal_verge_cm} cm from the anal verge is outside the {low:g}–{high:g} cm "
+        "of the site chosen: correct the distance or the site."
+    )
+
+
+def distant_metastases(clinical_m: str) -> bool | None:
+    """Return whether the tumour had distant metastases at diagnosis (stage IV).
+
+    None when the M category is unknown or not recorded: a missing answer is
+    neither M0 nor M1.
+    """
+    if is_missing(clinical_m):
+        return None
+    return clinical_m != ClinicalM.M0
+
+
+def treatment_before_diagnosis(
+    day: datetime.date | None,
+    diagnosis: datetime.date | None,
+    *,
+    what: str,
+    resects_primary: bool = False,
+    field: str = "date",
+) -> Finding | None:
+    """Warn about a treatment dated before the diagnosis.
+
+    A warning, not a refusal: a tumour resected as an emergency is diagnosed on
+    the specimen, and the pathology report may be dated days after the
+    operation. Otherwise one of the dates is wrong, and a resection dated before
+    the diagnosis changes the derived strategy, so the nurse confirms it.
+    """
+    if day is None or diagnosis is None or day >= diagnosis:
+        return None
+    detail = " (a resection of the primary)" if resects_primary else ""
+    return Finding(
+        "treatment_before_diagnosis",
+        field,
+        f"{what}{detail} is dated {day}, before the diagnosis on {diagnosis}. "
+        "If the diagnosis was made on the specimen, date the diagnosis on the day "
+        "of the operation; otherwise check both dates.",
+    )
+
+
+def m0_with_synchronous_liver(clinical_m: str, timing: str | None) -> Finding | None:
+    """Warn about cM0 with synchronous liver metastases.
+
+    Synchronous liver metastases are distant metastases at diagnosis (M1). A
+    warning, not a refusal: metastases found at the operation after a cM0
+    staging are recorded as synchronous by some teams, and the clinical M stays
+    what the staging said.
+    """
+    if clinical_m != ClinicalM.M0 or timing != "synchronous":
+        return None
+    return Finding(
+        "m0_synchronous_liver",
+        "clinical_m",
+        "Clinical M0, yet the liver metastases are recorded as synchronous (present "
+        "at diagnosis, which is M1). Check the M category or the timing.",
     )

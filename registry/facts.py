@@ -223,6 +223,14 @@ def connect() -> None:
         )
 
 
+def annotation_models() -> list:
+    """Return the models about a patient's data that no derived fact reads
+    (a confirmed entry warning): they need no refresh."""
+    from registry.models import ConfirmedWarning
+
+    return [ConfirmedWarning]
+
+
 def clinical_models() -> list:
     """Return the patient and every model of a patient's clinical records."""
     from registry.models import (

@@ -35,6 +35,29 @@ if TYPE_CHECKING:
 #: The largest version number a form will accept (the column is a 32-bit int).
 MAX_VERSION = 2**31 - 1
 
+#: The one date format of the registry's pages, forms and admin (ISO 8601).
+DATE_HINT = "YYYY-MM-DD."
+
+
+def iso_date_input() -> forms.TextInput:
+    """Return a text input for a YYYY-MM-DD date.
+
+    Not ``<input type=date>``: browsers show that in the user's locale
+    (01/02/2004 is January in one country and February in the next), and the
+    registry shows every date one way.
+    """
+    return forms.DateInput(
+        format="%Y-%m-%d",
+        attrs={
+            "placeholder": "YYYY-MM-DD",
+            "pattern": r"\d{4}-\d{2}-\d{2}",
+            "inputmode": "numeric",
+            "autocomplete": "off",
+            "size": "10",
+        },
+    )
+
+
 ECOG_CHOICES = [
     ("", "Not recorded"),
     (0, "0 – fully active"),
@@ -83,12 +106,28 @@ class RecordForm(forms.ModelForm):
         max_value=MAX_VERSION,
     )
 
+    #: Shown, ticked, to accept the warnings of registry.derive's entry checks.
+    confirm_warnings = forms.BooleanField(
+        label="I confirm this is correct",
+        required=False,
+        widget=forms.HiddenInput,
+        help_text="The data are as recorded in the notes, despite the warning "
+        "above. The confirmation is kept and listed on the data quality page.",
+    )
+    #: The codes of the warnings the form showed (so a tick confirms only those).
+    warnings_seen = forms.CharField(widget=forms.HiddenInput, required=False)
+
     #: Fields shown one to a row because they hold long text.
     wide_fields: tuple[str, ...] = ()
     required_css_class = "required"
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        #: What the model's entry_warnings() needs beyond the instance (the other
+        #: part of the new-patient form).
+        self.warning_context: dict = {}
+        #: The warnings the user confirmed, stored once the record is saved.
+        self.confirmed_findings: list = []
         editing = self.instance.pk is not None
         self.fields["version"].required = editing
         self.fields["version"].error_messages["required"] = (
@@ -105,9 +144,57 @@ class RecordForm(forms.ModelForm):
                     blank = "Choose…" if field.required else "Not recorded"
                     field.choices = [("", blank), *list(field.choices)[1:]]
             if isinstance(field, forms.DateField):
-                field.widget = forms.DateInput(
-                    attrs={"type": "date", "max": "9999-12-31"}, format="%Y-%m-%d"
+                field.widget = iso_date_input()
+                field.help_text = " ".join(
+                    part for part in (DATE_HINT, str(field.help_text or "")) if part
                 )
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        if not self.errors:
+            self._check_warnings()
+
+    def _check_warnings(self) -> None:
+        """Refuse the save until the user confirms registry.derive's warnings.
+
+        A warning already confirmed for this record (stored) or ticked by the
+        user after it was shown passes; any other is shown at its field with the
+        "I confirm this is correct" box.
+        """
+        from registry.models import ConfirmedWarning
+
+        entry_warnings = getattr(self.instance, "entry_warnings", None)
+        findings = entry_warnings(**self.warning_context) if entry_warnings else []
+        if not findings:
+            return
+        stored = set()
+        if self.instance.pk is not None:
+            stored = set(
+                ConfirmedWarning.objects.filter(
+                    record_kind=self.instance._meta.model_name,
+                    record_id=self.instance.pk,
+                ).values_list("code", flat=True)
+            )
+        seen = set(self.cleaned_data.get("warnings_seen", "").split(","))
+        ticked = self.cleaned_data.get("confirm_warnings")
+        unconfirmed = [
+            f
+            for f in findings
+            if f.code not in stored and not (ticked and f.code in seen)
+        ]
+        if not unconfirmed:
+            self.confirmed_findings = findings
+            return
+        for finding in unconfirmed:
+            field = finding.field if finding.field in self.fields else None
+            self.add_error(
+                field,
+                f"Warning: {finding.message} If it is correct, tick "
+                "“I confirm this is correct” and save again.",
+            )
+        self.fields["confirm_warnings"].widget = forms.CheckboxInput()
+        self.set_value("confirm_warnings", False)
+        self.set_value("warnings_seen", ",".join(f.code for f in findings))
 
     def _update_errors(self, errors: ValidationError) -> None:
         # The model may name a field this form does not show (an identifier the
@@ -427,6 +514,12 @@ class NewPatientForm:
         self.tumour = PrimaryTumourForm(data, prefix="tumour")
         self.liver = LiverMetastasesForm(data, prefix="liver")
         self.liver_later = LiverLaterForm(data, prefix="liver")
+        # The diagnosis' warnings read the liver timing entered beside it; the
+        # liver part leaves that warning to the diagnosis, so it is shown once.
+        if data is not None and not self.skip_liver:
+            timing = data.get(self.liver.add_prefix("timing")) or None
+            self.tumour.warning_context = {"liver_timing": timing}
+        self.liver.warning_context = {"clinical_m": ""}
 
     @property
     def parts(self) -> list[RecordForm]:

@@ -300,7 +300,9 @@ def _margin_operations(patient_ids: list[int]) -> dict[int, int]:
     """
     first: dict[int, int] = {}
     operations = (
-        Operation.objects.filter(patient_id__in=patient_ids, margin="")
+        Operation.objects.filter(
+            patient_id__in=patient_ids, margin__in=list(derive.MARGIN_NOT_GIVEN)
+        )
         .order_by("patient_id", "date", "pk")
         .values_list(
             "patient_id",

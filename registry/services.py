@@ -14,7 +14,12 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 
-from registry.models import LiverMetastases, Patient, PrimaryTumour
+from registry.models import (
+    ConfirmedWarning,
+    LiverMetastases,
+    Patient,
+    PrimaryTumour,
+)
 from registry.selectors import (
     RecordChange,
     changes_since,
@@ -120,6 +125,9 @@ def delete_record(*, record: models.Model, loaded_version: int) -> None:
     """Delete `record` (and what depends on it), if nobody saved it since loaded."""
     with transaction.atomic():
         _claim(record, loaded_version)
+        ConfirmedWarning.objects.filter(
+            record_kind=record._meta.model_name, record_id=record.pk
+        ).delete()
         record.delete()
 
 

@@ -19,7 +19,7 @@ from registry.forms import (
     PatientForm,
     RecordKind,
 )
-from registry.models import FactsCheck, Patient
+from registry.models import ConfirmedWarning, FactsCheck, Patient
 from registry.tables import PAGE_SIZES, PAGINATION, PatientTable
 
 
@@ -168,6 +168,9 @@ def patient_create(request):
         except ValidationError as error:
             getattr(form, error.part).add_model_error(error)
         else:
+            _keep_confirmed(request, form.tumour, patient.tumour)
+            if not form.skip_liver:
+                _keep_confirmed(request, form.liver, patient.liver)
             messages.success(request, f"Patient {patient} registered.")
             return redirect(patient)
     return render(request, "registry/patient_create.html", {"form": form})
@@ -219,6 +222,7 @@ def record_create(request, pk: int, kind: str):
         except ValidationError as error:
             form.add_model_error(error)
         else:
+            _keep_confirmed(request, form, record)
             messages.success(request, f"Added: {record}.")
             return redirect(patient)
     ctx = {"form": form, "patient": patient, "kind": kind}
@@ -303,8 +307,16 @@ def _save_update(request, form) -> bool:
     except ValidationError as error:
         form.add_model_error(error)
         return False
+    _keep_confirmed(request, form, record)
     messages.success(request, f"Saved: {record}.")
     return True
+
+
+def _keep_confirmed(request, form, record) -> None:
+    """Store the entry warnings the user confirmed for the saved `record`."""
+    ConfirmedWarning.objects.replace_for(
+        record, form.confirmed_findings, user=request.user
+    )
 
 
 def _delete(request, form, record) -> bool:

@@ -48,6 +48,7 @@ def make_patient(**fields) -> Patient:
     fields.setdefault("mrn", f"MRN{next(_numbers):06d}")
     fields.setdefault("date_of_birth", datetime.date(1950, 5, 17))
     fields.setdefault("sex", "F")
+    fields.setdefault("presenting_symptom", "bleeding")
     return Patient.objects.create(**fields)
 
 
@@ -57,10 +58,15 @@ def make_tumour(patient: Patient, **fields) -> PrimaryTumour:
     fields.setdefault("clinical_t", "T3")
     fields.setdefault("clinical_n", "N1a")
     fields.setdefault("clinical_m", "M1a")
+    fields.setdefault("histology", "adeno")
+    for marker in ("kras", "nras", "braf", "mmr"):
+        fields.setdefault(marker, "nt")
     return PrimaryTumour.objects.create(patient=patient, **fields)
 
 
 def make_liver(patient: Patient, **fields) -> LiverMetastases:
+    fields.setdefault("timing", "synchronous")
+    fields.setdefault("extrahepatic", "none")
     fields.setdefault("lesion_count", 2)
     fields.setdefault("largest_mm", 25)
     fields.setdefault("distribution", "unilobar")
@@ -75,6 +81,7 @@ def make_radiation(patient: Patient, **fields) -> RadiationCourse:
     fields.setdefault("end_date", datetime.date(2004, 3, 10))
     fields.setdefault("total_dose_gy", 50.4)
     fields.setdefault("fractions", 28)
+    fields.setdefault("concurrent_agent", "capecitabine")
     return RadiationCourse.objects.create(patient=patient, **fields)
 
 
@@ -83,18 +90,22 @@ def make_systemic(patient: Patient, **fields) -> SystemicTherapyLine:
     fields.setdefault("regimen", "folfox")
     fields.setdefault("start_date", datetime.date(2004, 4, 1))
     fields.setdefault("end_date", datetime.date(2004, 7, 1))
+    fields.setdefault("biologic", "none")
     return SystemicTherapyLine.objects.create(patient=patient, **fields)
 
 
 def make_operation(patient: Patient, **fields) -> Operation:
     fields.setdefault("date", datetime.date(2004, 8, 15))
     fields.setdefault("intent", "curative")
+    for procedure in ("primary_procedure", "liver_procedure", "palliative_procedure"):
+        fields.setdefault(procedure, "none")
     return Operation.objects.create(patient=patient, **fields)
 
 
 def make_followup(patient: Patient, **fields) -> FollowUp:
     fields.setdefault("date", datetime.date(2005, 1, 10))
     fields.setdefault("disease_status", "ned")
+    fields.setdefault("contact_type", "clinic")
     return FollowUp.objects.create(patient=patient, **fields)
 
 

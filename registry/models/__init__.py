@@ -6,8 +6,10 @@ from registry.models.patients import Patient
 from registry.models.sites import Site
 from registry.models.treatments import Operation, RadiationCourse, SystemicTherapyLine
 from registry.models.tumours import LiverMetastases, PrimaryTumour
+from registry.models.warnings import ConfirmedWarning
 
 __all__ = [
+    "ConfirmedWarning",
     "Death",
     "DerivedFacts",
     "FactsCheck",

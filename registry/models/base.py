@@ -9,6 +9,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from registry import derive
+
 
 class ClinicalQuerySet(models.QuerySet):
     """Bulk writes of clinical records that keep the stored derived facts equal.
@@ -102,12 +104,44 @@ def key_dates(
     return diagnosis, death
 
 
-def check_not_future(errors: dict, field: str, value, what: str) -> None:
-    """Add an error if the date `value` lies after today."""
-    if value is not None and value > timezone.localdate():
-        errors.setdefault(field, []).append(
-            f"{what} ({value}) cannot be in the future."
-        )
+def check_date(
+    errors: dict, field: str, value, what: str, *, birth: bool = False
+) -> None:
+    """Add an error if the date `value` is outside the registry's bounds.
+
+    The bounds are registry.derive's (date_out_of_bounds): not after today, not
+    before EARLIEST_BIRTH for a date of birth nor EARLIEST_EVENT for the rest.
+    """
+    problem = derive.date_out_of_bounds(
+        value,
+        what=what,
+        today=timezone.localdate(),
+        earliest=derive.EARLIEST_BIRTH if birth else derive.EARLIEST_EVENT,
+    )
+    if problem:
+        errors.setdefault(field, []).append(problem)
+
+
+def check_not_before_birth(
+    errors: dict, field: str, value, what: str, patient_id: int | None
+) -> None:
+    """Add an error if the date `value` lies before the patient's date of birth."""
+    from registry.models.patients import Patient
+
+    if value is None or patient_id is None:
+        return
+    birth = (
+        Patient.objects.filter(pk=patient_id)
+        .values_list("date_of_birth", flat=True)
+        .first()
+    )
+    problem = derive.before_birth(value, birth, what=what)
+    if problem:
+        errors.setdefault(field, []).append(problem)
+
+
+#: Every event date is checked against both bounds, not only the future.
+check_not_future = check_date
 
 
 def check_not_after_death(

@@ -20,7 +20,7 @@ class FollowUp(ClinicalRecord):
     )
     date = models.DateField()
     contact_type = models.CharField(
-        max_length=10, choices=ContactType.choices, default=ContactType.CLINIC
+        max_length=10, choices=ContactType.choices
     )
     disease_status = models.CharField(
         max_length=12,
@@ -74,7 +74,7 @@ class Death(ClinicalRecord):
     )
     date = models.DateField("date of death")
     cause = models.CharField(
-        max_length=12, choices=CauseOfDeath.choices, default=CauseOfDeath.UNKNOWN
+        max_length=12, choices=CauseOfDeath.choices
     )
 
     history = HistoricalRecords(excluded_fields=["created_at", "updated_at"])

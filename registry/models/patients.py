@@ -3,11 +3,12 @@ from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
 from registry.choices import AsaClass, PresentingSymptom, Sex
+from registry.derive import age_problem
 from registry.models.base import (
     ClinicalRecord,
     at_least,
     at_most,
-    check_not_future,
+    check_date,
     raise_if,
 )
 from registry.models.querysets import PatientQuerySet
@@ -35,9 +36,22 @@ class Patient(ClinicalRecord):
     mrn = models.CharField(
         "medical record number",
         max_length=30,
-        help_text="Identifier: the hospital's medical record number.",
+        blank=True,
+        help_text="Identifier: the hospital's medical record number. Leave blank "
+        "only for historical data whose hospital number is lost.",
     )
-    date_of_birth = models.DateField(help_text="Identifier.")
+    date_of_birth = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Identifier. If unknown (historical data), give the age at "
+        "diagnosis instead.",
+    )
+    age_at_diagnosis = models.PositiveSmallIntegerField(
+        "age at diagnosis (years)",
+        null=True,
+        blank=True,
+        help_text="Only when the date of birth is not known.",
+    )
     sex = models.CharField(max_length=1, choices=Sex.choices)
     ecog = models.PositiveSmallIntegerField(
         "ECOG performance status",
@@ -59,7 +73,6 @@ class Patient(ClinicalRecord):
     presenting_symptom = models.CharField(
         max_length=12,
         choices=PresentingSymptom.choices,
-        default=PresentingSymptom.NONE,
         help_text="Most serious symptom of the primary tumour at presentation.",
     )
     is_synthetic = models.BooleanField(
@@ -78,6 +91,7 @@ class Patient(ClinicalRecord):
         constraints = [
             models.UniqueConstraint(
                 fields=["site", "mrn"],
+                condition=~models.Q(mrn=""),
                 name="patient_mrn_unique_per_site",
                 violation_error_message="A patient with this MRN exists at this site.",
             ),
@@ -104,23 +118,30 @@ class Patient(ClinicalRecord):
 
     def clean(self) -> None:
         errors: dict = {}
-        check_not_future(errors, "date_of_birth", self.date_of_birth, "Date of birth")
-        if self.date_of_birth and self.date_of_birth.year < 1900:
-            errors.setdefault("date_of_birth", []).append(
-                "Date of birth is before 1900: check the year."
-            )
-        if self.pk and self.date_of_birth:
+        check_date(
+            errors, "date_of_birth", self.date_of_birth, "Date of birth", birth=True
+        )
+        diagnosis = None
+        if self.pk:
             diagnosis = (
                 type(self)
                 .objects.filter(pk=self.pk)
                 .values_list("tumour__diagnosis_date", flat=True)
                 .first()
             )
-            if diagnosis and self.date_of_birth > diagnosis:
+            if diagnosis and self.date_of_birth and self.date_of_birth > diagnosis:
                 errors.setdefault("date_of_birth", []).append(
                     f"Date of birth is after the date of diagnosis ({diagnosis})."
                 )
+        self.check_age(errors, diagnosis)
         raise_if(errors)
+
+    def check_age(self, errors: dict, diagnosis) -> None:
+        """Add derive.age_problem's refusal, at the age (or the date of birth)."""
+        problem = age_problem(self.date_of_birth, diagnosis, self.age_at_diagnosis)
+        if problem:
+            field = "age_at_diagnosis" if self.date_of_birth else "date_of_birth"
+            errors.setdefault(field, []).append(problem)
 
     def _next_registry_number(self) -> str:
         """Return the next free registry number of this patient's site.

@@ -3,6 +3,7 @@ from decimal import Decimal
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+from registry import derive
 from registry.choices import (
     Biologic,
     ClavienDindo,
@@ -25,6 +26,7 @@ from registry.models.base import (
     at_most,
     check_ends_after_start,
     check_not_after_death,
+    check_not_before_birth,
     check_not_future,
     key_dates,
     raise_if,
@@ -37,10 +39,22 @@ def _check_course_dates(record, what: str) -> dict:
     check_ends_after_start(errors, record.start_date, record.end_date, what)
     check_not_future(errors, "start_date", record.start_date, "Start")
     check_not_future(errors, "end_date", record.end_date, "End")
+    check_not_before_birth(
+        errors, "start_date", record.start_date, "Start", record.patient_id
+    )
     _, death = key_dates(record.patient_id)
     check_not_after_death(errors, "start_date", record.start_date, "Start", death)
     check_not_after_death(errors, "end_date", record.end_date, "End", death)
     return errors
+
+
+def _course_warnings(record, what: str) -> list:
+    """Return registry.derive's warnings: a course started before the diagnosis."""
+    diagnosis, _ = key_dates(record.patient_id)
+    finding = derive.treatment_before_diagnosis(
+        record.start_date, diagnosis, what=what, field="start_date"
+    )
+    return [finding] if finding else []
 
 
 class RadiationCourse(ClinicalRecord):
@@ -65,7 +79,7 @@ class RadiationCourse(ClinicalRecord):
         validators=[at_least(1, "Fractions"), at_most(60, "Fractions")]
     )
     concurrent_agent = models.CharField(
-        max_length=12, choices=ConcurrentAgent.choices, default=ConcurrentAgent.NONE
+        max_length=12, choices=ConcurrentAgent.choices
     )
     completed = models.BooleanField(
         default=True, help_text="Untick if the course stopped short of the plan."
@@ -102,6 +116,10 @@ class RadiationCourse(ClinicalRecord):
     def clean(self) -> None:
         raise_if(_check_course_dates(self, "radiation course"))
 
+    def entry_warnings(self) -> list:
+        """Return registry.derive's warnings about this course."""
+        return _course_warnings(self, "This radiation course")
+
     @property
     def dose_per_fraction_gy(self):
         """Return the dose per fraction in Gy."""
@@ -122,7 +140,7 @@ class SystemicTherapyLine(ClinicalRecord):
         "other regimen", max_length=100, blank=True, help_text="If regimen is Other."
     )
     biologic = models.CharField(
-        max_length=12, choices=Biologic.choices, default=Biologic.NONE
+        max_length=12, choices=Biologic.choices
     )
     start_date = models.DateField()
     end_date = models.DateField(null=True, blank=True, help_text="Blank while ongoing.")
@@ -172,6 +190,10 @@ class SystemicTherapyLine(ClinicalRecord):
             )
         raise_if(errors)
 
+    def entry_warnings(self) -> list:
+        """Return registry.derive's warnings about this line."""
+        return _course_warnings(self, "This line of therapy")
+
     @property
     def regimen_label(self) -> str:
         """Return the regimen with its biologic, e.g. "FOLFOX + bevacizumab"."""
@@ -192,23 +214,20 @@ class Operation(ClinicalRecord):
         "procedure on the primary",
         max_length=12,
         choices=PrimaryProcedure.choices,
-        default=PrimaryProcedure.NONE,
     )
     liver_procedure = models.CharField(
         "procedure on the liver",
         max_length=20,
         choices=LiverProcedure.choices,
-        default=LiverProcedure.NONE,
     )
     palliative_procedure = models.CharField(
         max_length=8,
         choices=PalliativeProcedure.choices,
-        default=PalliativeProcedure.NONE,
     )
     intent = models.CharField(max_length=10, choices=Intent.choices)
     emergency = models.BooleanField(default=False)
     margin = models.CharField(
-        "resection margin", max_length=2, choices=Margin.choices, blank=True
+        "resection margin", max_length=3, choices=Margin.choices, blank=True
     )
     clavien_dindo = models.CharField(
         "worst complication (Clavien-Dindo)",
@@ -238,6 +257,9 @@ class Operation(ClinicalRecord):
         check_not_future(errors, "date", self.date, "Operation date")
         _, death = key_dates(self.patient_id)
         check_not_after_death(errors, "date", self.date, "Operation date", death)
+        check_not_before_birth(
+            errors, "date", self.date, "Operation date", self.patient_id
+        )
         nothing_done = (
             self.primary_procedure == PrimaryProcedure.NONE
             and self.liver_procedure == LiverProcedure.NONE
@@ -257,6 +279,17 @@ class Operation(ClinicalRecord):
                 "A resection margin needs a resection of the primary or the liver."
             )
         raise_if(errors)
+
+    def entry_warnings(self) -> list:
+        """Return registry.derive's warnings: an operation before the diagnosis."""
+        diagnosis, _ = key_dates(self.patient_id)
+        finding = derive.treatment_before_diagnosis(
+            self.date,
+            diagnosis,
+            what="This operation",
+            resects_primary=self.primary_procedure in PRIMARY_RESECTIONS,
+        )
+        return [finding] if finding else []
 
     @property
     def summary(self) -> str:

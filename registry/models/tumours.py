@@ -1,6 +1,7 @@
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+from registry import derive
 from registry.choices import (
     RECTAL_SITES,
     ClinicalM,
@@ -17,6 +18,7 @@ from registry.choices import (
     PrimarySite,
     Resectability,
 )
+from registry.derive import PRIMARY_RESECTIONS
 from registry.models.base import (
     ClinicalRecord,
     at_least,
@@ -48,7 +50,7 @@ class PrimaryTumour(ClinicalRecord):
         help_text="Rectal tumours: lower edge, in cm from the anal verge.",
     )
     histology = models.CharField(
-        max_length=10, choices=Histology.choices, default=Histology.ADENOCARCINOMA
+        max_length=10, choices=Histology.choices
     )
     grade = models.CharField(max_length=2, choices=Grade.choices, blank=True)
     clinical_t = models.CharField("clinical T", max_length=3, choices=ClinicalT.choices)
@@ -68,16 +70,16 @@ class PrimaryTumour(ClinicalRecord):
         validators=[at_least(0, "CEA (ng/mL)")],
     )
     kras = models.CharField(
-        "KRAS", max_length=3, choices=MutationStatus.choices, default="nt"
+        "KRAS", max_length=3, choices=MutationStatus.choices
     )
     nras = models.CharField(
-        "NRAS", max_length=3, choices=MutationStatus.choices, default="nt"
+        "NRAS", max_length=3, choices=MutationStatus.choices
     )
     braf = models.CharField(
-        "BRAF V600E", max_length=3, choices=MutationStatus.choices, default="nt"
+        "BRAF V600E", max_length=3, choices=MutationStatus.choices
     )
     mmr = models.CharField(
-        "MMR / MSI", max_length=4, choices=MmrStatus.choices, default="nt"
+        "MMR / MSI", max_length=4, choices=MmrStatus.choices
     )
 
     history = HistoricalRecords(excluded_fields=["created_at", "updated_at"])
@@ -138,12 +140,53 @@ class PrimaryTumour(ClinicalRecord):
             errors.setdefault("anal_verge_cm", []).append(
                 "Distance from the anal verge applies to rectal tumours only."
             )
+        contradiction = derive.verge_contradiction(
+            self.primary_site, self.anal_verge_cm
+        )
+        if contradiction:
+            errors.setdefault("anal_verge_cm", []).append(contradiction)
         raise_if(errors)
 
+    def entry_warnings(self, *, liver_timing: str | None = None) -> list:
+        """Return registry.derive's warnings about this diagnosis.
+
+        ``liver_timing`` is the liver record's timing when both are entered
+        together; otherwise the stored liver record's is read.
+        """
+        from registry.models.treatments import Operation
+
+        if liver_timing is None and self.patient_id:
+            liver_timing = (
+                LiverMetastases.objects.filter(patient_id=self.patient_id)
+                .values_list("timing", flat=True)
+                .first()
+            )
+        found = [derive.m0_with_synchronous_liver(self.clinical_m, liver_timing)]
+        if self.patient_id and self.diagnosis_date:
+            first = (
+                Operation.objects.filter(
+                    patient_id=self.patient_id, date__lt=self.diagnosis_date
+                )
+                .order_by("date")
+                .first()
+            )
+            if first is not None:
+                finding = derive.treatment_before_diagnosis(
+                    first.date,
+                    self.diagnosis_date,
+                    what=f"The operation of {first.date}",
+                    resects_primary=first.primary_procedure in PRIMARY_RESECTIONS,
+                )
+                found.append(
+                    derive.Finding(finding.code, "diagnosis_date", finding.message)
+                )
+        return [finding for finding in found if finding]
+
     @property
-    def is_stage_iv(self) -> bool:
-        """Return True if the tumour had distant metastases at diagnosis."""
-        return self.clinical_m != ClinicalM.M0
+    def is_stage_iv(self) -> bool | None:
+        """Return True if the tumour had distant metastases at diagnosis (None if
+        the M category is unknown)."""
+        return derive.distant_metastases(self.clinical_m)
 
 
 class LiverMetastases(ClinicalRecord):
@@ -155,7 +198,6 @@ class LiverMetastases(ClinicalRecord):
     timing = models.CharField(
         max_length=12,
         choices=MetastasisTiming.choices,
-        default=MetastasisTiming.SYNCHRONOUS,
     )
     detected_date = models.DateField(
         null=True, blank=True, help_text="Metachronous metastases: date detected."
@@ -185,7 +227,6 @@ class LiverMetastases(ClinicalRecord):
         "extrahepatic disease",
         max_length=10,
         choices=ExtrahepaticDisease.choices,
-        default=ExtrahepaticDisease.NONE,
     )
     initial_resectability = models.CharField(
         "initial resectability (MDT)",
@@ -236,3 +277,20 @@ class LiverMetastases(ClinicalRecord):
                 errors, "detected_date", self.detected_date, "Detection", death
             )
         raise_if(errors)
+
+    def entry_warnings(self, *, clinical_m: str | None = None) -> list:
+        """Return registry.derive's warnings about this liver assessment.
+
+        ``clinical_m`` is the diagnosis' M when both are entered together;
+        otherwise the stored diagnosis' is read.
+        """
+        if clinical_m is None and self.patient_id:
+            clinical_m = (
+                PrimaryTumour.objects.filter(patient_id=self.patient_id)
+                .values_list("clinical_m", flat=True)
+                .first()
+            )
+        finding = derive.m0_with_synchronous_liver(clinical_m or "", self.timing)
+        if finding is None:
+            return []
+        return [derive.Finding(finding.code, "timing", finding.message)]

@@ -431,12 +431,18 @@ class RegistryNumberTests(AdminScopeTestCase):
             site=self.north, mrn=self.own.mrn, date_of_birth=datetime.date(1950, 5, 17)
         )
         patient.sex = "F"
+        patient.presenting_symptom = "bleeding"
         tumour = PrimaryTumour(
             diagnosis_date=datetime.date(2004, 1, 10),
             primary_site="rectum_mid",
             clinical_t="T3",
             clinical_n="N1a",
             clinical_m="M1a",
+            histology="adeno",
+            kras="nt",
+            nras="nt",
+            braf="nt",
+            mmr="nt",
         )
         with (
             mock.patch.object(Patient, "validate_constraints"),

@@ -57,7 +57,8 @@ class PatientCreateTests(CastTestCase):
 
     def test_form_uses_date_inputs_selects_and_shows_units(self):
         response = self.client.get(self.url)
-        self.assertContains(response, 'type="date" name="tumour-diagnosis_date"')
+        self.assertContains(response, 'name="tumour-diagnosis_date"')
+        self.assertContains(response, 'placeholder="YYYY-MM-DD"')
         self.assertContains(response, '<select name="tumour-clinical_m"')
         self.assertContains(response, "Largest diameter (mm)")
         self.assertContains(response, "CEA at diagnosis (ng/mL)")

@@ -74,7 +74,11 @@ class PatientValidationTests(ValidationTestCase):
 
     def test_same_mrn_at_another_site_is_allowed(self):
         other = Patient(
-            site=make_site(), mrn=self.patient.mrn, date_of_birth=D(1960, 1, 1), sex="M"
+            site=make_site(),
+            mrn=self.patient.mrn,
+            date_of_birth=D(1960, 1, 1),
+            sex="M",
+            presenting_symptom="none",
         )
         other.full_clean()
 
@@ -225,6 +229,8 @@ class OperationValidationTests(ValidationTestCase):
         fields.setdefault("date", D(2004, 8, 1))
         fields.setdefault("intent", "curative")
         fields.setdefault("primary_procedure", "lar")
+        fields.setdefault("liver_procedure", "none")
+        fields.setdefault("palliative_procedure", "none")
         return Operation(patient=self.patient, **fields)
 
     def test_operation_after_death_is_refused(self):
@@ -322,4 +328,4 @@ class DeathValidationTests(ValidationTestCase):
 
     def test_death_on_the_day_of_the_last_contact_is_accepted(self):
         make_followup(self.patient, date=D(2005, 3, 1))
-        Death(patient=self.patient, date=D(2005, 3, 1)).full_clean()
+        Death(patient=self.patient, date=D(2005, 3, 1), cause="other").full_clean()
