@@ -537,7 +537,10 @@ def _compact_frame(rows: QuerySet, kinds: dict[str, str]) -> pd.DataFrame:
         part = pd.DataFrame.from_records(chunk, columns=columns)
         for name, kind in kinds.items():
             if kind == "date":
-                part[name] = pd.to_datetime(part[name], format="ISO8601")
+                # out of pandas' range (validation bypassed): missing, not a crash
+                part[name] = pd.to_datetime(
+                    part[name], format="ISO8601", errors="coerce"
+                )
             elif kind == "number":
                 part[name] = pd.to_numeric(part[name], errors="coerce").astype(float)
             elif kind == "code":
@@ -577,8 +580,8 @@ def _first_lines(queryset: QuerySet) -> pd.DataFrame:
 
 def _age_years(birth: pd.Series, diagnosis: pd.Series) -> pd.Series:
     """Return age at diagnosis in whole years (the birth date goes no further)."""
-    birth = pd.to_datetime(birth)
-    diagnosis = pd.to_datetime(diagnosis)
+    birth = pd.to_datetime(birth, errors="coerce")
+    diagnosis = pd.to_datetime(diagnosis, errors="coerce")
     years = diagnosis.dt.year - birth.dt.year
     before_birthday = (diagnosis.dt.month < birth.dt.month) | (
         (diagnosis.dt.month == birth.dt.month) & (diagnosis.dt.day < birth.dt.day)
@@ -590,8 +593,16 @@ def _variable_column(values: pd.Series, variable: Variable) -> pd.Series:
     """Return codes as labels: a categorical in vocabulary order, or numbers."""
     if variable.kind == "continuous":
         return pd.to_numeric(values, errors="coerce").astype(float)
-    values = pd.Series(values).replace({"": None})
-    labels = variable.labels()
+    # Blank and the missing-data codes (unknown, not applicable, not recorded)
+    # are no answer: counted as missing, never shown as a category.
+    values = pd.Series(values).replace(
+        {code: None for code in ("", *choices.MISSING_CODES)}
+    )
+    labels = {
+        code: label
+        for code, label in variable.labels().items()
+        if code not in choices.MISSING_CODES
+    }
     if variable.kind == "binary":
         # 0/1 (SQLite) or booleans (PostgreSQL), in an int, bool or object column
         yes = values.where(values.notna(), False).astype(bool)

@@ -195,7 +195,11 @@ def fetch_frame(
         frame = pd.DataFrame.from_records(rows, columns=list(columns))
         for name in columns:
             if _is_date(name):
-                frame[name] = pd.to_datetime(frame[name], format="ISO8601")
+                # A date pandas cannot hold (before 1677-09-21: one that slipped
+                # past validation) is a missing value, not a failed report.
+                frame[name] = pd.to_datetime(
+                    frame[name], format="ISO8601", errors="coerce"
+                )
             elif name in FLAGS:
                 frame[name] = frame[name].astype(bool)
         return frame

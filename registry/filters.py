@@ -30,9 +30,7 @@ class PatientFilter(django_filters.FilterSet):
     registry_number = django_filters.CharFilter(
         label="Registry number",
         lookup_expr="icontains",
-        widget=forms.TextInput(
-            attrs={"type": "search", "placeholder": "e.g. NTH-00012"}
-        ),
+        widget=forms.TextInput(attrs={"type": "search"}),
     )
     site = django_filters.ModelChoiceFilter(queryset=_sites, empty_label="All sites")
     strategy = django_filters.ChoiceFilter(
@@ -83,6 +81,19 @@ class PatientFilter(django_filters.FilterSet):
             (str(year), str(year)) for year in years
         ]
         self.form.label_suffix = ""  # builds the form: after the choices are set
+        site = _sites(self.request).order_by("code").first()
+        # An example the user can find: a registry number of their own site.
+        example = f"e.g. {site.registry_prefix()}00012" if site else ""
+        self.form.fields["registry_number"].widget.attrs["placeholder"] = example
+
+    @property
+    def is_filtered(self) -> bool:
+        """Return True if any filter narrows the list (an unticked box does not)."""
+        if not self.is_bound or not self.form.is_valid():
+            return False
+        return any(
+            value not in (None, "", False) for value in self.form.cleaned_data.values()
+        )
 
     def filter_strategy(self, queryset, name, value):
         return queryset.filter(facts__strategy=value)

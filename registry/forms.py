@@ -308,6 +308,7 @@ class PatientForm(RecordForm):
             "site",
             "mrn",
             "date_of_birth",
+            "age_at_diagnosis",
             "sex",
             "ecog",
             "asa_class",

@@ -13,6 +13,7 @@ docs/data-entry.md explains each check to the nurses.
 from __future__ import annotations
 
 import datetime
+import math
 from dataclasses import dataclass
 
 from django.db.models import Count, F, Q, QuerySet, Sum
@@ -23,7 +24,7 @@ from django.urls import reverse
 from registry import derive
 from registry.choices import VitalStatus
 from registry.derive import FOLLOW_UP_GAP, KEY_FIELDS, UNTREATED_INTERVAL
-from registry.models import Operation
+from registry.models import ConfirmedWarning, Operation
 
 #: A living patient whose last known contact is older than this is overdue.
 OVERDUE_AFTER_MONTHS = 12
@@ -197,11 +198,29 @@ class SiteQuality:
     without_facts: int = 0
 
     @property
+    def completeness_label(self) -> str:
+        """Return the completeness as shown: rounded down, to one decimal.
+
+        Rounded down so that it never claims 100% while a field is missing
+        (99.96% shows as 99.9%, not 100%).
+        """
+        return percent_down(self.completeness)
+
+    @property
     def rows(self) -> list[tuple[Check, int, list[dict]]]:
         """Return (check, count, listed patients) for every check, in order."""
         return [
             (check, self.counts[check.code], self.items[check.code]) for check in CHECKS
         ]
+
+
+def percent_down(value: float | None) -> str:
+    """Return a percentage rounded down to one decimal ("100" only when complete)."""
+    if value is None:
+        return "–"
+    if value >= 100:
+        return "100"
+    return f"{math.floor(value * 10) / 10:.1f}"
 
 
 def fix_url(check: Check, row: dict) -> str:
@@ -290,6 +309,34 @@ def _listed(patients: QuerySet, check: Check, *, today: datetime.date) -> list[d
         for row in rows:
             row["margin_operation_pk"] = operations.get(row["pk"])
     return [{**row, "fix_url": fix_url(check, row)} for row in rows]
+
+
+#: Confirmed warnings listed on the page (newest first); the admin has the rest.
+LISTED_WARNINGS = 100
+
+
+def confirmed_warnings(patients: QuerySet) -> tuple[int, list[dict]]:
+    """Return how many entry warnings were confirmed for `patients`, and the
+    newest LISTED_WARNINGS of them (two queries).
+
+    A warning (registry.derive, "Checks at entry") is data that may be right;
+    the nurse confirmed it, and a data manager reviews it here.
+    """
+    warnings = ConfirmedWarning.objects.filter(patient__in=patients.values("pk"))
+    rows = list(
+        warnings.order_by("-confirmed_at", "-pk").values(
+            "patient_id",
+            "patient__registry_number",
+            "patient__site__code",
+            "record_kind",
+            "message",
+            "confirmed_by__username",
+            "confirmed_at",
+        )[:LISTED_WARNINGS]
+    )
+    for row in rows:
+        row["url"] = reverse("registry:patient_detail", args=[row["patient_id"]])
+    return warnings.count(), rows
 
 
 def _margin_operations(patient_ids: list[int]) -> dict[int, int]:

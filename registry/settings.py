@@ -332,7 +332,14 @@ LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env_time_zone("DJANGO_TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
-DATE_INPUT_FORMATS = ["%Y-%m-%d", "%d/%m/%Y"]
+# One unambiguous date format everywhere (ISO 8601, YYYY-MM-DD): pages, admin
+# and date inputs. The locale's formats would win over DATE_FORMAT, so they are
+# replaced by registry/formats/.
+FORMAT_MODULE_PATH = ["registry.formats"]
+DATE_FORMAT = "Y-m-d"
+SHORT_DATE_FORMAT = "Y-m-d"
+DATETIME_FORMAT = "Y-m-d H:i"
+DATE_INPUT_FORMATS = ["%Y-%m-%d"]
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

@@ -123,11 +123,15 @@ def patient_detail(request, pk: int):
 def _add_buttons(user, chart) -> list[tuple[RecordKind, str]]:
     """Return (kind, URL) of each record the user may add to this patient now."""
     single = chart.single_records
+    # A follow-up contact is a sign of life: none is offered once a death is
+    # recorded (the form still refuses a contact dated after the death).
+    after_death = {"followup"} if single["death"] is not None else set()
     return [
         (kind, reverse("registry:record_create", args=[chart.patient.pk, slug]))
         for slug, kind in RECORD_KINDS.items()
         if user.has_perm(kind.perm("add"))
         and not (kind.single and single[slug] is not None)
+        and slug not in after_death
     ]
 
 
@@ -269,7 +273,10 @@ def data_quality(request):
     _require(request, "registry.view_patient")
     patients = Patient.objects.for_user(request.user)
     sites = quality.site_quality(patients, today=timezone.localdate())
+    warnings_count, warnings = quality.confirmed_warnings(patients)
     ctx = {
+        "warnings_count": warnings_count,
+        "warnings": warnings,
         "sites": sites,
         "checks": quality.CHECKS,
         "key_fields": quality.KEY_FIELDS,

@@ -186,7 +186,7 @@ class DataQualityTests(CastTestCase):
             (site.code, site.patients, site.complete_patients), ("NTH", 2, 1)
         )
         self.assertAlmostEqual(site.completeness, 100 * (6 + 1) / 12)
-        self.assertContains(response, "58%")
+        self.assertContains(response, "58.3%")
         self.assertContains(response, "1 of 2 patients complete")
 
     def test_each_item_links_to_the_form_that_fixes_it(self):
