@@ -123,6 +123,8 @@ class PatientFacts:
     primary_site: str = ""
     anal_verge_cm: Decimal | None = None
     cea_ng_ml: Decimal | None = None
+    #: The diagnosis' clinical T, N and M codes (the stage), as recorded.
+    stage: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -383,6 +385,18 @@ def no_verge(facts: PatientFacts) -> bool:
     )
 
 
+def unknown_stage(facts: PatientFacts) -> bool:
+    """Return True if the diagnosis records its primary site or clinical T, N or M
+    with a missing-data code (unknown, not recorded).
+
+    Such a diagnosis is recorded but not complete: the code says the answer is
+    missing, and the completeness counts it so (registry.choices.Missing).
+    """
+    if no_diagnosis(facts):
+        return False
+    return any(is_missing(code) for code in (facts.primary_site, *facts.stage))
+
+
 def lacks_margin(operation: OperationFact) -> bool:
     """Return True if this operation resected the primary or the liver but its
     margin is blank or a missing-data code (unknown, not recorded: MARGIN_NOT_GIVEN).
@@ -438,11 +452,12 @@ def key_fields(facts: PatientFacts) -> dict[str, bool]:
     A field that does not apply counts as filled (the distance from the anal
     verge of a colon tumour, the margin when nothing was resected); one that
     cannot be filled yet does not (the CEA or the distance of a missing
-    diagnosis).
+    diagnosis). The diagnosis counts as filled only with its primary site and
+    stage known (unknown_stage): a missing-data code is no answer.
     """
     diagnosed = not no_diagnosis(facts)
     filled = (
-        diagnosed,
+        diagnosed and not unknown_stage(facts),
         not no_liver(facts),
         not no_ecog(facts),
         diagnosed and not no_cea(facts),
@@ -493,6 +508,7 @@ class StoredFacts:
     no_ecog: bool
     no_cea: bool
     no_verge: bool
+    unknown_stage: bool
     no_margin: bool
     late_operation: bool
     follow_up_gap: bool
@@ -552,6 +568,7 @@ def stored_facts(facts: PatientFacts) -> StoredFacts:
         no_ecog=no_ecog(facts),
         no_cea=no_cea(facts),
         no_verge=no_verge(facts),
+        unknown_stage=unknown_stage(facts),
         no_margin=no_margin(facts),
         late_operation=late_operation(facts),
         follow_up_gap=follow_up_gap(facts),

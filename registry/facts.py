@@ -72,17 +72,21 @@ def plain_facts(patient_ids: Iterable[int], *, apps=None) -> dict[int, PatientFa
             "tumour__primary_site",
             "tumour__anal_verge_cm",
             "tumour__cea_ng_ml",
+            "tumour__clinical_t",
+            "tumour__clinical_n",
+            "tumour__clinical_m",
         )
     )
     patient = {
         pk: {
             "ecog": ecog,
-            "diagnosis_date": diagnosis_date,
-            "primary_site": primary_site or "",
-            "anal_verge_cm": anal_verge_cm,
-            "cea_ng_ml": cea_ng_ml,
+            "diagnosis_date": diagnosis,
+            "primary_site": site or "",
+            "anal_verge_cm": verge,
+            "cea_ng_ml": cea,
+            "stage": tuple(code or "" for code in stage) if diagnosis else (),
         }
-        for pk, ecog, diagnosis_date, primary_site, anal_verge_cm, cea_ng_ml in patients
+        for pk, ecog, diagnosis, site, verge, cea, *stage in patients
     }
     resectability = dict(rows(LiverMetastases, "initial_resectability"))
     death = dict(rows(Death, "date"))

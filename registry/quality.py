@@ -107,6 +107,15 @@ CHECKS: tuple[Check, ...] = (
         "tumour_pk",
     ),
     Check(
+        "unknown_stage",
+        "Primary site or stage unknown",
+        "The diagnosis records the primary site or clinical T, N or M as unknown "
+        "or not recorded: find the answer in the notes if it exists.",
+        MISSING,
+        "tumour",
+        "tumour_pk",
+    ),
+    Check(
         "no_margin",
         "Resection without a margin",
         "An operation resected the primary or the liver but has no R0/R1/R2.",
@@ -285,7 +294,7 @@ def site_quality(patients: QuerySet, *, today: datetime.date) -> list[SiteQualit
 def _listed(patients: QuerySet, check: Check, *, today: datetime.date) -> list[dict]:
     """Return up to LISTED_PER_SITE patients per site failing `check`."""
     extra = {}
-    if check.fix_record == "tumour_pk":
+    if check.fix_record == "tumour_pk":  # no_cea, no_verge, unknown_stage
         extra["tumour_pk"] = F("tumour__pk")
     if check.code == "overdue":
         extra["last_contact"] = F("facts__last_contact")

@@ -11,6 +11,7 @@ DATA_QUALITY_FLAGS = (
     "no_ecog",
     "no_cea",
     "no_verge",
+    "unknown_stage",
     "no_margin",
     "late_operation",
     "follow_up_gap",
@@ -76,6 +77,11 @@ class DerivedFacts(models.Model):
     no_ecog = models.BooleanField()
     no_cea = models.BooleanField()
     no_verge = models.BooleanField()
+    unknown_stage = models.BooleanField(
+        default=False,
+        help_text="Primary site or clinical T, N, M recorded as unknown / not "
+        "recorded.",
+    )
     no_margin = models.BooleanField()
     late_operation = models.BooleanField()
     follow_up_gap = models.BooleanField()
