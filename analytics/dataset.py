@@ -483,6 +483,9 @@ def patient_frame(
     if "age" in names:
         columns["date_of_birth"] = "date_of_birth"
         kinds["date_of_birth"] = "date"
+        # historical patients whose date of birth is unknown have their age
+        columns["age_at_diagnosis"] = "age_at_diagnosis"
+        kinds["age_at_diagnosis"] = "number"
     if columns:
         # Dates as ISO text and numbers as floats from the database, which
         # pandas converts in bulk (Python dates and Decimals it converts one by
@@ -504,7 +507,9 @@ def patient_frame(
     if any(name in FIRST_LINE for name in names):
         frame = frame.merge(_first_lines(queryset), on="id", how="left")
     if "age" in names:
-        frame["v_age"] = _age_years(frame.pop("date_of_birth"), frame["diagnosis_date"])
+        frame["v_age"] = _age_years(
+            frame.pop("date_of_birth"), frame["diagnosis_date"]
+        ).fillna(frame.pop("age_at_diagnosis"))
     for name in names:
         if name in DERIVED:
             frame[f"v_{name}"] = frame[name]

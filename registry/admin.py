@@ -446,7 +446,13 @@ class PatientAdmin(SiteScopedAdmin):
         return ["registry_number"]
 
     def get_fieldsets(self, request, obj=None):
-        patient = ["registry_number", "site", "sex", "loaded_version"]
+        patient = [
+            "registry_number",
+            "site",
+            "sex",
+            "age_at_diagnosis",
+            "loaded_version",
+        ]
         if can_see_identifiers(request):
             patient += ["mrn", "date_of_birth"]
         fieldsets = [

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from registry import derive, quality
+from registry.choices import is_missing
 from registry.derive import (
     ContactFact,
     CourseFact,
@@ -205,7 +206,7 @@ def _timeline(
 ) -> list[TimelineEvent]:
     events: list[TimelineEvent] = []
     if tumour:
-        stage = f"c{tumour.clinical_t} {tumour.clinical_n} {tumour.clinical_m}"
+        stage = clinical_stage(tumour)
         detail = [tumour.get_primary_site_display(), stage]
         if tumour.anal_verge_cm is not None:
             detail.append(f"{tumour.anal_verge_cm} cm from the anal verge")
@@ -460,3 +461,19 @@ def changes_since(record: models.Model, version: int) -> list[RecordChange]:
         )
         previous = row
     return changes
+
+
+def clinical_stage(tumour) -> str:
+    """Return the clinical stage in words, e.g. "cT3 N1a M1a" or "cT3 N unknown M1a".
+
+    A missing-data code is written out, never shown as if it were a category.
+    """
+    parts = []
+    for axis in ("t", "n", "m"):
+        code = getattr(tumour, f"clinical_{axis}")
+        if is_missing(code):
+            label = getattr(tumour, f"get_clinical_{axis}_display")()
+            parts.append(f"{axis.upper()} {label.split(' (')[0].lower()}")
+        else:
+            parts.append(code)
+    return "c" + " ".join(parts)

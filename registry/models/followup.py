@@ -19,9 +19,7 @@ class FollowUp(ClinicalRecord):
         "registry.Patient", on_delete=models.CASCADE, related_name="followups"
     )
     date = models.DateField()
-    contact_type = models.CharField(
-        max_length=10, choices=ContactType.choices
-    )
+    contact_type = models.CharField(max_length=10, choices=ContactType.choices)
     disease_status = models.CharField(
         max_length=12,
         choices=DiseaseStatus.choices,
@@ -73,9 +71,7 @@ class Death(ClinicalRecord):
         "registry.Patient", on_delete=models.CASCADE, related_name="death"
     )
     date = models.DateField("date of death")
-    cause = models.CharField(
-        max_length=12, choices=CauseOfDeath.choices
-    )
+    cause = models.CharField(max_length=12, choices=CauseOfDeath.choices)
 
     history = HistoricalRecords(excluded_fields=["created_at", "updated_at"])
 

@@ -78,9 +78,7 @@ class RadiationCourse(ClinicalRecord):
     fractions = models.PositiveSmallIntegerField(
         validators=[at_least(1, "Fractions"), at_most(60, "Fractions")]
     )
-    concurrent_agent = models.CharField(
-        max_length=12, choices=ConcurrentAgent.choices
-    )
+    concurrent_agent = models.CharField(max_length=12, choices=ConcurrentAgent.choices)
     completed = models.BooleanField(
         default=True, help_text="Untick if the course stopped short of the plan."
     )
@@ -139,9 +137,7 @@ class SystemicTherapyLine(ClinicalRecord):
     regimen_other = models.CharField(
         "other regimen", max_length=100, blank=True, help_text="If regimen is Other."
     )
-    biologic = models.CharField(
-        max_length=12, choices=Biologic.choices
-    )
+    biologic = models.CharField(max_length=12, choices=Biologic.choices)
     start_date = models.DateField()
     end_date = models.DateField(null=True, blank=True, help_text="Blank while ongoing.")
     cycles = models.PositiveSmallIntegerField(

@@ -49,9 +49,7 @@ class PrimaryTumour(ClinicalRecord):
         validators=[at_least(0, "Distance (cm)"), at_most(30, "Distance (cm)")],
         help_text="Rectal tumours: lower edge, in cm from the anal verge.",
     )
-    histology = models.CharField(
-        max_length=10, choices=Histology.choices
-    )
+    histology = models.CharField(max_length=10, choices=Histology.choices)
     grade = models.CharField(max_length=2, choices=Grade.choices, blank=True)
     clinical_t = models.CharField("clinical T", max_length=3, choices=ClinicalT.choices)
     clinical_n = models.CharField("clinical N", max_length=3, choices=ClinicalN.choices)
@@ -69,18 +67,10 @@ class PrimaryTumour(ClinicalRecord):
         blank=True,
         validators=[at_least(0, "CEA (ng/mL)")],
     )
-    kras = models.CharField(
-        "KRAS", max_length=3, choices=MutationStatus.choices
-    )
-    nras = models.CharField(
-        "NRAS", max_length=3, choices=MutationStatus.choices
-    )
-    braf = models.CharField(
-        "BRAF V600E", max_length=3, choices=MutationStatus.choices
-    )
-    mmr = models.CharField(
-        "MMR / MSI", max_length=4, choices=MmrStatus.choices
-    )
+    kras = models.CharField("KRAS", max_length=3, choices=MutationStatus.choices)
+    nras = models.CharField("NRAS", max_length=3, choices=MutationStatus.choices)
+    braf = models.CharField("BRAF V600E", max_length=3, choices=MutationStatus.choices)
+    mmr = models.CharField("MMR / MSI", max_length=4, choices=MmrStatus.choices)
 
     history = HistoricalRecords(excluded_fields=["created_at", "updated_at"])
 

@@ -108,3 +108,19 @@ class MissingCodeTests(TestCase):
         [row] = report["baseline"]["rows"]
         self.assertEqual(sum(row["missing"].values()), 1)
         self.assertNotIn("Unknown (not staged)", row["overall"])
+
+
+class AgeWithoutDateOfBirthTests(TestCase):
+    def test_the_recorded_age_stands_in_for_an_unknown_date_of_birth(self):
+        site = make_site(code="AGE")
+        dated = make_full_patient(site=site, date_of_birth=datetime.date(1950, 5, 17))
+        aged = make_full_patient(site=site)
+        Patient.objects.filter(pk=aged.pk).update(
+            date_of_birth=None, age_at_diagnosis=71
+        )
+        frame = dataset.patient_frame(
+            Patient.objects.all(), group="strategy", as_of=CUTOFF, variables=["age"]
+        ).set_index("registry_number")
+        # 1950-05-17 to the diagnosis on 2004-01-10: 53 whole years
+        self.assertEqual(frame.loc[dated.registry_number, "age"], 53)
+        self.assertEqual(frame.loc[aged.registry_number, "age"], 71)

@@ -529,3 +529,13 @@ class DateFormatTests(CastTestCase):
             url, {**RECORD_DATA["followup"], "date": "10/01/2005"}
         )
         self.assertEqual(errors_at(response, "date"), ["Enter a valid date."])
+
+
+class StageTextTests(SimpleTestCase):
+    def test_a_missing_stage_code_is_written_out(self):
+        from registry.selectors import clinical_stage
+
+        tumour = PrimaryTumour(clinical_t="T3", clinical_n="unk", clinical_m="nr")
+        self.assertEqual(clinical_stage(tumour), "cT3 N unknown M not recorded")
+        tumour = PrimaryTumour(clinical_t="T3", clinical_n="N1a", clinical_m="M1a")
+        self.assertEqual(clinical_stage(tumour), "cT3 N1a M1a")
