@@ -42,6 +42,7 @@ def test_nurse_enters_a_patient_from_diagnosis_to_death(
     page.get_by_label("Date of birth").fill("1948-03-02")
     page.get_by_label("Sex").select_option("M")
     page.get_by_label("ECOG performance status").select_option("1")
+    page.get_by_label("Presenting symptom").select_option("bleeding")
     page.get_by_label("Diagnosis date").fill("2004-01-10")
     page.get_by_label("Primary site").select_option("rectum_mid")
     page.get_by_label("Distance from the anal verge (cm)").fill("7")
@@ -49,18 +50,48 @@ def test_nurse_enters_a_patient_from_diagnosis_to_death(
     page.get_by_label("Clinical N").select_option("N1b")
     page.get_by_label("Clinical M").select_option("M1a")
     page.get_by_label("CEA at diagnosis (ng/mL)").fill("35.2")
+    page.get_by_label("KRAS").select_option("wt")
+    page.get_by_label("NRAS").select_option("nt")
+    page.get_by_label("BRAF V600E").select_option("unk")
+    page.get_by_label("MMR / MSI").select_option("pmmr")
+    page.get_by_label("Timing").select_option("synchronous")
+    page.get_by_label("Extrahepatic disease").select_option("none")
     page.get_by_label("Number of lesions").fill("3")
     page.get_by_label("Largest diameter (mm)").fill("42")
     page.get_by_label("Distribution").select_option("bilobar")
     page.get_by_label("Extent of liver involvement").select_option("25to50")
     page.get_by_label("Initial resectability (MDT)").select_option("potentially")
     screenshot(page, "new-patient-form")
+    # Histology left at "Choose…": nothing is answered for the nurse, so the
+    # save is refused at the field and nothing is saved.
+    expect(page.get_by_label("Histology")).to_have_value("")
+    save(page)
+    expect(page.locator("#id_tumour-histology_error")).to_contain_text(
+        "This field is required."
+    )
+    assert not Patient.objects.exists()
+    page.get_by_label("Histology").select_option("adeno")
+    # A contradiction that may be right: cM0 at staging, yet synchronous liver
+    # metastases. Warned at the field; the nurse checks the notes and confirms.
+    page.get_by_label("Clinical M").select_option("M0")
+    save(page)
+    expect(page.locator("#id_tumour-clinical_m_error")).to_contain_text(
+        "Clinical M0, yet the liver metastases are recorded as synchronous"
+    )
+    assert not Patient.objects.exists()
+    screenshot(page, "new-patient-warning")
+    page.get_by_label("I confirm this is correct").check()
     save(page)
     patient = Patient.objects.get(mrn="H4711")
     expect(page).to_have_url(f"{live_server.url}{patient.get_absolute_url()}")
     expect(page.locator("#strategy")).to_contain_text("No resection")
     expect(page.locator(".timeline")).to_contain_text("Liver metastases (synchronous)")
     screenshot(page, "patient-registered")
+    page.goto(f"{live_server.url}/data-quality/")
+    expect(page.locator("#confirmed-warnings")).to_contain_text(
+        "Clinical M0, yet the liver metastases are recorded as synchronous"
+    )
+    page.goto(f"{live_server.url}{patient.get_absolute_url()}")
 
     # Neoadjuvant long-course chemoradiation.
     add(page, "radiation")
@@ -78,6 +109,7 @@ def test_nurse_enters_a_patient_from_diagnosis_to_death(
     add(page, "systemic line")
     page.get_by_label("Setting").select_option("neoadjuvant")
     page.get_by_label("Regimen", exact=True).select_option("folfox")
+    page.get_by_label("Biologic").select_option("none")
     page.get_by_label("Start date").fill("2004-04-01")
     page.get_by_label("End date").fill("2004-07-01")
     page.get_by_label("Cycles").fill("6")
@@ -92,6 +124,7 @@ def test_nurse_enters_a_patient_from_diagnosis_to_death(
     page.get_by_label("Date").fill("2004-08-15")
     page.get_by_label("Procedure on the primary").select_option("lar")
     page.get_by_label("Procedure on the liver").select_option("major")
+    page.get_by_label("Palliative procedure").select_option("none")
     page.get_by_label("Intent").select_option("curative")
     page.get_by_label("Resection margin").select_option("R0")
     page.get_by_label("Length of stay (days)").fill("11")
@@ -106,6 +139,7 @@ def test_nurse_enters_a_patient_from_diagnosis_to_death(
     # A follow-up visit.
     add(page, "follow-up")
     page.get_by_label("Date").fill("2005-01-10")
+    page.get_by_label("Contact type").select_option("clinic")
     page.get_by_label("Disease status").select_option("ned")
     page.get_by_label("CEA (ng/mL)").fill("2.4")
     save(page)
@@ -114,6 +148,7 @@ def test_nurse_enters_a_patient_from_diagnosis_to_death(
     # An impossible date: a follow-up before the diagnosis is refused at the field.
     add(page, "follow-up")
     page.get_by_label("Date").fill("2003-12-31")
+    page.get_by_label("Contact type").select_option("clinic")
     page.get_by_label("Disease status").select_option("ned")
     save(page)
     expect(page.locator("#id_date_error")).to_contain_text(
