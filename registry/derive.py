@@ -88,8 +88,11 @@ class OperationFact:
 
     @property
     def is_palliative(self) -> bool:
-        """Return True if this operation included a palliative procedure."""
-        return self.palliative_procedure != PalliativeProcedure.NONE
+        """Return True if this operation included a palliative procedure (a blank
+        or missing answer is not one)."""
+        return self.palliative_procedure != PalliativeProcedure.NONE and not (
+            is_missing(self.palliative_procedure)
+        )
 
 
 @dataclass(frozen=True)

@@ -539,3 +539,11 @@ class StageTextTests(SimpleTestCase):
         self.assertEqual(clinical_stage(tumour), "cT3 N unknown M not recorded")
         tumour = PrimaryTumour(clinical_t="T3", clinical_n="N1a", clinical_m="M1a")
         self.assertEqual(clinical_stage(tumour), "cT3 N1a M1a")
+
+
+class MissingAnswerRuleTests(SimpleTestCase):
+    def test_a_blank_palliative_procedure_is_not_a_palliative_operation(self):
+        blank = derive.OperationFact(D(2005, 1, 1), palliative_procedure="")
+        stoma = derive.OperationFact(D(2005, 1, 1), palliative_procedure="stoma")
+        self.assertFalse(blank.is_palliative)
+        self.assertTrue(stoma.is_palliative)
