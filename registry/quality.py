@@ -320,7 +320,7 @@ def _listed(patients: QuerySet, check: Check, *, today: datetime.date) -> list[d
     return [{**row, "fix_url": fix_url(check, row)} for row in rows]
 
 
-#: Confirmed warnings listed on the page (newest first); the admin has the rest.
+#: Confirmed warnings listed on the page (newest first); the page gives the total.
 LISTED_WARNINGS = 100
 
 
