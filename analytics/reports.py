@@ -615,9 +615,15 @@ def _reference(spec: ReportSpec, tested: list[str]) -> str:
 
 
 def followup_section(counts: pd.DataFrame, spec: ReportSpec) -> dict:
-    """Return median follow-up by the reverse Kaplan-Meier method, with the range."""
-    result = survival.median_followup(counts, **COUNTED)
-    return FollowUp.from_followup(result).to_dict()
+    """Return median follow-up by the reverse Kaplan-Meier method, with the range.
+
+    Its confidence interval is of the report's type and level, like every other
+    interval of the report.
+    """
+    result = survival.median_followup(
+        counts, conf_type=spec.conf_type, conf_level=spec.conf_level, **COUNTED
+    )
+    return FollowUp.from_followup(result, conf_level=spec.conf_level).to_dict()
 
 
 # --- step 5: the tables -------------------------------------------------------

@@ -147,9 +147,11 @@ class FollowUp(Section):
     maximum: float | None
     n: int
     method: str = "reverse Kaplan-Meier"
+    conf_type: str = "log-log"
+    conf_level: float = 0.95
 
     @classmethod
-    def from_followup(cls, result: survival.FollowUp) -> FollowUp:
+    def from_followup(cls, result: survival.FollowUp, *, conf_level: float) -> FollowUp:
         return cls(
             median=finite(result.median),
             lower=finite(result.lower),
@@ -157,6 +159,8 @@ class FollowUp(Section):
             minimum=finite(result.minimum),
             maximum=finite(result.maximum),
             n=int(result.n),
+            conf_type=result.conf_type,
+            conf_level=float(conf_level),
         )
 
 

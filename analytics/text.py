@@ -22,6 +22,20 @@ ENDPOINT_EVENTS = {
 }
 
 
+#: How each confidence-interval type is named in the Methods paragraph.
+CI_METHODS = {
+    "log-log": "the log-log transformation (as lifelines and Stata do)",
+    "log": "the log transformation (R survfit's default)",
+    "plain": "no transformation (plain Greenwood intervals)",
+}
+#: The same, once the paragraph has named it.
+CI_SHORT = {
+    "log-log": "the log-log transformation",
+    "log": "the log transformation",
+    "plain": "no transformation (plain)",
+}
+
+
 def num(value: float) -> str:
     """Return a number to one decimal, without a trailing ".0"."""
     return f"{value:.1f}".rstrip("0").rstrip(".")
@@ -53,17 +67,14 @@ def methods_text(spec: ReportSpec, s: dict) -> str:
         "landmark": f"a landmark {num(spec.landmark or 0)} {spec.time_unit} after "
         "diagnosis",
     }[spec.index]
-    ci = {
-        "log-log": "the log-log transformation (as lifelines and Stata do)",
-        "log": "the log transformation (R survfit's default)",
-        "plain": "no transformation (plain Greenwood intervals)",
-    }[spec.conf_type]
+    ci = CI_METHODS[spec.conf_type]
+    level = f"{spec.conf_level * 100:g}%"
     text = [
         f"{endpoint.capitalize()} was measured from {index} to {event}; patients "
         f"without the event were censored at their last known contact or at the data "
         f"cut-off ({spec.as_of.isoformat()}), whichever came first.",
         "Survival was estimated by the Kaplan-Meier method with Greenwood's variance; "
-        f"{int(round(spec.conf_level * 100))}% confidence intervals used {ci}.",
+        f"{level} confidence intervals used {ci}.",
         f"Groups ({s['grouping']['label'].lower()}) were compared with the log-rank "
         "test, overall and pairwise with Holm's correction for multiple comparisons.",
     ]
@@ -80,7 +91,11 @@ def methods_text(spec: ReportSpec, s: dict) -> str:
             f"{adjusted} (Efron ties); proportional hazards were checked with the "
             "score test of R's cox.zph (survival 3.x, Kaplan-Meier time transform)."
         )
-    text.append("Median follow-up was estimated by the reverse Kaplan-Meier method.")
+    text.append(
+        "Median follow-up was estimated by the reverse Kaplan-Meier method (the end "
+        f"of follow-up as the event, death as censoring), with its {level} confidence "
+        f"interval by {CI_SHORT[spec.conf_type]}."
+    )
     if s["baseline"]["rows"] or s["associations"]:
         text.append(
             "Baseline characteristics were compared by one-way ANOVA and the "
