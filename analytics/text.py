@@ -46,14 +46,28 @@ def rounded(value: float, unit: str) -> str:
     return num(value) if unit == "years" else f"{value:.0f}"
 
 
-def immortal_time_warning(spec: ReportSpec, suggested: float) -> str:
-    """Warn that grouping by later events favours the groups defined by surviving."""
-    return (
+def immortal_time_warning(
+    spec: ReportSpec, *, patients: int, event: str, suggested: float | None
+) -> str:
+    """Warn that grouping by later events favours the groups defined by surviving.
+
+    `patients` had the later `event` (e.g. "a resection") after diagnosis;
+    `suggested` is the landmark a landmark analysis could use (None when the
+    grouping cannot be regrouped at a landmark).
+    """
+    who = "1 patient was" if patients == 1 else f"{patients} patients were"
+    text = (
         f"Immortal-time bias: '{VARIABLES[spec.group_by].label}' depends on events "
-        "after the index date (a staged resection happens months after diagnosis), "
-        "so patients in the later-defined groups had to survive to be counted in "
-        f"them. Compare with a landmark analysis (index 'landmark', landmark "
-        f"{num(suggested)} {spec.time_unit}: 90% of resections are done by then)."
+        f"after the index date ({who} grouped by {event} after diagnosis), so "
+        "patients in the groups defined by a later event had to survive to it to be "
+        "counted in them."
+    )
+    if suggested is None:
+        return text
+    return (
+        f"{text} Compare with a landmark analysis (index 'landmark', landmark "
+        f"{num(suggested)} {spec.time_unit}: 90% of the resections were done by "
+        "then)."
     )
 
 
