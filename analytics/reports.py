@@ -53,7 +53,9 @@ from analytics.text import (
     immortal_time_warning,
     methods_text,
     num,
+    report_title,
     results_text,
+    time_axis,
 )
 from registry.choices import Endpoint, IndexDate
 from registry.routers import reading_reports
@@ -243,6 +245,8 @@ def run_report(spec: ReportSpec, *, user) -> Report:
     sections["warnings"] = warnings
     if min_cell is not None:
         sections, curves = disclosure.mask_result(sections, curves, min_cell=min_cell)
+    sections["title"] = report_title(spec, sections)
+    sections["time_axis"] = time_axis(spec)
     sections["methods"] = methods_text(spec, sections)
     sections["results"] = results_text(spec, sections)
     return Report(
@@ -429,10 +433,17 @@ def _landmark(analysed: pd.DataFrame, spec: ReportSpec, excluded: dict[str, int]
                 f"longest follow-up ({num(longest / spec.unit_days)} {spec.time_unit})"
             ]
         )
-    if spec.group_by == "strategy":
-        analysed["group"] = dataset.strategy_by(analysed, int(landmark_days))
-    elif spec.group_by == "liver_resected":
-        analysed["group"] = dataset.liver_resected_by(analysed, int(landmark_days))
+    # the groups, and the subgroups, as they stood at the landmark: a liver
+    # resection after it must not count (the bias the landmark removes)
+    as_at = {
+        "strategy": dataset.strategy_by,
+        "liver_resected": dataset.liver_resected_by,
+    }
+    for name, regroup in as_at.items():
+        if name in analysed.columns:
+            analysed[name] = regroup(analysed, int(landmark_days))
+    if spec.group_by in as_at:
+        analysed["group"] = analysed[spec.group_by]
     elif VARIABLES[spec.group_by].post_index:
         raise ReportError(
             [

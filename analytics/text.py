@@ -46,6 +46,41 @@ def rounded(value: float, unit: str) -> str:
     return num(value) if unit == "years" else f"{value:.0f}"
 
 
+def landmark_name(spec: ReportSpec) -> str:
+    """Return "the 12-month landmark" (the unit in the singular, as an adjective)."""
+    return f"the {num(spec.landmark or 0)}-{spec.time_unit.removesuffix('s')} landmark"
+
+
+def since(spec: ReportSpec) -> str:
+    """Return where the clock starts, as the figure's axis says it."""
+    if spec.index == "landmark":
+        return f"from {landmark_name(spec)}"
+    return {
+        "diagnosis": "since diagnosis",
+        "treatment": "since first treatment",
+        "operation": "since first operation",
+    }[spec.index]
+
+
+def report_title(spec: ReportSpec, s: dict) -> str:
+    """Return the report's heading: "Overall survival by resection strategy".
+
+    A landmark report says so: "..., from the 12-month landmark", since its
+    medians and survival are conditional on surviving to the landmark.
+    """
+    endpoint = ENDPOINT_EVENTS[spec.endpoint][0]
+    title = f"{endpoint[0].upper()}{endpoint[1:]} by {s['grouping']['label'].lower()}"
+    if spec.index == "landmark":
+        title += f", from {landmark_name(spec)}"
+    return title
+
+
+def time_axis(spec: ReportSpec) -> str:
+    """Return the unit of the figure's time axis: "months from the 12-month
+    landmark", "months since diagnosis"."""
+    return f"{spec.time_unit} {since(spec)}"
+
+
 def immortal_time_warning(
     spec: ReportSpec, *, patients: int, event: str, suggested: float | None
 ) -> str:
@@ -186,15 +221,20 @@ def results_text(spec: ReportSpec, s: dict) -> str:
     unit = spec.time_unit
     cohort = s["cohort"]
     groups = s["groups"]
+    # a landmark report's times run from the landmark, among those alive at it
+    at = from_ = ""
+    if spec.index == "landmark":
+        at = f" alive and under follow-up at {landmark_name(spec)}"
+        from_ = f" from {landmark_name(spec)}"
     parts = [
-        f"{patients(cohort['analysed'])} {_were(cohort['analysed'])} analysed: "
+        f"{patients(cohort['analysed'])}{at} {_were(cohort['analysed'])} analysed: "
         + ", ".join(f"{g['group'].lower()} {g['n']}" for g in groups)
         + "."
     ]
     follow = s["followup"]
     if follow["median"] is not None:
         parts.append(
-            f"Median follow-up was {num(follow['median'])} {unit} (range "
+            f"Median follow-up{from_} was {num(follow['median'])} {unit} (range "
             f"{num(follow['minimum'])}–{num(follow['maximum'])})."
         )
     parts.append(_medians_sentence(spec, s))
@@ -233,7 +273,7 @@ def results_text(spec: ReportSpec, s: dict) -> str:
                 mark = next((m for m in marks if m["time"] == 24), marks[0])
                 parts.append(
                     f"Without liver resection, {num(mark['time'])}-{unit[:-1]} "
-                    f"survival was {mark['survival'] * 100:.0f}%."
+                    f"survival{from_} was {mark['survival'] * 100:.0f}%."
                 )
     later = events["later_palliative_unresected_primary"]
     if later["of"]:
@@ -248,6 +288,8 @@ def _medians_sentence(spec: ReportSpec, s: dict) -> str:
     """Return the medians by group, with the overall log-rank P when computed."""
     unit = spec.time_unit
     endpoint = ENDPOINT_EVENTS[spec.endpoint][0]
+    if spec.index == "landmark":
+        endpoint += f" from {landmark_name(spec)}"
     groups = s["groups"]
     # a suppressed group (analytics.disclosure) has no median to give
     shown = [g for g in groups if not g.get("suppressed")]
