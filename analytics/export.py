@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from analytics import disclosure, plots, survival
 from analytics.plots import p_text
 from analytics.reports import Report
+from analytics.text import in_sentence
 
 #: Tables a report offers as CSV, by the name used in URLs and the command.
 TABLES = (
@@ -115,7 +116,8 @@ def figure(data: dict, curves: dict[str, survival.KaplanMeier]) -> Figure:
         "landmark": "landmark",
     }[data["spec"]["index"]]
     endpoint = data["endpoint"]["label"].capitalize()
-    title = data.get("title") or f"{endpoint} by {data['grouping']['label'].lower()}"
+    grouping = in_sentence(data["grouping"]["label"])
+    title = data.get("title") or f"{endpoint} by {grouping}"
     return plots.km_figure(
         curves,
         time_unit=data.get("time_axis") or f"{data['time_unit']} since {index}",

@@ -51,6 +51,7 @@ from analytics.spec import InvalidSpec, ReportSpec
 from analytics.text import (
     ENDPOINT_EVENTS,
     immortal_time_warning,
+    in_sentence,
     methods_text,
     num,
     report_title,
@@ -396,7 +397,7 @@ def _refuse_too_few(counts: pd.DataFrame, spec: ReportSpec, min_cell: int) -> No
         raise ReportError(
             [
                 f"group_by: every group of "
-                f"{VARIABLES[spec.group_by].label.lower()} has fewer than "
+                f"{in_sentence(VARIABLES[spec.group_by].label)} has fewer than "
                 f"{min_cell} patients; {rule}"
             ]
         )
@@ -409,7 +410,7 @@ def _exclusions(table: dataset.SurvivalTable, spec: ReportSpec) -> dict[str, int
     )
     words = {
         "no_index_date": f"no {what} date on or before the cut-off",
-        "group_unknown": f"{VARIABLES[spec.group_by].label.lower()} not recorded",
+        "group_unknown": f"{in_sentence(VARIABLES[spec.group_by].label)} not recorded",
     }
     return {
         words[reason]: table.excluded[reason]
@@ -610,7 +611,7 @@ def cox_section(
 def _reference(spec: ReportSpec, tested: list[str]) -> str:
     """Return the reference group: as named (code or label), else the first."""
     if spec.reference:
-        labels = VARIABLES[spec.group_by].labels()
+        labels = dataset.group_labels(spec.group_by)
         wanted = labels.get(spec.reference, spec.reference)
         if wanted not in tested:
             raise ReportError(

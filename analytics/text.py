@@ -12,6 +12,8 @@ touches no database.
 
 from __future__ import annotations
 
+import re
+
 from analytics.dataset import VARIABLES
 from analytics.plots import p_text
 from analytics.spec import ReportSpec
@@ -34,6 +36,27 @@ CI_SHORT = {
     "log": "the log transformation",
     "plain": "no transformation (plain)",
 }
+
+
+#: First words of a variable's label that keep their capital inside a sentence.
+PROPER_NAMES = frozenset({"Charlson"})
+_ORDINARY_WORD = re.compile(r"[A-Z][a-z]+(?:-[a-z]+)*")
+
+
+def in_sentence(label: str) -> str:
+    """Return a variable's label as it reads inside a sentence.
+
+    Only an ordinary first word loses its capital ("Resection strategy" ->
+    "resection strategy", "First-line biologic" -> "first-line biologic"); an
+    acronym, a code or a name keeps it ("ECOG performance status", "KRAS",
+    "CEA at diagnosis", "Charlson comorbidity index"). Group labels (the values:
+    "Synchronous resection", "FOLFOX", "Lev+5FU", a site's name) are never
+    changed: they are names, and are written as recorded.
+    """
+    first = label.split(" ", 1)[0]
+    if first in PROPER_NAMES or not _ORDINARY_WORD.fullmatch(first):
+        return label
+    return label[0].lower() + label[1:]
 
 
 def num(value: float) -> str:
@@ -69,7 +92,9 @@ def report_title(spec: ReportSpec, s: dict) -> str:
     medians and survival are conditional on surviving to the landmark.
     """
     endpoint = ENDPOINT_EVENTS[spec.endpoint][0]
-    title = f"{endpoint[0].upper()}{endpoint[1:]} by {s['grouping']['label'].lower()}"
+    title = (
+        f"{endpoint[0].upper()}{endpoint[1:]} by {in_sentence(s['grouping']['label'])}"
+    )
     if spec.index == "landmark":
         title += f", from {landmark_name(spec)}"
     return title
@@ -124,13 +149,14 @@ def methods_text(spec: ReportSpec, s: dict) -> str:
         f"cut-off ({spec.as_of.isoformat()}), whichever came first.",
         "Survival was estimated by the Kaplan-Meier method with Greenwood's variance; "
         f"{level} confidence intervals used {ci}.",
-        f"Groups ({s['grouping']['label'].lower()}) were compared with the log-rank "
-        "test, overall and pairwise with Holm's correction for multiple comparisons.",
+        f"Groups ({in_sentence(s['grouping']['label'])}) were compared with the "
+        "log-rank test, overall and pairwise with Holm's correction for multiple "
+        "comparisons.",
     ]
     if s.get("cox"):
         adjusted = (
             ", adjusted for "
-            + ", ".join(VARIABLES[c].label.lower() for c in spec.covariates)
+            + ", ".join(in_sentence(VARIABLES[c].label) for c in spec.covariates)
             if spec.covariates
             else ""
         )
@@ -228,7 +254,7 @@ def results_text(spec: ReportSpec, s: dict) -> str:
         from_ = f" from {landmark_name(spec)}"
     parts = [
         f"{patients(cohort['analysed'])}{at} {_were(cohort['analysed'])} analysed: "
-        + ", ".join(f"{g['group'].lower()} {g['n']}" for g in groups)
+        + ", ".join(f"{g['group']} {g['n']}" for g in groups)
         + "."
     ]
     follow = s["followup"]
@@ -243,9 +269,7 @@ def results_text(spec: ReportSpec, s: dict) -> str:
         parts.append(
             "Pairwise (log-rank, Holm-adjusted): "
             + "; ".join(
-                f"{p['group_a'].lower()} vs {p['group_b'].lower()} "
-                f"{p_text(p['p_holm'])}"
-                for p in pairs
+                f"{p['group_a']} vs {p['group_b']} {p_text(p['p_holm'])}" for p in pairs
             )
             + "."
         )
@@ -304,12 +328,10 @@ def _medians_sentence(spec: ReportSpec, s: dict) -> str:
         test = f"; log-rank {p_at(p_value, spec.alpha)}" if p_value is not None else ""
         return (
             f"Median {endpoint} was {' vs '.join(medians)} {unit} "
-            f"({', '.join(g['group'].lower() for g in shown)}{test})."
+            f"({', '.join(g['group'] for g in shown)}{test})."
         )
     if len(groups) > 1:
-        return (
-            f"Median {endpoint} was {medians[0]} {unit} ({shown[0]['group'].lower()})."
-        )
+        return f"Median {endpoint} was {medians[0]} {unit} ({shown[0]['group']})."
     return f"Median {endpoint} was {medians[0]} {unit}."
 
 
@@ -330,6 +352,6 @@ def association_sentence(association: dict, alpha: float) -> str:
     )
     return (
         f"{association['factor_label']} {found} "
-        f"{association['outcome_label'].lower()} ({test['name']}, "
+        f"{in_sentence(association['outcome_label'])} ({test['name']}, "
         f"{p_at(test['p_value'], alpha)})."
     )

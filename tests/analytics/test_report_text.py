@@ -15,7 +15,7 @@ from django.urls import reverse
 from analytics import dataset, export
 from analytics.reports import run_report
 from analytics.spec import ReportSpec
-from analytics.text import p_at
+from analytics.text import in_sentence, p_at
 from registry import facts
 from registry.models import Site
 from tests.cast import CastTestCase
@@ -48,11 +48,12 @@ def make_case(
     died: bool = False,
     sex: str = "F",
     operation_date: datetime.date = datetime.date(2004, 8, 15),
+    **patient_fields,
 ):
     """Make one patient: liver metastases of `extent` (None: no liver record),
     resected or not, followed to 2005 or dead in 2007."""
     with facts.deferred():
-        patient = make_patient(site=site, sex=sex)
+        patient = make_patient(site=site, sex=sex, **patient_fields)
         make_tumour(patient)
         if extent is not None:
             make_liver(patient, extent=extent)
@@ -228,7 +229,7 @@ class LandmarkWordingTests(TestCase):
         self.assertNotIn("landmark", result["results"])
 
 
-class LandmarkPageTests(CastTestCase):
+class ResultPageWordingTests(CastTestCase):
     @classmethod
     def setUpTestData(cls):
         super().setUpTestData()
@@ -256,6 +257,26 @@ class LandmarkPageTests(CastTestCase):
             response,
             "Overall survival by resection strategy, from the 12-month landmark",
         )
+
+    def test_result_page_keeps_an_acronym_in_its_headings(self):
+        self.client.force_login(self.ann)
+        response = self.client.get(
+            reverse("analytics:report_result"),
+            {
+                "group_by": "ecog",
+                "endpoint": "os",
+                "index": "diagnosis",
+                "time_unit": "months",
+                "times": "12, 24",
+                "conf_type": "log-log",
+                "conf_level": "0.95",
+                "as_of": "2009-12-31",
+                "baseline": ["age", "sex"],
+            },
+        )
+        self.assertContains(response, "Survival by ECOG performance status")
+        self.assertContains(response, "Baseline characteristics by ECOG performance")
+        self.assertNotContains(response, "ecog performance")
 
 
 class LandmarkSubgroupTests(TestCase):
@@ -292,3 +313,73 @@ class LandmarkSubgroupTests(TestCase):
         (subgroup,) = report_strategy["subgroups"]
         levels = {level["group"]: level["n"] for level in subgroup["levels"]}
         self.assertEqual(levels, {"No": 6, "Yes": 3})
+
+
+class GroupLabelTests(TestCase):
+    """Groups are shown by their labels, as recorded, everywhere in a result."""
+
+    @classmethod
+    def setUpTestData(cls):
+        for code, name in (("NFG", "Northfield General"), ("SHU", "St Helen's")):
+            site = make_site(code=code, name=name)
+            for i in range(5):
+                make_case(site, liver_resected=i < 2, died=i % 2 == 0, ecog=i % 2)
+
+    def test_site_groups_are_the_sites_names_not_codes(self):
+        result = report(
+            group_by="site", reference="SHU", baseline=[], associations=[], subgroups=[]
+        )
+        data = export.result_json(result)
+        names = ["Northfield General", "St Helen's"]
+        self.assertEqual([g["group"] for g in result["groups"]], names)
+        self.assertEqual(list(result["at_risk"]["groups"]), names)
+        self.assertEqual(result["cox"]["reference"], "St Helen's")
+        self.assertEqual([t["term"] for t in result["cox"]["terms"]], names[:1])
+        self.assertEqual(list(export.tables(data)["groups"]["group"]), names)
+        legend = export.figure(data, result.curves).axes[0].get_legend()
+        self.assertEqual(
+            [t.get_text() for t in legend.get_texts()],
+            ["Northfield General (n = 5)", "St Helen's (n = 5)"],
+        )
+        self.assertIn(
+            "10 patients were analysed: Northfield General 5, St Helen's 5.",
+            result["results"],
+        )
+        self.assertIn("(Northfield General, St Helen's; log-rank P", result["results"])
+        self.assertNotIn("NFG", result["results"] + result["methods"])
+
+    def test_group_labels_keep_their_case_inside_sentences(self):
+        result = report(baseline=[], associations=[], subgroups=[])
+        text = result["results"]
+        self.assertIn("patients were analysed: Synchronous resection ", text)
+        self.assertIn("(Synchronous resection, Primary only; log-rank P", text)
+        self.assertIn("Synchronous resection vs Primary only P", text)
+        self.assertNotIn("synchronous resection", text)
+
+    def test_a_variable_named_by_an_acronym_keeps_it(self):
+        result = report(group_by="ecog", baseline=[], associations=[], subgroups=[])
+        self.assertIn(
+            "Groups (ECOG performance status) were compared", result["methods"]
+        )
+        self.assertEqual(result["title"], "Overall survival by ECOG performance status")
+        strategy = report(baseline=[], associations=[], subgroups=[])
+        self.assertIn("Groups (resection strategy) were compared", strategy["methods"])
+
+
+class InSentenceTests(SimpleTestCase):
+    def test_only_an_ordinary_first_word_loses_its_capital(self):
+        self.assertEqual(in_sentence("Resection strategy"), "resection strategy")
+        self.assertEqual(in_sentence("First-line biologic"), "first-line biologic")
+        self.assertEqual(in_sentence("Site"), "site")
+
+    def test_acronyms_codes_and_names_keep_their_case(self):
+        for label in (
+            "ECOG performance status",
+            "KRAS",
+            "CEA at diagnosis",
+            "MMR / MSI",
+            "Charlson comorbidity index",
+            "Lev+5FU",
+        ):
+            with self.subTest(label=label):
+                self.assertEqual(in_sentence(label), label)
