@@ -3,10 +3,17 @@
 from django import template
 
 from analytics.disclosure import is_masked
-from analytics.plots import p_text
 
 register = template.Library()
 DASH = "–"
+
+
+def p_text(p) -> str:
+    """Return analytics.plots.p_text(p), importing it (and matplotlib) on first use:
+    the system checks of every command load the template libraries."""
+    from analytics.plots import p_text as written
+
+    return written(p)
 
 
 @register.filter
