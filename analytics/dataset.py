@@ -526,7 +526,8 @@ def data_version() -> str:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {columns}")
         row = cursor.fetchone()
-    return hashlib.sha256(repr(list(zip(tables, row))).encode()).hexdigest()
+    marks = list(zip(tables, row, strict=True))
+    return hashlib.sha256(repr(marks).encode()).hexdigest()
 
 
 def site_scope(user) -> list[int]:
