@@ -347,4 +347,10 @@ class ReportForm(forms.Form):
         )
         initial["contents"] = "survival" if survival_only else "full"
         initial["times"] = ", ".join(f"{t:g}" for t in spec["times"])
+        # a reference saved by its label ("Staged resection") selects its code
+        codes = {
+            str(label): str(code) for code, label in VARIABLES[spec["group_by"]].choices
+        }
+        if spec.get("reference") in codes:
+            initial["reference"] = codes[spec["reference"]]
         return initial

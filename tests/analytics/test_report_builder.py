@@ -135,6 +135,10 @@ class ReportFormTests(TestCase):
         self.assertTrue(form.is_valid(), form.errors)
         self.assertIsNone(form.spec().as_of)
 
+    def test_a_reference_saved_by_its_label_selects_its_group(self):
+        initial = ReportForm.initial_from_spec({"reference": "Staged resection"})
+        self.assertEqual(initial["reference"], "staged")
+
     def test_every_preset_is_a_valid_specification_that_fills_the_form(self):
         for preset in PRESETS.values():
             with self.subTest(preset=preset.slug):
