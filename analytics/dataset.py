@@ -508,26 +508,30 @@ def data_version() -> str:
     writes a history row on every path, the registry's rule; the highest history
     id of each history table therefore changes whenever the data a report reads
     can have changed (an edit, an addition, a deletion, a revert, an import).
-    One query of index look-ups, whatever the registry's size, read from where
-    reports read (the replica, when one is configured).
+    The stored facts change without history only when ``check_facts --fix``
+    rewrites them, and each check records itself (FactsCheck): its highest id
+    counts too. One query of index look-ups, whatever the registry's size, read
+    from where reports read (the replica, when one is configured).
     """
     from django.apps import apps
 
-    tables = sorted(
-        model._meta.db_table
+    marks = sorted(
+        (model._meta.db_table, "history_id")
         for model in apps.get_app_config("registry").get_models()
         if any(f.name == "history_id" for f in model._meta.concrete_fields)
     )
+    checks = apps.get_model("registry", "FactsCheck")._meta
+    marks.append((checks.db_table, checks.pk.column))
     connection = connections[Patient.objects.all().db]
     q = connection.ops.quote_name
     columns = ", ".join(
-        f"(SELECT MAX({q('history_id')}) FROM {q(table)})" for table in tables
+        f"(SELECT MAX({q(column)}) FROM {q(table)})" for table, column in marks
     )
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {columns}")
         row = cursor.fetchone()
-    marks = list(zip(tables, row, strict=True))
-    return hashlib.sha256(repr(marks).encode()).hexdigest()
+    versions = list(zip(marks, row, strict=True))
+    return hashlib.sha256(repr(versions).encode()).hexdigest()
 
 
 def site_scope(user) -> list[int]:
