@@ -89,7 +89,9 @@ def computed(spec: ReportSpec, *, user, today: datetime.date) -> Computed:
         row = ComputedReport.objects.filter(key=key).first()
     if row is not None:
         return Computed(data=row.result, row=row)
-    data = export.result_json(run_report(spec, user=user))
+    # as stored (JSON: keys as text), so a page reads the same data whether it
+    # computed the result or found it
+    data = json.loads(json.dumps(export.result_json(run_report(spec, user=user))))
     return Computed(data=data, row=_store(key, data))
 
 
