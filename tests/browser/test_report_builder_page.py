@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 
+from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 
 try:
@@ -25,6 +26,23 @@ WATCH_COMPUTING = """() => {
 }"""
 
 
+def analyst(username: str):
+    """Return an analyst of the demo sites.
+
+    The groups fixture makes the groups as the registry's migration does; the
+    reports' permissions come from analytics' own migration, given here.
+    """
+    Group.objects.get(name="Analyst").permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="analytics",
+            codename__in=["run_report", "add_savedreport", "view_savedreport"],
+        )
+    )
+    return make_user(
+        username, group="Analyst", sites=Site.objects.filter(is_synthetic=True)
+    )
+
+
 def disabled(page, group: str) -> bool:
     """Return whether the reference group's options of `group` are disabled."""
     return page.eval_on_selector(
@@ -36,7 +54,7 @@ def test_analyst_builds_a_report_with_the_builders_help(
     live_server, log_in, groups, screenshot
 ):
     call_command("seed_demo", stdout=io.StringIO())
-    make_user("ann", group="Analyst", sites=Site.objects.filter(is_synthetic=True))
+    analyst("ann")
     page = log_in("ann")
     page.goto(f"{live_server.url}/reports/new/")
 
