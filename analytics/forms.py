@@ -1,18 +1,27 @@
-"""The report builder form: a specification, field by field."""
+"""The report builder form: a specification, field by field.
+
+Every problem is shown beside its field, all at once, in the words of the
+builder's labels ("Diagnosed to is before diagnosed from"); the rules of the
+specification (analytics.spec) are checked here too and their messages placed at
+the field they name.
+"""
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 
-from analytics.dataset import VARIABLES
 from analytics.spec import (
     DEFAULT_BASELINE,
     DEFAULT_TIMES,
     INDEXES,
     MAX_TEXT_LENGTH,
+    InvalidSpec,
     ReportSpec,
     limit_error,
 )
+from analytics.variables import VARIABLES
 from registry import choices
 from registry.models import Site
 
@@ -34,6 +43,21 @@ INDEX_LABELS = {
     **dict(choices.IndexDate.choices),
     "landmark": "Landmark (restart the clock at L after diagnosis)",
 }
+
+
+def grouping_levels(name: str, sites=()) -> list[tuple[str, str]]:
+    """Return (value, label) of every group the grouping `name` can have.
+
+    Coded fields give their vocabulary, yes/no fields Yes and No, the site
+    grouping the sites the user can see; each value is one the specification's
+    ``reference`` accepts.
+    """
+    variable = VARIABLES[name]
+    if name == "site":
+        return [(site.code, str(site)) for site in sites]
+    if variable.kind == "binary":
+        return [("No", "No"), ("Yes", "Yes")]
+    return [(str(code), str(label)) for code, label in variable.choices]
 
 
 def _multi(label, vocabulary, help_text=""):
@@ -77,7 +101,8 @@ class ReportForm(forms.Form):
         required=False,
         label="Data cut-off",
         widget=forms.DateInput(attrs={"type": "date"}),
-        help_text="Censor everyone still alive at this date. Blank: today.",
+        help_text="Censor everyone still alive at this date. Blank: the day the "
+        "report is run (also for a saved report: each run uses its own day).",
     )
     time_unit = forms.ChoiceField(
         choices=[(u, u.capitalize()) for u in DEFAULT_TIMES], initial="months"
@@ -103,11 +128,11 @@ class ReportForm(forms.Form):
         choices=[(0.9, "90%"), (0.95, "95%"), (0.99, "99%")],
         initial=0.95,
     )
-    reference = forms.CharField(
+    reference = forms.ChoiceField(
         required=False,
-        widget=forms.TextInput(attrs={"maxlength": MAX_TEXT_LENGTH}),
         label="Cox reference group",
-        help_text="A group's name or code; blank: the first group.",
+        help_text="One of the groups of the grouping chosen above; blank: the "
+        "first group.",
     )
     covariates = forms.MultipleChoiceField(
         required=False,
@@ -163,8 +188,13 @@ class ReportForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["sites"].choices = [
-            (site.code, str(site)) for site in Site.objects.for_user(user)
+        sites = list(Site.objects.for_user(user))
+        self.fields["sites"].choices = [(site.code, str(site)) for site in sites]
+        # one group of options per grouping (the page shows the chosen one's)
+        self.levels = {name: grouping_levels(name, sites) for name, _ in GROUPINGS}
+        self.fields["reference"].choices = [
+            ("", "First group"),
+            *((label, self.levels[name]) for name, label in GROUPINGS),
         ]
 
     def clean_times(self) -> list[float]:
@@ -182,14 +212,86 @@ class ReportForm(forms.Form):
         return values
 
     def clean(self):
-        """Refuse lists and texts over the specification's limits, at their field."""
+        """Check the fields against each other and the specification's rules,
+        placing each message at its field, every one at once."""
         cleaned = super().clean()
         for name, value in list(cleaned.items()):
             key = f"cohort.{name}" if name in self.COHORT_FIELDS else name
             problem = limit_error(key, value)
             if problem:
                 self.add_error(name, problem)
+        self._check_dates(cleaned)
+        self._check_landmark(cleaned)
+        group_by = cleaned.get("group_by")
+        if group_by:
+            self._check_grouping(cleaned, group_by)
+        if not self.errors:
+            try:
+                ReportSpec.from_dict(self.to_spec_data())
+            except InvalidSpec as exc:
+                self.add_spec_errors(exc.errors)
         return cleaned
+
+    def _check_dates(self, cleaned) -> None:
+        start, end = cleaned.get("diagnosed_from"), cleaned.get("diagnosed_to")
+        if start and end and end < start:
+            self.add_error("diagnosed_to", "Diagnosed to is before diagnosed from.")
+        as_of = cleaned.get("as_of")
+        if as_of and start and as_of < start:
+            self.add_error(
+                "as_of",
+                "The data cut-off is before diagnosed from: no patient would have "
+                "any follow-up.",
+            )
+
+    def _check_landmark(self, cleaned) -> None:
+        if cleaned.get("index") != "landmark":
+            # shown only with the landmark index; a value left in the hidden
+            # field (or sent without the page's script) is ignored
+            cleaned["landmark"] = None
+            return
+        landmark = cleaned.get("landmark")
+        unit = cleaned.get("time_unit") or "months"
+        if landmark is None and "landmark" not in self.errors:
+            self.add_error(
+                "landmark",
+                f"Give the landmark time in {unit}: the landmark index starts the "
+                "clock there, for the patients still followed then.",
+            )
+        elif landmark == 0:
+            self.add_error(
+                "landmark",
+                "The landmark must be after diagnosis (more than 0); for survival "
+                "from diagnosis choose Diagnosis above.",
+            )
+
+    def _check_grouping(self, cleaned, group_by: str) -> None:
+        label = VARIABLES[group_by].label
+        if group_by in (cleaned.get("covariates") or []):
+            self.add_error(
+                "covariates",
+                f"{label} is the grouping: adjust the hazard ratios for other fields.",
+            )
+        reference = cleaned.get("reference")
+        levels = self.levels.get(group_by, [])
+        if reference and reference not in {value for value, _ in levels}:
+            names = ", ".join(text for _, text in levels) or "none"
+            self.add_error(
+                "reference",
+                f"“{reference}” is not a group of {label.lower()}: choose one of "
+                f"{names}, or leave it blank for the first group.",
+            )
+
+    def add_spec_errors(self, errors: list[str]) -> None:
+        """Add the messages of a specification (or a report on the data) at the
+        field each names ("landmark: ...", "cohort.sites: ..."), else above."""
+        for message in errors:
+            key, sep, text = message.partition(": ")
+            name = re.sub(r"\[\d+\]$", "", key.removeprefix("cohort."))
+            if sep and name in self.fields:
+                self.add_error(name, text[:1].upper() + text[1:])
+            else:
+                self.add_error(None, message[:1].upper() + message[1:])
 
     def to_spec_data(self) -> dict:
         """Return the specification as data for ReportSpec.from_dict."""
@@ -217,13 +319,18 @@ class ReportForm(forms.Form):
             spec.update(baseline=[], associations=[], subgroups=[])
         if data.get("times"):
             spec["times"] = data["times"]
-        if data.get("landmark") is not None:
+        if data.get("index") == "landmark" and data.get("landmark") is not None:
             spec["landmark"] = data["landmark"]
         if data.get("as_of"):
             spec["as_of"] = data["as_of"].isoformat()
         if data.get("reference"):
             spec["reference"] = data["reference"]
         return spec
+
+    def spec(self) -> ReportSpec:
+        """Return the specification of a valid form; a blank cut-off stays blank
+        (the run decides it: analytics.resultcache.computed)."""
+        return ReportSpec.from_dict(self.to_spec_data())
 
     @classmethod
     def initial_from_spec(cls, data) -> dict:
@@ -240,4 +347,10 @@ class ReportForm(forms.Form):
         )
         initial["contents"] = "survival" if survival_only else "full"
         initial["times"] = ", ".join(f"{t:g}" for t in spec["times"])
+        # a reference saved by its label ("Staged resection") selects its code
+        codes = {
+            str(label): str(code) for code, label in VARIABLES[spec["group_by"]].choices
+        }
+        if spec.get("reference") in codes:
+            initial["reference"] = codes[spec["reference"]]
         return initial

@@ -111,3 +111,24 @@ class ReportRun(models.Model):
         if codes:
             sites = sites.filter(code__in=codes)
         self.sites.set(sites)
+
+
+class ComputedReport(models.Model):
+    """A report result computed once and served to every download of it.
+
+    The key is a SHA-256 of what decides the result: the specification with its
+    cut-off resolved, whose data it covers (sites, minimum cell size), the data
+    version (analytics.dataset.data_version) and the software version. A change
+    to the data changes the key, so a stored result is never served for data it
+    was not computed from; rows under old keys are pruned (analytics.resultcache).
+    """
+
+    key = models.CharField(max_length=64, unique=True)
+    result = models.JSONField(help_text="The whole report result, as its JSON.")
+    figure_png = models.BinaryField(
+        null=True, help_text="The Kaplan-Meier figure, rendered on first view."
+    )
+    computed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"report result {self.key[:12]} of {self.computed_at:%Y-%m-%d %H:%M}"

@@ -17,8 +17,7 @@ import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 
-from analytics.dataset import TIME_UNITS, VARIABLES, Cohort
-from analytics.survival import CONF_TYPES
+from analytics.variables import TIME_UNITS, VARIABLES, Cohort
 from registry import choices
 from registry.choices import Endpoint, IndexDate
 
@@ -200,6 +199,10 @@ class ReportSpec:
     def from_dict(cls, data: Mapping) -> ReportSpec:
         """Return the specification in `data`, or raise InvalidSpec listing every
         problem (unknown fields, unknown codes, impossible values)."""
+        # here, not at the top: the admin imports this module when Django starts,
+        # and analytics.survival brings scipy with it
+        from analytics.survival import CONF_TYPES
+
         if not isinstance(data, Mapping):
             raise InvalidSpec(["the specification must be a JSON object"])
         errors: list[str] = []

@@ -1,9 +1,15 @@
-"""Outcome report pages: build, run, download, save and re-run reports."""
+"""Outcome report pages: build, run, download, save and re-run reports.
+
+pandas, scipy and matplotlib are imported by the functions that compute and
+render (analytics.resultcache, analytics.export), not here: Django imports the
+URLs, and so this module, when it starts, for every command.
+"""
 
 from __future__ import annotations
 
-import base64
+import datetime
 import json
+from dataclasses import dataclass, replace
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
@@ -16,10 +22,10 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
-from analytics import export
+from analytics import resultcache
 from analytics.forms import ReportForm
 from analytics.models import ReportRun, SavedReport
-from analytics.reports import ReportError, disclosed, run_report
+from analytics.presets import PRESETS
 from analytics.spec import InvalidSpec, ReportSpec, parse_json
 from analytics.versions import software_version
 
@@ -27,22 +33,26 @@ RUN_REPORTS = "analytics.run_report"
 
 
 def _run_from_query(request):
-    """Return (form, result data, curves) for the specification in the query string.
+    """Return (form, computed result) for the specification in the query string.
 
-    The result data is None when the form or the specification is invalid; the
-    form then carries the messages.
+    The result is None when the form, the specification or the data cannot give
+    a report; the form then carries every message, each at its field. The
+    result is computed once and stored (analytics.resultcache): the page and
+    each download of the same report on the same data read it.
     """
+    from analytics.reports import ReportError  # the statistics, on first use
+
     form = ReportForm(request.GET, user=request.user)
     if not form.is_valid():
-        return form, None, None
+        return form, None
     try:
-        spec = ReportSpec.from_dict(form.to_spec_data())
-        report = run_report(spec.with_as_of(timezone.localdate()), user=request.user)
+        result = resultcache.computed(
+            form.spec(), user=request.user, today=timezone.localdate()
+        )
     except (InvalidSpec, ReportError) as exc:
-        for message in exc.errors:
-            form.add_error(None, message)
-        return form, None, None
-    return form, export.result_json(report), report.curves
+        form.add_spec_errors(exc.errors)
+        return form, None
+    return form, result
 
 
 @permission_required(RUN_REPORTS, raise_exception=True)
@@ -59,7 +69,14 @@ def report_list(request):
 @permission_required(RUN_REPORTS, raise_exception=True)
 def report_new(request):
     """Show the report builder, empty or filled from a saved report."""
-    if "saved" in request.GET:
+    if "preset" in request.GET:
+        preset = PRESETS.get(request.GET["preset"])
+        if preset is None:
+            raise Http404("No such preset.")
+        form = ReportForm(
+            user=request.user, initial=ReportForm.initial_from_spec(preset.spec)
+        )
+    elif "saved" in request.GET:
         try:
             pk = int(request.GET["saved"])
         except ValueError:
@@ -76,20 +93,28 @@ def report_new(request):
         form = ReportForm(request.GET, user=request.user)
     else:
         form = ReportForm(user=request.user)
-    return render(request, "analytics/report_new.html", {"form": form})
+    return _builder(request, form)
+
+
+def _builder(request, form, status: int = 200):
+    ctx = {"form": form, "presets": PRESETS.values()}
+    return render(request, "analytics/report_new.html", ctx, status=status)
 
 
 @permission_required(RUN_REPORTS, raise_exception=True)
 def report_result(request):
-    """Run the report the query string specifies and show it."""
-    form, data, curves = _run_from_query(request)
-    if data is None:
-        return render(request, "analytics/report_new.html", {"form": form}, status=400)
+    """Run the report the query string specifies (or read it, stored) and show it."""
+    form, result = _run_from_query(request)
+    if result is None:
+        return _builder(request, form, status=400)
+    data = result.data
     ctx = {
         "data": data,
-        "figure": _png_data_uri(data, curves),
+        "figure": result.figure_data_uri(),
         "query": request.GET.urlencode(),
-        "spec_json": json.dumps(data["spec"]),
+        # the specification as given: a blank cut-off stays blank when saved
+        "spec_json": json.dumps(form.spec().to_dict()),
+        "cutoff_given": bool(form.cleaned_data.get("as_of")),
         "landmark_query": _landmark_query(request, data),
         "downloads": _downloads(
             lambda fmt: reverse("analytics:report_download", args=[fmt]),
@@ -101,9 +126,11 @@ def report_result(request):
 
 @permission_required(RUN_REPORTS, raise_exception=True)
 def report_download(request, fmt: str):
-    """Return the report of the query string as a file."""
-    form, data, curves = _run_from_query(request)
-    if data is None:
+    """Return the report of the query string as a file, from its stored result."""
+    if fmt not in DOWNLOADS:
+        raise Http404(f"Unknown format {fmt!r}")
+    form, result = _run_from_query(request)
+    if result is None:
         errors = [str(e) for e in form.non_field_errors()] + [
             f"{name}: {error}"
             for name, errs in form.errors.items()
@@ -115,7 +142,7 @@ def report_download(request, fmt: str):
             status=400,
             content_type="application/json",
         )
-    return _file_response(data, curves, fmt, request.GET.get("table", "groups"))
+    return _file_response(result.data, fmt, request.GET.get("table", "groups"), result)
 
 
 @require_POST
@@ -128,10 +155,17 @@ def report_save(request):
     except InvalidSpec as exc:
         messages.error(request, f"The report could not be saved: {exc}")
         return redirect("analytics:report_list")
+    if request.POST.get("fix_cutoff") and spec.as_of is None:
+        try:
+            fixed = datetime.date.fromisoformat(request.POST["fix_cutoff"])
+        except ValueError:
+            messages.error(request, "The report could not be saved: bad cut-off date.")
+            return redirect("analytics:report_list")
+        spec = spec.with_as_of(fixed)
+    name = name or spec.name or "Untitled report"
+    # one title: the saved report's name is its runs' title too
     saved = SavedReport(
-        name=name or spec.name or "Untitled report",
-        spec=spec.to_dict(),
-        owner=request.user,
+        name=name, spec=replace(spec, name=name).to_dict(), owner=request.user
     )
     try:
         saved.full_clean()
@@ -172,23 +206,28 @@ def saved_report_detail(request, pk: int):
 @permission_required(RUN_REPORTS, raise_exception=True)
 def saved_report_run(request, pk: int):
     """Run a saved report now, store the run with its provenance, show it."""
+    from analytics.reports import ReportError  # the statistics, on first use
+
     saved = get_object_or_404(SavedReport, pk=pk)
+    today = timezone.localdate()
     try:
-        spec = ReportSpec.from_dict(saved.spec).with_as_of(timezone.localdate())
-        report = run_report(spec, user=request.user)
+        # the saved name titles every run, even when renamed since (the admin)
+        spec = replace(ReportSpec.from_dict(saved.spec), name=saved.name)
+        result = resultcache.computed(spec, user=request.user, today=today)
     except (InvalidSpec, ReportError) as exc:
         for message in exc.errors:
             messages.error(request, message)
         return redirect(saved)
+    spec = spec.with_as_of(today)  # the cut-off this run used
     previous = saved.runs.filter(run_by=request.user).defer("result").first()
     run = ReportRun.objects.create(
         saved_report=saved,
         run_by=request.user,
         software_version=software_version(),
         data_cutoff=spec.as_of,
-        fingerprint=report.fingerprint,
-        patients=report["cohort"]["analysed"],
-        result=export.result_json(report),
+        fingerprint=result.data["fingerprint"],
+        patients=result.data["cohort"]["analysed"],
+        result=result.data,
     )
     run.record_sites(request.user, spec.cohort.sites)
     if previous is None:
@@ -211,13 +250,14 @@ def saved_report_run(request, pk: int):
 @permission_required(RUN_REPORTS, raise_exception=True)
 def report_run_detail(request, pk: int):
     """Show a stored run as it was computed (masked if this user may not see it)."""
+    from analytics.reports import disclosed
+
     run = _get_run(request, pk)
     data = disclosed(run.result, user=request.user)
-    curves = export.curves_from_dict(data["curves"])
     ctx = {
         "data": data,
         "run": run,
-        "figure": _png_data_uri(data, curves),
+        "figure": _png_data_uri(data),
         "downloads": _downloads(
             lambda fmt: reverse("analytics:report_run_download", args=[run.pk, fmt]), ""
         ),
@@ -228,10 +268,13 @@ def report_run_detail(request, pk: int):
 @permission_required(RUN_REPORTS, raise_exception=True)
 def report_run_download(request, pk: int, fmt: str):
     """Return a stored run as a file (masked if this user may not see it)."""
+    from analytics.reports import disclosed
+
+    if fmt not in DOWNLOADS:
+        raise Http404(f"Unknown format {fmt!r}")
     run = _get_run(request, pk)
     data = disclosed(run.result, user=request.user)
-    curves = export.curves_from_dict(data["curves"])
-    return _file_response(data, curves, fmt, request.GET.get("table", "groups"))
+    return _file_response(data, fmt, request.GET.get("table", "groups"))
 
 
 # --- helpers ------------------------------------------------------------------
@@ -250,20 +293,90 @@ def _get_run(request, pk: int) -> ReportRun:
     return get_object_or_404(_visible_runs(request, runs), pk=pk)
 
 
+@dataclass(frozen=True)
+class Download:
+    """One download format: its content type, file name and how it is written
+    from a result's data (``render(data, curves, table)``)."""
+
+    content_type: str
+    filename: str  # formatted with stem= and table=
+    render: object
+
+
+def _figure(fmt: str):
+    def render(data, curves, table):
+        from analytics import export
+
+        return export.figure_bytes(data, curves, fmt)
+
+    return render
+
+
+def _csv(data, curves, table):
+    from analytics import export
+
+    if table not in export.TABLES:
+        raise Http404(f"No table {table!r}; tables: {', '.join(export.TABLES)}")
+    return export.to_csv(data, table)
+
+
+def _report_pdf(data, curves, table):
+    from analytics import export
+
+    return export.to_pdf(data, curves)
+
+
+def _xlsx(data, curves, table):
+    from analytics import export
+
+    return export.to_xlsx(data)
+
+
+def _json(data, curves, table):
+    from analytics import export
+
+    return export.to_json(data)
+
+
+#: Every download, by the format named in its URL. Add a format here (and its
+#: link in report_result.html) and both the live result and stored runs offer it.
+DOWNLOADS: dict[str, Download] = {
+    "png": Download("image/png", "{stem}_km.png", _figure("png")),
+    "svg": Download("image/svg+xml", "{stem}_km.svg", _figure("svg")),
+    "pdf": Download("application/pdf", "{stem}_km.pdf", _figure("pdf")),
+    "report.pdf": Download("application/pdf", "{stem}.pdf", _report_pdf),
+    "xlsx": Download(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "{stem}.xlsx",
+        _xlsx,
+    ),
+    "json": Download("application/json", "{stem}.json", _json),
+    "csv": Download("text/csv", "{stem}_{table}.csv", _csv),
+}
+
+
 def _downloads(url_for, query: str) -> dict[str, str]:
     """Return the download links of a result, keyed by format (csv_<table>)."""
+    from analytics.export import TABLES
+
     suffix = f"?{query}" if query else ""
     links = {
         fmt.replace(".", "_"): url_for(fmt) + suffix
-        for fmt in ("png", "svg", "pdf", "report.pdf", "xlsx", "json")
+        for fmt in DOWNLOADS
+        if fmt != "csv"
     }
     joiner = "&" if query else "?"
-    for table in export.TABLES:
+    for table in TABLES:
         links[f"csv_{table}"] = f"{url_for('csv')}{suffix}{joiner}table={table}"
     return links
 
 
-def _png_data_uri(data: dict, curves) -> str:
+def _png_data_uri(data: dict) -> str:
+    import base64
+
+    from analytics import export
+
+    curves = export.curves_from_dict(data["curves"])
     png = export.figure_bytes(data, curves, "png")
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
@@ -278,34 +391,20 @@ def _landmark_query(request, data: dict) -> str | None:
     return query.urlencode()
 
 
-def _file_response(data: dict, curves, fmt: str, table: str) -> HttpResponse:
+def _file_response(data: dict, fmt: str, table: str, result=None) -> HttpResponse:
+    """Return the download `fmt` of a result's data; a stored live result
+    (analytics.resultcache) serves its figure as rendered for the page."""
+    from analytics import export
+
+    download = DOWNLOADS[fmt]
     stem = (data["spec"].get("name") or "report").strip().replace(" ", "_")[
         :60
     ] or "report"
-    if fmt in export.FIGURE_FORMATS:
-        body = export.figure_bytes(data, curves, fmt)
-        response = HttpResponse(body, content_type=export.FIGURE_FORMATS[fmt])
-        filename = f"{stem}_km.{fmt}"
-    elif fmt == "csv":
-        if table not in export.TABLES:
-            raise Http404(f"No table {table!r}; tables: {', '.join(export.TABLES)}")
-        response = HttpResponse(export.to_csv(data, table), content_type="text/csv")
-        filename = f"{stem}_{table}.csv"
-    elif fmt == "xlsx":
-        response = HttpResponse(
-            export.to_xlsx(data),
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        )
-        filename = f"{stem}.xlsx"
-    elif fmt == "json":
-        response = HttpResponse(export.to_json(data), content_type="application/json")
-        filename = f"{stem}.json"
-    elif fmt == "report.pdf":
-        response = HttpResponse(
-            export.to_pdf(data, curves), content_type="application/pdf"
-        )
-        filename = f"{stem}.pdf"
+    if fmt == "png" and result is not None:
+        body = result.figure_png()
     else:
-        raise Http404(f"Unknown format {fmt!r}")
+        body = download.render(data, export.curves_from_dict(data["curves"]), table)
+    response = HttpResponse(body, content_type=download.content_type)
+    filename = download.filename.format(stem=stem, table=table)
     response["Content-Disposition"] = content_disposition_header(True, filename)
     return response

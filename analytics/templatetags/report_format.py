@@ -3,11 +3,17 @@
 from django import template
 
 from analytics.disclosure import is_masked
-from analytics.plots import p_text
-from analytics.text import in_sentence as _in_sentence
 
 register = template.Library()
 DASH = "–"
+
+
+def p_text(p) -> str:
+    """Return analytics.plots.p_text(p), importing it (and matplotlib) on first use:
+    the system checks of every command load the template libraries."""
+    from analytics.plots import p_text as written
+
+    return written(p)
 
 
 @register.filter
@@ -61,4 +67,6 @@ def get(mapping, key):
 @register.filter
 def in_sentence(label):
     """Return a variable's label as it reads inside a sentence ("ECOG" stays)."""
-    return _in_sentence(str(label))
+    from analytics.text import in_sentence as written  # pandas: only when used
+
+    return written(str(label))

@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 from django.core.management import CommandError, call_command
-from django.test import TestCase
+from django.test import SimpleTestCase, TestCase
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 EXAMPLE = EXAMPLES / "demo-study.json"
@@ -106,3 +106,21 @@ class ReportCommandTests(TestCase):
         self.assertLess(data["cohort"]["patients"], 74)
         with self.assertRaisesMessage(CommandError, "--user: no user called 'nobody'"):
             self.run_command("--spec", str(EXAMPLE), "--user", "nobody")
+
+
+class ReportCommandHelpTests(SimpleTestCase):
+    def test_the_help_names_every_table_the_command_can_write(self):
+        # the help is written without importing analytics.export (and pandas)
+        from analytics import export
+        from analytics.management.commands.report import Command
+
+        parser = Command().create_parser("manage.py", "report")
+        help_text = " ".join(parser.format_help().split())
+        for table in export.TABLES:
+            self.assertIn(table, help_text)
+
+    def test_an_unknown_table_is_refused_with_the_tables_listed(self):
+        with self.assertRaisesMessage(CommandError, "--table: no table 'nothing'"):
+            call_command(
+                "report", "--spec", "x.json", "--format", "csv", "--table", "nothing"
+            )

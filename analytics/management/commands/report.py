@@ -1,4 +1,8 @@
-"""Run an outcome report from a specification file, without the web server."""
+"""Run an outcome report from a specification file, without the web server.
+
+The statistics (pandas, scipy, matplotlib) are imported by handle(), not here:
+``manage.py help`` and ``report --help`` load this module and need none of them.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,6 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from analytics import export
-from analytics.dataset import AllSites
-from analytics.reports import ReportError, run_report
 from analytics.spec import MAX_JSON_CHARS, InvalidSpec, ReportSpec, parse_json
 
 FORMATS = ("json", "csv", "xlsx", "pdf")
@@ -33,8 +34,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--table",
             default="groups",
-            choices=export.TABLES,
-            help="With --format csv: which table (default groups).",
+            help="With --format csv: which table (default groups; groups, "
+            "landmarks, at_risk, logrank, pairwise, cox, ph_test, followup, "
+            "subgroups, baseline, associations, events).",
         )
         parser.add_argument(
             "--user",
@@ -51,9 +53,16 @@ class Command(BaseCommand):
         user,
         **opts,
     ):
+        from analytics import export
+        from analytics.reports import ReportError, run_report
+
         if format in ("xlsx", "pdf") and not output:
             raise CommandError(
                 f"--format {format} writes a binary file: give --output FILE."
+            )
+        if table not in export.TABLES:
+            raise CommandError(
+                f"--table: no table {table!r} (tables: {', '.join(export.TABLES)})"
             )
         reader = self._reader(user)
         data = self._read_spec(spec)
@@ -98,6 +107,8 @@ class Command(BaseCommand):
 
     def _reader(self, username: str | None):
         if not username:
+            from analytics.variables import AllSites
+
             # Whoever runs manage.py holds the database: every site.
             return AllSites()
         try:
