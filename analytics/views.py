@@ -255,7 +255,7 @@ def _downloads(url_for, query: str) -> dict[str, str]:
     suffix = f"?{query}" if query else ""
     links = {
         fmt.replace(".", "_"): url_for(fmt) + suffix
-        for fmt in ("png", "svg", "pdf", "report.pdf", "xlsx", "json")
+        for fmt in ("png", "svg", "pdf", "report.pdf", "docx", "xlsx", "json")
     }
     joiner = "&" if query else "?"
     for table in export.TABLES:
@@ -305,6 +305,13 @@ def _file_response(data: dict, curves, fmt: str, table: str) -> HttpResponse:
             export.to_pdf(data, curves), content_type="application/pdf"
         )
         filename = f"{stem}.pdf"
+    elif fmt == "docx":
+        response = HttpResponse(
+            export.to_docx(data, curves),
+            content_type="application/vnd.openxmlformats-officedocument"
+            ".wordprocessingml.document",
+        )
+        filename = f"{stem}.docx"
     else:
         raise Http404(f"Unknown format {fmt!r}")
     response["Content-Disposition"] = content_disposition_header(True, filename)

@@ -13,7 +13,6 @@ import io
 import json
 import re
 import tempfile
-import zlib
 from pathlib import Path
 
 import openpyxl
@@ -26,6 +25,7 @@ from analytics.dataset import AllSites
 from analytics.models import ReportRun, SavedReport
 from analytics.reports import run_report
 from analytics.spec import ReportSpec
+from tests.analytics.documents import pdf_text
 from tests.analytics.test_report_views import QUERY, ReportViewTestCase
 from tests.cast import CastTestCase
 from tests.factories import make_death, make_full_patient
@@ -292,20 +292,6 @@ class MaskResultTests(SimpleTestCase):
 # --- through the pages, downloads and the command -----------------------------
 
 
-def pdf_text(raw: bytes) -> str:
-    """Return the text matplotlib drew in a PDF (one line per text array)."""
-    lines = []
-    for stream in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", raw, re.S):
-        try:
-            content = zlib.decompress(stream.group(1)).decode("latin-1")
-        except zlib.error:
-            continue
-        for array in re.findall(r"\[(.*?)\]\s*TJ", content, re.S):
-            strings = re.findall(r"\(((?:\\.|[^\\)])*)\)", array)
-            lines.append(re.sub(r"\\(.)", r"\1", "".join(strings)))
-    return "\n".join(lines)
-
-
 class SmallGroupTestCase(CastTestCase):
     """15 patients at North by sex: 6 women, 6 men, 3 "other"; 1 patient at South.
 
@@ -489,7 +475,7 @@ class SmallGroupDownloadTests(SmallGroupTestCase):
         response = self.download("report.pdf")
         self.assertTrue(response.content.startswith(b"%PDF"))
         text = pdf_text(response.content)
-        self.assertRegex(text, rf"{re.escape(SMALL)} +<5")
+        self.assertRegex(text, rf"{re.escape(SMALL)}\s+<5")
         self.assertIn("Not drawn: Other / not stated (fewer than 5 patients).", text)
         self.assertNotIn(f"{SMALL} (n = 3)", text)  # the figure's legend
 
