@@ -141,7 +141,8 @@ def _canvas_class(footer: str):
     return type("ReportCanvas", (NumberedCanvas,), {"footer_left": footer})
 
 
-def _document(buffer, data: dict) -> BaseDocTemplate:
+def document(buffer, *, title: str, subject: str = "") -> BaseDocTemplate:
+    """Return an A4 document with a portrait and a landscape page template."""
     doc = BaseDocTemplate(
         buffer,
         pagesize=PORTRAIT,
@@ -149,8 +150,8 @@ def _document(buffer, data: dict) -> BaseDocTemplate:
         rightMargin=MARGIN,
         topMargin=MARGIN,
         bottomMargin=MARGIN,
-        title=title(data),
-        subject=subtitle(data),
+        title=title,
+        subject=subject,
         author="crc-registry",
         creator="crc-registry",
         invariant=1,
@@ -366,7 +367,7 @@ def render(data: dict, curves) -> bytes:
     """Return the whole report (``export.result_json``'s data) as PDF bytes."""
     fonts()
     buffer = io.BytesIO()
-    doc = _document(buffer, data)
+    doc = document(buffer, title=title(data), subject=subtitle(data))
     footer = f"{title(data)} · data cut-off {data['as_of']}"
     doc.build(story(data, curves), canvasmaker=_canvas_class(footer))
     return buffer.getvalue()
