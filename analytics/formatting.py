@@ -60,7 +60,7 @@ def pct(value, digits: int = 0) -> str:
 
 
 def pval(value) -> str:
-    """Return a bare P value for a table cell (".17", "<.001")."""
+    """Return a bare P value for a table cell (".17", "< .001")."""
     if _missing(value):
         return DASH
     return p_text(value).removeprefix("P = ").removeprefix("P ")

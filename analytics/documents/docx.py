@@ -226,7 +226,8 @@ class Writer:
                 self.paragraph(table.caption, muted=True, small=True, here=True)
             _word_table(self.doc, table, part, part_widths)
         for note in table.notes:
-            self.paragraph(note, small=True, here=True)
+            paragraph = self.paragraph(note, small=True, here=True)
+            paragraph.paragraph_format.space_before = Pt(4)
 
     def section(self, section: Section) -> None:
         self.heading(section.title)

@@ -54,11 +54,6 @@ class Cell:
         text = f"{self.text} ({self.badge})" if self.badge else self.text
         return [line for line in (*text.split("\n"), self.detail) if line]
 
-    @property
-    def plain(self) -> str:
-        """Return the cell as one line of plain text (for tests and Word)."""
-        return " ".join(self.lines)
-
 
 @dataclass(frozen=True)
 class Column:
@@ -81,22 +76,6 @@ class Table:
     #: columns repeated on each part when a table is too wide and is split
     keep_columns: int = 1
     css_class: str = ""
-
-    def header_texts(self) -> list[str]:
-        """Return the column headings as text."""
-        return [c.text for c in self.columns]
-
-    def grid(self) -> list[list[str]]:
-        """Return every row as plain text, one entry per column (spans repeated
-        as empty cells), as a reader copies the table."""
-        out = []
-        for row in self.rows:
-            texts: list[str] = []
-            for cell in row:
-                texts.append(cell.plain)
-                texts.extend([""] * (cell.colspan - 1))
-            out.append(texts)
-        return out
 
 
 @dataclass(frozen=True)
