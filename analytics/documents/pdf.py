@@ -67,7 +67,7 @@ WARN_FILL = colors.HexColor("#fff4e0")
 WARN_RULE = colors.HexColor("#e0a040")
 
 
-def _styles() -> dict[str, ParagraphStyle]:
+def paragraph_styles() -> dict[str, ParagraphStyle]:
     base = ParagraphStyle("body", fontName=FONT, fontSize=9.5, leading=13)
     cell = ParagraphStyle("cell", base, fontSize=TABLE_FONT_SIZE, leading=10)
     return {
@@ -322,7 +322,7 @@ def _warnings(data: dict, styles, width: float) -> list:
 
 def story(data: dict, curves) -> list:
     """Return the flowables of the whole report, in reading order."""
-    styles = _styles()
+    styles = paragraph_styles()
     width = frame_width(PORTRAIT)
     tables = report_tables(data)
     flow = Story(styles)

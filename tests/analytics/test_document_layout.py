@@ -52,7 +52,7 @@ class TableLayoutTests(SimpleTestCase):
         table = self.wide_table(16)
         buffer = io.BytesIO()
         layout.fonts()
-        story = pdf.Story(pdf._styles())
+        story = pdf.Story(pdf.paragraph_styles())
         story.table(table)
         pdf.document(buffer, title="Wide").build(list(story))
         text = squash(pdf_text(buffer.getvalue()))
