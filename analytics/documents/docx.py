@@ -225,7 +225,7 @@ class Writer:
             if table.caption and n == 1:
                 self.paragraph(table.caption, muted=True, small=True, here=True)
             _word_table(self.doc, table, part, part_widths)
-        for note in table.notes:
+        for note in [*table.notes, *table.warnings]:
             paragraph = self.paragraph(note, small=True, here=True)
             paragraph.paragraph_format.space_before = Pt(4)
 

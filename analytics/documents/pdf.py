@@ -268,7 +268,7 @@ class Story(list):
             if table.caption and n == 1:
                 self.append(Paragraph(_text(table.caption), styles["caption"]))
             self.append(_rl_table(table, part, part_widths, styles))
-        for note in table.notes:
+        for note in [*table.notes, *table.warnings]:
             self.append(Paragraph(_text(note), styles["small"]))
 
 

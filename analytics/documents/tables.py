@@ -73,6 +73,8 @@ class Table:
     rows: list[list[Cell]]
     caption: str = ""
     notes: list[str] = field(default_factory=list)
+    #: cautions about the table (a model that fitted badly), after the notes
+    warnings: list[str] = field(default_factory=list)
     #: columns repeated on each part when a table is too wide and is split
     keep_columns: int = 1
     css_class: str = ""
@@ -281,7 +283,6 @@ def cox_table(data: dict) -> Table | None:
             + "; ".join(f"{t['term']} {p_text(t['p_value'])}" for t in cox["ph_test"])
             + "."
         )
-    notes += list(cox.get("warnings") or [])
     return Table(
         key="cox",
         title="Hazard ratios (Cox)",
@@ -300,6 +301,7 @@ def cox_table(data: dict) -> Table | None:
             for term in cox["terms"]
         ],
         notes=notes,
+        warnings=list(cox.get("warnings") or []),
     )
 
 
