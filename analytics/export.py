@@ -1,17 +1,17 @@
-"""Downloads of a report: figure (PNG, SVG, PDF), tables (CSV, XLSX), JSON, PDF."""
+"""Downloads of a report: figure (PNG, SVG, PDF), tables (CSV, XLSX), JSON, PDF,
+DOCX. The PDF and the Word document are written by :mod:`analytics.documents`.
+"""
 
 from __future__ import annotations
 
 import io
 import json
-import textwrap
 
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
-from analytics import disclosure, plots, survival
+from analytics import formatting, plots, survival
 from analytics.plots import p_text
 from analytics.reports import Report
 from analytics.text import in_sentence
@@ -125,11 +125,11 @@ def figure(data: dict, curves: dict[str, survival.KaplanMeier]) -> Figure:
         p_value=(data.get("logrank") or {}).get("p_value"),
         small_groups=(data.get("logrank") or {}).get("small_groups", ()),
         title=title,
-        footnote=_suppressed_note(data),
+        footnote=suppressed_note(data),
     )
 
 
-def _suppressed_note(data: dict) -> str | None:
+def suppressed_note(data: dict) -> str | None:
     """Return the figure's note on the groups drawn without a curve, if any."""
     info = data.get("disclosure") or {}
     if not info.get("suppressed_groups"):
@@ -252,17 +252,8 @@ def _landmark(m: dict) -> dict:
 
 
 def _continuous_cell(summary: dict | None) -> str:
-    """Return mean (SD); median [IQR] of one group, as a paper prints it."""
-    if not summary or summary["n"] == 0:
-        return "–"
-    if disclosure.is_masked(summary["n"]):
-        return f"n {summary['n']}"
-    if summary["sd"] is None:  # a single value
-        return f"{summary['mean']:.1f}"
-    return (
-        f"{summary['mean']:.1f} ({summary['sd']:.1f}); {summary['median']:.1f} "
-        f"[{summary['q1']:.1f}–{summary['q3']:.1f}]"
-    )
+    """Return mean (SD); median [IQR] of one group, as the page prints it."""
+    return formatting.continuous_cell(summary)
 
 
 def _baseline_rows(baseline: dict) -> list[dict]:
@@ -284,7 +275,7 @@ def _baseline_rows(baseline: dict) -> list[dict]:
                 n = row["counts"].get(group, {}).get(level, 0)
                 pct = row["percents"].get(group, {}).get(level)
                 # a hidden count ("<5", analytics.disclosure) has its percentage hidden
-                entry[group] = f"{n} ({pct:.0f}%)" if pct is not None else str(n)
+                entry[group] = formatting.count_percent(n, pct)
             entry["tests"] = tests if i == 0 else ""
             rows.append(entry)
     return rows
@@ -317,44 +308,17 @@ def to_xlsx(data: dict) -> bytes:
 
 
 def to_pdf(data: dict, curves) -> bytes:
-    """Return the whole report as a PDF: the figure, then text and tables."""
-    buffer = io.BytesIO()
-    with PdfPages(
-        buffer, metadata={"Creator": "crc-registry", "CreationDate": None}
-    ) as pdf:
-        pdf.savefig(figure(data, curves))
-        lines = [data["spec"].get("name") or "Outcome report", ""]
-        for heading, text in (
-            ("Results", data["results"]),
-            ("Methods", data["methods"]),
-        ):
-            lines += [heading, *textwrap.wrap(text, 95), ""]
-        if data["warnings"]:
-            lines.append("Warnings")
-            for warning in data["warnings"]:
-                lines += textwrap.wrap("- " + warning, 95)
-            lines.append("")
-        for name, frame in tables(data).items():
-            if frame.empty:
-                continue
-            lines += [name.replace("_", " ").capitalize()]
-            lines += frame.to_string(
-                index=False, max_colwidth=28, float_format=_fmt
-            ).splitlines()
-            lines.append("")
-        for start in range(0, len(lines), 70):
-            page = Figure(figsize=(8.27, 11.69))
-            page.text(
-                0.05,
-                0.97,
-                "\n".join(lines[start : start + 70]),
-                family="monospace",
-                fontsize=6.5,
-                va="top",
-            )
-            pdf.savefig(page)
-    return buffer.getvalue()
+    """Return the whole report as a typeset PDF (analytics.documents.pdf)."""
+    from analytics.documents import pdf  # ReportLab, loaded when a PDF is asked for
+
+    return pdf.render(data, curves)
 
 
-def _fmt(value: float) -> str:
-    return f"{value:.4g}"
+def to_docx(data: dict, curves) -> bytes:
+    """Return the tables, figures and text as a Word document.
+
+    Written by :mod:`analytics.documents.docx`, from the tables the page shows.
+    """
+    from analytics.documents import docx  # python-docx, loaded when asked for
+
+    return docx.render(data, curves)

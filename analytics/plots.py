@@ -15,6 +15,7 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
+from analytics.formatting import p_text  # noqa: F401 (the figure's P values; re-exported)
 from analytics.survival import SMALL_GROUP_SIZE, KaplanMeier
 
 # Every text drawn (titles, group and site names, labels, the PDF report's pages)
@@ -48,23 +49,6 @@ MAX_CENSOR_MARKS = 150
 
 #: gid of the number-at-risk text artists: ``"at-risk|<group>|<tick>"``.
 AT_RISK_GID = "at-risk"
-
-
-def p_text(p: float | None) -> str:
-    """Return a P value as a paper prints it: "P = .17", "P = .004", "P < .001".
-
-    Two decimals from .01 up, three below, "P < .001" under that and "P > .99"
-    above .99, without the leading zero (AMA style); the figure, the page, the
-    text and the downloads all write P values with this one rule.
-    """
-    if p is None or not np.isfinite(p):
-        return "P not computed"
-    if p < 0.001:
-        return "P < .001"
-    if p > 0.99:
-        return "P > .99"
-    text = f"{p:.3f}" if p < 0.01 else f"{p:.2f}"
-    return "P = " + text.removeprefix("0")
 
 
 def _steps(km: KaplanMeier) -> tuple[np.ndarray, ...]:
@@ -254,4 +238,73 @@ def render(fig: Figure, *, format: str = "png", dpi: int = 150) -> bytes:
     return buffer.getvalue()
 
 
-__all__ = ["AT_RISK_GID", "PALETTE", "km_figure", "p_text", "render"]
+#: Hazard ratios marked on a forest plot's (logarithmic) axis, where in range.
+FOREST_TICKS = (0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20)
+
+
+def forest_figure(
+    terms: Sequence[Mapping],
+    *,
+    reference: str,
+    conf_level: float = 0.95,
+    labels: Sequence[str] | None = None,
+    width: float = 7.0,
+) -> Figure:
+    """Draw the hazard ratios of a Cox model with their intervals (a forest plot).
+
+    Parameters
+    ----------
+    terms
+        The model's terms as the report holds them (``hazard_ratio``, ``lower``,
+        ``upper``, ``p_value``); a term without a finite ratio or interval is
+        listed without a point, not dropped.
+    reference
+        The reference group, drawn at 1 and named in the axis label.
+    labels
+        The right-hand column, one per term (the formatted "HR [CI]  P").
+
+    The axis is logarithmic, as ratios are: 0.5 and 2 lie as far from 1.
+    """
+    names = [str(t["term"]) for t in terms]
+    fig = Figure(figsize=(width, 0.9 + 0.38 * max(len(terms), 1)), layout="constrained")
+    ax = fig.add_subplot()
+    finite = []
+    for y, term in enumerate(terms):
+        values = [term.get(k) for k in ("hazard_ratio", "lower", "upper")]
+        if any(v is None or not np.isfinite(v) or v <= 0 for v in values):
+            continue
+        hr, low, high = values
+        finite += [low, high]
+        ax.plot([low, high], [y, y], color=PALETTE[0], linewidth=1.6)
+        ax.plot([hr], [y], marker="s", markersize=6, color=PALETTE[0])
+    ax.axvline(1, color="0.4", linewidth=0.9, linestyle="--")
+    ax.set_xscale("log")
+    low, high = (min(finite), max(finite)) if finite else (0.5, 2.0)
+    low, high = min(low, 0.8), max(high, 1.25)
+    ax.set_xlim(low / 1.15, high * 1.15)
+    ticks = [t for t in FOREST_TICKS if low / 1.2 <= t <= high * 1.2]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.minorticks_off()
+    ax.set_yticks(range(len(names)), names, fontsize=9)
+    ax.set_ylim(len(names) - 0.5, -0.5)
+    ax.set_xlabel(
+        f"Hazard ratio against {reference} ({conf_level * 100:g}% CI, log scale)",
+        fontsize=9,
+    )
+    ax.spines[["top", "right"]].set_visible(False)
+    if labels:
+        right = ax.secondary_yaxis("right")
+        right.set_yticks(range(len(labels)), list(labels), fontsize=9)
+        right.tick_params(length=0)
+        right.spines["right"].set_visible(False)
+    return fig
+
+
+__all__ = [
+    "AT_RISK_GID",
+    "PALETTE",
+    "forest_figure",
+    "km_figure",
+    "p_text",
+    "render",
+]

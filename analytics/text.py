@@ -12,9 +12,8 @@ touches no database.
 
 from __future__ import annotations
 
-import re
-
 from analytics.dataset import VARIABLES
+from analytics.formatting import in_sentence
 from analytics.plots import p_text
 from analytics.spec import ReportSpec
 
@@ -36,27 +35,6 @@ CI_SHORT = {
     "log": "the log transformation",
     "plain": "no transformation (plain)",
 }
-
-
-#: First words of a variable's label that keep their capital inside a sentence.
-PROPER_NAMES = frozenset({"Charlson"})
-_ORDINARY_WORD = re.compile(r"[A-Z][a-z]+(?:-[a-z]+)*")
-
-
-def in_sentence(label: str) -> str:
-    """Return a variable's label as it reads inside a sentence.
-
-    Only an ordinary first word loses its capital ("Resection strategy" ->
-    "resection strategy", "First-line biologic" -> "first-line biologic"); an
-    acronym, a code or a name keeps it ("ECOG performance status", "KRAS",
-    "CEA at diagnosis", "Charlson comorbidity index"). Group labels (the values:
-    "Synchronous resection", "FOLFOX", "Lev+5FU", a site's name) are never
-    changed: they are names, and are written as recorded.
-    """
-    first = label.split(" ", 1)[0]
-    if first in PROPER_NAMES or not _ORDINARY_WORD.fullmatch(first):
-        return label
-    return label[0].lower() + label[1:]
 
 
 def num(value: float) -> str:

@@ -332,6 +332,12 @@ def _xlsx(data, curves, table):
     return export.to_xlsx(data)
 
 
+def _docx(data, curves, table):
+    from analytics import export
+
+    return export.to_docx(data, curves)
+
+
 def _json(data, curves, table):
     from analytics import export
 
@@ -349,6 +355,11 @@ DOWNLOADS: dict[str, Download] = {
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         "{stem}.xlsx",
         _xlsx,
+    ),
+    "docx": Download(
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "{stem}.docx",
+        _docx,
     ),
     "json": Download("application/json", "{stem}.json", _json),
     "csv": Download("text/csv", "{stem}_{table}.csv", _csv),

@@ -1,53 +1,42 @@
-"""Template filters that print report numbers as a paper does."""
+"""Template filters that print report numbers as a paper does.
+
+They are thin wrappers: the rules are :mod:`analytics.formatting`'s, which the PDF
+and the Word document use too, and the tables come formatted from
+:func:`analytics.documents.tables.report_tables`.
+"""
 
 from django import template
 
+from analytics import formatting
 from analytics.disclosure import is_masked
+from analytics.documents.tables import ReportTables, report_tables
 
 register = template.Library()
-DASH = "–"
-
-
-def p_text(p) -> str:
-    """Return analytics.plots.p_text(p), importing it (and matplotlib) on first use:
-    the system checks of every command load the template libraries."""
-    from analytics.plots import p_text as written
-
-    return written(p)
+DASH = formatting.DASH
 
 
 @register.filter
 def num(value, digits=1):
     """Return a number to `digits` decimals, a dash for None, a hidden count as is."""
-    if value is None or value == "":
-        return DASH
-    if is_masked(value):
-        return value
-    return f"{float(value):.{int(digits)}f}"
+    return formatting.num(value, int(digits))
 
 
 @register.filter
 def pct(value, digits=0):
     """Return a proportion (0-1) as a percentage."""
-    if value is None:
-        return DASH
-    if is_masked(value):
-        return value
-    return f"{float(value) * 100:.{int(digits)}f}%"
+    return formatting.pct(value, int(digits))
 
 
 @register.filter
 def ptext(value):
     """Return a P value as a paper prints it (P = .17, P < .001)."""
-    return p_text(value)
+    return formatting.p_text(value)
 
 
 @register.filter
 def pval(value):
     """Return a bare P value for a table cell (.17, <.001)."""
-    if value is None:
-        return DASH
-    return p_text(value).removeprefix("P = ").removeprefix("P ")
+    return formatting.pval(value)
 
 
 @register.filter
@@ -67,6 +56,10 @@ def get(mapping, key):
 @register.filter
 def in_sentence(label):
     """Return a variable's label as it reads inside a sentence ("ECOG" stays)."""
-    from analytics.text import in_sentence as written  # pandas: only when used
+    return formatting.in_sentence(str(label))
 
-    return written(str(label))
+
+@register.simple_tag
+def result_tables(data: dict) -> ReportTables:
+    """Return the result's tables, formatted as the PDF and the DOCX print them."""
+    return report_tables(data)

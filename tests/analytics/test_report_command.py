@@ -8,6 +8,8 @@ from pathlib import Path
 from django.core.management import CommandError, call_command
 from django.test import SimpleTestCase, TestCase
 
+from tests.analytics.documents import docx_tables
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 EXAMPLE = EXAMPLES / "demo-study.json"
 SURVIVAL_EXAMPLE = EXAMPLES / "demo-survival.json"
@@ -70,6 +72,16 @@ class ReportCommandTests(TestCase):
                     "--spec", str(EXAMPLE), "--format", fmt, "--output", str(path)
                 )
                 self.assertTrue(path.read_bytes().startswith(magic))
+
+    def test_docx_output_has_the_reports_tables(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "report.docx"
+            self.run_command(
+                "--spec", str(EXAMPLE), "--format", "docx", "--output", str(path)
+            )
+            tables = docx_tables(path.read_bytes())
+        self.assertEqual(tables[0][0][:3], ["Group", "n", "Events"])
+        self.assertIn("Synchronous resection", [row[0] for row in tables[0]])
 
     def test_bad_specification_gives_messages_and_json_errors(self):
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as spec:

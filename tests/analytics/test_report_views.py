@@ -204,7 +204,7 @@ class ReportDownloadTests(ReportViewTestCase):
 
     def test_unknown_table_or_format_is_not_found(self):
         self.assertEqual(self.download("csv", table="nothing").status_code, 404)
-        self.assertEqual(self.download("docx").status_code, 404)
+        self.assertEqual(self.download("odt").status_code, 404)
 
 
 class SavedReportTests(ReportViewTestCase):

@@ -15,12 +15,14 @@ from django.utils import timezone
 
 from analytics.spec import MAX_JSON_CHARS, InvalidSpec, ReportSpec, parse_json
 
-FORMATS = ("json", "csv", "xlsx", "pdf")
+FORMATS = ("json", "csv", "xlsx", "pdf", "docx")
+#: Formats written as a file, never to standard output.
+BINARY = ("xlsx", "pdf", "docx")
 
 
 class Command(BaseCommand):
     help = (
-        "Run an outcome report: --spec SPEC.json --format json|csv|xlsx|pdf "
+        "Run an outcome report: --spec SPEC.json --format json|csv|xlsx|pdf|docx "
         "[--output FILE]. See the README for the specification and the JSON."
     )
 
@@ -29,7 +31,7 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=FORMATS, default="json")
         parser.add_argument(
             "--output",
-            help="Write here instead of standard output (needed for xlsx, pdf).",
+            help="Write here instead of standard output (needed for xlsx, pdf, docx).",
         )
         parser.add_argument(
             "--table",
@@ -56,7 +58,7 @@ class Command(BaseCommand):
         from analytics import export
         from analytics.reports import ReportError, run_report
 
-        if format in ("xlsx", "pdf") and not output:
+        if format in BINARY and not output:
             raise CommandError(
                 f"--format {format} writes a binary file: give --output FILE."
             )
@@ -82,6 +84,8 @@ class Command(BaseCommand):
             self._write(export.to_csv(result, table), output)
         elif format == "xlsx":
             Path(output).write_bytes(export.to_xlsx(result))
+        elif format == "docx":
+            Path(output).write_bytes(export.to_docx(result, report.curves))
         else:
             Path(output).write_bytes(export.to_pdf(result, report.curves))
         if output:

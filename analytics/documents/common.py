@@ -1,0 +1,77 @@
+"""What the PDF and the Word document both put in: figures and the reading order.
+
+The figures are drawn by :mod:`analytics.plots`; the Kaplan-Meier figure is the
+one the page shows (``export.figure``), the forest plot is drawn from the Cox
+terms with the labels the Cox table prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from matplotlib.figure import Figure
+
+from analytics import plots
+from analytics.formatting import hazard_ratio, p_text
+
+#: Resolution of the figures embedded as PNG: sharp in print at full width.
+FIGURE_DPI = 200
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A rendered figure: PNG bytes and its size in inches."""
+
+    png: bytes
+    width: float
+    height: float
+    caption: str
+
+
+def picture(fig: Figure, caption: str) -> Picture:
+    """Return a figure rendered once as a high-resolution PNG."""
+    width, height = fig.get_size_inches()
+    png = plots.render(fig, format="png", dpi=FIGURE_DPI)
+    return Picture(png=png, width=float(width), height=float(height), caption=caption)
+
+
+def km_picture(data: dict, curves) -> Picture:
+    """Return the Kaplan-Meier figure of the result, as the page draws it."""
+    from analytics import export  # export imports this package's renderers
+
+    level = f"{data['spec']['conf_level'] * 100:g}%"
+    caption = (
+        f"Kaplan-Meier estimates of {data['endpoint']['label']} by "
+        f"{data['grouping']['label'].lower()}, with {level} confidence bands and "
+        "the number at risk."
+    )
+    # the figure's note on the groups not drawn, as text a reader can search
+    note = export.suppressed_note(data)
+    if note:
+        caption = f"{caption} {note}"
+    return picture(export.figure(data, curves), caption)
+
+
+def forest_picture(data: dict) -> Picture | None:
+    """Return the forest plot of the Cox hazard ratios, or None without a model."""
+    cox = data.get("cox") or {}
+    terms = [t for t in cox.get("terms") or [] if t.get("hazard_ratio") is not None]
+    if not terms:
+        return None
+    labels = [f"{hazard_ratio(t)}   {p_text(t['p_value'])}" for t in terms]
+    fig = plots.forest_figure(
+        terms,
+        reference=cox["reference"],
+        conf_level=data["spec"]["conf_level"],
+        labels=labels,
+    )
+    covariates = cox.get("covariates")
+    adjusted = f", adjusted for {', '.join(covariates)}" if covariates else ""
+    caption = f"Hazard ratios against {cox['reference']} (Cox model{adjusted})."
+    return picture(fig, caption)
+
+
+def file_stem(data: dict) -> str:
+    """Return the file name (without extension) of a result's downloads."""
+    name = (data["spec"].get("name") or "report").strip().replace(" ", "_")[:60]
+    return name or "report"
