@@ -277,12 +277,14 @@ EXCLUSION_REASONS = ("no_index_date", "group_unknown")
 class SurvivalTable:
     """A cohort counted by what its survival analysis needs, and nothing more.
 
-    ``counts`` has one row per distinct (group, days, event, flags) with ``n``
-    patients, for the patients kept: group is a categorical of labels (as in
-    :func:`patient_frame`), ``days`` an int, ``event`` and the
-    :data:`TABLE_FLAGS` bools (``unresected_primary``: no resection of the
-    primary). ``excluded`` counts the others by reason (:data:`EXCLUSION_REASONS`:
-    no index date on or before the cut-off, or no value for the grouping).
+    ``counts`` has one row per distinct (group, days, event, competing, flags)
+    with ``n`` patients, for the patients kept: group is a categorical of labels
+    (as in :func:`patient_frame`), ``days`` an int, ``event``, ``competing`` (a
+    death that competes with the event a cumulative incidence estimates:
+    ``registry.bulk``'s survival_competing) and the :data:`TABLE_FLAGS` bools
+    (``unresected_primary``: no resection of the primary). ``excluded`` counts
+    the others by reason (:data:`EXCLUSION_REASONS`: no index date on or before
+    the cut-off, or no value for the grouping).
     ``resections`` counts the kept patients resected (primary, liver or both) by
     the days from diagnosis to the later of the two first resections (columns
     ``days``, ``n``), for the landmark a report suggests.
@@ -339,6 +341,7 @@ def survival_table(
     sql = f"""
     WITH c AS (
         SELECT {source} AS grp, f.survival_days AS days, f.survival_event AS event,
+            f.survival_competing AS competing,
             CASE WHEN f.survival_start IS NULL OR f.survival_start > %s
                     THEN 'no_index_date'
                 WHEN COALESCE(CAST({source} AS TEXT), '') = ''
@@ -350,16 +353,18 @@ def survival_table(
             {bulk.days_between(vendor, "f.strategy_completed", "f.diagnosis_date")}
                 AS resected
         FROM ({facts}) f {join})
-    SELECT 'counts', grp, days, event, reason, {flags}, COUNT(*)
-    FROM c GROUP BY grp, days, event, reason, {flags}
+    SELECT 'counts', grp, days, event, competing, reason, {flags}, COUNT(*)
+    FROM c GROUP BY grp, days, event, competing, reason, {flags}
     UNION ALL
-    SELECT 'resections', NULL, resected, NULL, '', {", ".join(["NULL"] * 4)}, COUNT(*)
+    SELECT 'resections', NULL, resected, NULL, NULL, '', {", ".join(["NULL"] * 4)},
+        COUNT(*)
     FROM c WHERE reason = '' AND resected IS NOT NULL GROUP BY resected
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, (cutoff, *params, *join_params))
         fetched = cursor.fetchall()
-    columns = ["part", "group", "days", "event", "reason", *TABLE_FLAGS, "n"]
+    columns = ["part", "group", "days", "event", "competing", "reason", *TABLE_FLAGS]
+    columns.append("n")
     frame = pd.DataFrame(fetched, columns=columns)
     part = frame.pop("part")
     resections = frame.loc[part == "resections", ["days", "n"]].astype(int)
@@ -370,7 +375,10 @@ def survival_table(
         group=_variable_column(kept["group"], variable),
         days=kept["days"].astype(int),
         n=kept["n"].astype(int),
-        **{name: kept[name].astype(bool) for name in ("event", *TABLE_FLAGS)},
+        **{
+            name: kept[name].astype(bool)
+            for name in ("event", "competing", *TABLE_FLAGS)
+        },
     )
     return SurvivalTable(
         counts=kept.reset_index(drop=True),
@@ -394,6 +402,7 @@ def table_from_frame(frame: pd.DataFrame) -> SurvivalTable:
             "group": kept["group"],
             "days": kept["days"].astype(int),
             "event": kept["event"].astype(bool),
+            "competing": kept["competing"].astype(bool),
             "liver_resected": kept["first_liver_resection"].notna(),
             "converted": kept["converted"] == "Yes",
             "unresected_primary": kept["first_primary_resection"].isna(),
@@ -433,6 +442,7 @@ FRAME_FACTS = (
     "later_palliative",
     "survival_start",
     "survival_event",
+    "survival_competing",
     "survival_days",
 )
 
@@ -449,7 +459,7 @@ def patient_frame(
     """Return one row per patient: group, days, event, derived dates and variables.
 
     Columns: ``registry_number``, ``group`` (a categorical of labels in the
-    vocabulary's order), ``days``, ``event``, ``survival_start``,
+    vocabulary's order), ``days``, ``event``, ``competing``, ``survival_start``,
     ``diagnosis_date``, ``first_primary_resection``, ``first_liver_resection``,
     ``first_systemic``, ``initial_resectability`` and one column per named
     variable (categorical variables as labels, ordinal as ordered categoricals).
@@ -467,7 +477,13 @@ def patient_frame(
     facts = bulk.fetch_frame(
         queryset, endpoint=endpoint, index=index, as_of=as_of, columns=FRAME_FACTS
     )
-    frame = facts.rename(columns={"survival_days": "days", "survival_event": "event"})
+    frame = facts.rename(
+        columns={
+            "survival_days": "days",
+            "survival_event": "event",
+            "survival_competing": "competing",
+        }
+    )
     recorded = {
         name: VARIABLES[name].column
         for name in names
@@ -513,6 +529,7 @@ def patient_frame(
     )
     frame["days"] = frame["days"].astype(float).where(at_risk)
     frame["event"] = frame["event"].astype(bool)
+    frame["competing"] = frame["competing"].astype(bool)
     frame = frame.drop(columns=[n for n in DERIVED if n in frame.columns])
     for name in names:
         frame[f"v_{name}"] = _variable_column(frame[f"v_{name}"], VARIABLES[name])
