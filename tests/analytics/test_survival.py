@@ -588,6 +588,41 @@ class TestFollowUpAgainstR:
             assert as_float(got) == approx(expected)
 
 
+class TestFollowUpAtEachLevelAgainstR:
+    """Case fu_<data>_<group>_<conf.type>_<level>: reference.R's fu_case with
+    ``conf.int = level``, for every CI type at 90%, 95% and 99%."""
+
+    CASES = {
+        "lung_all": ("lung", "time", "dead", None),
+        "aml_x": ("aml", "time", "status", "x"),
+    }
+
+    @pytest.mark.parametrize("level", [0.9, 0.95, 0.99])
+    @pytest.mark.parametrize("conf_type", ["log", "log-log", "plain"])
+    @pytest.mark.parametrize("name", list(CASES))
+    def test_reverse_kaplan_meier_interval_matches_r(self, name, conf_type, level):
+        r = r_case(f"fu_{name}_{conf_type}_{level}")
+        data, duration, event, group = self.CASES[name]
+        result = median_followup(
+            r_data(data),
+            duration=duration,
+            event=event,
+            group=group,
+            conf_type=conf_type,
+            conf_level=level,
+        )
+        by_group = {ALL: result} if group is None else result
+        assert list(by_group) == r["groups"]
+        for label, followup in by_group.items():
+            expected = [
+                r[f"{label}|median"][0],
+                r[f"{label}|median.lower"][0],
+                r[f"{label}|median.upper"][0],
+            ]
+            got = [followup.median, followup.lower, followup.upper]
+            assert as_float(got) == approx(expected)
+
+
 class TestLandmarkAgainstR:
     """Case landmark_lung_180 in reference.R: keep time > 180 or censored at 180,
     then survfit(Surv(time - 180, status) ~ sex, conf.type = "log-log") and

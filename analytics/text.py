@@ -1,0 +1,208 @@
+"""The written parts of a report: the Methods and Results paragraphs, warnings.
+
+Every sentence is written from a result's JSON-ready data (the sections of
+:class:`analytics.reports.Report`, or a stored run's data) and its
+specification, never from the statistics objects, so a stored or masked
+result (:mod:`analytics.disclosure`) gets its text written again from the
+numbers it shows.
+
+It reads the variables' labels from :data:`analytics.dataset.VARIABLES` and
+touches no database.
+"""
+
+from __future__ import annotations
+
+from analytics.dataset import VARIABLES
+from analytics.plots import p_text
+from analytics.spec import ReportSpec
+
+ENDPOINT_EVENTS = {
+    "os": ("overall survival", "death"),
+    "rfs": ("recurrence-free survival", "recurrence, progression or death"),
+}
+
+
+#: How each confidence-interval type is named in the Methods paragraph.
+CI_METHODS = {
+    "log-log": "the log-log transformation (as lifelines and Stata do)",
+    "log": "the log transformation (R survfit's default)",
+    "plain": "no transformation (plain Greenwood intervals)",
+}
+#: The same, once the paragraph has named it.
+CI_SHORT = {
+    "log-log": "the log-log transformation",
+    "log": "the log transformation",
+    "plain": "no transformation (plain)",
+}
+
+
+def num(value: float) -> str:
+    """Return a number to one decimal, without a trailing ".0"."""
+    return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+def rounded(value: float, unit: str) -> str:
+    """Return a time as a paper prints it: whole months, weeks or days; years to .1."""
+    return num(value) if unit == "years" else f"{value:.0f}"
+
+
+def immortal_time_warning(spec: ReportSpec, suggested: float) -> str:
+    """Warn that grouping by later events favours the groups defined by surviving."""
+    return (
+        f"Immortal-time bias: '{VARIABLES[spec.group_by].label}' depends on events "
+        "after the index date (a staged resection happens months after diagnosis), "
+        "so patients in the later-defined groups had to survive to be counted in "
+        f"them. Compare with a landmark analysis (index 'landmark', landmark "
+        f"{num(suggested)} {spec.time_unit}: 90% of resections are done by then)."
+    )
+
+
+def methods_text(spec: ReportSpec, s: dict) -> str:
+    """Return the methods paragraph, from the specification and what was run."""
+    endpoint, event = ENDPOINT_EVENTS[spec.endpoint]
+    index = {
+        "diagnosis": "the date of diagnosis",
+        "treatment": "the start of the first treatment",
+        "operation": "the first operation",
+        "landmark": f"a landmark {num(spec.landmark or 0)} {spec.time_unit} after "
+        "diagnosis",
+    }[spec.index]
+    ci = CI_METHODS[spec.conf_type]
+    level = f"{spec.conf_level * 100:g}%"
+    text = [
+        f"{endpoint.capitalize()} was measured from {index} to {event}; patients "
+        f"without the event were censored at their last known contact or at the data "
+        f"cut-off ({spec.as_of.isoformat()}), whichever came first.",
+        "Survival was estimated by the Kaplan-Meier method with Greenwood's variance; "
+        f"{level} confidence intervals used {ci}.",
+        f"Groups ({s['grouping']['label'].lower()}) were compared with the log-rank "
+        "test, overall and pairwise with Holm's correction for multiple comparisons.",
+    ]
+    if s.get("cox"):
+        adjusted = (
+            ", adjusted for "
+            + ", ".join(VARIABLES[c].label.lower() for c in spec.covariates)
+            if spec.covariates
+            else ""
+        )
+        text.append(
+            "Hazard ratios against the reference group "
+            f"({s['cox']['reference']}) came from a Cox proportional-hazards model"
+            f"{adjusted} (Efron ties); proportional hazards were checked with the "
+            "score test of R's cox.zph (survival 3.x, Kaplan-Meier time transform)."
+        )
+    text.append(
+        "Median follow-up was estimated by the reverse Kaplan-Meier method (the end "
+        f"of follow-up as the event, death as censoring), with its {level} confidence "
+        f"interval by {CI_SHORT[spec.conf_type]}."
+    )
+    if s["baseline"]["rows"] or s["associations"]:
+        text.append(
+            "Baseline characteristics were compared by one-way ANOVA and the "
+            "Kruskal-Wallis test (continuous), chi-square or Fisher's exact test when "
+            "an expected count was below 5 (categorical), and the Cochran-Armitage "
+            "test for trend (ordered factor against a yes/no outcome)."
+        )
+    if spec.index == "landmark":
+        text.append(
+            "In the landmark analysis, only patients alive and under follow-up at the "
+            "landmark were included, grouped by the treatment they had received by "
+            "then."
+        )
+    if s.get("disclosure"):
+        text.append(s["disclosure"]["note"])
+    return " ".join(text)
+
+
+def _share(share: dict) -> str:
+    """Return "12 (16%)", or the count alone when its percentage is hidden."""
+    if share["percent"] is None:
+        return f"{share['n']}"
+    return f"{share['n']} ({share['percent']:.0f}%)"
+
+
+def results_text(spec: ReportSpec, s: dict) -> str:
+    """Return the results paragraph, written from the numbers, abstract-style."""
+    unit = spec.time_unit
+    cohort = s["cohort"]
+    groups = s["groups"]
+    parts = [
+        f"{cohort['analysed']} patients were analysed: "
+        + ", ".join(f"{g['group'].lower()} {g['n']}" for g in groups)
+        + "."
+    ]
+    follow = s["followup"]
+    if follow["median"] is not None:
+        parts.append(
+            f"Median follow-up was {num(follow['median'])} {unit} (range "
+            f"{num(follow['minimum'])}–{num(follow['maximum'])})."
+        )
+    # a suppressed group (analytics.disclosure) has no median to give
+    shown = [g for g in groups if not g.get("suppressed")]
+    medians = [
+        rounded(g["median"]["estimate"], unit)
+        if g["median"]["estimate"] is not None
+        else "not reached"
+        for g in shown
+    ]
+    if len(shown) > 1:
+        logrank = s["logrank"]
+        parts.append(
+            f"Median {ENDPOINT_EVENTS[spec.endpoint][0]} was {' vs '.join(medians)} "
+            f"{unit} ({', '.join(g['group'].lower() for g in shown)}; "
+            f"{p_text(logrank.get('p_value'))})."
+        )
+    elif len(groups) > 1:
+        parts.append(
+            f"Median {ENDPOINT_EVENTS[spec.endpoint][0]} was {medians[0]} {unit} "
+            f"({shown[0]['group'].lower()})."
+        )
+    else:
+        parts.append(
+            f"Median {ENDPOINT_EVENTS[spec.endpoint][0]} was {medians[0]} {unit}."
+        )
+    if 0 < len(s["pairwise"]) <= 3:
+        parts.append(
+            "Pairwise (Holm-adjusted): "
+            + "; ".join(
+                f"{p['group_a'].lower()} vs {p['group_b'].lower()} "
+                f"{p_text(p['p_holm'])}"
+                for p in s["pairwise"]
+            )
+            + "."
+        )
+    elif s["pairwise"]:
+        parts.append("Pairwise comparisons, Holm-adjusted, are in the table.")
+    events = s["events"]
+    parts.append(
+        f"{_share(events['liver_resected'])} patients had a liver resection; "
+        f"{_share(events['converted'])} became resectable only after systemic "
+        "therapy."
+    )
+    for association in s["associations"]:
+        test = association["tests"][-1]
+        parts.append(
+            f"{association['factor_label']} was associated with "
+            f"{association['outcome_label'].lower()} ({test['name']}, "
+            f"{p_text(test['p_value'])})."
+        )
+    for subgroup in s["subgroups"]:
+        for level in subgroup["levels"]:
+            marks = [m for m in level["landmarks"] if m["estimable"]]
+            if (
+                subgroup["field"] == "liver_resected"
+                and level["group"] == "No"
+                and marks
+            ):
+                mark = next((m for m in marks if m["time"] == 24), marks[0])
+                parts.append(
+                    f"Without liver resection, {num(mark['time'])}-{unit[:-1]} "
+                    f"survival was {mark['survival'] * 100:.0f}%."
+                )
+    later = events["later_palliative_unresected_primary"]
+    if later["of"]:
+        parts.append(
+            f"{later['n']} of {later['of']} patients whose primary was not resected "
+            "needed palliative surgery later."
+        )
+    return " ".join(parts)
