@@ -38,7 +38,7 @@ Shared assumptions
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -240,6 +240,7 @@ def _prepare(
     strata: str | None,
     weights: str | None,
     censored,
+    causes: Sequence = (),
 ) -> _Prepared:
     _require_columns(df, [c for c in (duration, status, group, strata, weights) if c])
     time = df[duration].to_numpy(dtype=float, na_value=np.nan)
@@ -270,7 +271,7 @@ def _prepare(
         raise ValueError(f"{weights!r} must hold non-negative integer counts")
     keep &= w > 0
     failed = keep & (codes != censored).to_numpy()
-    found = sorted(pd.unique(codes[failed]))
+    found = sorted(set(pd.unique(codes[failed])) | set(causes))
     causes = tuple(str(c) for c in found)
     cause = np.full(time.size, -1, dtype=np.int64)
     for i, c in enumerate(found):
@@ -319,6 +320,7 @@ def cumulative_incidence(
     group: str | None = None,
     weights: str | None = None,
     censored=0,
+    causes: Sequence = (),
     conf_type: ConfType = "log-log",
     conf_level: float = 0.95,
 ) -> dict[str, dict[str, CumulativeIncidence]]:
@@ -335,6 +337,9 @@ def cumulative_incidence(
     group
         Column to split by (R's factor order); None gives one group keyed
         :data:`analytics.survival.ALL`.
+    causes
+        Causes to estimate even where no patient had them (a curve of zeros),
+        besides those found.
     conf_type, conf_level
         The pointwise limits :meth:`CumulativeIncidence.at` gives.
 
@@ -365,6 +370,7 @@ def cumulative_incidence(
         strata=None,
         weights=weights,
         censored=censored,
+        causes=causes,
     )
     result: dict[str, dict[str, CumulativeIncidence]] = {}
     for g, label in enumerate(data.groups):
@@ -448,6 +454,7 @@ def gray_test(
     strata: str | None = None,
     weights: str | None = None,
     censored=0,
+    causes: Sequence = (),
     rho: float = 0.0,
 ) -> dict[str, GrayTest]:
     """Test, for every cause, that its cumulative incidence is the same in all
@@ -484,6 +491,7 @@ def gray_test(
         strata=strata,
         weights=weights,
         censored=censored,
+        causes=causes,
     )
     ng = len(data.groups)
     if ng < 2:

@@ -38,7 +38,7 @@ from pandas.api.types import union_categoricals
 from registry import bulk, choices
 from registry.choices import Endpoint, IndexDate, Strategy
 from registry.derive import DAYS_PER_MONTH, strategy_from_dates
-from registry.models import Patient, Site, SystemicTherapyLine
+from registry.models import Death, Patient, Site, SystemicTherapyLine
 
 #: Divisors from days to each time unit a report may use.
 TIME_UNITS = {"days": 1.0, "weeks": 7.0, "months": DAYS_PER_MONTH, "years": 365.25}
@@ -628,6 +628,16 @@ def _variable_column(values: pd.Series, variable: Variable) -> pd.Series:
     return pd.Categorical(mapped, categories=order, ordered=variable.kind == "ordinal")
 
 
+def unknown_cause_deaths(queryset: QuerySet, *, as_of: datetime.date) -> int:
+    """Return how many patients of `queryset` died by `as_of` of an unknown cause
+    (one query): the competing-risks section counts them with the other causes."""
+    return Death.objects.filter(
+        patient__in=queryset.values("pk"),
+        date__lte=as_of,
+        cause=choices.CauseOfDeath.UNKNOWN,
+    ).count()
+
+
 def strategy_by(frame: pd.DataFrame, landmark_days: int) -> pd.Series:
     """Return each patient's resection strategy as it stood `landmark_days` after
     diagnosis: registry.derive's rule applied to the resections done by then."""
@@ -688,5 +698,6 @@ __all__ = [
     "strategy_by",
     "survival_table",
     "table_from_frame",
+    "unknown_cause_deaths",
     "SurvivalTable",
 ]

@@ -213,6 +213,19 @@ class TestCumulativeIncidenceAgainstR:
         assert list(curves) == ["death", "recurrence"]
         assert curves["recurrence"].events == 2
 
+    def test_a_cause_nobody_had_gets_a_zero_curve_and_no_test(self):
+        df = data("competing_edge").query("status != 1")
+        curves = cumulative_incidence(
+            df, duration="time", status="status", group="grp", causes=(1, 2)
+        )
+        assert all(c["1"].events == 0 for c in curves.values())
+        assert curves["ties"]["1"].at([5])[0].estimate == 0
+        tests = gray_test(
+            df, duration="time", status="status", group="grp", causes=(1, 2)
+        )
+        assert tests["1"].statistic is None and tests["1"].p_value is None
+        assert tests["2"].statistic is not None
+
     def test_negative_times_are_refused(self):
         df = pd.DataFrame({"t": [1, -2], "s": [1, 0]})
         with pytest.raises(ValueError, match="'t' must be finite and >= 0"):
