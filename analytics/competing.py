@@ -529,6 +529,11 @@ def _gray_result(cause, score, var, groups, strata) -> GrayTest:
     )
 
 
+#: Event times processed at once by Gray's test: bounds its memory (a few arrays
+#: of this many times x groups x groups) whatever the number of distinct times.
+GRAY_CHUNK_CELLS = 2_000_000
+
+
 def _gray_stratum(
     time: np.ndarray,
     code: np.ndarray,
@@ -539,64 +544,76 @@ def _gray_stratum(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return the scores of groups 1..ng-1 and their covariance in one stratum.
 
-    A transcription of cmprsk's ``crst`` routine (Gray 1988, section 2), one
-    distinct time at a time; counted rows enter as their counts.
+    cmprsk's ``crst`` routine (Gray 1988, section 2), whose loop over the
+    distinct times only accumulates sums: the per-group Kaplan-Meier and
+    cumulative incidence before each time, the pooled incidence and the
+    matrices ``a`` and ``c`` are computed for all times at once with cumulative
+    sums and products, and the score and variance are sums over the times
+    (in chunks of times, so memory stays bounded). Counted rows enter as their
+    counts. The names follow the Fortran's.
     """
     times, where = np.unique(time, return_inverse=True)
     m = times.size
     counts = np.zeros((m, 3, ng))
     np.add.at(counts, (where, code, group), weight)
+    d1, d2 = counts[:, 1, :], counts[:, 2, :]
+    total = counts.sum(axis=1)
+    rs = total[::-1].cumsum(axis=0)[::-1]  # at risk per group just before
+    live = rs > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        skm = np.cumprod(np.where(live, (rs - d1 - d2) / rs, 1.0), axis=0)
+        skmm = np.vstack([np.ones((1, ng)), skm[:-1]])
+        f1 = np.cumsum(np.where(live, skmm * d1 / rs, 0.0), axis=0)
+        f1m = np.vstack([np.zeros((1, ng)), f1[:-1]])
+        ratio = np.where(live, rs / skmm, 0.0)
+    # only the times with a failure (of either cause) contribute
+    nd1, nd2 = d1.sum(axis=1), d2.sum(axis=1)
+    keep = (nd1 > 0) | (nd2 > 0)
+    d1, d2, rs, live = d1[keep], d2[keep], rs[keep], live[keep]
+    skm, skmm, f1m, ratio = skm[keep], skmm[keep], f1m[keep], ratio[keep]
+    nd1 = nd1[keep]
+    tr = ratio.sum(axis=1)
+    tq = (ratio * (1 - f1m)).sum(axis=1)
+    jump = nd1 / tr
+    f = np.cumsum(jump)  # the pooled cumulative incidence after each time
+    fm = f - jump  # ... and before
+    fb = (1 - fm) ** rho
     ng1 = ng - 1
-    rs = counts.sum(axis=(0, 1))  # at risk per group
-    s = np.zeros(ng1)
-    v = np.zeros((ng1, ng1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = fb[:, None] * (d1 - nd1[:, None] * ratio * (1 - f1m) / tq[:, None])
+        s = np.where(live, score, 0.0)[:, :ng1].sum(axis=0)
+        # the cause of interest: every live group at times it occurred
+        t4 = np.where(skm > 0, 1 - (1 - f[:, None]) / skm, 1.0)
+        t5 = np.where(
+            nd1[:, None] > 1, 1 - (nd1[:, None] - 1) / (tr[:, None] * skmm - 1), 1.0
+        )
+        t3 = np.where(live & (nd1[:, None] > 0), t5 * skmm * nd1[:, None], 0.0)
+        t3 = np.where(t3 != 0, t3 / (tr[:, None] * rs), 0.0)
+        # the other causes: the groups they occurred in
+        other = (skm > 0) & (d2 > 0)
+        u4 = np.where(other, (1 - f[:, None]) / skm, 0.0)
+        u5 = np.where(d2 > 1, 1 - (d2 - 1) / (rs - 1), 1.0)
+        u3 = np.where(other, u5 * skmm**2 * d2 / rs**2, 0.0)
+        c_weight = nd1 / (tr * (1 - fm))
+    v3 = (t4 * t4 * t3).sum(axis=0) + (u4 * u4 * u3).sum(axis=0)
     v2 = np.zeros((ng1, ng))
-    v3 = np.zeros(ng)
+    v = np.zeros((ng1, ng1))
     c = np.zeros((ng, ng))
-    f1m = np.zeros(ng)
-    skmm = np.ones(ng)
-    fm = 0.0
-    for j in range(m):
-        d0, d1, d2 = counts[j]
-        nd1, nd2 = d1.sum(), d2.sum()
-        if nd1 > 0 or nd2 > 0:
-            live = rs > 0
-            skm, f1 = skmm.copy(), f1m.copy()
-            r, km = rs[live], skmm[live]
-            skm[live] = km * (r - d1[live] - d2[live]) / r
-            f1[live] = f1m[live] + km * d1[live] / r
-            ratio = np.where(live, rs / np.where(live, skmm, 1), 0.0)
-            tr = ratio.sum()
-            tq = (ratio * (1 - f1m)).sum()
-            f = fm + nd1 / tr
-            fb = (1 - fm) ** rho
-            a = -fb * np.outer(ratio, ratio) / tr
-            a[np.diag_indices(ng)] = fb * ratio * (1 - ratio / tr)
-            c += a * nd1 / (tr * (1 - fm))
-            lv = live[:ng1]
-            s[lv] += fb * (
-                d1[:ng1][lv] - nd1 * ratio[:ng1][lv] * (1 - f1m[:ng1][lv]) / tq
-            )
-            if nd1 > 0:
-                for k in np.flatnonzero(live):
-                    t4 = 1 - (1 - f) / skm[k] if skm[k] > 0 else 1.0
-                    t5 = 1 - (nd1 - 1) / (tr * skmm[k] - 1) if nd1 > 1 else 1.0
-                    t3 = t5 * skmm[k] * nd1 / (tr * rs[k])
-                    v3[k] += t4 * t4 * t3
-                    t1 = a[:ng1, k] - t4 * c[:ng1, k]
-                    v2[:, k] += t1 * t4 * t3
-                    v += np.outer(t1, t1) * t3
-            if nd2 > 0:
-                for k in np.flatnonzero((skm > 0) & (d2 > 0)):
-                    t4 = (1 - f) / skm[k]
-                    t5 = 1 - (d2[k] - 1) / (rs[k] - 1) if d2[k] > 1 else 1.0
-                    t3 = t5 * skmm[k] ** 2 * d2[k] / rs[k] ** 2
-                    v3[k] += t4 * t4 * t3
-                    t1 = t4 * c[:ng1, k]
-                    v2[:, k] -= t1 * t4 * t3
-                    v += np.outer(t1, t1) * t3
-            fm, f1m, skmm = f, f1, skm
-        rs = rs - d0 - d1 - d2
+    step = max(1, GRAY_CHUNK_CELLS // (ng * ng))
+    for lo in range(0, keep.sum(), step):
+        hi = lo + step
+        r, w = ratio[lo:hi], fb[lo:hi, None, None]
+        a = -w * r[:, :, None] * r[:, None, :] / tr[lo:hi, None, None]
+        diag = np.arange(ng)
+        a[:, diag, diag] = w[:, :, 0] * r * (1 - r / tr[lo:hi, None])
+        cc = c + np.cumsum(a * c_weight[lo:hi, None, None], axis=0)
+        c = cc[-1]
+        t1 = a[:, :ng1, :] - t4[lo:hi, None, :] * cc[:, :ng1, :]
+        v2 += np.einsum("eik,ek->ik", t1, t4[lo:hi] * t3[lo:hi])
+        v += np.einsum("eik,ejk,ek->ij", t1, t1, t3[lo:hi])
+        u1 = u4[lo:hi, None, :] * cc[:, :ng1, :]
+        v2 -= np.einsum("eik,ek->ik", u1, u4[lo:hi] * u3[lo:hi])
+        v += np.einsum("eik,ejk,ek->ij", u1, u1, u3[lo:hi])
     cv = c[:ng1] @ v2.T
     v += (c[:ng1] * v3) @ c[:ng1].T + cv + cv.T
     return s, v

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analytics import competing
 from analytics.competing import (
     CumulativeIncidence,
     confidence_limits,
@@ -283,6 +284,16 @@ class TestGrayTestAgainstR:
         )
         for cause in one:
             assert many[cause].statistic == pytest.approx(one[cause].statistic)
+
+    def test_times_summed_in_chunks_give_the_same_test(self, monkeypatch):
+        df = data("mgus2")
+        whole = gray_test(df, duration="time", status="status", group="sex")
+        monkeypatch.setattr(competing, "GRAY_CHUNK_CELLS", 7)  # one time a chunk
+        chunked = gray_test(df, duration="time", status="status", group="sex")
+        for cause in whole:
+            assert chunked[cause].statistic == pytest.approx(
+                whole[cause].statistic, rel=1e-12
+            )
 
     def test_one_group_gives_no_test(self):
         assert gray_test(data("mgus2"), duration="time", status="status", group="old")
