@@ -248,11 +248,9 @@ def run_report(spec: ReportSpec, *, user) -> Report:
         sections.update(count_sections(split))
     sections["events"] = events_section(cohort.table.counts).to_dict()
     sections["landmark_analysis"] = cohort.landmark_info
-    sections["suggested_landmark"] = None
-    if VARIABLES[spec.group_by].post_index and spec.index != "landmark":
-        suggested = suggested_landmark(cohort.table.resections, spec)
-        sections["suggested_landmark"] = suggested
-        warnings.insert(0, immortal_time_warning(spec, suggested))
+    warning, sections["suggested_landmark"] = immortal_time(spec, cohort.table)
+    if warning:
+        warnings.insert(0, warning)
     sections["warnings"] = warnings
     if min_cell is not None:
         sections, curves = disclosure.mask_result(sections, curves, min_cell=min_cell)
@@ -886,6 +884,54 @@ def events_section(counts: pd.DataFrame) -> Events:
     )
 
 
+#: The groupings a landmark analysis can regroup as they stood at the landmark.
+REGROUPED_AT_LANDMARK = ("strategy", "liver_resected")
+#: The later event each grouping that depends on one is defined by:
+#: (flag of the counted table, the event in words).
+LATER_EVENTS = {
+    "strategy": ("resected", "a resection"),
+    "staged_order": ("resected", "a resection"),
+    "liver_resected": ("liver_resected", "a liver resection"),
+    "converted": ("liver_resected", "a liver resection"),
+    "later_palliative": ("later_palliative", "palliative surgery"),
+}
+
+
+def immortal_time(
+    spec: ReportSpec, table: dataset.SurvivalTable
+) -> tuple[str | None, float | None]:
+    """Return the immortal-time warning and the landmark it suggests, if any.
+
+    A grouping by what happened after the index date (:attr:`Variable.post_index`)
+    favours the groups a patient joins by surviving to a later event; it is
+    warned of only when that event happened after diagnosis to some analysed
+    patient (a cohort with no resection has no such bias to warn of). The
+    landmark is derived from those events alone (:func:`suggested_landmark`),
+    and suggested only for the groupings a landmark analysis can regroup
+    (:data:`REGROUPED_AT_LANDMARK`).
+    """
+    variable = VARIABLES[spec.group_by]
+    if not variable.post_index or spec.index == "landmark":
+        return None, None
+    flag, event = LATER_EVENTS.get(spec.group_by, ("resected", "a resection"))
+    resections = table.resections[table.resections["days"] > 0]
+    counts = table.counts
+    if flag == "resected":
+        happened = int(resections["n"].sum())
+    else:
+        happened = int(counts.loc[counts[flag], "n"].sum())
+        if flag == "liver_resected" and resections.empty:
+            happened = 0  # every resection on the day of diagnosis: nothing later
+    if not happened:
+        return None, None
+    suggested = None
+    if spec.group_by in REGROUPED_AT_LANDMARK and not resections.empty:
+        suggested = suggested_landmark(resections, spec)
+    return immortal_time_warning(
+        spec, patients=happened, event=event, suggested=suggested
+    ), suggested
+
+
 def suggested_landmark(resections: pd.DataFrame, spec: ReportSpec) -> float:
     """Return a landmark (in the spec's unit) by which 90% of resections were done,
     rounded up to a multiple of LANDMARK_STEP_MONTHS.
@@ -894,16 +940,17 @@ def suggested_landmark(resections: pd.DataFrame, spec: ReportSpec) -> float:
     to their last first resection (``days``), as :class:`dataset.SurvivalTable`
     holds them; the 90th percentile is numpy's default (linear, R's type 7) over
     the patients.
+    There must be at least one: with no resection there is no landmark to
+    suggest (:func:`immortal_time` gives none).
     """
-    if resections.empty:
-        suggestion = 6
-    else:
-        months = resections["days"].to_numpy() / dataset.TIME_UNITS["months"]
-        late = weighted_quantile(months, resections["n"].to_numpy(), 0.9)
-        suggestion = max(
-            LANDMARK_STEP_MONTHS,
-            math.ceil(late / LANDMARK_STEP_MONTHS) * LANDMARK_STEP_MONTHS,
-        )
+    if resections.empty or not resections["n"].sum():
+        raise ValueError("no resections to derive a landmark from")
+    months = resections["days"].to_numpy() / dataset.TIME_UNITS["months"]
+    late = weighted_quantile(months, resections["n"].to_numpy(), 0.9)
+    suggestion = max(
+        LANDMARK_STEP_MONTHS,
+        math.ceil(late / LANDMARK_STEP_MONTHS) * LANDMARK_STEP_MONTHS,
+    )
     return suggestion * dataset.TIME_UNITS["months"] / spec.unit_days
 
 

@@ -190,6 +190,15 @@ class ReportSpec:
     #: cancer death per group, with Gray's test (analytics.competing).
     competing_risks: bool = False
 
+    @property
+    def alpha(self) -> float:
+        """Return the significance level: 1 - conf_level (.05 for 95% intervals).
+
+        One level for intervals and tests, so that a hazard ratio whose interval
+        excludes 1 is the one the text calls significant.
+        """
+        return round(1 - self.conf_level, 10)
+
     @classmethod
     def from_dict(cls, data: Mapping) -> ReportSpec:
         """Return the specification in `data`, or raise InvalidSpec listing every

@@ -47,14 +47,28 @@ def rounded(value: float, unit: str) -> str:
     return num(value) if unit == "years" else f"{value:.0f}"
 
 
-def immortal_time_warning(spec: ReportSpec, suggested: float) -> str:
-    """Warn that grouping by later events favours the groups defined by surviving."""
-    return (
+def immortal_time_warning(
+    spec: ReportSpec, *, patients: int, event: str, suggested: float | None
+) -> str:
+    """Warn that grouping by later events favours the groups defined by surviving.
+
+    `patients` had the later `event` (e.g. "a resection") after diagnosis;
+    `suggested` is the landmark a landmark analysis could use (None when the
+    grouping cannot be regrouped at a landmark).
+    """
+    who = "1 patient was" if patients == 1 else f"{patients} patients were"
+    text = (
         f"Immortal-time bias: '{VARIABLES[spec.group_by].label}' depends on events "
-        "after the index date (a staged resection happens months after diagnosis), "
-        "so patients in the later-defined groups had to survive to be counted in "
-        f"them. Compare with a landmark analysis (index 'landmark', landmark "
-        f"{num(suggested)} {spec.time_unit}: 90% of resections are done by then)."
+        f"after the index date ({who} grouped by {event} after diagnosis), so "
+        "patients in the groups defined by a later event had to survive to it to be "
+        "counted in them."
+    )
+    if suggested is None:
+        return text
+    return (
+        f"{text} Compare with a landmark analysis (index 'landmark', landmark "
+        f"{num(suggested)} {spec.time_unit}: 90% of the resections were done by "
+        "then)."
     )
 
 
@@ -102,6 +116,9 @@ def methods_text(spec: ReportSpec, s: dict) -> str:
         f"of follow-up as the event, death as censoring), with its {level} confidence "
         f"interval by {CI_SHORT[spec.conf_type]}."
     )
+    text.append(
+        f"Two-sided P values below {alpha_text(spec.alpha)} were called significant."
+    )
     if s["baseline"]["rows"] or s["associations"]:
         text.append(
             "Baseline characteristics were compared by one-way ANOVA and the "
@@ -122,6 +139,32 @@ def methods_text(spec: ReportSpec, s: dict) -> str:
     return " ".join(text)
 
 
+def patients(n) -> str:
+    """Return "1 patient", "74 patients" or "<5 patients" (a hidden count)."""
+    return f"{n} patient" if n == 1 else f"{n} patients"
+
+
+def alpha_text(alpha: float) -> str:
+    """Return a significance level as a P value is printed: ".05", ".1"."""
+    return f"{alpha:g}".removeprefix("0")
+
+
+def p_at(p: float, alpha: float) -> str:
+    """Return ``p_text(p)``, with more decimals where its rounding reads as alpha.
+
+    P = .0496 prints as "P = .05", which reads as not significant at .05; it is
+    written "P = .0496" instead, so the sentence and its P value agree.
+    """
+    text = p_text(p)
+    if not text.startswith("P = ") or float(text.removeprefix("P = ")) != alpha:
+        return text
+    for digits in (3, 4, 5, 6):
+        shown = f"{p:.{digits}f}"
+        if float(shown) != alpha:
+            break
+    return "P = " + shown.rstrip("0").removeprefix("0")
+
+
 def _share(share: dict) -> str:
     """Return "12 (16%)", or the count alone when its percentage is hidden."""
     if share["percent"] is None:
@@ -129,13 +172,30 @@ def _share(share: dict) -> str:
     return f"{share['n']} ({share['percent']:.0f}%)"
 
 
+def _were(n) -> str:
+    return "was" if n == 1 else "were"
+
+
+def _had(share: dict) -> str:
+    """Return "12 (16%) patients had", "1 (1%) patient had"."""
+    noun = "patient" if share["n"] == 1 else "patients"
+    return f"{_share(share)} {noun} had"
+
+
 def results_text(spec: ReportSpec, s: dict) -> str:
-    """Return the results paragraph, written from the numbers, abstract-style."""
+    """Return the results paragraph, written from the numbers, abstract-style.
+
+    A sentence that names an association says what its test found at the
+    report's significance level (:attr:`ReportSpec.alpha`): "was associated"
+    only when P < alpha, "was not significantly associated" otherwise, and
+    nothing when the test could not be computed. A P value that was not
+    computed is left out rather than written as "not computed".
+    """
     unit = spec.time_unit
     cohort = s["cohort"]
     groups = s["groups"]
     parts = [
-        f"{cohort['analysed']} patients were analysed: "
+        f"{patients(cohort['analysed'])} {_were(cohort['analysed'])} analysed: "
         + ", ".join(f"{g['group'].lower()} {g['n']}" for g in groups)
         + "."
     ]
@@ -145,55 +205,31 @@ def results_text(spec: ReportSpec, s: dict) -> str:
             f"Median follow-up was {num(follow['median'])} {unit} (range "
             f"{num(follow['minimum'])}–{num(follow['maximum'])})."
         )
-    # a suppressed group (analytics.disclosure) has no median to give
-    shown = [g for g in groups if not g.get("suppressed")]
-    medians = [
-        rounded(g["median"]["estimate"], unit)
-        if g["median"]["estimate"] is not None
-        else "not reached"
-        for g in shown
-    ]
-    if len(shown) > 1:
-        logrank = s["logrank"]
+    parts.append(_medians_sentence(spec, s))
+    pairs = [p for p in s["pairwise"] if p["p_holm"] is not None]
+    if 0 < len(pairs) <= 3:
         parts.append(
-            f"Median {ENDPOINT_EVENTS[spec.endpoint][0]} was {' vs '.join(medians)} "
-            f"{unit} ({', '.join(g['group'].lower() for g in shown)}; "
-            f"{p_text(logrank.get('p_value'))})."
-        )
-    elif len(groups) > 1:
-        parts.append(
-            f"Median {ENDPOINT_EVENTS[spec.endpoint][0]} was {medians[0]} {unit} "
-            f"({shown[0]['group'].lower()})."
-        )
-    else:
-        parts.append(
-            f"Median {ENDPOINT_EVENTS[spec.endpoint][0]} was {medians[0]} {unit}."
-        )
-    if 0 < len(s["pairwise"]) <= 3:
-        parts.append(
-            "Pairwise (Holm-adjusted): "
+            "Pairwise (log-rank, Holm-adjusted): "
             + "; ".join(
                 f"{p['group_a'].lower()} vs {p['group_b'].lower()} "
                 f"{p_text(p['p_holm'])}"
-                for p in s["pairwise"]
+                for p in pairs
             )
             + "."
         )
-    elif s["pairwise"]:
+    elif pairs:
         parts.append("Pairwise comparisons, Holm-adjusted, are in the table.")
     events = s["events"]
     parts.append(
-        f"{_share(events['liver_resected'])} patients had a liver resection; "
+        f"{_had(events['liver_resected'])} a liver resection; "
         f"{_share(events['converted'])} became resectable only after systemic "
         "therapy."
     )
-    for association in s["associations"]:
-        test = association["tests"][-1]
-        parts.append(
-            f"{association['factor_label']} was associated with "
-            f"{association['outcome_label'].lower()} ({test['name']}, "
-            f"{p_text(test['p_value'])})."
-        )
+    parts += [
+        sentence
+        for association in s["associations"]
+        if (sentence := association_sentence(association, spec.alpha))
+    ]
     for subgroup in s["subgroups"]:
         for level in subgroup["levels"]:
             marks = [m for m in level["landmarks"] if m["estimable"]]
@@ -212,10 +248,59 @@ def results_text(spec: ReportSpec, s: dict) -> str:
     later = events["later_palliative_unresected_primary"]
     if later["of"]:
         parts.append(
-            f"{later['n']} of {later['of']} patients whose primary was not resected "
-            "needed palliative surgery later."
+            f"{later['n']} of {patients(later['of'])} whose primary was not "
+            "resected needed palliative surgery later."
         )
     return " ".join(parts)
+
+
+def _medians_sentence(spec: ReportSpec, s: dict) -> str:
+    """Return the medians by group, with the overall log-rank P when computed."""
+    unit = spec.time_unit
+    endpoint = ENDPOINT_EVENTS[spec.endpoint][0]
+    groups = s["groups"]
+    # a suppressed group (analytics.disclosure) has no median to give
+    shown = [g for g in groups if not g.get("suppressed")]
+    medians = [
+        rounded(g["median"]["estimate"], unit)
+        if g["median"]["estimate"] is not None
+        else "not reached"
+        for g in shown
+    ]
+    if len(shown) > 1:
+        p_value = s["logrank"].get("p_value")
+        test = f"; log-rank {p_at(p_value, spec.alpha)}" if p_value is not None else ""
+        return (
+            f"Median {endpoint} was {' vs '.join(medians)} {unit} "
+            f"({', '.join(g['group'].lower() for g in shown)}{test})."
+        )
+    if len(groups) > 1:
+        return (
+            f"Median {endpoint} was {medians[0]} {unit} ({shown[0]['group'].lower()})."
+        )
+    return f"Median {endpoint} was {medians[0]} {unit}."
+
+
+def association_sentence(association: dict, alpha: float) -> str:
+    """Return what the association's test found at level `alpha`, or "".
+
+    The test quoted is the last of the association's tests: the test for trend
+    for an ordered factor, else the test of independence. No sentence when it
+    could not be computed (e.g. no patient with the factor recorded).
+    """
+    test = association["tests"][-1] if association["tests"] else None
+    if test is None or test["p_value"] is None:
+        return ""
+    found = (
+        "was associated with"
+        if test["p_value"] < alpha
+        else "was not significantly associated with"
+    )
+    return (
+        f"{association['factor_label']} {found} "
+        f"{association['outcome_label'].lower()} ({test['name']}, "
+        f"{p_at(test['p_value'], alpha)})."
+    )
 
 
 # --- competing risks ----------------------------------------------------------
@@ -239,10 +324,10 @@ def competing_results(spec: ReportSpec, section: dict) -> list[str]:
 
     Each names the cumulative incidence at the latest table time estimable in
     every group shown, and says the groups differ only when Gray's test is
-    significant at the report's level (1 - conf_level); without a test it
+    significant at the report's level (:attr:`ReportSpec.alpha`); without a test it
     claims nothing about a difference.
     """
-    alpha = 1 - spec.conf_level
+    alpha = spec.alpha
     unit = spec.time_unit
     parts = []
     for analysis in section["analyses"]:
@@ -273,12 +358,12 @@ def competing_results(spec: ReportSpec, section: dict) -> list[str]:
         elif p < alpha:
             parts.append(
                 f"{what} was {' vs '.join(values)} ({names}); it differed "
-                f"significantly between the groups (Gray's test, {p_text(p)})."
+                f"significantly between the groups (Gray's test, {p_at(p, alpha)})."
             )
         else:
             parts.append(
                 f"{what} was {' vs '.join(values)} ({names}); it did not differ "
-                f"significantly between the groups (Gray's test, {p_text(p)})."
+                f"significantly between the groups (Gray's test, {p_at(p, alpha)})."
             )
     unknown = section.get("deaths_unknown_cause") or 0
     if isinstance(unknown, str):  # hidden by disclosure control ("<5")
