@@ -285,8 +285,9 @@ def competing_figure(
             )
         gray = analysis.get("gray")
         heading = f"Gray's test {p_text(gray['p_value'])}" if gray else None
+        # where it hides the least of the curves, as km_figure's
         ax.legend(
-            loc="upper left",
+            loc="best",
             frameon=False,
             fontsize=8,
             title=heading,
