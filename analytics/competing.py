@@ -17,9 +17,11 @@ estimates, their variances and Gray's test, ``timepoints`` for the values at
 given times. The estimates also equal ``survival``'s multi-state ``survfit``
 (the Aalen-Johansen estimator). ``tests/fixtures/r/competing.R`` prints the
 reference values the tests pin them to. Both are computed here with numpy
-rather than called from a library because no Python package reproduces
-cmprsk's variance or Gray's test (lifelines' ``AalenJohansenFitter`` gives the
-estimate with a different variance and has no test).
+rather than called from a library because no Python package reproduces them:
+lifelines' ``AalenJohansenFitter`` (0.30) breaks tied times apart by random
+jitter, so its estimate differs from R's wherever times tie (whole days, in a
+registry), its variance is computed one event time at a time, and it has no
+test between groups.
 
 Shared assumptions
 ------------------

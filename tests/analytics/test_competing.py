@@ -19,6 +19,7 @@ from functools import cache
 import numpy as np
 import pandas as pd
 import pytest
+from lifelines import AalenJohansenFitter
 
 from analytics import competing
 from analytics.competing import (
@@ -187,6 +188,23 @@ class TestCumulativeIncidenceAgainstR:
         )
         survival = np.array([lm.survival for lm in km.at(times)])
         assert total + survival == pytest.approx(np.ones(len(times)))
+
+    def test_estimates_equal_lifelines_where_no_times_tie(self):
+        # lifelines' AalenJohansenFitter jitters tied times, so only untied data
+        rng = np.random.default_rng(3)
+        df = pd.DataFrame(
+            {
+                "t": rng.exponential(10, 60).round(6) + 0.001,
+                "s": rng.choice([0, 1, 2], 60),
+            }
+        )
+        assert df["t"].is_unique
+        fitter = AalenJohansenFitter(calculate_variance=False)
+        fitter.fit(df["t"], df["s"], event_of_interest=1)
+        expected = fitter.cumulative_density_
+        curve = cumulative_incidence(df, duration="t", status="s")["All"]["1"]
+        got = [a.estimate for a in curve.at(expected.index.to_numpy())]
+        assert got == pytest.approx(expected.iloc[:, 0].to_numpy(), abs=1e-12)
 
     def test_counted_rows_give_the_same_curves(self):
         df = data("mgus2")
