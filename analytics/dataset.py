@@ -106,7 +106,9 @@ VARIABLES: dict[str, Variable] = {
             "later_palliative",
             post_index=True,
         ),
-        Variable("site", "Site", "categorical", "site__code"),
+        # grouped by the site's name (unique), as people know it; the cohort
+        # filter still takes codes (COHORT_LOOKUPS), and group_labels maps them
+        Variable("site", "Site", "categorical", "site__name"),
         _coded("sex", "Sex", "sex", choices.Sex),
         Variable("age", "Age at diagnosis", "continuous", "age", unit="years"),
         Variable(
@@ -241,6 +243,18 @@ def cohort_queryset(user, cohort: Cohort) -> QuerySet:
     if cohort.synthetic is not None:
         queryset = queryset.filter(is_synthetic=cohort.synthetic)
     return queryset
+
+
+def group_labels(name: str) -> dict:
+    """Return code -> label for the values of variable `name`.
+
+    A vocabulary's labels (:meth:`Variable.labels`); for ``site``, whose groups
+    are the sites' names, each site's code -> name (one query), so a Cox
+    reference may be named by either.
+    """
+    if name == "site":
+        return dict(Site.objects.values_list("code", "name"))
+    return VARIABLES[name].labels()
 
 
 def unknown_sites(user, codes: Sequence[str]) -> list[str]:
@@ -693,6 +707,7 @@ __all__ = [
     "Variable",
     "cohort_queryset",
     "fingerprint",
+    "group_labels",
     "liver_resected_by",
     "patient_frame",
     "strategy_by",

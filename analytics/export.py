@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from analytics import disclosure, plots, survival
 from analytics.plots import p_text
 from analytics.reports import Report
+from analytics.text import in_sentence
 
 #: Tables a report offers as CSV, by the name used in URLs and the command.
 TABLES = (
@@ -103,7 +104,12 @@ def to_json(data: dict) -> str:
 
 
 def figure(data: dict, curves: dict[str, survival.KaplanMeier]) -> Figure:
-    """Return the Kaplan-Meier figure of a result (live or stored)."""
+    """Return the Kaplan-Meier figure of a result (live or stored).
+
+    Its title and time axis are the result's own (``title``, ``time_axis``:
+    "from the 12-month landmark" in a landmark report); a result stored before
+    they were part of it gets them written as they were then.
+    """
     index = {
         "diagnosis": "diagnosis",
         "treatment": "first treatment",
@@ -111,10 +117,11 @@ def figure(data: dict, curves: dict[str, survival.KaplanMeier]) -> Figure:
         "landmark": "landmark",
     }[data["spec"]["index"]]
     endpoint = data["endpoint"]["label"].capitalize()
-    title = f"{endpoint} by {data['grouping']['label'].lower()}"
+    grouping = in_sentence(data["grouping"]["label"])
+    title = data.get("title") or f"{endpoint} by {grouping}"
     return plots.km_figure(
         curves,
-        time_unit=f"{data['time_unit']} since {index}",
+        time_unit=data.get("time_axis") or f"{data['time_unit']} since {index}",
         ticks=data["at_risk"]["ticks"],
         p_value=(data.get("logrank") or {}).get("p_value"),
         small_groups=(data.get("logrank") or {}).get("small_groups", ()),

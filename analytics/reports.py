@@ -56,9 +56,12 @@ from analytics.spec import InvalidSpec, ReportSpec
 from analytics.text import (
     ENDPOINT_EVENTS,
     immortal_time_warning,
+    in_sentence,
     methods_text,
     num,
+    report_title,
     results_text,
+    time_axis,
 )
 from registry.choices import Endpoint, IndexDate
 from registry.routers import reading_reports
@@ -254,6 +257,8 @@ def run_report(spec: ReportSpec, *, user) -> Report:
     sections["warnings"] = warnings
     if min_cell is not None:
         sections, curves = disclosure.mask_result(sections, curves, min_cell=min_cell)
+    sections["title"] = report_title(spec, sections)
+    sections["time_axis"] = time_axis(spec)
     sections["methods"] = methods_text(spec, sections)
     sections["results"] = results_text(spec, sections)
     digest = cohort.fingerprint()
@@ -404,7 +409,7 @@ def _refuse_too_few(counts: pd.DataFrame, spec: ReportSpec, min_cell: int) -> No
         raise ReportError(
             [
                 f"group_by: every group of "
-                f"{VARIABLES[spec.group_by].label.lower()} has fewer than "
+                f"{in_sentence(VARIABLES[spec.group_by].label)} has fewer than "
                 f"{min_cell} patients; {rule}"
             ]
         )
@@ -417,7 +422,7 @@ def _exclusions(table: dataset.SurvivalTable, spec: ReportSpec) -> dict[str, int
     )
     words = {
         "no_index_date": f"no {what} date on or before the cut-off",
-        "group_unknown": f"{VARIABLES[spec.group_by].label.lower()} not recorded",
+        "group_unknown": f"{in_sentence(VARIABLES[spec.group_by].label)} not recorded",
     }
     return {
         words[reason]: table.excluded[reason]
@@ -441,10 +446,17 @@ def _landmark(analysed: pd.DataFrame, spec: ReportSpec, excluded: dict[str, int]
                 f"longest follow-up ({num(longest / spec.unit_days)} {spec.time_unit})"
             ]
         )
-    if spec.group_by == "strategy":
-        analysed["group"] = dataset.strategy_by(analysed, int(landmark_days))
-    elif spec.group_by == "liver_resected":
-        analysed["group"] = dataset.liver_resected_by(analysed, int(landmark_days))
+    # the groups, and the subgroups, as they stood at the landmark: a liver
+    # resection after it must not count (the bias the landmark removes)
+    as_at = {
+        "strategy": dataset.strategy_by,
+        "liver_resected": dataset.liver_resected_by,
+    }
+    for name, regroup in as_at.items():
+        if name in analysed.columns:
+            analysed[name] = regroup(analysed, int(landmark_days))
+    if spec.group_by in as_at:
+        analysed["group"] = analysed[spec.group_by]
     elif VARIABLES[spec.group_by].post_index:
         raise ReportError(
             [
@@ -611,7 +623,7 @@ def cox_section(
 def _reference(spec: ReportSpec, tested: list[str]) -> str:
     """Return the reference group: as named (code or label), else the first."""
     if spec.reference:
-        labels = VARIABLES[spec.group_by].labels()
+        labels = dataset.group_labels(spec.group_by)
         wanted = labels.get(spec.reference, spec.reference)
         if wanted not in tested:
             raise ReportError(

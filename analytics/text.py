@@ -12,6 +12,8 @@ touches no database.
 
 from __future__ import annotations
 
+import re
+
 from analytics.dataset import VARIABLES
 from analytics.plots import p_text
 from analytics.spec import ReportSpec
@@ -37,6 +39,27 @@ CI_SHORT = {
 }
 
 
+#: First words of a variable's label that keep their capital inside a sentence.
+PROPER_NAMES = frozenset({"Charlson"})
+_ORDINARY_WORD = re.compile(r"[A-Z][a-z]+(?:-[a-z]+)*")
+
+
+def in_sentence(label: str) -> str:
+    """Return a variable's label as it reads inside a sentence.
+
+    Only an ordinary first word loses its capital ("Resection strategy" ->
+    "resection strategy", "First-line biologic" -> "first-line biologic"); an
+    acronym, a code or a name keeps it ("ECOG performance status", "KRAS",
+    "CEA at diagnosis", "Charlson comorbidity index"). Group labels (the values:
+    "Synchronous resection", "FOLFOX", "Lev+5FU", a site's name) are never
+    changed: they are names, and are written as recorded.
+    """
+    first = label.split(" ", 1)[0]
+    if first in PROPER_NAMES or not _ORDINARY_WORD.fullmatch(first):
+        return label
+    return label[0].lower() + label[1:]
+
+
 def num(value: float) -> str:
     """Return a number to one decimal, without a trailing ".0"."""
     return f"{value:.1f}".rstrip("0").rstrip(".")
@@ -45,6 +68,43 @@ def num(value: float) -> str:
 def rounded(value: float, unit: str) -> str:
     """Return a time as a paper prints it: whole months, weeks or days; years to .1."""
     return num(value) if unit == "years" else f"{value:.0f}"
+
+
+def landmark_name(spec: ReportSpec) -> str:
+    """Return "the 12-month landmark" (the unit in the singular, as an adjective)."""
+    return f"the {num(spec.landmark or 0)}-{spec.time_unit.removesuffix('s')} landmark"
+
+
+def since(spec: ReportSpec) -> str:
+    """Return where the clock starts, as the figure's axis says it."""
+    if spec.index == "landmark":
+        return f"from {landmark_name(spec)}"
+    return {
+        "diagnosis": "since diagnosis",
+        "treatment": "since first treatment",
+        "operation": "since first operation",
+    }[spec.index]
+
+
+def report_title(spec: ReportSpec, s: dict) -> str:
+    """Return the report's heading: "Overall survival by resection strategy".
+
+    A landmark report says so: "..., from the 12-month landmark", since its
+    medians and survival are conditional on surviving to the landmark.
+    """
+    endpoint = ENDPOINT_EVENTS[spec.endpoint][0]
+    title = (
+        f"{endpoint[0].upper()}{endpoint[1:]} by {in_sentence(s['grouping']['label'])}"
+    )
+    if spec.index == "landmark":
+        title += f", from {landmark_name(spec)}"
+    return title
+
+
+def time_axis(spec: ReportSpec) -> str:
+    """Return the unit of the figure's time axis: "months from the 12-month
+    landmark", "months since diagnosis"."""
+    return f"{spec.time_unit} {since(spec)}"
 
 
 def immortal_time_warning(
@@ -95,13 +155,14 @@ def methods_text(spec: ReportSpec, s: dict) -> str:
         ),
         "Survival was estimated by the Kaplan-Meier method with Greenwood's variance; "
         f"{level} confidence intervals used {ci}.",
-        f"Groups ({s['grouping']['label'].lower()}) were compared with the log-rank "
-        "test, overall and pairwise with Holm's correction for multiple comparisons.",
+        f"Groups ({in_sentence(s['grouping']['label'])}) were compared with the "
+        "log-rank test, overall and pairwise with Holm's correction for multiple "
+        "comparisons.",
     ]
     if s.get("cox"):
         adjusted = (
             ", adjusted for "
-            + ", ".join(VARIABLES[c].label.lower() for c in spec.covariates)
+            + ", ".join(in_sentence(VARIABLES[c].label) for c in spec.covariates)
             if spec.covariates
             else ""
         )
@@ -194,15 +255,20 @@ def results_text(spec: ReportSpec, s: dict) -> str:
     unit = spec.time_unit
     cohort = s["cohort"]
     groups = s["groups"]
+    # a landmark report's times run from the landmark, among those alive at it
+    at = from_ = ""
+    if spec.index == "landmark":
+        at = f" alive and under follow-up at {landmark_name(spec)}"
+        from_ = f" from {landmark_name(spec)}"
     parts = [
-        f"{patients(cohort['analysed'])} {_were(cohort['analysed'])} analysed: "
-        + ", ".join(f"{g['group'].lower()} {g['n']}" for g in groups)
+        f"{patients(cohort['analysed'])}{at} {_were(cohort['analysed'])} analysed: "
+        + ", ".join(f"{g['group']} {g['n']}" for g in groups)
         + "."
     ]
     follow = s["followup"]
     if follow["median"] is not None:
         parts.append(
-            f"Median follow-up was {num(follow['median'])} {unit} (range "
+            f"Median follow-up{from_} was {num(follow['median'])} {unit} (range "
             f"{num(follow['minimum'])}–{num(follow['maximum'])})."
         )
     parts.append(_medians_sentence(spec, s))
@@ -211,9 +277,7 @@ def results_text(spec: ReportSpec, s: dict) -> str:
         parts.append(
             "Pairwise (log-rank, Holm-adjusted): "
             + "; ".join(
-                f"{p['group_a'].lower()} vs {p['group_b'].lower()} "
-                f"{p_text(p['p_holm'])}"
-                for p in pairs
+                f"{p['group_a']} vs {p['group_b']} {p_text(p['p_holm'])}" for p in pairs
             )
             + "."
         )
@@ -241,7 +305,7 @@ def results_text(spec: ReportSpec, s: dict) -> str:
                 mark = next((m for m in marks if m["time"] == 24), marks[0])
                 parts.append(
                     f"Without liver resection, {num(mark['time'])}-{unit[:-1]} "
-                    f"survival was {mark['survival'] * 100:.0f}%."
+                    f"survival{from_} was {mark['survival'] * 100:.0f}%."
                 )
     if s.get("competing_risks"):
         parts.extend(competing_results(spec, s["competing_risks"]))
@@ -258,6 +322,8 @@ def _medians_sentence(spec: ReportSpec, s: dict) -> str:
     """Return the medians by group, with the overall log-rank P when computed."""
     unit = spec.time_unit
     endpoint = ENDPOINT_EVENTS[spec.endpoint][0]
+    if spec.index == "landmark":
+        endpoint += f" from {landmark_name(spec)}"
     groups = s["groups"]
     # a suppressed group (analytics.disclosure) has no median to give
     shown = [g for g in groups if not g.get("suppressed")]
@@ -272,12 +338,10 @@ def _medians_sentence(spec: ReportSpec, s: dict) -> str:
         test = f"; log-rank {p_at(p_value, spec.alpha)}" if p_value is not None else ""
         return (
             f"Median {endpoint} was {' vs '.join(medians)} {unit} "
-            f"({', '.join(g['group'].lower() for g in shown)}{test})."
+            f"({', '.join(g['group'] for g in shown)}{test})."
         )
     if len(groups) > 1:
-        return (
-            f"Median {endpoint} was {medians[0]} {unit} ({shown[0]['group'].lower()})."
-        )
+        return f"Median {endpoint} was {medians[0]} {unit} ({shown[0]['group']})."
     return f"Median {endpoint} was {medians[0]} {unit}."
 
 
@@ -298,7 +362,7 @@ def association_sentence(association: dict, alpha: float) -> str:
     )
     return (
         f"{association['factor_label']} {found} "
-        f"{association['outcome_label'].lower()} ({test['name']}, "
+        f"{in_sentence(association['outcome_label'])} ({test['name']}, "
         f"{p_at(test['p_value'], alpha)})."
     )
 

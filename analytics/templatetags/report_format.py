@@ -4,6 +4,7 @@ from django import template
 
 from analytics.disclosure import is_masked
 from analytics.plots import p_text
+from analytics.text import in_sentence as _in_sentence
 
 register = template.Library()
 DASH = "–"
@@ -55,3 +56,9 @@ def get(mapping, key):
     if mapping is None:
         return None
     return mapping.get(key)
+
+
+@register.filter
+def in_sentence(label):
+    """Return a variable's label as it reads inside a sentence ("ECOG" stays)."""
+    return _in_sentence(str(label))

@@ -410,7 +410,7 @@ class SmallGroupPageTests(SmallGroupTestCase):
         self.assertEqual(data["baseline"]["groups"], ["Female", "Male"])
         self.assertContains(response, "not shown: fewer than 5 patients")
         self.assertContains(response, "are left out of every test")
-        self.assertContains(response, "female 6, male 6, other / not stated &lt;5")
+        self.assertContains(response, "Female 6, Male 6, Other / not stated &lt;5")
 
     def test_every_kind_of_report_suppresses_the_group_of_3(self):
         kinds = {
@@ -510,7 +510,7 @@ class StoredRunTests(SmallGroupTestCase):
         stored = ReportRun.objects.get().result
         self.assertEqual(stored["groups"][2]["n"], "<5")
         self.assertNotIn(SMALL, stored["curves"])
-        self.assertNotIn("other / not stated 3", stored["results"])
+        self.assertNotIn("Other / not stated 3", stored["results"])
 
     def test_a_run_stored_unmasked_is_masked_for_the_analyst(self):
         saved = self.saved()
@@ -527,7 +527,7 @@ class StoredRunTests(SmallGroupTestCase):
         )
         page = self.client.get(run.get_absolute_url())
         self.assertEqual(page.context["data"]["groups"][2]["n"], "<5")
-        self.assertContains(page, "other / not stated &lt;5")
+        self.assertContains(page, "Other / not stated &lt;5")
         download = self.client.get(
             reverse("analytics:report_run_download", args=[run.pk, "json"])
         )

@@ -6,14 +6,19 @@ against R where the sentence depends on them.
 """
 
 import datetime
+import io
 
+from django.core.management import call_command
 from django.test import SimpleTestCase, TestCase
+from django.urls import reverse
 
-from analytics import dataset
+from analytics import dataset, export
 from analytics.reports import run_report
 from analytics.spec import ReportSpec
-from analytics.text import p_at
+from analytics.text import in_sentence, p_at
 from registry import facts
+from registry.models import Site
+from tests.cast import CastTestCase
 from tests.factories import (
     make_death,
     make_followup,
@@ -43,11 +48,12 @@ def make_case(
     died: bool = False,
     sex: str = "F",
     operation_date: datetime.date = datetime.date(2004, 8, 15),
+    **patient_fields,
 ):
     """Make one patient: liver metastases of `extent` (None: no liver record),
     resected or not, followed to 2005 or dead in 2007."""
     with facts.deferred():
-        patient = make_patient(site=site, sex=sex)
+        patient = make_patient(site=site, sex=sex, **patient_fields)
         make_tumour(patient)
         if extent is not None:
             make_liver(patient, extent=extent)
@@ -177,3 +183,203 @@ class PValueNearTheLevelTests(SimpleTestCase):
         self.assertEqual(p_at(0.2, 0.05), "P = .20")
         self.assertEqual(p_at(0.0451, 0.05), "P = .045")
         self.assertEqual(p_at(0.0004, 0.05), "P < .001")
+
+
+class LandmarkWordingTests(TestCase):
+    """A landmark report says everywhere that its times run from the landmark."""
+
+    @classmethod
+    def setUpTestData(cls):
+        call_command("seed_demo", stdout=io.StringIO())
+        cls.result = report(index="landmark", landmark=12)
+        cls.data = export.result_json(cls.result)
+
+    def test_title_names_the_landmark(self):
+        self.assertEqual(
+            self.result["title"],
+            "Overall survival by resection strategy, from the 12-month landmark",
+        )
+
+    def test_figure_title_and_time_axis_name_the_landmark(self):
+        figure = export.figure(self.data, self.result.curves)
+        ax = figure.axes[0]
+        self.assertEqual(ax.get_xlabel(), "Time (months from the 12-month landmark)")
+        self.assertEqual(
+            ax.get_title(loc="left"),
+            "Overall survival by resection strategy, from the 12-month landmark",
+        )
+
+    def test_results_paragraph_gives_medians_from_the_landmark(self):
+        text = self.result["results"]
+        analysed = self.result["cohort"]["analysed"]
+        self.assertTrue(
+            text.startswith(
+                f"{analysed} patients alive and under follow-up at the 12-month "
+                "landmark were analysed: "
+            ),
+            text,
+        )
+        self.assertIn("Median follow-up from the 12-month landmark was", text)
+        self.assertIn("Median overall survival from the 12-month landmark was", text)
+
+    def test_a_report_from_diagnosis_says_since_diagnosis(self):
+        result = report(baseline=[], associations=[], subgroups=[])
+        self.assertEqual(result["title"], "Overall survival by resection strategy")
+        self.assertEqual(result["time_axis"], "months since diagnosis")
+        self.assertNotIn("landmark", result["results"])
+
+
+class ResultPageWordingTests(CastTestCase):
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        call_command("seed_demo", stdout=io.StringIO())
+        for site in Site.objects.filter(is_synthetic=True):
+            site.members.add(cls.ann)
+
+    def test_result_page_heading_names_the_landmark(self):
+        self.client.force_login(self.ann)
+        response = self.client.get(
+            reverse("analytics:report_result"),
+            {
+                "group_by": "strategy",
+                "endpoint": "os",
+                "index": "landmark",
+                "landmark": "12",
+                "time_unit": "months",
+                "times": "12, 24",
+                "conf_type": "log-log",
+                "conf_level": "0.95",
+                "as_of": "2009-12-31",
+            },
+        )
+        self.assertContains(
+            response,
+            "Overall survival by resection strategy, from the 12-month landmark",
+        )
+
+    def test_result_page_keeps_an_acronym_in_its_headings(self):
+        self.client.force_login(self.ann)
+        response = self.client.get(
+            reverse("analytics:report_result"),
+            {
+                "group_by": "ecog",
+                "endpoint": "os",
+                "index": "diagnosis",
+                "time_unit": "months",
+                "times": "12, 24",
+                "conf_type": "log-log",
+                "conf_level": "0.95",
+                "as_of": "2009-12-31",
+                "baseline": ["age", "sex"],
+            },
+        )
+        self.assertContains(response, "Survival by ECOG performance status")
+        self.assertContains(response, "Baseline characteristics by ECOG performance")
+        self.assertNotContains(response, "ecog performance")
+
+
+class LandmarkSubgroupTests(TestCase):
+    def test_liver_resection_subgroup_is_taken_at_the_landmark(self):
+        # Three patients resected (liver) 6.6 months after diagnosis, three 21
+        # months after, three never; a 12-month landmark counts only the first
+        # three as resected, in the groups and in the liver resection subgroup.
+        site = make_site()
+        for i, when in enumerate(
+            [datetime.date(2004, 8, 1)] * 3 + [datetime.date(2005, 10, 1)] * 3
+        ):
+            make_case(site, liver_resected=True, operation_date=when, died=i == 0)
+        for i in range(3):
+            make_case(site, died=i == 0)
+        for patient_case in Site.objects.get(pk=site.pk).patients.all():
+            make_followup(patient_case, date=datetime.date(2008, 1, 10))
+        result = report(
+            group_by="liver_resected",
+            index="landmark",
+            landmark=12,
+            baseline=[],
+            associations=[],
+            subgroups=["liver_resected", "sex"],
+        )
+        groups = {g["group"]: g["n"] for g in result["groups"]}
+        self.assertEqual(groups, {"No": 6, "Yes": 3})
+        report_strategy = report(
+            index="landmark",
+            landmark=12,
+            baseline=[],
+            associations=[],
+            subgroups=["liver_resected"],
+        )
+        (subgroup,) = report_strategy["subgroups"]
+        levels = {level["group"]: level["n"] for level in subgroup["levels"]}
+        self.assertEqual(levels, {"No": 6, "Yes": 3})
+
+
+class GroupLabelTests(TestCase):
+    """Groups are shown by their labels, as recorded, everywhere in a result."""
+
+    @classmethod
+    def setUpTestData(cls):
+        for code, name in (("NFG", "Northfield General"), ("SHU", "St Helen's")):
+            site = make_site(code=code, name=name)
+            for i in range(5):
+                make_case(site, liver_resected=i < 2, died=i % 2 == 0, ecog=i % 2)
+
+    def test_site_groups_are_the_sites_names_not_codes(self):
+        result = report(
+            group_by="site", reference="SHU", baseline=[], associations=[], subgroups=[]
+        )
+        data = export.result_json(result)
+        names = ["Northfield General", "St Helen's"]
+        self.assertEqual([g["group"] for g in result["groups"]], names)
+        self.assertEqual(list(result["at_risk"]["groups"]), names)
+        self.assertEqual(result["cox"]["reference"], "St Helen's")
+        self.assertEqual([t["term"] for t in result["cox"]["terms"]], names[:1])
+        self.assertEqual(list(export.tables(data)["groups"]["group"]), names)
+        legend = export.figure(data, result.curves).axes[0].get_legend()
+        self.assertEqual(
+            [t.get_text() for t in legend.get_texts()],
+            ["Northfield General (n = 5)", "St Helen's (n = 5)"],
+        )
+        self.assertIn(
+            "10 patients were analysed: Northfield General 5, St Helen's 5.",
+            result["results"],
+        )
+        self.assertIn("(Northfield General, St Helen's; log-rank P", result["results"])
+        self.assertNotIn("NFG", result["results"] + result["methods"])
+
+    def test_group_labels_keep_their_case_inside_sentences(self):
+        result = report(baseline=[], associations=[], subgroups=[])
+        text = result["results"]
+        self.assertIn("patients were analysed: Synchronous resection ", text)
+        self.assertIn("(Synchronous resection, Primary only; log-rank P", text)
+        self.assertIn("Synchronous resection vs Primary only P", text)
+        self.assertNotIn("synchronous resection", text)
+
+    def test_a_variable_named_by_an_acronym_keeps_it(self):
+        result = report(group_by="ecog", baseline=[], associations=[], subgroups=[])
+        self.assertIn(
+            "Groups (ECOG performance status) were compared", result["methods"]
+        )
+        self.assertEqual(result["title"], "Overall survival by ECOG performance status")
+        strategy = report(baseline=[], associations=[], subgroups=[])
+        self.assertIn("Groups (resection strategy) were compared", strategy["methods"])
+
+
+class InSentenceTests(SimpleTestCase):
+    def test_only_an_ordinary_first_word_loses_its_capital(self):
+        self.assertEqual(in_sentence("Resection strategy"), "resection strategy")
+        self.assertEqual(in_sentence("First-line biologic"), "first-line biologic")
+        self.assertEqual(in_sentence("Site"), "site")
+
+    def test_acronyms_codes_and_names_keep_their_case(self):
+        for label in (
+            "ECOG performance status",
+            "KRAS",
+            "CEA at diagnosis",
+            "MMR / MSI",
+            "Charlson comorbidity index",
+            "Lev+5FU",
+        ):
+            with self.subTest(label=label):
+                self.assertEqual(in_sentence(label), label)
