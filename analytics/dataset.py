@@ -45,7 +45,7 @@ from analytics.variables import (  # noqa: F401 (re-exported)
 from registry import bulk, choices
 from registry.choices import Endpoint, IndexDate, Strategy
 from registry.derive import strategy_from_dates
-from registry.models import Patient, Site, SystemicTherapyLine
+from registry.models import Death, Patient, Site, SystemicTherapyLine
 
 #: How the cohort filters on recorded fields read the patients (the strategy and
 #: first-regimen filters need an annotation first: see cohort_queryset).
@@ -133,12 +133,14 @@ EXCLUSION_REASONS = ("no_index_date", "group_unknown")
 class SurvivalTable:
     """A cohort counted by what its survival analysis needs, and nothing more.
 
-    ``counts`` has one row per distinct (group, days, event, flags) with ``n``
-    patients, for the patients kept: group is a categorical of labels (as in
-    :func:`patient_frame`), ``days`` an int, ``event`` and the
-    :data:`TABLE_FLAGS` bools (``unresected_primary``: no resection of the
-    primary). ``excluded`` counts the others by reason (:data:`EXCLUSION_REASONS`:
-    no index date on or before the cut-off, or no value for the grouping).
+    ``counts`` has one row per distinct (group, days, event, competing, flags)
+    with ``n`` patients, for the patients kept: group is a categorical of labels
+    (as in :func:`patient_frame`), ``days`` an int, ``event``, ``competing`` (a
+    death that competes with the event a cumulative incidence estimates:
+    ``registry.bulk``'s survival_competing) and the :data:`TABLE_FLAGS` bools
+    (``unresected_primary``: no resection of the primary). ``excluded`` counts
+    the others by reason (:data:`EXCLUSION_REASONS`: no index date on or before
+    the cut-off, or no value for the grouping).
     ``resections`` counts the kept patients resected (primary, liver or both) by
     the days from diagnosis to the later of the two first resections (columns
     ``days``, ``n``), for the landmark a report suggests.
@@ -195,6 +197,7 @@ def survival_table(
     sql = f"""
     WITH c AS (
         SELECT {source} AS grp, f.survival_days AS days, f.survival_event AS event,
+            f.survival_competing AS competing,
             CASE WHEN f.survival_start IS NULL OR f.survival_start > %s
                     THEN 'no_index_date'
                 WHEN COALESCE(CAST({source} AS TEXT), '') = ''
@@ -206,16 +209,18 @@ def survival_table(
             {bulk.days_between(vendor, "f.strategy_completed", "f.diagnosis_date")}
                 AS resected
         FROM ({facts}) f {join})
-    SELECT 'counts', grp, days, event, reason, {flags}, COUNT(*)
-    FROM c GROUP BY grp, days, event, reason, {flags}
+    SELECT 'counts', grp, days, event, competing, reason, {flags}, COUNT(*)
+    FROM c GROUP BY grp, days, event, competing, reason, {flags}
     UNION ALL
-    SELECT 'resections', NULL, resected, NULL, '', {", ".join(["NULL"] * 4)}, COUNT(*)
+    SELECT 'resections', NULL, resected, NULL, NULL, '', {", ".join(["NULL"] * 4)},
+        COUNT(*)
     FROM c WHERE reason = '' AND resected IS NOT NULL GROUP BY resected
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, (cutoff, *params, *join_params))
         fetched = cursor.fetchall()
-    columns = ["part", "group", "days", "event", "reason", *TABLE_FLAGS, "n"]
+    columns = ["part", "group", "days", "event", "competing", "reason", *TABLE_FLAGS]
+    columns.append("n")
     frame = pd.DataFrame(fetched, columns=columns)
     part = frame.pop("part")
     resections = frame.loc[part == "resections", ["days", "n"]].astype(int)
@@ -226,7 +231,10 @@ def survival_table(
         group=_variable_column(kept["group"], variable),
         days=kept["days"].astype(int),
         n=kept["n"].astype(int),
-        **{name: kept[name].astype(bool) for name in ("event", *TABLE_FLAGS)},
+        **{
+            name: kept[name].astype(bool)
+            for name in ("event", "competing", *TABLE_FLAGS)
+        },
     )
     return SurvivalTable(
         counts=kept.reset_index(drop=True),
@@ -250,6 +258,7 @@ def table_from_frame(frame: pd.DataFrame) -> SurvivalTable:
             "group": kept["group"],
             "days": kept["days"].astype(int),
             "event": kept["event"].astype(bool),
+            "competing": kept["competing"].astype(bool),
             "liver_resected": kept["first_liver_resection"].notna(),
             "converted": kept["converted"] == "Yes",
             "unresected_primary": kept["first_primary_resection"].isna(),
@@ -289,6 +298,7 @@ FRAME_FACTS = (
     "later_palliative",
     "survival_start",
     "survival_event",
+    "survival_competing",
     "survival_days",
 )
 
@@ -305,7 +315,7 @@ def patient_frame(
     """Return one row per patient: group, days, event, derived dates and variables.
 
     Columns: ``registry_number``, ``group`` (a categorical of labels in the
-    vocabulary's order), ``days``, ``event``, ``survival_start``,
+    vocabulary's order), ``days``, ``event``, ``competing``, ``survival_start``,
     ``diagnosis_date``, ``first_primary_resection``, ``first_liver_resection``,
     ``first_systemic``, ``initial_resectability`` and one column per named
     variable (categorical variables as labels, ordinal as ordered categoricals).
@@ -323,7 +333,13 @@ def patient_frame(
     facts = bulk.fetch_frame(
         queryset, endpoint=endpoint, index=index, as_of=as_of, columns=FRAME_FACTS
     )
-    frame = facts.rename(columns={"survival_days": "days", "survival_event": "event"})
+    frame = facts.rename(
+        columns={
+            "survival_days": "days",
+            "survival_event": "event",
+            "survival_competing": "competing",
+        }
+    )
     recorded = {
         name: VARIABLES[name].column
         for name in names
@@ -374,6 +390,7 @@ def patient_frame(
     )
     frame["days"] = frame["days"].astype(float).where(at_risk)
     frame["event"] = frame["event"].astype(bool)
+    frame["competing"] = frame["competing"].astype(bool)
     frame = frame.drop(columns=[n for n in DERIVED if n in frame.columns])
     for name in names:
         frame[f"v_{name}"] = _variable_column(frame[f"v_{name}"], VARIABLES[name])
@@ -483,6 +500,16 @@ def _variable_column(values: pd.Series, variable: Variable) -> pd.Series:
     return pd.Categorical(mapped, categories=order, ordered=variable.kind == "ordinal")
 
 
+def unknown_cause_deaths(queryset: QuerySet, *, as_of: datetime.date) -> int:
+    """Return how many patients of `queryset` died by `as_of` of an unknown cause
+    (one query): the competing-risks section counts them with the other causes."""
+    return Death.objects.filter(
+        patient__in=queryset.values("pk"),
+        date__lte=as_of,
+        cause=choices.CauseOfDeath.UNKNOWN,
+    ).count()
+
+
 def strategy_by(frame: pd.DataFrame, landmark_days: int) -> pd.Series:
     """Return each patient's resection strategy as it stood `landmark_days` after
     diagnosis: registry.derive's rule applied to the resections done by then."""
@@ -584,5 +611,6 @@ __all__ = [
     "strategy_by",
     "survival_table",
     "table_from_frame",
+    "unknown_cause_deaths",
     "SurvivalTable",
 ]

@@ -128,6 +128,10 @@ def mask_result(
         data["events"] = {
             name: _mask_share(share, min_cell) for name, share in data["events"].items()
         }
+    if data.get("competing_risks"):
+        data["competing_risks"] = _mask_competing(
+            data["competing_risks"], hidden, min_cell
+        )
     if data.get("cohort"):
         data["cohort"]["excluded"] = _mask_counts(data["cohort"]["excluded"], min_cell)
     if data.get("landmark_analysis"):
@@ -161,6 +165,29 @@ def _suppressed_group(group: dict, min_cell: int) -> dict:
         "small": True,
         "suppressed": True,
     }
+
+
+def _mask_competing(section: dict, hidden: set[str], min_cell: int) -> dict:
+    """Hide the competing-risks section's small counts and hidden groups.
+
+    A hidden group loses its row and curve; a Gray's test computed with one (a
+    result stored before the rule) is not shown.
+    """
+    for analysis in section["analyses"]:
+        analysis["groups"] = [
+            {
+                **g,
+                **{k: cell(g[k], min_cell) for k in ("n", "events", "competing")},
+            }
+            for g in analysis["groups"]
+            if g["group"] not in hidden
+        ]
+        for key in ("gray", "gray_competing"):
+            test = analysis.get(key)
+            if test and hidden & set(test["groups"]):
+                analysis[key] = None
+    section["deaths_unknown_cause"] = cell(section["deaths_unknown_cause"], min_cell)
+    return section
 
 
 def _mask_counts(counts: Mapping[str, int], min_cell: int) -> dict:

@@ -30,6 +30,7 @@ TABLES = (
     "baseline",
     "associations",
     "events",
+    "competing",
 )
 FIGURE_FORMATS = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
 
@@ -242,7 +243,62 @@ def tables(data: dict) -> dict[str, pd.DataFrame]:
         "baseline": baseline,
         "associations": associations,
         "events": events,
+        "competing": competing_table(data),
     }
+
+
+def competing_table(data: dict) -> pd.DataFrame:
+    """Return the competing-risks table: per event, group and time, the cumulative
+    incidence with its interval, then Gray's test of each event (empty when the
+    report has no competing-risks section)."""
+    section = data.get("competing_risks")
+    if not section:
+        return pd.DataFrame()
+    unit = data["time_unit"]
+    level = f"{section['conf_level'] * 100:g}%"
+    rows = []
+    for analysis in section["analyses"]:
+        for g in analysis["groups"]:
+            for point in g["at"]:
+                rows.append(
+                    {
+                        "event": analysis["label"],
+                        "competing event": analysis["competing_label"],
+                        "group": g["group"],
+                        "n": g["n"],
+                        "events": g["events"],
+                        "competing events": g["competing"],
+                        f"time ({unit})": point["time"],
+                        "cumulative incidence": point["estimate"],
+                        f"lower {level}": point["lower"],
+                        f"upper {level}": point["upper"],
+                    }
+                )
+        for key, event in (
+            ("gray", analysis["label"]),
+            ("gray_competing", analysis["competing_label"]),
+        ):
+            test = analysis.get(key)
+            if test:
+                rows.append(
+                    {
+                        "event": event,
+                        "group": "Gray's test",
+                        "statistic": test["statistic"],
+                        "df": test["df"],
+                        "p_value": test["p_value"],
+                    }
+                )
+    # object columns: counts stay whole numbers (or "<5") beside the empty cells
+    return pd.DataFrame(rows, dtype=object)
+
+
+def competing_figure_bytes(data: dict, fmt: str) -> bytes:
+    """Return the competing-risks figure of a result (``competing_risks``)."""
+    figure = plots.competing_figure(
+        data["competing_risks"], time_unit=data["time_unit"]
+    )
+    return plots.render(figure, format=fmt)
 
 
 def _landmark(m: dict) -> dict:

@@ -223,6 +223,77 @@ def _draw_risk_table(
     table.set_title("Number at risk", loc="left", fontsize=9)
 
 
+def competing_figure(
+    section: Mapping,
+    *,
+    time_unit: str = "months",
+    colors: Sequence[str] = PALETTE,
+    size: tuple[float, float] = (10.0, 4.5),
+) -> Figure:
+    """Draw the cumulative incidence curves of a report's competing-risks section.
+
+    One panel per analysis (recurrence, cancer death), one step curve per group,
+    from the section's JSON-ready data (``competing_risks`` of a report result),
+    so that a stored run draws the same figure. Gray's test heads each legend.
+    The y axis is the cumulative incidence, from 0, to the largest value drawn.
+    """
+    analyses = [a for a in section["analyses"] if a["groups"]]
+    if not analyses:
+        raise ValueError("no curves to draw")
+    fig = Figure(figsize=size, layout="constrained")
+    axes = fig.subplots(1, len(analyses), squeeze=False)[0]
+    top = max(
+        (
+            max(g["curve"]["estimate"], default=0.0)
+            for a in analyses
+            for g in a["groups"]
+        ),
+        default=0.0,
+    )
+    top = min(1.0, max(0.1, np.ceil(top * 10 + 0.5) / 10))
+    for ax, analysis in zip(axes, analyses, strict=True):
+        last = 0.0
+        for i, group in enumerate(analysis["groups"]):
+            curve = group["curve"]
+            time = [0.0, *curve["time"], curve["last_time"]]
+            estimate = [0.0, *curve["estimate"]]
+            estimate.append(estimate[-1])
+            last = max(last, curve["last_time"])
+            ax.step(
+                time,
+                estimate,
+                where="post",
+                color=colors[i % len(colors)],
+                linewidth=1.8,
+                label=f"{group['group']} (n = {group['n']})",
+            )
+        gray = analysis.get("gray")
+        heading = f"Gray's test {p_text(gray['p_value'])}" if gray else None
+        # where it hides the least of the curves, as km_figure's
+        ax.legend(
+            loc="best",
+            frameon=False,
+            fontsize=8,
+            title=heading,
+            title_fontsize=8,
+            alignment="left",
+        )
+        ax.set_title(
+            f"{analysis['label'].capitalize()}\n"
+            f"(competing: {analysis['competing_label']})",
+            loc="left",
+            fontsize=10,
+        )
+        ax.set_xlim(0, last or 1)
+        ax.set_ylim(0, top)
+        ax.set_xlabel(f"Time ({time_unit})")
+        ax.set_ylabel("Cumulative incidence")
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.grid(axis="y", color="0.9", linewidth=0.8)
+        ax.set_axisbelow(True)
+    return fig
+
+
 def render(fig: Figure, *, format: str = "png", dpi: int = 150) -> bytes:
     """Render a figure to PNG, SVG or PDF bytes, without pyplot.
 

@@ -23,6 +23,7 @@ The steps of a run, as :func:`run_report` reads:
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 
@@ -30,17 +31,21 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 
-from analytics import compare, dataset, disclosure, survival
+from analytics import compare, competing, dataset, disclosure, survival
 from analytics.dataset import VARIABLES
 from analytics.results import (
     Association,
     AtRisk,
     Baseline,
+    CompetingAnalysis,
+    CompetingRisks,
     Count,
     CoxSection,
     Events,
     FollowUp,
+    GraySection,
     GroupSummary,
+    IncidenceGroup,
     LogRankSection,
     PairwiseComparison,
     Share,
@@ -233,7 +238,13 @@ def run_report(spec: ReportSpec, *, user) -> Report:
         sections["cox"] = cox_section(
             testable, spec, split.tested, warnings, weights="n"
         )
-    sections["followup"] = followup_section(counts, spec)
+    sections["followup"] = followup_section(followup_counts(cohort.table, spec), spec)
+    sections["competing_risks"], competing_digest = None, ""
+    if spec.competing_risks:
+        ticks = tick_times(longest, spec.time_unit)[1:]
+        sections["competing_risks"], competing_digest = competing_risks_section(
+            spec, user=user, split=split, times=ticks
+        )
     if rows is not None:
         sections.update(patient_sections(rows, spec, split.hidden))
     else:
@@ -250,9 +261,10 @@ def run_report(spec: ReportSpec, *, user) -> Report:
     sections["time_axis"] = time_axis(spec)
     sections["methods"] = methods_text(spec, sections)
     sections["results"] = results_text(spec, sections)
-    return Report(
-        spec=spec, sections=sections, curves=curves, fingerprint=cohort.fingerprint()
-    )
+    digest = cohort.fingerprint()
+    if competing_digest:  # the competing-risks tables are read too
+        digest = hashlib.sha256((digest + competing_digest).encode()).hexdigest()
+    return Report(spec=spec, sections=sections, curves=curves, fingerprint=digest)
 
 
 def disclosed(data: dict, *, user) -> dict:
@@ -634,6 +646,132 @@ def followup_section(counts: pd.DataFrame, spec: ReportSpec) -> dict:
         counts, conf_type=spec.conf_type, conf_level=spec.conf_level, **COUNTED
     )
     return FollowUp.from_followup(result, conf_level=spec.conf_level).to_dict()
+
+
+def followup_counts(table: dataset.SurvivalTable, spec: ReportSpec) -> pd.DataFrame:
+    """Return the counts reverse Kaplan-Meier reads: a death of any cause ends
+    follow-up, so for cancer-specific survival (where a death from another cause
+    is censored) the competing deaths count as deaths too."""
+    counts = table.counts
+    if spec.endpoint == Endpoint.CANCER_SPECIFIC:
+        counts = counts.assign(event=counts["event"] | counts["competing"])
+    return survival_counts(counts, spec)
+
+
+# --- step 4b: competing risks -------------------------------------------------
+
+#: The competing-risks analyses: the event, the endpoint whose survival table
+#: holds it (its time and event, split by the competing death of
+#: registry.bulk's survival_competing), and the event and competing event in words.
+COMPETING_ANALYSES = (
+    (
+        "recurrence",
+        Endpoint.RECURRENCE_FREE,
+        "recurrence or progression",
+        "death without recurrence",
+    ),
+    (
+        "cancer_death",
+        Endpoint.CANCER_SPECIFIC,
+        "death from colorectal cancer",
+        "death from other causes",
+    ),
+)
+
+
+def competing_risks_section(
+    spec: ReportSpec, *, user, split: GroupSplit, times: list[float]
+) -> tuple[dict, str]:
+    """Return the competing-risks section and the digest of the rows it read.
+
+    For recurrence (death without recurrence competing) and for death from
+    colorectal cancer (death from any other cause competing): the cumulative
+    incidence per group at `times` and Gray's test across the tested groups
+    (:mod:`analytics.competing`). Each reads one counted survival table (two
+    queries, or the per-patient frame for a first-line grouping), and one
+    query counts the deaths of unknown cause.
+    """
+    queryset = dataset.cohort_queryset(user, spec.cohort)
+    analyses, digests = [], []
+    for event, endpoint, label, competing_label in COMPETING_ANALYSES:
+        counts = _competing_counts(queryset, spec, endpoint)
+        digests.append(
+            dataset.fingerprint(
+                counts.assign(group=counts["group"].astype(str)),
+                ["group", "days", "status", "n"],
+            )
+        )
+        fit = {"duration": "time", "status": "status", "weights": "n"}
+        curves = competing.cumulative_incidence(
+            counts,
+            group="group",
+            causes=(1, 2),
+            conf_type=spec.conf_type,
+            conf_level=spec.conf_level,
+            **fit,
+        )
+        tested = counts[counts["group"].isin(split.tested)].copy()
+        tested["group"] = tested["group"].cat.remove_unused_categories()
+        tests = (
+            competing.gray_test(tested, group="group", causes=(1, 2), **fit)
+            if len(split.tested) > 1
+            else {}
+        )
+        analyses.append(
+            CompetingAnalysis(
+                event=event,
+                label=label,
+                competing_label=competing_label,
+                times=list(times),
+                groups=[
+                    IncidenceGroup.from_curves(
+                        curves[g]["1"], curves[g]["2"], label=g, times=times
+                    )
+                    for g in split.groups
+                    if g in curves
+                ],
+                gray=GraySection.from_test(tests["1"]) if tests else None,
+                gray_competing=GraySection.from_test(tests["2"]) if tests else None,
+            )
+        )
+    section = CompetingRisks(
+        analyses=analyses,
+        conf_type=spec.conf_type,
+        conf_level=spec.conf_level,
+        deaths_unknown_cause=dataset.unknown_cause_deaths(queryset, as_of=spec.as_of),
+    )
+    return section.to_dict(), "".join(digests)
+
+
+def _competing_counts(queryset, spec: ReportSpec, endpoint: Endpoint) -> pd.DataFrame:
+    """Return patients by group, days and status (0 censored, 1 the event, 2 the
+    competing death), with ``time`` in the report's unit."""
+    read = {
+        "group": spec.group_by,
+        "endpoint": endpoint,
+        "index": IndexDate(spec.index),
+        "as_of": spec.as_of,
+    }
+    if spec.group_by in dataset.FIRST_LINE:
+        frame = dataset.patient_frame(
+            queryset,
+            variables=["liver_resected", "converted", "later_palliative"],
+            **read,
+        )
+        table = dataset.table_from_frame(frame)
+    else:
+        table = dataset.survival_table(queryset, **read)
+    counts = table.counts
+    status = np.where(counts["competing"], 2, np.where(counts["event"], 1, 0))
+    counts = (
+        counts.assign(status=status)
+        .groupby(["group", "days", "status"], observed=True, as_index=False)["n"]
+        .sum()
+    )
+    return counts.assign(
+        time=counts["days"] / spec.unit_days,
+        group=counts["group"].cat.remove_unused_categories(),
+    )
 
 
 # --- step 5: the tables -------------------------------------------------------

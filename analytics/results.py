@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-from analytics import compare, survival
+from analytics import compare, competing, survival
 
 
 def finite(value) -> float | None:
@@ -450,3 +450,121 @@ class Events(Section):
     liver_resected: Share
     converted: Share
     later_palliative_unresected_primary: Count
+
+
+# --- competing risks ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IncidenceAtTime(Section):
+    """Cumulative incidence at one time, as ``cmprsk::timepoints``, with its CI."""
+
+    time: float
+    estimate: float | None
+    std_err: float | None
+    lower: float | None
+    upper: float | None
+    estimable: bool
+
+    @classmethod
+    def from_point(cls, point: competing.IncidenceAt) -> IncidenceAtTime:
+        return cls(
+            time=float(point.time),
+            estimate=finite(point.estimate),
+            std_err=finite(point.std_err),
+            lower=finite(point.lower),
+            upper=finite(point.upper),
+            estimable=bool(point.estimable),
+        )
+
+
+@dataclass(frozen=True)
+class IncidenceGroup(Section):
+    """One group's cumulative incidence of the event, with its counts.
+
+    ``events`` counts the event, ``competing`` the competing event; ``at`` the
+    estimate at the table's times; ``curve`` the step function to draw (the
+    times the event occurred and the estimate after each, and the group's last
+    follow-up time, to which the last value is carried).
+    """
+
+    group: str
+    n: int
+    events: int
+    competing: int
+    at: list[IncidenceAtTime]
+    curve: dict
+
+    @classmethod
+    def from_curves(
+        cls,
+        event: competing.CumulativeIncidence,
+        other: competing.CumulativeIncidence | None,
+        *,
+        label: str,
+        times,
+    ) -> IncidenceGroup:
+        return cls(
+            group=label,
+            n=int(event.n),
+            events=int(event.events),
+            competing=int(other.events) if other is not None else 0,
+            at=[IncidenceAtTime.from_point(p) for p in event.at(times)],
+            curve={
+                "time": [float(t) for t in event.time],
+                "estimate": [float(f) for f in event.estimate],
+                "last_time": float(event.last_time),
+            },
+        )
+
+
+@dataclass(frozen=True)
+class GraySection(Section):
+    """Gray's test of equal cumulative incidence across the tested groups."""
+
+    statistic: float | None
+    df: int
+    p_value: float | None
+    groups: list[str]
+
+    @classmethod
+    def from_test(cls, test: competing.GrayTest) -> GraySection:
+        return cls(
+            statistic=finite(test.statistic),
+            df=int(test.df),
+            p_value=finite(test.p_value),
+            groups=list(test.groups),
+        )
+
+
+@dataclass(frozen=True)
+class CompetingAnalysis(Section):
+    """The cumulative incidence of one event, with one competing event, by group.
+
+    ``event`` is ``"recurrence"`` or ``"cancer_death"``; ``label`` and
+    ``competing_label`` name the event and the competing event in words. ``gray``
+    tests the event, ``gray_competing`` the competing event (None with fewer than
+    two groups to compare).
+    """
+
+    event: str
+    label: str
+    competing_label: str
+    times: list[float]
+    groups: list[IncidenceGroup]
+    gray: GraySection | None
+    gray_competing: GraySection | None
+
+
+@dataclass(frozen=True)
+class CompetingRisks(Section):
+    """The competing-risks section: one analysis per event, and how it was run.
+
+    ``deaths_unknown_cause`` counts the cohort's deaths by the cut-off without a
+    recorded cause (counted with the other causes).
+    """
+
+    analyses: list[CompetingAnalysis]
+    conf_type: str
+    conf_level: float
+    deaths_unknown_cause: int

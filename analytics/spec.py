@@ -185,6 +185,9 @@ class ReportSpec:
     baseline: tuple[str, ...] = DEFAULT_BASELINE
     associations: tuple[tuple[str, str], ...] = DEFAULT_ASSOCIATIONS
     subgroups: tuple[str, ...] = DEFAULT_SUBGROUPS
+    #: The competing-risks section: cumulative incidence of recurrence and of
+    #: cancer death per group, with Gray's test (analytics.competing).
+    competing_risks: bool = False
 
     @property
     def alpha(self) -> float:
@@ -232,6 +235,7 @@ class ReportSpec:
             baseline=parser.variables("baseline", DEFAULT_BASELINE),
             associations=parser.associations("associations", DEFAULT_ASSOCIATIONS),
             subgroups=parser.variables("subgroups", DEFAULT_SUBGROUPS, grouping=True),
+            competing_risks=parser.flag("competing_risks", False),
         )
         if spec.index == "landmark" and data.get("landmark") is None:
             errors.append(
@@ -240,6 +244,11 @@ class ReportSpec:
             )
         if spec.index != "landmark" and spec.landmark is not None:
             errors.append("landmark: only used when the index is 'landmark'")
+        if spec.competing_risks and spec.index == "landmark":
+            errors.append(
+                "competing_risks: not available with the landmark index (the "
+                "cumulative incidence is estimated from the index date)"
+            )
         if spec.group_by in spec.covariates:
             errors.append(
                 f"covariates: '{spec.group_by}' is the grouping; a covariate must "
@@ -276,6 +285,7 @@ class ReportSpec:
             "baseline": list(self.baseline),
             "associations": [list(pair) for pair in self.associations],
             "subgroups": list(self.subgroups),
+            "competing_risks": self.competing_risks,
         }
 
     def with_as_of(self, as_of: datetime.date) -> ReportSpec:
@@ -315,6 +325,15 @@ class _Parser:
             return default
         value = value.strip()
         return default if self.too_long(key, value) else value
+
+    def flag(self, key, default: bool) -> bool:
+        value = self._get(key, default)
+        if not isinstance(value, bool):
+            self.errors.append(
+                f"{key}: expected true or false, got {_quote.repr(value)}"
+            )
+            return default
+        return value
 
     def choice(self, key, allowed, default):
         value = self._get(key, default)

@@ -20,6 +20,7 @@ from analytics.spec import ReportSpec
 ENDPOINT_EVENTS = {
     "os": ("overall survival", "death"),
     "rfs": ("recurrence-free survival", "recurrence, progression or death"),
+    "css": ("cancer-specific survival", "death from colorectal cancer"),
 }
 
 
@@ -125,6 +126,11 @@ def methods_text(spec: ReportSpec, s: dict) -> str:
         f"{endpoint.capitalize()} was measured from {index} to {event}; patients "
         f"without the event were censored at their last known contact or at the data "
         f"cut-off ({spec.as_of.isoformat()}), whichever came first.",
+        *(
+            ["Deaths from other or unknown causes were censored at the date of death."]
+            if spec.endpoint == "css"
+            else []
+        ),
         "Survival was estimated by the Kaplan-Meier method with Greenwood's variance; "
         f"{level} confidence intervals used {ci}.",
         f"Groups ({in_sentence(s['grouping']['label'])}) were compared with the "
@@ -159,6 +165,8 @@ def methods_text(spec: ReportSpec, s: dict) -> str:
             "an expected count was below 5 (categorical), and the Cochran-Armitage "
             "test for trend (ordered factor against a yes/no outcome)."
         )
+    if s.get("competing_risks"):
+        text.append(competing_methods(spec))
     if spec.index == "landmark":
         text.append(
             "In the landmark analysis, only patients alive and under follow-up at the "
@@ -277,6 +285,8 @@ def results_text(spec: ReportSpec, s: dict) -> str:
                     f"Without liver resection, {num(mark['time'])}-{unit[:-1]} "
                     f"survival{from_} was {mark['survival'] * 100:.0f}%."
                 )
+    if s.get("competing_risks"):
+        parts.extend(competing_results(spec, s["competing_risks"]))
     later = events["later_palliative_unresected_primary"]
     if later["of"]:
         parts.append(
@@ -333,3 +343,79 @@ def association_sentence(association: dict, alpha: float) -> str:
         f"{in_sentence(association['outcome_label'])} ({test['name']}, "
         f"{p_at(test['p_value'], alpha)})."
     )
+
+
+# --- competing risks ----------------------------------------------------------
+
+
+def competing_methods(spec: ReportSpec) -> str:
+    """Return the Methods sentences of the competing-risks section."""
+    level = f"{spec.conf_level * 100:g}%"
+    return (
+        "The cumulative incidence of recurrence or progression (with death without "
+        "recurrence as the competing event) and of death from colorectal cancer "
+        "(with death from any other cause, unknown causes included, as the competing "
+        "event) was estimated by the Aalen-Johansen method, with Gray's variance as "
+        f"R's cmprsk computes it and {level} pointwise confidence intervals by "
+        f"{CI_SHORT[spec.conf_type]}; groups were compared with Gray's test."
+    )
+
+
+def competing_results(spec: ReportSpec, section: dict) -> list[str]:
+    """Return the Results sentences of the competing-risks section.
+
+    Each names the cumulative incidence at the latest table time estimable in
+    every group shown, and says the groups differ only when Gray's test is
+    significant at the report's level (:attr:`ReportSpec.alpha`); without a test it
+    claims nothing about a difference.
+    """
+    alpha = spec.alpha
+    unit = spec.time_unit
+    parts = []
+    for analysis in section["analyses"]:
+        groups = [g for g in analysis["groups"] if g.get("at")]
+        if not groups:
+            continue
+        common = [
+            i
+            for i in range(len(analysis["times"]))
+            if all(g["at"][i]["estimable"] for g in groups)
+        ]
+        if not common:
+            continue
+        i = common[-1]
+        time = analysis["times"][i]
+        values = [f"{g['at'][i]['estimate'] * 100:.0f}%" for g in groups]
+        what = (
+            f"The {num(time)}-{unit[:-1]} cumulative incidence of {analysis['label']}"
+        )
+        if len(groups) == 1:
+            parts.append(f"{what} was {values[0]}.")
+            continue
+        names = ", ".join(g["group"] for g in groups)
+        gray = analysis.get("gray")
+        p = gray["p_value"] if gray else None
+        if p is None:
+            parts.append(f"{what} was {' vs '.join(values)} ({names}).")
+        elif p < alpha:
+            parts.append(
+                f"{what} was {' vs '.join(values)} ({names}); it differed "
+                f"significantly between the groups (Gray's test, {p_at(p, alpha)})."
+            )
+        else:
+            parts.append(
+                f"{what} was {' vs '.join(values)} ({names}); it did not differ "
+                f"significantly between the groups (Gray's test, {p_at(p, alpha)})."
+            )
+    unknown = section.get("deaths_unknown_cause") or 0
+    if isinstance(unknown, str):  # hidden by disclosure control ("<5")
+        parts.append(
+            f"Deaths of unknown cause ({unknown}) were counted with the other causes."
+        )
+    elif unknown:
+        deaths = "death" if unknown == 1 else "deaths"
+        were = "was" if unknown == 1 else "were"
+        parts.append(
+            f"{unknown} {deaths} of unknown cause {were} counted with the other causes."
+        )
+    return parts

@@ -24,6 +24,7 @@ COLUMNS = (
     "registry_number",
     "diagnosis_date",
     "death_date",
+    "cancer_death_date",
     "initial_resectability",
     "first_operation",
     "first_primary_resection",
@@ -43,14 +44,21 @@ COLUMNS = (
     "survival_start",
     "survival_end",
     "survival_event",
+    "survival_competing",
     "survival_days",
 )
 
 #: Columns read as stored (all but the id, the number and survival).
-STORED = COLUMNS[2:-4]
+STORED = COLUMNS[2:-5]
 
 #: Yes/no columns (0/1 on SQLite, booleans on PostgreSQL).
-FLAGS = ("liver_resected", "converted", "later_palliative", "survival_event")
+FLAGS = (
+    "liver_resected",
+    "converted",
+    "later_palliative",
+    "survival_event",
+    "survival_competing",
+)
 
 #: The stored date each index starts the clock at, and the first recurrence on or
 #: after it (recurrence-free survival).
@@ -89,7 +97,10 @@ def facts_sql(
     ``cohort`` is any Patient queryset (filters and scoping as the caller
     needs); only its primary keys are used. As in ``registry.derive.survival``,
     survival_start is NULL when the index date is missing, and callers leave
-    out patients whose start is NULL or after ``as_of``. The patient table is
+    out patients whose start is NULL or after ``as_of``; survival_competing is
+    1 for a death that is not the event a cumulative incidence estimates
+    (cancer-specific survival: a death from another cause, censored at death;
+    recurrence-free survival: a death without recurrence). The patient table is
     joined only for the registry number (a LEFT JOIN, which PostgreSQL drops
     when a caller reads no column of it, as the counted survival table does).
     """
@@ -99,15 +110,39 @@ def facts_sql(
     cutoff = connection.ops.adapt_datefield_value(as_of)
     start_column, recurrence_column = INDEX_COLUMNS[IndexDate(index)]
     start = f"f.{start_column}"
-    if Endpoint(endpoint) == Endpoint.RECURRENCE_FREE:
-        event_date = least(vendor, "f.death_date", f"f.{recurrence_column}")
+    endpoint = Endpoint(endpoint)
+    recurrence = f"f.{recurrence_column}"
+    if endpoint == Endpoint.RECURRENCE_FREE:
+        event_date = least(vendor, "f.death_date", recurrence)
+    elif endpoint == Endpoint.CANCER_SPECIFIC:
+        event_date = "f.cancer_death_date"  # derive.cancer_death, stored
     else:
         event_date = "f.death_date"
     censored_at = least(vendor, f"COALESCE(f.last_contact, {start})", "%s")
-    end = (
-        f"CASE WHEN {start} IS NULL THEN NULL WHEN {event_date} <= %s "
-        f"THEN {event_date} ELSE {censored_at} END"
-    )
+    # a death by the cut-off that is not a cancer death (stored: derive's rule)
+    other_death = "f.cancer_death_date IS NULL AND f.death_date <= %s"
+    # each piece of SQL with its parameters, in the order they appear
+    if endpoint == Endpoint.CANCER_SPECIFIC:
+        end = (
+            f"CASE WHEN {start} IS NULL THEN NULL WHEN {event_date} <= %s "
+            f"THEN {event_date} WHEN {other_death} THEN f.death_date "
+            f"ELSE {censored_at} END",
+            (cutoff, cutoff, cutoff),
+        )
+        competing = (f"CASE WHEN {other_death} THEN 1 ELSE 0 END", (cutoff,))
+    else:
+        end = (
+            f"CASE WHEN {start} IS NULL THEN NULL WHEN {event_date} <= %s "
+            f"THEN {event_date} ELSE {censored_at} END",
+            (cutoff, cutoff),
+        )
+        competing = ("0", ())
+    if endpoint == Endpoint.RECURRENCE_FREE:
+        competing = (
+            f"CASE WHEN {event_date} <= %s AND ({recurrence} IS NULL "
+            f"OR {recurrence} > {event_date}) THEN 1 ELSE 0 END",
+            (cutoff,),
+        )
     stored = ", ".join(f"f.{name}" for name in STORED)
     sql = f"""
     SELECT s.*, {days_between(vendor, "s.survival_end", "s.survival_start")}
@@ -115,14 +150,15 @@ def facts_sql(
     FROM (
         SELECT f.patient_id AS id, p.registry_number, {stored},
             {start} AS survival_start,
-            {end} AS survival_end,
-            CASE WHEN {event_date} <= %s THEN 1 ELSE 0 END AS survival_event
+            {end[0]} AS survival_end,
+            CASE WHEN {event_date} <= %s THEN 1 ELSE 0 END AS survival_event,
+            {competing[0]} AS survival_competing
         FROM registry_derivedfacts f
         LEFT JOIN registry_patient p ON p.id = f.patient_id
         WHERE f.patient_id IN ({cohort_sql})
     ) s
     """
-    params = (cutoff, cutoff, cutoff, *cohort_params)
+    params = (*end[1], cutoff, *competing[1], *cohort_params)
     return sql, params
 
 

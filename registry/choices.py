@@ -342,6 +342,7 @@ class IndexDate(models.TextChoices):
 class Endpoint(models.TextChoices):
     OVERALL = "os", "Overall survival"
     RECURRENCE_FREE = "rfs", "Recurrence / progression-free survival"
+    CANCER_SPECIFIC = "css", "Cancer-specific survival"
 
 
 class Missing(models.TextChoices):

@@ -139,6 +139,7 @@ class DemoPatient:
             systemic=_facts(CourseFact, self.systemic),
             contacts=_facts(ContactFact, self.followups),
             death_date=self.death["date"] if self.death else None,
+            death_cause=self.death["cause"] if self.death else "",
         )
 
 

@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from registry.choices import (
     RECTAL_SITES,
+    CauseOfDeath,
     ClinicalM,
     DiseaseStatus,
     Endpoint,
@@ -65,6 +66,12 @@ RECURRENCE_STATUSES = frozenset(
         DiseaseStatus.PROGRESSION,
     }
 )
+
+#: Causes of death that end cancer-specific survival: death from colorectal cancer.
+#: Deaths from treatment, another cancer, another or an unknown cause are censored
+#: at death for cancer-specific survival, and are the competing event when the
+#: cumulative incidence of cancer death is estimated.
+CANCER_DEATH_CAUSES = frozenset({CauseOfDeath.COLORECTAL})
 
 
 @dataclass(frozen=True)
@@ -120,6 +127,8 @@ class PatientFacts:
     systemic: tuple[CourseFact, ...] = ()
     contacts: tuple[ContactFact, ...] = ()
     death_date: datetime.date | None = None
+    #: The recorded cause of death (CauseOfDeath); blank without a death.
+    death_cause: str = ""
     # What the data-quality flags read: the patient's ECOG at diagnosis and the
     # diagnosis' primary site, distance from the anal verge and CEA.
     ecog: int | None = None
@@ -159,9 +168,19 @@ class ResectionStrategy:
 
 @dataclass(frozen=True)
 class SurvivalTime:
+    """Time from the index date to the endpoint's event or censoring.
+
+    ``competing`` marks a death that ends the time without being the event a
+    cumulative incidence estimates: for cancer-specific survival a death from
+    another cause (censored, ``event`` False), for recurrence-free survival a
+    death without recurrence (``event`` True: it ends RFS, but it is not a
+    recurrence). Always False for overall survival.
+    """
+
     start: datetime.date
     end: datetime.date
     event: bool
+    competing: bool = False
 
     @property
     def days(self) -> int:
@@ -262,6 +281,14 @@ def vital_status(facts: PatientFacts) -> VitalStatus:
     return VitalStatus.DEAD if facts.death_date else VitalStatus.ALIVE
 
 
+def cancer_death(facts: PatientFacts) -> datetime.date | None:
+    """Return the date of death if the patient died of colorectal cancer
+    (:data:`CANCER_DEATH_CAUSES`), else None."""
+    if facts.death_date and facts.death_cause in CANCER_DEATH_CAUSES:
+        return facts.death_date
+    return None
+
+
 def index_date(facts: PatientFacts, index: IndexDate) -> datetime.date | None:
     """Return the date survival is counted from, or None if it never happened."""
     match index:
@@ -300,22 +327,37 @@ def survival(
 
     The clock starts at the index date and stops at the event (death; for
     recurrence-free survival, the first recurrence or progression on or after the
-    index date, or death, whichever is first) when the event happened on or before
-    ``as_of``; otherwise the patient is censored at the last known contact or at
-    ``as_of``, whichever is earlier. Returns None when the index date is missing
-    or after ``as_of``: such a patient is not yet at risk.
+    index date, or death, whichever is first; for cancer-specific survival, death
+    from colorectal cancer, :func:`cancer_death`) when the event happened on or
+    before ``as_of``; otherwise the patient is censored at the last known contact
+    or at ``as_of``, whichever is earlier. So a death from another cause censors
+    cancer-specific survival at the date of death (nothing is recorded after
+    it), and is marked ``competing``, as is a death without recurrence that ends
+    recurrence-free survival (see :class:`SurvivalTime`). Returns None when the
+    index date is missing or after ``as_of``: such a patient is not yet at risk.
     """
     start = index_date(facts, index)
     if start is None or start > as_of:
         return None
-    event_dates = [facts.death_date] if facts.death_date else []
+    died = facts.death_date is not None and facts.death_date <= as_of
+    recurrence = None
+    if endpoint == Endpoint.CANCER_SPECIFIC:
+        event_dates = [d] if (d := cancer_death(facts)) else []
+    else:
+        event_dates = [facts.death_date] if facts.death_date else []
     if endpoint == Endpoint.RECURRENCE_FREE:
         recurrence = first_recurrence(facts, on_or_after=start)
         if recurrence is not None:
             event_dates.append(recurrence)
     event_date = min(event_dates, default=None)
     if event_date is not None and event_date <= as_of:
-        return SurvivalTime(start, event_date, True)
+        # RFS ended by a death with no recurrence on or before it
+        competing = endpoint == Endpoint.RECURRENCE_FREE and (
+            recurrence is None or recurrence > event_date
+        )
+        return SurvivalTime(start, event_date, True, competing)
+    if endpoint == Endpoint.CANCER_SPECIFIC and died:
+        return SurvivalTime(start, facts.death_date, False, True)
     last = last_known_contact(facts) or start
     return SurvivalTime(start, min(last, as_of), False)
 
@@ -486,6 +528,7 @@ class StoredFacts:
 
     diagnosis_date: datetime.date | None
     death_date: datetime.date | None
+    cancer_death_date: datetime.date | None
     initial_resectability: str
     first_operation: datetime.date | None
     first_primary_resection: datetime.date | None
@@ -547,6 +590,7 @@ def stored_facts(facts: PatientFacts) -> StoredFacts:
     return StoredFacts(
         diagnosis_date=facts.diagnosis_date,
         death_date=facts.death_date,
+        cancer_death_date=cancer_death(facts),
         initial_resectability=facts.initial_resectability or "",
         first_operation=index_date(facts, IndexDate.OPERATION),
         first_primary_resection=strategy.primary_date,

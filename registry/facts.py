@@ -89,7 +89,7 @@ def plain_facts(patient_ids: Iterable[int], *, apps=None) -> dict[int, PatientFa
         for pk, ecog, diagnosis, site, verge, cea, *stage in patients
     }
     resectability = dict(rows(LiverMetastases, "initial_resectability"))
-    death = dict(rows(Death, "date"))
+    death = {pk: (date, cause) for pk, date, cause in rows(Death, "date", "cause")}
     many: dict[str, defaultdict] = {
         name: defaultdict(list)
         for name in ("operations", "radiation", "systemic", "contacts")
@@ -120,7 +120,8 @@ def plain_facts(patient_ids: Iterable[int], *, apps=None) -> dict[int, PatientFa
             radiation=tuple(many["radiation"][pk]),
             systemic=tuple(many["systemic"][pk]),
             contacts=tuple(many["contacts"][pk]),
-            death_date=death.get(pk),
+            death_date=death.get(pk, (None, ""))[0],
+            death_cause=death.get(pk, (None, ""))[1],
             **patient.get(pk, {"diagnosis_date": None}),
         )
         for pk in ids

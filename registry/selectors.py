@@ -158,6 +158,7 @@ def patient_chart(patient: Patient, *, today: datetime.date) -> PatientChart:
         systemic=tuple(CourseFact(c.start_date, c.end_date) for c in systemic),
         contacts=tuple(ContactFact(f.date, f.disease_status) for f in followups),
         death_date=death.date if death else None,
+        death_cause=death.cause if death else "",
     )
     last_contact = derive.last_known_contact(facts)
     return PatientChart(

@@ -37,6 +37,9 @@ class DerivedFacts(models.Model):
     )
     diagnosis_date = models.DateField(null=True)
     death_date = models.DateField(null=True)
+    cancer_death_date = models.DateField(
+        null=True, help_text="The date of death, if from colorectal cancer."
+    )
     initial_resectability = models.CharField(
         max_length=12, choices=Resectability.choices, blank=True
     )

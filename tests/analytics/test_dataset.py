@@ -251,3 +251,80 @@ class StrategyAtLandmarkTests(TestCase):
             list(at_a_year),
             ["Staged resection", "Synchronous resection", "No resection"],
         )
+
+
+class CancerSpecificEndpointTests(TestCase):
+    """The endpoint css on a small cohort: death from colorectal cancer is the
+    event; deaths from other or unknown causes are censored at death and marked
+    competing; the living are censored at their last contact."""
+
+    @classmethod
+    def setUpTestData(cls):
+        site = make_site()
+        cls.patients = {}
+        for cause in ("colorectal", "other", "unknown", "treatment", None):
+            patient = make_full_patient(site=site)
+            if cause:
+                make_death(patient, date=datetime.date(2006, 3, 1), cause=cause)
+            cls.patients[cause or "alive"] = patient.registry_number
+        # diagnosed 2004-01-10 (make_tumour); last contact 2005-01-10 (follow-up)
+        cls.death_days = (datetime.date(2006, 3, 1) - datetime.date(2004, 1, 10)).days
+        cls.alive_days = (datetime.date(2005, 1, 10) - datetime.date(2004, 1, 10)).days
+
+    def expected(self):
+        return {
+            "colorectal": (self.death_days, True, False),
+            "other": (self.death_days, False, True),
+            "unknown": (self.death_days, False, True),
+            "treatment": (self.death_days, False, True),
+            "alive": (self.alive_days, False, False),
+        }
+
+    def test_patient_frame_codes_the_cause_of_death(self):
+        frame = dataset.patient_frame(
+            cohort(), group="strategy", endpoint=Endpoint.CANCER_SPECIFIC, as_of=AS_OF
+        ).set_index("registry_number")
+        got = {
+            name: (
+                int(frame.loc[number, "days"]),
+                bool(frame.loc[number, "event"]),
+                bool(frame.loc[number, "competing"]),
+            )
+            for name, number in self.patients.items()
+        }
+        self.assertEqual(got, self.expected())
+
+    def test_counted_table_has_one_event_and_three_competing_deaths(self):
+        table = dataset.survival_table(
+            cohort(), group="sex", endpoint=Endpoint.CANCER_SPECIFIC, as_of=AS_OF
+        )
+        rows = sorted(
+            (int(r.days), bool(r.event), bool(r.competing), int(r.n))
+            for r in table.counts.itertuples()
+        )
+        self.assertEqual(
+            rows,
+            [
+                (self.alive_days, False, False, 1),
+                (self.death_days, False, True, 3),
+                (self.death_days, True, False, 1),
+            ],
+        )
+        assert_same_tables(
+            table,
+            dataset.table_from_frame(
+                dataset.patient_frame(
+                    cohort(),
+                    group="sex",
+                    endpoint=Endpoint.CANCER_SPECIFIC,
+                    as_of=AS_OF,
+                    variables=["liver_resected", "converted", "later_palliative"],
+                )
+            ),
+        )
+
+    def test_overall_survival_counts_all_four_deaths_as_events(self):
+        table = dataset.survival_table(cohort(), group="sex", as_of=AS_OF)
+        events = table.counts.loc[table.counts["event"], "n"].sum()
+        self.assertEqual(events, 4)
+        self.assertFalse(table.counts["competing"].any())

@@ -128,7 +128,7 @@ class ReportSpecTests(SimpleTestCase):
         self.assertEqual(
             errors,
             [
-                "endpoint: 'pfs' is not one of os, rfs",
+                "endpoint: 'pfs' is not one of os, rfs, css",
                 "times[0]: must be a number more than 0 (None)",
                 "times[2]: must be a number more than 0 ('soon')",
             ],

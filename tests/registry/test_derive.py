@@ -7,7 +7,14 @@ from decimal import Decimal
 from django.test import SimpleTestCase
 
 from registry import derive
-from registry.choices import Endpoint, IndexDate, StagedOrder, Strategy, VitalStatus
+from registry.choices import (
+    CauseOfDeath,
+    Endpoint,
+    IndexDate,
+    StagedOrder,
+    Strategy,
+    VitalStatus,
+)
 from registry.derive import ContactFact, CourseFact, OperationFact, PatientFacts
 
 D = datetime.date
@@ -357,6 +364,104 @@ def complete(**changes) -> PatientFacts:
         cea_ng_ml=Decimal("5.0"),
     )
     return dataclasses.replace(facts, **changes)
+
+
+class CancerSpecificSurvivalTests(SimpleTestCase):
+    """Cancer-specific survival: death from colorectal cancer is the event; any
+    other death censors at the date of death and is the competing event."""
+
+    def died(self, cause, *, contacts=()):
+        return PatientFacts(
+            diagnosis_date=D(2004, 1, 1),
+            contacts=contacts,
+            death_date=D(2006, 1, 1),
+            death_cause=cause,
+        )
+
+    def css(self, facts, as_of=None):
+        as_of = as_of or D(2010, 1, 1)
+        return derive.survival(facts, endpoint=Endpoint.CANCER_SPECIFIC, as_of=as_of)
+
+    def test_death_from_colorectal_cancer_is_the_event(self):
+        result = self.css(self.died(CauseOfDeath.COLORECTAL))
+        self.assertEqual(
+            (result.end, result.event, result.competing), (D(2006, 1, 1), True, False)
+        )
+        self.assertEqual(
+            derive.cancer_death(self.died(CauseOfDeath.COLORECTAL)), D(2006, 1, 1)
+        )
+
+    def test_every_other_cause_is_censored_at_death_and_competing(self):
+        for cause in set(CauseOfDeath.values) - {CauseOfDeath.COLORECTAL}:
+            with self.subTest(cause):
+                result = self.css(self.died(cause))
+                self.assertEqual(
+                    (result.end, result.event, result.competing),
+                    (D(2006, 1, 1), False, True),
+                )
+                self.assertIsNone(derive.cancer_death(self.died(cause)))
+
+    def test_overall_survival_counts_every_death(self):
+        result = derive.survival(self.died(CauseOfDeath.OTHER), as_of=D(2010, 1, 1))
+        self.assertEqual((result.event, result.competing), (True, False))
+
+    def test_death_after_the_cutoff_is_neither(self):
+        result = self.css(self.died(CauseOfDeath.OTHER), as_of=D(2005, 6, 1))
+        self.assertEqual(
+            (result.end, result.event, result.competing), (D(2005, 6, 1), False, False)
+        )
+
+    def test_alive_patient_is_censored_at_last_contact(self):
+        alive = PatientFacts(
+            diagnosis_date=D(2004, 1, 1), contacts=(ContactFact(D(2005, 6, 1)),)
+        )
+        result = self.css(alive)
+        self.assertEqual(
+            (result.end, result.event, result.competing), (D(2005, 6, 1), False, False)
+        )
+
+    def test_stored_facts_keep_the_cancer_death_date_only(self):
+        self.assertEqual(
+            derive.stored_facts(self.died(CauseOfDeath.COLORECTAL)).cancer_death_date,
+            D(2006, 1, 1),
+        )
+        self.assertIsNone(
+            derive.stored_facts(self.died(CauseOfDeath.UNKNOWN)).cancer_death_date
+        )
+
+
+class RecurrenceCompetingTests(SimpleTestCase):
+    """A death without recurrence ends recurrence-free survival as a competing
+    event to recurrence; a recurrence on or before the death does not."""
+
+    def rfs(self, facts):
+        return derive.survival(
+            facts, endpoint=Endpoint.RECURRENCE_FREE, as_of=D(2010, 1, 1)
+        )
+
+    def test_death_without_recurrence_is_competing(self):
+        facts = PatientFacts(diagnosis_date=D(2004, 1, 1), death_date=D(2005, 1, 1))
+        result = self.rfs(facts)
+        self.assertEqual((result.event, result.competing), (True, True))
+
+    def test_recurrence_first_is_not_competing(self):
+        facts = PatientFacts(
+            diagnosis_date=D(2004, 1, 1),
+            contacts=(ContactFact(D(2004, 6, 1), "hepatic"),),
+            death_date=D(2005, 1, 1),
+        )
+        result = self.rfs(facts)
+        self.assertEqual(
+            (result.end, result.event, result.competing), (D(2004, 6, 1), True, False)
+        )
+
+    def test_recurrence_on_the_day_of_death_counts_as_recurrence(self):
+        facts = PatientFacts(
+            diagnosis_date=D(2004, 1, 1),
+            contacts=(ContactFact(D(2005, 1, 1), "progression"),),
+            death_date=D(2005, 1, 1),
+        )
+        self.assertFalse(self.rfs(facts).competing)
 
 
 class MissingKeyFieldFlagTests(SimpleTestCase):

@@ -18,6 +18,7 @@ from hypothesis.extra.django import TestCase
 from registry import bulk, derive, services
 from registry import facts as facts_module
 from registry.choices import (
+    CauseOfDeath,
     DiseaseStatus,
     Endpoint,
     IndexDate,
@@ -72,6 +73,7 @@ patient_facts = st.builds(
     systemic=st.lists(courses(), max_size=3).map(tuple),
     contacts=st.lists(contacts, max_size=4).map(tuple),
     death_date=st.none() | dates,
+    death_cause=st.sampled_from(CauseOfDeath.values),
     ecog=st.none() | st.integers(0, 4),
     primary_site=st.sampled_from(PrimarySite.values),
     anal_verge_cm=st.none() | st.integers(0, 30).map(Decimal),
@@ -140,7 +142,9 @@ def store(site, facts: PatientFacts) -> Patient:
             patient=patient, date=c.date, disease_status=c.disease_status
         )
     if facts.death_date:
-        Death.objects.create(patient=patient, date=facts.death_date)
+        Death.objects.create(
+            patient=patient, date=facts.death_date, cause=facts.death_cause
+        )
     return patient
 
 
@@ -206,6 +210,7 @@ class StoredFactsAgreementTests(TestCase):
             "later_palliative": derive.later_palliative_surgery(facts),
             "vital_status": derive.vital_status(facts),
             "last_contact": derive.last_known_contact(facts),
+            "cancer_death_date": derive.cancer_death(facts),
         }
         got = {key: row[key] for key in expected}
         self.assertEqual(got, expected, facts)
@@ -217,8 +222,13 @@ class StoredFactsAgreementTests(TestCase):
         self.assertEqual(at_risk, survival is not None, facts)
         if survival is not None:
             self.assertEqual(
-                (row["survival_start"], row["survival_end"], row["survival_event"]),
-                (survival.start, survival.end, survival.event),
+                (
+                    row["survival_start"],
+                    row["survival_end"],
+                    row["survival_event"],
+                    row["survival_competing"],
+                ),
+                (survival.start, survival.end, survival.event, survival.competing),
                 facts,
             )
             self.assertEqual(row["survival_days"], survival.days)
@@ -381,7 +391,11 @@ class WritePathPropertyTests(TestCase):
                 # what the admin's revert saves: an old version of the record
                 operation.history.earliest().instance.save()
             case "record_death":
-                Death.objects.update_or_create(patient=patient, defaults={"date": date})
+                # the cause changes which deaths end cancer-specific survival
+                cause = CauseOfDeath.values[date.day % len(CauseOfDeath.values)]
+                Death.objects.update_or_create(
+                    patient=patient, defaults={"date": date, "cause": cause}
+                )
             case "service_edit" if operation:
                 operation.primary_procedure = primary
                 try:
