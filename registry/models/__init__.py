@@ -3,12 +3,15 @@
 from registry.models.facts import DerivedFacts, FactsCheck
 from registry.models.followup import Death, FollowUp
 from registry.models.patients import Patient
+from registry.models.queries import DataQuery, QueryStep
 from registry.models.sites import Site
+from registry.models.status import RecordStatus
 from registry.models.treatments import Operation, RadiationCourse, SystemicTherapyLine
 from registry.models.tumours import LiverMetastases, PrimaryTumour
 
 __all__ = [
     "Death",
+    "DataQuery",
     "DerivedFacts",
     "FactsCheck",
     "FollowUp",
@@ -16,7 +19,9 @@ __all__ = [
     "Operation",
     "Patient",
     "PrimaryTumour",
+    "QueryStep",
     "RadiationCourse",
+    "RecordStatus",
     "Site",
     "SystemicTherapyLine",
 ]
