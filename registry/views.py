@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from django_tables2 import RequestConfig
 
-from registry import monitor, quality, selectors, services
+from registry import monitor, quality, queries, selectors, services
 from registry.choices import Strategy
 from registry.filters import PatientFilter
 from registry.forms import (
@@ -19,7 +19,7 @@ from registry.forms import (
     PatientForm,
     RecordKind,
 )
-from registry.models import FactsCheck, Patient
+from registry.models import DataQuery, FactsCheck, Patient
 from registry.tables import PAGE_SIZES, PAGINATION, PatientTable
 
 
@@ -275,6 +275,9 @@ def data_quality(request):
         # the stored derived facts: the last check_facts, and any row missing now
         "facts_check": FactsCheck.objects.first(),
         "facts_missing": sum(site.without_facts for site in sites),
+        # form status and data queries per site (registry.monitor, .queries)
+        "site_status": monitor.site_status(patients),
+        "counts": queries.counts(DataQuery.objects.for_user(request.user)),
     }
     return render(request, "registry/data_quality.html", ctx)
 
