@@ -91,7 +91,7 @@ def patient_list(request):
                 return redirect("registry:patient_detail", pk=found[0])
     else:
         patients = filterset.qs
-    table = PatientTable(selectors.patient_rows(patients))
+    table = PatientTable(monitor.with_status_counts(selectors.patient_rows(patients)))
     # Count the filtered patients without the list's columns.
     paginate = {**PAGINATION, "count": patients.count}
     RequestConfig(request, paginate=paginate).configure(table)

@@ -357,3 +357,60 @@ class LockRollbackTests(TestCase):
         with self.assertRaises(ValidationError), transaction.atomic():
             Operation.objects.all().update(margin="R2")
         self.assertEqual(patient.operations.get().margin, "")
+
+
+class StatusPagesTests(CastTestCase):
+    def setUp(self):
+        self.patient = make_full_patient(site=self.north)
+        self.url = reverse(
+            "registry:record_status", args=[self.patient.pk, "operation"]
+        )
+
+    def test_nurse_marks_complete_on_the_patient_page_but_may_not_verify(self):
+        self.client.force_login(self.nina)
+        response = self.client.post(self.url, {"to": "1"})
+        self.assertRedirects(response, self.patient.get_absolute_url() + "#form-status")
+        self.assertEqual(self.client.post(self.url, {"to": "2"}).status_code, 403)
+        page = self.client.get(self.patient.get_absolute_url())
+        self.assertContains(page, '<span class="badge status-complete">Complete</span>')
+        # her moves: reopen only, no verify or lock button
+        self.assertContains(page, "Reopen")
+        self.assertNotContains(page, ">Verify<")
+
+    def test_manager_locks_and_the_page_and_list_show_it(self):
+        lock(self.patient, "operation", manager=self.mark)
+        self.client.force_login(self.mark)
+        page = self.client.get(self.patient.get_absolute_url())
+        self.assertContains(page, '<span class="badge status-locked">Locked</span>')
+        self.assertContains(page, "Unlock")
+        listing = self.client.get(reverse("registry:patient_list"))
+        self.assertContains(listing, "1 locked")
+
+    def test_unlocking_without_a_reason_is_refused_with_a_message(self):
+        lock(self.patient, "operation", manager=self.mark)
+        self.client.force_login(self.mark)
+        response = self.client.post(self.url, {"to": "2"}, follow=True)
+        self.assertContains(response, "Give a reason to unlock")
+        self.assertEqual(
+            RecordStatus.objects.get(patient=self.patient, kind="operation").status,
+            FormStatus.LOCKED,
+        )
+
+    def test_data_quality_counts_statuses_per_site_in_one_query(self):
+        from registry import monitor
+
+        other = make_full_patient(site=self.south)
+        lock(self.patient, "operation", manager=self.mark)
+        status.set_status(patient=other, kind="tumour", to=1, user=self.mark)
+        with self.assertNumQueries(1):
+            rows = monitor.site_status(Patient.objects.all())
+        self.assertEqual(
+            [(row.code, row.counts) for row in rows],
+            [
+                ("NTH", {"incomplete": 7, "complete": 0, "verified": 0, "locked": 1}),
+                ("STH", {"incomplete": 7, "complete": 1, "verified": 0, "locked": 0}),
+            ],
+        )
+        self.client.force_login(self.mark)
+        page = self.client.get(reverse("registry:data_quality"))
+        self.assertContains(page, "Form status by site")
