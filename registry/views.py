@@ -1,14 +1,16 @@
+import csv
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from django_tables2 import RequestConfig
 
-from registry import monitor, quality, queries, selectors, services
+from registry import dashboards, monitor, quality, queries, selectors, services
 from registry.choices import Strategy
 from registry.filters import PatientFilter
 from registry.forms import (
@@ -45,8 +47,35 @@ def home(request):
         "total": sum(row["n"] for row in by_site),
         "by_site": by_site,
         "by_strategy": by_strategy,
+        **_role_home(request.user, patients),
     }
     return render(request, "registry/home.html", ctx)
+
+
+def _role_home(user, patients) -> dict:
+    """Return what the user's role sees first (registry.dashboards): the nurse's
+    worklist, the data manager's accrual, completeness and verification."""
+    if user.has_perm("registry.verify_records"):
+        return {
+            "accrual": dashboards.accrual(patients),
+            "site_overview": dashboards.site_overview(patients),
+            "counts": queries.counts(DataQuery.objects.for_user(user)),
+        }
+    if user.has_perm("registry.add_followup"):
+        return {"worklist": dashboards.worklist(user, today=timezone.localdate())}
+    return {}
+
+
+def worklist_export(request):
+    """The nurse's whole worklist as CSV (overdue, open queries, not complete)."""
+    _require(request, "registry.view_patient")
+    response = HttpResponse(content_type="text/csv")
+    stamp = timezone.localdate().isoformat()
+    response["Content-Disposition"] = f'attachment; filename="worklist-{stamp}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["section", "registry number", "site", "detail"])
+    writer.writerows(dashboards.worklist_rows(request.user, today=timezone.localdate()))
+    return response
 
 
 # --- data entry ---------------------------------------------------------------
