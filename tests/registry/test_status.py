@@ -332,6 +332,7 @@ class AdminLockTests(LockTestCase):
                 "action": "delete_selected",
                 "_selected_action": [self.operation.pk],
                 "post": "yes",
+                "change_reason": "duplicate",
             },
         )
         self.assertEqual(response.status_code, 403)
@@ -414,3 +415,37 @@ class StatusPagesTests(CastTestCase):
         self.client.force_login(self.mark)
         page = self.client.get(reverse("registry:data_quality"))
         self.assertContains(page, "Form status by site")
+
+
+class AdminDeletionReasonTests(CastTestCase):
+    def setUp(self):
+        self.patient = make_full_patient(site=self.north)
+        self.operation = self.patient.operations.get()
+        self.client.force_login(self.mark)
+
+    def test_admin_delete_without_a_reason_is_refused(self):
+        url = reverse("admin:registry_operation_delete", args=[self.operation.pk])
+        self.assertContains(self.client.get(url), "Reason for deleting")
+        response = self.client.post(url, {"post": "yes"}, follow=True)
+        self.assertContains(response, "Say why this is deleted")
+        self.assertTrue(Operation.objects.filter(pk=self.operation.pk).exists())
+        self.client.post(url, {"post": "yes", "change_reason": "duplicate entry"})
+        self.assertFalse(Operation.objects.filter(pk=self.operation.pk).exists())
+        deletion = Operation.history.get(history_type="-")
+        self.assertEqual(deletion.history_change_reason, "duplicate entry")
+        self.assertEqual(deletion.history_user, self.mark)
+
+    def test_admin_bulk_delete_needs_a_reason_and_keeps_it(self):
+        url = reverse("admin:registry_operation_changelist")
+        data = {
+            "action": "delete_selected",
+            "_selected_action": [self.operation.pk],
+            "post": "yes",
+        }
+        response = self.client.post(url, data, follow=True)
+        self.assertContains(response, "Say why this is deleted")
+        self.assertTrue(Operation.objects.filter(pk=self.operation.pk).exists())
+        self.client.post(url, {**data, "change_reason": "test patient"})
+        self.assertFalse(Operation.objects.filter(pk=self.operation.pk).exists())
+        deletion = Operation.history.get(history_type="-")
+        self.assertEqual(deletion.history_change_reason, "test patient")
