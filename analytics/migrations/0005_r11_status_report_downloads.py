@@ -6,25 +6,48 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('analytics', '0004_historicalsavedreport'),
+        ("analytics", "0004_historicalsavedreport"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ReportDownload',
+            name="ReportDownload",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('downloaded_at', models.DateTimeField(auto_now_add=True)),
-                ('fmt', models.CharField(max_length=20, verbose_name='format')),
-                ('what', models.TextField(blank=True)),
-                ('downloaded_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='analytics.reportrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("downloaded_at", models.DateTimeField(auto_now_add=True)),
+                ("fmt", models.CharField(max_length=20, verbose_name="format")),
+                ("what", models.TextField(blank=True)),
+                (
+                    "downloaded_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="analytics.reportrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-downloaded_at', '-pk'],
+                "ordering": ["-downloaded_at", "-pk"],
             },
         ),
     ]
