@@ -52,6 +52,30 @@ def status_rows(user, patient: Patient) -> list[StatusRow]:
     ]
 
 
+def without_locked(ctx: dict) -> dict:
+    """Drop the add, edit and delete links of the patient page's locked kinds.
+
+    A locked kind refuses every change (registry.status), so the page does not
+    offer one; the kinds are marked locked in the status card and timeline.
+    """
+    locked = {
+        item.kind for item in ctx["status_rows"] if item.status == FormStatus.LOCKED
+    }
+    if not locked:
+        return ctx
+    return {
+        **ctx,
+        "locked_kinds": locked,
+        "add_buttons": [
+            (kind, url) for kind, url in ctx["add_buttons"] if kind.slug not in locked
+        ],
+        "timeline": [
+            (event, None, None) if event.kind in locked else (event, edit, delete)
+            for event, edit, delete in ctx["timeline"]
+        ],
+    }
+
+
 def _move_label(start: FormStatus, to: FormStatus) -> tuple[str, bool]:
     """Return the button's words for a move, and whether it needs a reason."""
     needs = (start, to) in status.NEEDS_REASON

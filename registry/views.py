@@ -139,6 +139,7 @@ def patient_detail(request, pk: int):
     _require(request, "registry.view_patient")
     patient = selectors.patient_for_user(request.user, pk)
     chart = selectors.patient_chart(patient, today=timezone.localdate())
+    status_rows = monitor.status_rows(request.user, patient)
     ctx = {
         "chart": chart,
         "patient": patient,
@@ -146,10 +147,10 @@ def patient_detail(request, pk: int):
         "timeline": _timeline_rows(request.user, chart),
         "show_identifiers": request.user.has_perm("registry.view_identifiers"),
         # form status and data queries (registry.monitor)
-        "status_rows": monitor.status_rows(request.user, patient),
+        "status_rows": status_rows,
         "patient_queries": monitor.patient_queries(request.user, patient),
     }
-    return render(request, "registry/patient_detail.html", ctx)
+    return render(request, "registry/patient_detail.html", monitor.without_locked(ctx))
 
 
 def _add_buttons(user, chart) -> list[tuple[RecordKind, str]]:

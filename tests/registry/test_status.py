@@ -387,6 +387,17 @@ class StatusPagesTests(CastTestCase):
         listing = self.client.get(reverse("registry:patient_list"))
         self.assertContains(listing, "1 locked")
 
+    def test_the_patient_page_offers_no_change_of_locked_records(self):
+        lock(self.patient, "operation", manager=self.mark)
+        operation = self.patient.operations.get()
+        self.client.force_login(self.nina)
+        page = self.client.get(self.patient.get_absolute_url())
+        args = [self.patient.pk, "operation", operation.pk]
+        self.assertNotContains(page, reverse("registry:record_update", args=args))
+        self.assertNotContains(page, reverse("registry:record_delete", args=args))
+        self.assertNotContains(page, "Add operation")
+        self.assertContains(page, "Add follow-up")  # other kinds stay open
+
     def test_unlocking_without_a_reason_is_refused_with_a_message(self):
         lock(self.patient, "operation", manager=self.mark)
         self.client.force_login(self.mark)
