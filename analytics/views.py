@@ -24,7 +24,7 @@ from django.views.decorators.http import require_POST
 
 from analytics import resultcache
 from analytics.forms import ReportForm
-from analytics.models import ReportRun, SavedReport
+from analytics.models import ReportDownload, ReportRun, SavedReport
 from analytics.presets import PRESETS
 from analytics.spec import InvalidSpec, ReportSpec, parse_json
 from analytics.versions import software_version
@@ -142,7 +142,11 @@ def report_download(request, fmt: str):
             status=400,
             content_type="application/json",
         )
-    return _file_response(result.data, fmt, request.GET.get("table", "groups"), result)
+    response = _file_response(
+        result.data, fmt, request.GET.get("table", "groups"), result
+    )
+    _log_download(request, fmt, what=request.GET.urlencode())
+    return response
 
 
 @require_POST
@@ -274,10 +278,19 @@ def report_run_download(request, pk: int, fmt: str):
         raise Http404(f"Unknown format {fmt!r}")
     run = _get_run(request, pk)
     data = disclosed(run.result, user=request.user)
-    return _file_response(data, fmt, request.GET.get("table", "groups"))
+    response = _file_response(data, fmt, request.GET.get("table", "groups"))
+    _log_download(request, fmt, run=run)
+    return response
 
 
 # --- helpers ------------------------------------------------------------------
+
+
+def _log_download(request, fmt: str, *, what: str = "", run=None) -> None:
+    """Keep who downloaded which report file when (ReportDownload)."""
+    ReportDownload.objects.create(
+        downloaded_by=request.user, fmt=fmt, run=run, what=what[:2000]
+    )
 
 
 def _visible_runs(request, runs):

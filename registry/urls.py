@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from registry import accounts, views
+from registry import accounts, views, views_monitor
 
 # The admin's login asks for the second factor as the registry's does.
 admin.site.login_form = accounts.AdminLoginForm
@@ -12,6 +12,7 @@ admin.site.login_template = "accounts/admin_login.html"
 
 registry_patterns = [
     path("", views.home, name="home"),
+    path("worklist.csv", views.worklist_export, name="worklist_export"),
     path("patients/", views.patient_list, name="patient_list"),
     path("patients/new/", views.patient_create, name="patient_create"),
     path("patients/<int:pk>/", views.patient_detail, name="patient_detail"),
@@ -33,6 +34,22 @@ registry_patterns = [
         name="record_delete",
     ),
     path("data-quality/", views.data_quality, name="data_quality"),
+    # monitoring: form status, data queries, the audit trail (views_monitor)
+    path(
+        "patients/<int:pk>/status/<slug:kind>/",
+        views_monitor.record_status,
+        name="record_status",
+    ),
+    path(
+        "patients/<int:pk>/queries/new/",
+        views_monitor.query_create,
+        name="query_create",
+    ),
+    path("patients/<int:pk>/audit/", views_monitor.patient_audit, name="patient_audit"),
+    path("queries/", views_monitor.query_list, name="query_list"),
+    path("queries/<int:query_pk>/", views_monitor.query_detail, name="query_detail"),
+    path("audit/", views_monitor.audit_log, name="audit_log"),
+    path("audit/export/", views_monitor.audit_export, name="audit_export"),
 ]
 
 # Django's names and views, with the registry's templates (templates/registration/).

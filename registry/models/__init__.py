@@ -3,7 +3,9 @@
 from registry.models.facts import DerivedFacts, FactsCheck
 from registry.models.followup import Death, FollowUp
 from registry.models.patients import Patient
+from registry.models.queries import DataQuery, QueryStep
 from registry.models.sites import Site
+from registry.models.status import RecordStatus
 from registry.models.treatments import Operation, RadiationCourse, SystemicTherapyLine
 from registry.models.tumours import LiverMetastases, PrimaryTumour
 from registry.models.warnings import ConfirmedWarning
@@ -11,6 +13,7 @@ from registry.models.warnings import ConfirmedWarning
 __all__ = [
     "ConfirmedWarning",
     "Death",
+    "DataQuery",
     "DerivedFacts",
     "FactsCheck",
     "FollowUp",
@@ -18,7 +21,9 @@ __all__ = [
     "Operation",
     "Patient",
     "PrimaryTumour",
+    "QueryStep",
     "RadiationCourse",
+    "RecordStatus",
     "Site",
     "SystemicTherapyLine",
 ]
