@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from registry import accounts, views
+from registry.api import pages as api_pages
 
 # The admin's login asks for the second factor as the registry's does.
 admin.site.login_form = accounts.AdminLoginForm
@@ -45,6 +46,12 @@ account_patterns = [
         name="login",
     ),
     path("two-factor/", accounts.two_factor, name="two_factor"),
+    path("api-tokens/", api_pages.api_tokens, name="api_tokens"),
+    path(
+        "api-tokens/<int:pk>/revoke/",
+        api_pages.api_token_revoke,
+        name="api_token_revoke",
+    ),
     # Django's logout, password change and password reset views, with their names
     # (the registry's templates are in templates/registration/).
     path("", include("django.contrib.auth.urls")),
@@ -54,5 +61,9 @@ urlpatterns = [
     path("", include((registry_patterns, "registry"))),
     path("accounts/", include(account_patterns)),
     path("reports/", include("analytics.urls")),
+    # The REST API; the reports' endpoint is analytics' own (registry never
+    # imports analytics), included by name.
+    path("api/v1/", include("registry.api.urls")),
+    path("api/v1/", include("analytics.api")),
     path("admin/", admin.site.urls),
 ]

@@ -4,10 +4,12 @@ from registry.models.facts import DerivedFacts, FactsCheck
 from registry.models.followup import Death, FollowUp
 from registry.models.patients import Patient
 from registry.models.sites import Site
+from registry.models.tokens import ApiToken
 from registry.models.treatments import Operation, RadiationCourse, SystemicTherapyLine
 from registry.models.tumours import LiverMetastases, PrimaryTumour
 
 __all__ = [
+    "ApiToken",
     "Death",
     "DerivedFacts",
     "FactsCheck",
