@@ -47,6 +47,10 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "stale"
 
+    def __init__(self, detail: dict):
+        super().__init__()
+        self.detail = detail  # as given: the version stays a number
+
 
 VERSION_PARAMETER = OpenApiParameter(
     "If-Match",
