@@ -4,6 +4,7 @@ from registry.models.facts import DerivedFacts, FactsCheck
 from registry.models.followup import Death, FollowUp
 from registry.models.patients import Patient
 from registry.models.sites import Site
+from registry.models.transfers import TransferLog
 from registry.models.treatments import Operation, RadiationCourse, SystemicTherapyLine
 from registry.models.tumours import LiverMetastases, PrimaryTumour
 
@@ -19,4 +20,5 @@ __all__ = [
     "RadiationCourse",
     "Site",
     "SystemicTherapyLine",
+    "TransferLog",
 ]
