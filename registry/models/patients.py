@@ -8,6 +8,7 @@ from registry.models.base import (
     at_least,
     at_most,
     check_not_future,
+    key_dates,
     raise_if,
 )
 from registry.models.querysets import PatientQuerySet
@@ -128,12 +129,7 @@ class Patient(ClinicalRecord):
                 "Date of birth is before 1900: check the year."
             )
         if self.pk and self.date_of_birth:
-            diagnosis = (
-                type(self)
-                .objects.filter(pk=self.pk)
-                .values_list("tumour__diagnosis_date", flat=True)
-                .first()
-            )
+            diagnosis, _ = key_dates(self.pk)
             if diagnosis and self.date_of_birth > diagnosis:
                 errors.setdefault("date_of_birth", []).append(
                     f"Date of birth is after the date of diagnosis ({diagnosis})."
