@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import getpass
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -174,7 +175,11 @@ def _name_of(files) -> str:
 
 def reason(file_name: str, user) -> str:
     """Return the change reason each history row of an import records."""
-    return f"import of {file_name} by {user.get_username()}"[:100]
+    if user is None:
+        who = f"{getpass.getuser()} (command line)"
+    else:
+        who = user.get_username()
+    return f"import of {file_name} by {who}"[:100]
 
 
 def locked_record_problems(rows: list[Row]) -> list[Problem]:

@@ -133,6 +133,9 @@ class Migration(migrations.Migration):
             model_name="transferlog",
             name="user",
             field=models.ForeignKey(
+                blank=True,
+                help_text="Blank for a command run without --user (server access).",
+                null=True,
                 on_delete=django.db.models.deletion.PROTECT,
                 related_name="+",
                 to=settings.AUTH_USER_MODEL,

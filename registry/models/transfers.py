@@ -20,7 +20,12 @@ class TransferLog(models.Model):
 
     action = models.CharField(max_length=20, choices=Action.choices)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Blank for a command run without --user (server access).",
     )
     at = models.DateTimeField(auto_now_add=True)
     file_format = models.CharField(max_length=10, blank=True)
