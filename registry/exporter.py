@@ -243,6 +243,13 @@ def log(
     )
 
 
+def site_codes(user) -> list[str]:
+    """Return the codes of the sites whose patients `user` may export."""
+    from registry.models import Site
+
+    return list(Site.objects.for_user(user).values_list("code", flat=True))
+
+
 def text(value) -> str:
     """Return a value as the export's (and the import's) text."""
     if value is None:
