@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
@@ -16,12 +17,13 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
-from analytics import export
+from analytics import dataset, export
 from analytics.forms import ReportForm
 from analytics.models import ReportRun, SavedReport
 from analytics.reports import ReportError, disclosed, run_report
 from analytics.spec import InvalidSpec, ReportSpec, parse_json
 from analytics.versions import software_version
+from registry import exporter
 
 RUN_REPORTS = "analytics.run_report"
 
@@ -235,6 +237,53 @@ def report_run_download(request, pk: int, fmt: str):
 
 
 # --- helpers ------------------------------------------------------------------
+
+
+@permission_required("registry.export_deidentified", raise_exception=True)
+def deidentified_export(request):
+    """Download a de-identified dataset: a report's cohort, or all the user's sites.
+
+    The cohort is the report's (the same query string as the report page); with
+    no report query, every patient of the user's sites.
+    """
+    query = request.GET.copy()
+    fmt = query.pop("format", [""])[-1]
+    form, cohort = None, dataset.Cohort()
+    if query:
+        form = ReportForm(query, user=request.user)
+        if not form.is_valid():
+            ctx = {"form": form, "query": query.urlencode()}
+            return render(
+                request, "analytics/deidentified_export.html", ctx, status=400
+            )
+        cohort = ReportSpec.from_dict(form.to_spec_data()).cohort
+    ctx = {"form": form, "query": query.urlencode(), "cohort": vars(cohort)}
+    if fmt not in exporter.FORMATS:
+        return render(request, "analytics/deidentified_export.html", ctx)
+    patients = dataset.cohort_queryset(request.user, cohort)
+    try:
+        made = exporter.export_deidentified(
+            patients, fmt=fmt, min_cell=settings.REGISTRY_MIN_CELL
+        )
+    except exporter.ExportRefused as exc:
+        ctx["refused"] = str(exc)
+        return render(request, "analytics/deidentified_export.html", ctx, status=400)
+    exporter.log(
+        request.user,
+        "export_deidentified",
+        made,
+        sites=exporter.site_codes(request.user),
+        detail={"cohort": {k: _plain(v) for k, v in vars(cohort).items() if v}},
+    )
+    response = HttpResponse(made.data, content_type=made.content_type)
+    response["Content-Disposition"] = content_disposition_header(True, made.name)
+    return response
+
+
+def _plain(value):
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _visible_runs(request, runs):

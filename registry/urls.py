@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from registry import accounts, views
+from registry import accounts, transfer_views, views
 from registry.api import pages as api_pages
 
 # The admin's login asks for the second factor as the registry's does.
@@ -34,6 +34,14 @@ registry_patterns = [
         name="record_delete",
     ),
     path("data-quality/", views.data_quality, name="data_quality"),
+    path("dictionary/", transfer_views.data_dictionary, name="data_dictionary"),
+    path(
+        "dictionary/<str:fmt>/",
+        transfer_views.data_dictionary_download,
+        name="data_dictionary_download",
+    ),
+    path("import/", transfer_views.import_records, name="import_records"),
+    path("export/", transfer_views.export_full, name="export_full"),
 ]
 
 # Django's names and views, with the registry's templates (templates/registration/).

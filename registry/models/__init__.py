@@ -5,6 +5,7 @@ from registry.models.followup import Death, FollowUp
 from registry.models.patients import Patient
 from registry.models.sites import Site
 from registry.models.tokens import ApiToken
+from registry.models.transfers import TransferLog
 from registry.models.treatments import Operation, RadiationCourse, SystemicTherapyLine
 from registry.models.tumours import LiverMetastases, PrimaryTumour
 
@@ -21,4 +22,5 @@ __all__ = [
     "RadiationCourse",
     "Site",
     "SystemicTherapyLine",
+    "TransferLog",
 ]

@@ -286,6 +286,24 @@ class AccessMatrixTests(TestCase):
                 reverse(f"registry:{name}", args=[other.pk, "operation", other_op.pk]),
                 patient_other,
             )
+        # --- data in and out: the dictionary for everyone, import and full
+        # export for data managers, the de-identified export for analysts too
+        data_manager = statuses(nurse=403, analyst=403)
+        cases |= {
+            "registry:data_dictionary": Case(
+                reverse("registry:data_dictionary"), statuses()
+            ),
+            "registry:data_dictionary_download": Case(
+                reverse("registry:data_dictionary_download", args=["csv"]), statuses()
+            ),
+            "registry:import_records": Case(
+                reverse("registry:import_records"), data_manager
+            ),
+            "registry:export_full": Case(reverse("registry:export_full"), data_manager),
+            "analytics:deidentified_export": Case(
+                reverse("analytics:deidentified_export"), statuses(nurse=403)
+            ),
+        }
         # --- accounts: the reset pages are for people who cannot log in
         public = statuses(anonymous=200)
         cases |= {

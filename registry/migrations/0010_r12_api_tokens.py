@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("registry", "0008_data_quality_flags"),
+        ("registry", "0009_r12_io_source_id_transfer_log"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
