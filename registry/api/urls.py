@@ -9,6 +9,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
+from registry.api.transfers import DictionaryApi, ImportApi
 from registry.api.views import (
     RECORD_PATHS,
     RECORD_VIEWSETS,
@@ -33,6 +34,8 @@ for slug, prefix in RECORD_PATHS.items():
 
 urlpatterns = [
     *router.urls,
+    path("dictionary/", DictionaryApi.as_view(), name="dictionary"),
+    path("import/", ImportApi.as_view(), name="import"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
 ]
 for pattern in urlpatterns:

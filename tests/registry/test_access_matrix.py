@@ -433,6 +433,12 @@ class AccessMatrixTests(TestCase):
                 api_other,
             ),
             "api:schema": Case(reverse("api:schema"), statuses(anonymous=401)),
+            "api:dictionary": Case(reverse("api:dictionary"), statuses(anonymous=401)),
+            # POST only: a GET is refused to whoever may import (data managers)
+            "api:import": Case(
+                reverse("api:import"),
+                statuses(401, nurse=403, manager=405, analyst=403, superuser=405),
+            ),
             "api:docs": Case(reverse("api:docs"), statuses()),
             # POST only: a GET is refused to whoever may run reports
             "analytics_api:report_run": Case(
