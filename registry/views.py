@@ -295,7 +295,9 @@ def _save_update(request, form) -> bool:
     """Save the edited record through the service; False if it was refused."""
     try:
         record = services.update_record(
-            record=form.instance, loaded_version=form.cleaned_data["version"]
+            record=form.instance,
+            loaded_version=form.cleaned_data["version"],
+            reason=request.POST.get("change_reason", "")[:100],
         )
     except services.StaleEdit as stale:
         form.refuse_stale(stale, hidden=_hidden_fields(request))
@@ -311,7 +313,9 @@ def _delete(request, form, record) -> bool:
     """Delete through the service; False (with a message) if it was refused."""
     try:
         services.delete_record(
-            record=record, loaded_version=form.cleaned_data["version"]
+            record=record,
+            loaded_version=form.cleaned_data["version"],
+            reason=form.cleaned_data["reason"],
         )
     except services.StaleEdit as stale:
         changes = "; ".join(
@@ -324,5 +328,8 @@ def _delete(request, form, record) -> bool:
         )
         form.data = form.data.copy()
         form.data["version"] = stale.current_version
+        return False
+    except ValidationError as error:
+        form.add_error(None, error)
         return False
     return True

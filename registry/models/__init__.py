@@ -3,7 +3,9 @@
 from registry.models.facts import DerivedFacts, FactsCheck
 from registry.models.followup import Death, FollowUp
 from registry.models.patients import Patient
+from registry.models.queries import DataQuery, QueryStep
 from registry.models.sites import Site
+from registry.models.status import RecordStatus
 from registry.models.tokens import ApiToken
 from registry.models.transfers import TransferLog
 from registry.models.treatments import Operation, RadiationCourse, SystemicTherapyLine
@@ -12,6 +14,7 @@ from registry.models.tumours import LiverMetastases, PrimaryTumour
 __all__ = [
     "ApiToken",
     "Death",
+    "DataQuery",
     "DerivedFacts",
     "FactsCheck",
     "FollowUp",
@@ -19,7 +22,9 @@ __all__ = [
     "Operation",
     "Patient",
     "PrimaryTumour",
+    "QueryStep",
     "RadiationCourse",
+    "RecordStatus",
     "Site",
     "SystemicTherapyLine",
     "TransferLog",

@@ -7,7 +7,9 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
+        # after both branches' migrations (r12-io's and r11-status')
         ("registry", "0009_r12_io_source_id_transfer_log"),
+        ("registry", "0010_r11_status_triggers"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
