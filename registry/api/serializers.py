@@ -33,6 +33,15 @@ class VersionedSerializer(serializers.ModelSerializer):
         help_text="The version read; send it back when updating (or If-Match).",
     )
 
+    reason = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=100,
+        help_text="Why the change is made (kept in the history); needed to "
+        "correct a verified record.",
+    )
+
     def to_representation(self, instance):
         data = super().to_representation(instance)
         data["version"] = instance.version
@@ -67,6 +76,7 @@ class PatientSerializer(VersionedSerializer):
             "registry_number",
             *PatientForm.Meta.fields,
             "version",
+            "reason",
             *PATIENT_FACTS,
         ]
         read_only_fields = ["registry_number"]
@@ -121,6 +131,7 @@ def record_serializer(kind: RecordKind) -> type[RecordSerializer]:
                 "registry_number",
                 *kind.form_class.Meta.fields,
                 "version",
+                "reason",
             ],
             "validators": [],
         },

@@ -43,6 +43,13 @@ class PreconditionRequired(exceptions.APIException):
     default_code = "version_required"
 
 
+class Locked(exceptions.APIException):
+    """The record's kind is locked for the patient (registry.status)."""
+
+    status_code = 423
+    default_code = "locked"
+
+
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "stale"
@@ -61,8 +68,28 @@ VERSION_PARAMETER = OpenApiParameter(
 )
 
 
-def _refusal(error: ValidationError) -> exceptions.ValidationError:
-    """Return the model layer's refusal as a 400 naming each field."""
+DELETE_PARAMETERS = [
+    VERSION_PARAMETER,
+    OpenApiParameter("version", OpenApiTypes.INT, description="The version read."),
+    OpenApiParameter(
+        "reason",
+        OpenApiTypes.STR,
+        description="Why (kept in the history); needed for a verified record.",
+    ),
+]
+
+
+def _refusal(error: ValidationError) -> exceptions.APIException:
+    """Return the model layer's refusal: 423 for a lock, else a 400 naming each
+    field. The messages are the model layer's, as the pages show them."""
+    found = (
+        [e for errors in error.error_dict.values() for e in errors]
+        if hasattr(error, "error_dict")
+        else error.error_list
+    )
+    locked = [m for e in found if e.code == "locked" for m in e.messages]
+    if locked:
+        return Locked({"detail": " ".join(locked)})
     if hasattr(error, "error_dict"):
         detail = {
             "non_field_errors" if field == NON_FIELD_ERRORS else field: messages
@@ -86,7 +113,9 @@ class VersionedViewSet(viewsets.ModelViewSet):
         return response
 
     def perform_create(self, serializer):
-        record = serializer.Meta.model(**serializer.validated_data)
+        values = dict(serializer.validated_data)
+        values.pop("reason", None)
+        record = serializer.Meta.model(**values)
         try:
             serializer.instance = self.create_record(record)
         except ValidationError as error:
@@ -99,10 +128,14 @@ class VersionedViewSet(viewsets.ModelViewSet):
         record = serializer.instance
         loaded = self._loaded_version(serializer.validated_data.get("version"))
         for name, value in serializer.validated_data.items():
-            if name != "version":
+            if name not in ("version", "reason"):
                 setattr(record, name, value)
         try:
-            services.update_record(record=record, loaded_version=loaded)
+            services.update_record(
+                record=record,
+                loaded_version=loaded,
+                reason=serializer.validated_data.get("reason", ""),
+            )
         except services.StaleEdit as stale:
             raise self._stale(stale, "Not saved", record) from None
         except ValidationError as error:
@@ -110,10 +143,15 @@ class VersionedViewSet(viewsets.ModelViewSet):
 
     def perform_destroy(self, instance):
         loaded = self._loaded_version(self.request.query_params.get("version"))
+        reason = self.request.query_params.get("reason", "")[:100]
         try:
-            services.delete_record(record=instance, loaded_version=loaded)
+            services.delete_record(
+                record=instance, loaded_version=loaded, reason=reason
+            )
         except services.StaleEdit as stale:
             raise self._stale(stale, "Not deleted", instance) from None
+        except ValidationError as error:
+            raise _refusal(error) from None
 
     def _loaded_version(self, sent) -> int:
         """Return the version the client read: If-Match, else the field or query."""
@@ -163,14 +201,7 @@ class ApiPatientFilter(PatientFilter):
 @extend_schema_view(
     update=extend_schema(parameters=[VERSION_PARAMETER]),
     partial_update=extend_schema(parameters=[VERSION_PARAMETER]),
-    destroy=extend_schema(
-        parameters=[
-            VERSION_PARAMETER,
-            OpenApiParameter(
-                "version", OpenApiTypes.INT, description="The version read."
-            ),
-        ]
-    ),
+    destroy=extend_schema(parameters=DELETE_PARAMETERS),
 )
 class PatientViewSet(VersionedViewSet):
     """Patients of the user's sites, with their stored derived facts."""
@@ -274,14 +305,7 @@ def record_viewset(kind: RecordKind) -> type[RecordViewSet]:
         list=extend_schema(summary=f"List {name}"),
         update=extend_schema(parameters=[VERSION_PARAMETER]),
         partial_update=extend_schema(parameters=[VERSION_PARAMETER]),
-        destroy=extend_schema(
-            parameters=[
-                VERSION_PARAMETER,
-                OpenApiParameter(
-                    "version", OpenApiTypes.INT, description="The version read."
-                ),
-            ]
-        ),
+        destroy=extend_schema(parameters=DELETE_PARAMETERS),
     )(
         type(
             f"{kind.model.__name__}ViewSet",
