@@ -64,3 +64,28 @@ class DocsPageTests(CastTestCase):
         self.assertEqual(response.status_code, 200)
         self.assertIn("javascript", response["Content-Type"])
         self.assertIn(b"SwaggerUIBundle", response.content)
+
+
+class BrowsableApiTests(CastTestCase):
+    """The API's own pages, for a browser session (REST framework's templates)."""
+
+    def test_pages_open_with_the_session_and_load_only_local_files(self):
+        from tests.factories import make_full_patient
+
+        patient = make_full_patient(site=self.north)
+        self.client.force_login(self.nina)
+        for url in (
+            reverse("api:patient-list"),
+            reverse("api:patient-detail", args=[patient.pk]),
+            reverse("api:operation-list"),
+        ):
+            with self.subTest(url=url):
+                response = self.client.get(url, HTTP_ACCEPT="text/html")
+                self.assertEqual(response.status_code, 200)
+                self.assertIn("text/html", response["Content-Type"])
+                html = response.content.decode()
+                self.assertIn(patient.registry_number, html)
+                for reference in re.findall(r'(?:src|href)="(https?:[^"]+)"', html):
+                    self.assertTrue(
+                        reference.startswith("http://testserver/"), reference
+                    )
