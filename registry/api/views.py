@@ -12,6 +12,7 @@ from __future__ import annotations
 import django_filters
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, permissions, status, viewsets
@@ -21,6 +22,7 @@ from registry.api.serializers import RECORD_SERIALIZERS, PatientSerializer
 from registry.filters import PatientFilter, _sites
 from registry.forms import RECORD_KINDS, RecordKind
 from registry.models import Patient
+from registry.selectors import RecordChange
 
 
 class ModelPermissions(permissions.DjangoModelPermissions):
@@ -48,6 +50,11 @@ class Locked(exceptions.APIException):
 
     status_code = 423
     default_code = "locked"
+
+
+class Gone(exceptions.APIException):
+    status_code = status.HTTP_410_GONE
+    default_code = "deleted"
 
 
 class Conflict(exceptions.APIException):
@@ -286,6 +293,36 @@ class RecordViewSet(VersionedViewSet):
     """One kind of record, of the patients of the user's sites."""
 
     kind: RecordKind
+
+    def get_object(self):
+        """Return the record; 410, saying who deleted it and when, if deleted."""
+        try:
+            return super().get_object()
+        except Http404:
+            deletion = self._deletion()
+            if deletion is None:
+                raise
+            raise Gone(f"This {self.kind.name} was {deletion.describe()}.") from None
+
+    def _deletion(self):
+        """Return the deletion of the record asked for, if its patient is visible."""
+        try:
+            pk = int(self.kwargs["pk"])
+        except ValueError:
+            return None
+        patients = Patient.objects.for_user(self.request.user).values("pk")
+        row = (
+            self.kind.model.history.filter(
+                id=pk, history_type="-", patient_id__in=patients
+            )
+            .select_related("history_user")
+            .order_by("-history_date")
+            .first()
+        )
+        if row is None:
+            return None
+        who = row.history_user.get_username() if row.history_user else "someone"
+        return RecordChange(who, row.history_date, row.version, deleted=True)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

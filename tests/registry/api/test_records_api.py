@@ -206,3 +206,25 @@ class RecordListApiTests(RecordApiTestCase):
                     make_full_patient(site=self.north)
                 with self.assertNumQueries(len(few.captured_queries)):
                     self.client.get(url)
+
+
+class DeletedRecordApiTests(RecordApiTestCase):
+    def test_record_deleted_since_answers_410_saying_by_whom(self):
+        patient = make_patient(site=self.north)
+        make_tumour(patient)
+        operation = make_operation(patient)
+        url = reverse("api:operation-detail", args=[operation.pk])
+        self.client.force_authenticate(self.mark)
+        self.assertEqual(self.client.delete(f"{url}?version=1").status_code, 204)
+        self.client.force_authenticate(self.nina)
+        response = self.client.patch(url, {"margin": "R1", "version": 1}, format="json")
+        self.assertEqual(response.status_code, 410)
+        self.assertIn("was deleted by mark on", response.json()["detail"])
+
+    def test_another_sites_deleted_record_stays_not_found(self):
+        patient = make_patient(site=self.south)
+        make_tumour(patient)
+        operation = make_operation(patient)
+        operation.delete()
+        response = self.client.get(reverse("api:operation-detail", args=[operation.pk]))
+        self.assertEqual(response.status_code, 404)
