@@ -13,7 +13,7 @@ from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from registry import derive
+from registry import derive, status_admin
 from registry import forms as entry_forms
 from registry.choices import Strategy, VitalStatus
 from registry.models import (
@@ -66,6 +66,12 @@ class VersionCheckedForm(forms.ModelForm):
     """
 
     loaded_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    change_reason = forms.CharField(
+        label="Reason for the change",
+        required=False,
+        max_length=100,
+        help_text="Kept in the change history; required to change verified records.",
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -90,6 +96,10 @@ class VersionCheckedForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        # One reason on the page covers its inline records too.
+        reason = cleaned.get("change_reason") or self.data.get("change_reason", "")
+        if self.instance.pk is None or self.has_changed():
+            status_admin.check_form(self.instance, reason)
         loaded = cleaned.get("loaded_version")
         if self.instance.pk is None or loaded is None:
             return cleaned  # new record, or the required-field error stands
@@ -344,7 +354,7 @@ class ScopedHistoryAdmin(SimpleHistoryAdmin):
         return _Scoped(pk=pk, deleted=True)
 
 
-class SiteScopedAdmin(ScopedHistoryAdmin):
+class SiteScopedAdmin(status_admin.LockedRecordsAdmin, ScopedHistoryAdmin):
     """Show a data manager only the records of their own sites."""
 
     form = VersionCheckedForm
@@ -464,6 +474,7 @@ class PatientAdmin(SiteScopedAdmin):
             ),
         ]
         if obj is not None:
+            fieldsets.append(("Change", {"fields": ["change_reason"]}))
             fieldsets.append(
                 (
                     "Derived (computed from the records, read-only)",

@@ -359,10 +359,17 @@ class MrnSearchForm(UnsuffixedForm):
 
 
 class DeleteForm(forms.Form):
-    """Confirms a deletion of the version the user saw."""
+    """Confirms a deletion of the version the user saw, and says why."""
 
     version = forms.IntegerField(
         widget=forms.HiddenInput, min_value=1, max_value=MAX_VERSION
+    )
+    # registry.status: a deletion, like a change of a verified record, gives a
+    # reason, kept with it in the change history.
+    reason = forms.CharField(
+        label="Reason for deleting",
+        max_length=100,
+        error_messages={"required": "Say why this is deleted: the history keeps it."},
     )
 
 

@@ -186,11 +186,38 @@ def reason(file_name: str, user) -> str:
 def locked_record_problems(rows: list[Row]) -> list[Problem]:
     """Return a problem for every row that would change a locked record.
 
-    Record locking (a record signed off cannot change) is not in this registry
-    yet: until it is, no record is locked and this returns nothing. This is the
-    one place the import asks; give it the lock check when locking exists.
+    A data manager locks a patient's records of one kind (registry.status); a
+    locked kind takes no new record and no change until it is unlocked. One
+    query, whatever the number of rows. Rows that change nothing pass.
     """
-    return []
+    from registry.models.status import FormStatus, RecordStatus
+    from registry.status import kind_of
+
+    writing = [
+        r for r in rows if r.patient and r.patient > 0 and (r.created or r.changed)
+    ]
+    if not writing:
+        return []
+    locked = set(
+        RecordStatus.objects.filter(
+            patient_id__in={r.patient for r in writing}, status=FormStatus.LOCKED
+        ).values_list("patient_id", "kind")
+    )
+    problems = []
+    for row in writing:
+        kind = kind_of(row.kind.model)
+        if (row.patient, kind) in locked:
+            problems.append(
+                Problem(
+                    row.source,
+                    row.number,
+                    "",
+                    "",
+                    f"locked: this patient's {kind.label.lower()} records are "
+                    "locked; a data manager must unlock them before they change",
+                )
+            )
+    return problems
 
 
 class _Import:

@@ -98,11 +98,16 @@ def add_record(*, record: models.Model) -> models.Model:
     return record
 
 
-def update_record(*, record: models.Model, loaded_version: int) -> models.Model:
+def update_record(
+    *, record: models.Model, loaded_version: int, reason: str = ""
+) -> models.Model:
     """Validate and save changes to `record`, if nobody saved it since loaded.
 
-    Raises StaleEdit if the stored version is no longer `loaded_version`.
+    Raises StaleEdit if the stored version is no longer `loaded_version`; the
+    model refuses a locked record, and a verified one without a `reason`
+    (registry.status). The reason is kept in the change history.
     """
+    record._change_reason = reason.strip()
     try:
         with transaction.atomic():
             _claim(record, loaded_version)
@@ -116,8 +121,15 @@ def update_record(*, record: models.Model, loaded_version: int) -> models.Model:
     return record
 
 
-def delete_record(*, record: models.Model, loaded_version: int) -> None:
-    """Delete `record` (and what depends on it), if nobody saved it since loaded."""
+def delete_record(
+    *, record: models.Model, loaded_version: int, reason: str = ""
+) -> None:
+    """Delete `record` (and what depends on it), if nobody saved it since loaded.
+
+    The model refuses a locked record (registry.status); the `reason` is kept
+    with the deletion in the change history.
+    """
+    record._change_reason = reason.strip()
     with transaction.atomic():
         _claim(record, loaded_version)
         record.delete()

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from django_tables2 import RequestConfig
 
-from registry import quality, selectors, services
+from registry import monitor, quality, selectors, services
 from registry.choices import Strategy
 from registry.filters import PatientFilter
 from registry.forms import (
@@ -116,6 +116,9 @@ def patient_detail(request, pk: int):
         "add_buttons": _add_buttons(request.user, chart),
         "timeline": _timeline_rows(request.user, chart),
         "show_identifiers": request.user.has_perm("registry.view_identifiers"),
+        # form status and data queries (registry.monitor)
+        "status_rows": monitor.status_rows(request.user, patient),
+        "patient_queries": monitor.patient_queries(request.user, patient),
     }
     return render(request, "registry/patient_detail.html", ctx)
 
@@ -295,7 +298,9 @@ def _save_update(request, form) -> bool:
     """Save the edited record through the service; False if it was refused."""
     try:
         record = services.update_record(
-            record=form.instance, loaded_version=form.cleaned_data["version"]
+            record=form.instance,
+            loaded_version=form.cleaned_data["version"],
+            reason=request.POST.get("change_reason", "")[:100],
         )
     except services.StaleEdit as stale:
         form.refuse_stale(stale, hidden=_hidden_fields(request))
@@ -311,7 +316,9 @@ def _delete(request, form, record) -> bool:
     """Delete through the service; False (with a message) if it was refused."""
     try:
         services.delete_record(
-            record=record, loaded_version=form.cleaned_data["version"]
+            record=record,
+            loaded_version=form.cleaned_data["version"],
+            reason=form.cleaned_data["reason"],
         )
     except services.StaleEdit as stale:
         changes = "; ".join(
@@ -324,5 +331,8 @@ def _delete(request, form, record) -> bool:
         )
         form.data = form.data.copy()
         form.data["version"] = stale.current_version
+        return False
+    except ValidationError as error:
+        form.add_error(None, error)
         return False
     return True

@@ -6,6 +6,7 @@ from whitenoise.middleware import WhiteNoiseMiddleware
 
 
 def pytest_configure(config):
+    _flush_drops_history_triggers_on_sqlite()
     # Hashing every test user's password with PBKDF2's 10^6 iterations costs
     # seconds per test class; the hasher is not what the tests are about.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -36,3 +37,29 @@ def static_files_found_once():
             WhiteNoiseMiddleware, "add_files_from_finders", add_files_from_finders
         )
         yield
+
+
+def _flush_drops_history_triggers_on_sqlite():
+    """Let the flush between transactional tests empty the history tables.
+
+    The history tables refuse DELETE (registry.appendonly); PostgreSQL's flush
+    truncates, which row triggers do not see, but SQLite's deletes. Its flush
+    drops the triggers, empties the tables and creates the triggers again.
+    """
+    from django.db.backends.sqlite3.base import DatabaseOperations
+
+    from registry import appendonly
+
+    flush = DatabaseOperations.sql_flush
+
+    def sql_flush(self, style, tables, **kwargs):
+        statements = flush(self, style, tables, **kwargs)
+        if not statements:
+            return statements
+        return [
+            *appendonly.drop_statements("sqlite"),
+            *statements,
+            *appendonly.create_statements("sqlite"),
+        ]
+
+    DatabaseOperations.sql_flush = sql_flush

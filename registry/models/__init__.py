@@ -3,13 +3,16 @@
 from registry.models.facts import DerivedFacts, FactsCheck
 from registry.models.followup import Death, FollowUp
 from registry.models.patients import Patient
+from registry.models.queries import DataQuery, QueryStep
 from registry.models.sites import Site
+from registry.models.status import RecordStatus
 from registry.models.transfers import TransferLog
 from registry.models.treatments import Operation, RadiationCourse, SystemicTherapyLine
 from registry.models.tumours import LiverMetastases, PrimaryTumour
 
 __all__ = [
     "Death",
+    "DataQuery",
     "DerivedFacts",
     "FactsCheck",
     "FollowUp",
@@ -17,7 +20,9 @@ __all__ = [
     "Operation",
     "Patient",
     "PrimaryTumour",
+    "QueryStep",
     "RadiationCourse",
+    "RecordStatus",
     "Site",
     "SystemicTherapyLine",
     "TransferLog",

@@ -28,28 +28,52 @@ class ClinicalQuerySet(models.QuerySet):
     def update(self, **kwargs) -> int:
         if set(kwargs) <= self.BOOKKEEPING:
             return super().update(**kwargs)
-        from registry import facts
+        from registry import facts, status
 
         patients = list(self._patient_ids())
+        status.assert_unlocked_patients(self.model, patients)
         updated = super().update(**kwargs)
         facts.refresh(patients)
         return updated
 
     def bulk_create(self, objs, *args, **kwargs):
-        from registry import facts
+        from registry import facts, status
 
+        objs = list(objs)
+        status.assert_unlocked_patients(
+            self.model, (facts.patient_id_of(obj) for obj in objs)
+        )
         created = super().bulk_create(objs, *args, **kwargs)
         facts.refresh(facts.patient_id_of(obj) for obj in created)
         return created
 
     def bulk_update(self, objs, fields, *args, **kwargs):
-        from registry import facts
+        from registry import facts, status
 
         objs = list(objs)
+        if not set(fields) <= self.BOOKKEEPING:
+            status.assert_unlocked_patients(
+                self.model, (facts.patient_id_of(obj) for obj in objs)
+            )
         updated = super().bulk_update(objs, fields, *args, **kwargs)
         if not set(fields) <= self.BOOKKEEPING:
             facts.refresh(facts.patient_id_of(obj) for obj in objs)
         return updated
+
+    def delete(self):
+        # A locked record is never deleted, in bulk (the admin's action) or not;
+        # deleting patients is refused while any of their records is locked.
+        from registry import status
+
+        status.assert_unlocked_patients(
+            self.model,
+            self._patient_ids(),
+            any_kind=self.model._meta.model_name == "patient",
+        )
+        return super().delete()
+
+    delete.alters_data = True
+    delete.queryset_only = True
 
     def _patient_ids(self):
         field = "pk" if self.model._meta.model_name == "patient" else "patient_id"
@@ -76,12 +100,29 @@ class ClinicalRecord(models.Model):
     def save(self, *args, **kwargs) -> None:
         # Every change of a stored record, through any path (forms, admin, shell),
         # makes the versions seen by open forms stale.
+        from registry import status
+
+        # A locked kind refuses every save; a verified one wants a reason, and
+        # the change sends it back to complete (registry.status).
+        found = status.check_write(self)
         if not self._state.adding:
             self.version += 1
             update_fields = kwargs.get("update_fields")
             if update_fields is not None:
                 kwargs["update_fields"] = {*update_fields, "version"}
         super().save(*args, **kwargs)
+        if found == status.FormStatus.VERIFIED:
+            status.after_verified_change(self)
+
+    def delete(self, *args, **kwargs):
+        from registry import status
+
+        status.assert_unlocked_patients(
+            type(self),
+            [self.pk if type(self)._meta.model_name == "patient" else self.patient_id],
+            any_kind=type(self)._meta.model_name == "patient",
+        )
+        return super().delete(*args, **kwargs)
 
 
 @dataclass(frozen=True)

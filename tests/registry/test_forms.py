@@ -313,7 +313,7 @@ class RecordDeleteTests(CastTestCase):
 
     def test_nurse_deletes_a_record_and_the_history_keeps_who(self):
         self.client.force_login(self.nina)
-        response = self.client.post(self.url, {"version": "1"})
+        response = self.client.post(self.url, {"version": "1", "reason": "entered twice"})
         self.assertRedirects(response, self.patient.get_absolute_url())
         self.assertFalse(Operation.objects.exists())
         deletion = Operation.history.get(history_type="-")
@@ -322,13 +322,13 @@ class RecordDeleteTests(CastTestCase):
     def test_nurse_may_not_delete_a_patient(self):
         self.client.force_login(self.nina)
         url = reverse("registry:patient_delete", args=[self.patient.pk])
-        self.assertEqual(self.client.post(url, {"version": "1"}).status_code, 403)
+        self.assertEqual(self.client.post(url, {"version": "1", "reason": "entered twice"}).status_code, 403)
         self.assertTrue(Patient.objects.filter(pk=self.patient.pk).exists())
 
     def test_data_manager_deletes_a_patient_with_all_records(self):
         self.client.force_login(self.mark)
         url = reverse("registry:patient_delete", args=[self.patient.pk])
-        response = self.client.post(url, {"version": "1"})
+        response = self.client.post(url, {"version": "1", "reason": "entered twice"})
         self.assertRedirects(response, reverse("registry:patient_list"))
         self.assertFalse(Patient.objects.exists())
         self.assertFalse(Operation.objects.exists())
@@ -339,7 +339,7 @@ class RecordDeleteTests(CastTestCase):
         url = reverse(
             "registry:record_delete", args=[self.patient.pk, "death", death.pk]
         )
-        self.client.post(url, {"version": "1"})
+        self.client.post(url, {"version": "1", "reason": "entered twice"})
         self.assertFalse(Death.objects.exists())
         response = self.client.get(self.patient.get_absolute_url())
         self.assertContains(response, "Alive")
@@ -350,6 +350,6 @@ class RecordDeleteTests(CastTestCase):
         liver = make_liver(patient)
         self.client.force_login(self.nina)
         url = reverse("registry:record_delete", args=[patient.pk, "liver", liver.pk])
-        self.client.post(url, {"version": "1"})
+        self.client.post(url, {"version": "1", "reason": "entered twice"})
         add = reverse("registry:record_create", args=[patient.pk, "liver"])
         self.assertEqual(self.client.get(add).status_code, 200)

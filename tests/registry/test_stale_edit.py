@@ -127,7 +127,7 @@ class StaleEditTests(CastTestCase):
             "registry:record_delete",
             args=[self.patient.pk, "operation", self.operation.pk],
         )
-        response = self.client.post(url, {"version": "1"})
+        response = self.client.post(url, {"version": "1", "reason": "duplicate"})
         self.assertEqual(response.status_code, 200)
         self.assertContains(response, "Not deleted")
         self.assertTrue(Operation.objects.filter(pk=self.operation.pk).exists())
@@ -138,7 +138,7 @@ class StaleEditTests(CastTestCase):
             "registry:record_delete",
             args=[self.patient.pk, "operation", self.operation.pk],
         )
-        self.client.post(delete, {"version": "1"})
+        self.client.post(delete, {"version": "1", "reason": "duplicate"})
         response = self.save_as(self.nina, 1, margin="R1")
         self.assertRedirects(
             response, self.patient.get_absolute_url(), fetch_redirect_response=False

@@ -1,0 +1,359 @@
+"""Form status: complete, verified, locked; a lock refuses edits on every path."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.test import TestCase
+from django.urls import reverse
+
+from registry import services, status
+from registry.models import FollowUp, Operation, Patient, RecordStatus
+from registry.models.status import FormStatus
+from tests.cast import CastTestCase
+from tests.factories import make_followup, make_full_patient, make_operation
+from tests.registry.form_data import RECORD_DATA
+from tests.registry.test_admin_security import form_data
+
+
+def admin_page_data(response) -> dict:
+    """Return the POST data of an admin change page with its inlines, as loaded."""
+    data = form_data(response)
+    for inline in response.context["inline_admin_formsets"]:
+        formset = inline.formset
+        for name in formset.management_form.fields:
+            data[formset.management_form.add_prefix(name)] = str(
+                formset.management_form[name].value()
+            )
+        for form in formset.forms:
+            for name in form.fields:
+                value = form[name].value()
+                if value is None or value is False:
+                    continue
+                key = form.add_prefix(name)
+                data[key] = "on" if value is True else str(value)
+    return data
+
+
+def lock(patient, kind, *, manager) -> None:
+    """Walk `kind` of `patient` through complete and verified to locked."""
+    for to in (FormStatus.COMPLETE, FormStatus.VERIFIED, FormStatus.LOCKED):
+        status.set_status(patient=patient, kind=kind, to=to, user=manager)
+
+
+class TransitionTests(CastTestCase):
+    def setUp(self):
+        self.patient = make_full_patient(site=self.north)
+
+    def test_nurse_marks_complete_and_manager_verifies_and_locks(self):
+        status.set_status(
+            patient=self.patient,
+            kind="operation",
+            to=FormStatus.COMPLETE,
+            user=self.nina,
+        )
+        status.set_status(
+            patient=self.patient,
+            kind="operation",
+            to=FormStatus.VERIFIED,
+            user=self.mark,
+        )
+        row = status.set_status(
+            patient=self.patient, kind="operation", to=FormStatus.LOCKED, user=self.mark
+        )
+        self.assertEqual(row.status, FormStatus.LOCKED)
+        steps = list(
+            row.history.order_by("history_id").values_list("status", "history_user")
+        )
+        self.assertEqual(
+            steps,
+            [
+                (FormStatus.COMPLETE, self.nina.pk),
+                (FormStatus.VERIFIED, self.mark.pk),
+                (FormStatus.LOCKED, self.mark.pk),
+            ],
+        )
+
+    def test_nurse_may_not_verify_or_lock(self):
+        status.set_status(
+            patient=self.patient,
+            kind="operation",
+            to=FormStatus.COMPLETE,
+            user=self.nina,
+        )
+        with self.assertRaises(PermissionDenied):
+            status.set_status(
+                patient=self.patient,
+                kind="operation",
+                to=FormStatus.VERIFIED,
+                user=self.nina,
+            )
+        lock(self.patient, "tumour", manager=self.mark)
+        with self.assertRaises(PermissionDenied):
+            status.set_status(
+                patient=self.patient,
+                kind="tumour",
+                to=FormStatus.VERIFIED,
+                user=self.nina,
+            )
+
+    def test_a_step_cannot_be_skipped(self):
+        with self.assertRaisesMessage(ValidationError, "cannot be marked locked"):
+            status.set_status(
+                patient=self.patient, kind="death", to=FormStatus.LOCKED, user=self.mark
+            )
+
+    def test_unlocking_needs_a_reason_and_keeps_it(self):
+        lock(self.patient, "operation", manager=self.mark)
+        with self.assertRaisesMessage(ValidationError, "reason to unlock"):
+            status.set_status(
+                patient=self.patient,
+                kind="operation",
+                to=FormStatus.VERIFIED,
+                user=self.mark,
+            )
+        row = status.set_status(
+            patient=self.patient,
+            kind="operation",
+            to=FormStatus.VERIFIED,
+            user=self.mark,
+            reason="Wrong margin on the source document",
+        )
+        latest = row.history.latest()
+        self.assertEqual(
+            latest.history_change_reason, "Wrong margin on the source document"
+        )
+        self.assertEqual(latest.history_user, self.mark)
+
+
+class LockTestCase(CastTestCase):
+    """A patient whose operations are locked; the follow-up is not."""
+
+    def setUp(self):
+        self.patient = make_full_patient(site=self.north)
+        self.operation = self.patient.operations.get()
+        lock(self.patient, "operation", manager=self.mark)
+
+    def assertUnchanged(self):
+        self.operation.refresh_from_db()
+        self.assertEqual(self.operation.margin, "")  # as make_operation left it
+        self.assertEqual(self.operation.version, 1)
+
+
+class ModelLayerLockTests(LockTestCase):
+    def test_save_of_a_locked_record_is_refused(self):
+        self.operation.margin = "R1"
+        with self.assertRaisesMessage(ValidationError, "Locked"):
+            self.operation.save()
+        self.assertUnchanged()
+
+    def test_delete_of_a_locked_record_is_refused(self):
+        with self.assertRaisesMessage(ValidationError, "Locked"):
+            self.operation.delete()
+        self.assertTrue(Operation.objects.filter(pk=self.operation.pk).exists())
+
+    def test_adding_a_record_to_a_locked_kind_is_refused(self):
+        with self.assertRaisesMessage(ValidationError, "Locked"):
+            make_operation(self.patient, date=datetime.date(2005, 1, 5))
+
+    def test_deleting_a_patient_with_a_locked_kind_is_refused(self):
+        with self.assertRaisesMessage(ValidationError, "Locked"):
+            self.patient.delete()
+        with self.assertRaisesMessage(ValidationError, "Locked"):
+            Patient.objects.filter(pk=self.patient.pk).delete()
+        self.assertTrue(Patient.objects.filter(pk=self.patient.pk).exists())
+
+    def test_queryset_update_and_delete_are_refused(self):
+        operations = Operation.objects.filter(pk=self.operation.pk)
+        with self.assertRaisesMessage(ValidationError, "Locked"):
+            operations.update(margin="R2")
+        with self.assertRaisesMessage(ValidationError, "Locked"):
+            operations.delete()
+        self.assertUnchanged()
+
+    def test_bulk_create_and_bulk_update_are_refused(self):
+        with self.assertRaisesMessage(ValidationError, "Locked"):
+            Operation.objects.bulk_create(
+                [Operation(patient=self.patient, date=datetime.date(2005, 1, 5))]
+            )
+        self.operation.margin = "R2"
+        with self.assertRaisesMessage(ValidationError, "Locked"):
+            Operation.objects.bulk_update([self.operation], ["margin"])
+        self.assertUnchanged()
+
+    def test_other_kinds_of_the_patient_stay_open(self):
+        followup = self.patient.followups.get()
+        followup.cea_ng_ml = 4
+        followup.save()
+        make_followup(self.patient, date=datetime.date(2006, 1, 1))
+        self.assertEqual(FollowUp.objects.filter(patient=self.patient).count(), 2)
+
+    def test_locked_records_and_assert_unlocked_for_other_writers(self):
+        other = make_full_patient(site=self.north).operations.get()
+        ids = [self.operation.pk, other.pk]
+        self.assertEqual(status.locked_records(Operation, ids), {self.operation.pk})
+        with self.assertRaisesMessage(ValidationError, str(self.operation.pk)):
+            status.assert_unlocked(Operation, ids)
+        status.assert_unlocked(Operation, [other.pk])  # no error
+
+    def test_unlocked_with_a_reason_the_record_saves_again(self):
+        status.set_status(
+            patient=self.patient,
+            kind="operation",
+            to=FormStatus.VERIFIED,
+            user=self.mark,
+            reason="Margin to correct",
+        )
+        self.operation.margin = "R1"
+        self.operation._change_reason = "Pathology report re-read"
+        self.operation.save()
+        # A change of verified records sends them back to complete.
+        row = RecordStatus.objects.get(patient=self.patient, kind="operation")
+        self.assertEqual(row.status, FormStatus.COMPLETE)
+        self.assertIn("Pathology report re-read", row.reason)
+
+
+class VerifiedRecordTests(CastTestCase):
+    def setUp(self):
+        self.patient = make_full_patient(site=self.north)
+        self.operation = self.patient.operations.get()
+        for to in (FormStatus.COMPLETE, FormStatus.VERIFIED):
+            status.set_status(
+                patient=self.patient, kind="operation", to=to, user=self.mark
+            )
+        self.url = reverse(
+            "registry:record_update",
+            args=[self.patient.pk, "operation", self.operation.pk],
+        )
+
+    def test_change_of_a_verified_record_without_a_reason_is_refused(self):
+        self.client.force_login(self.nina)
+        data = {**RECORD_DATA["operation"], "version": "1", "margin": "R1"}
+        response = self.client.post(self.url, data)
+        self.assertContains(response, "give a reason for the change")
+        self.operation.refresh_from_db()
+        self.assertEqual(self.operation.margin, "")
+
+    def test_with_a_reason_it_saves_and_the_history_keeps_the_reason(self):
+        self.client.force_login(self.nina)
+        data = {
+            **RECORD_DATA["operation"],
+            "version": "1",
+            "margin": "R1",
+            "change_reason": "Query 12: pathology says R1",
+        }
+        self.assertEqual(self.client.post(self.url, data).status_code, 302)
+        latest = self.operation.history.latest()
+        self.assertEqual(latest.history_change_reason, "Query 12: pathology says R1")
+        self.assertEqual(latest.history_user, self.nina)
+
+
+class DataEntryLockTests(LockTestCase):
+    def test_edit_form_refuses_the_locked_record_with_a_message(self):
+        self.client.force_login(self.nina)
+        url = reverse(
+            "registry:record_update",
+            args=[self.patient.pk, "operation", self.operation.pk],
+        )
+        data = {**RECORD_DATA["operation"], "version": "1", "margin": "R1"}
+        response = self.client.post(url, data)
+        self.assertEqual(response.status_code, 200)
+        self.assertContains(response, "Locked")
+        self.assertUnchanged()
+
+    def test_add_form_refuses_a_record_of_a_locked_kind(self):
+        self.client.force_login(self.nina)
+        url = reverse("registry:record_create", args=[self.patient.pk, "operation"])
+        data = {**RECORD_DATA["operation"], "date": "2005-01-05"}
+        response = self.client.post(url, data)
+        self.assertContains(response, "Locked")
+        self.assertEqual(self.patient.operations.count(), 1)
+
+    def test_delete_page_refuses_the_locked_record(self):
+        self.client.force_login(self.nina)
+        url = reverse(
+            "registry:record_delete",
+            args=[self.patient.pk, "operation", self.operation.pk],
+        )
+        response = self.client.post(url, {"version": "1", "reason": "duplicate"})
+        self.assertContains(response, "Locked")
+        self.assertTrue(Operation.objects.filter(pk=self.operation.pk).exists())
+
+    def test_manager_cannot_delete_the_patient_either(self):
+        self.client.force_login(self.mark)
+        url = reverse("registry:patient_delete", args=[self.patient.pk])
+        response = self.client.post(url, {"version": "1", "reason": "duplicate"})
+        self.assertContains(response, "Locked")
+        self.assertTrue(Patient.objects.filter(pk=self.patient.pk).exists())
+
+    def test_services_refuse_and_roll_back(self):
+        self.operation.margin = "R1"
+        with self.assertRaisesMessage(ValidationError, "Locked"):
+            services.update_record(record=self.operation, loaded_version=1)
+        with self.assertRaisesMessage(ValidationError, "Locked"):
+            services.delete_record(record=self.operation, loaded_version=1)
+        self.assertUnchanged()  # the version claim rolled back too
+
+
+class AdminLockTests(LockTestCase):
+    def setUp(self):
+        super().setUp()
+        self.client.force_login(self.mark)
+
+    def test_admin_change_is_refused_with_a_form_error(self):
+        url = reverse("admin:registry_operation_change", args=[self.operation.pk])
+        data = form_data(self.client.get(url))
+        response = self.client.post(url, {**data, "margin": "R1"})
+        self.assertEqual(response.status_code, 200)
+        self.assertContains(response, "Locked")
+        self.assertUnchanged()
+
+    def test_admin_revert_is_refused(self):
+        url = reverse(
+            "admin:registry_operation_simple_history",
+            args=[self.operation.pk, self.operation.history.earliest().history_id],
+        )
+        data = form_data(self.client.get(url))
+        response = self.client.post(url, {**data, "margin": "R2"})
+        self.assertContains(response, "Locked")
+        self.assertUnchanged()
+
+    def test_admin_offers_no_delete_and_the_bulk_action_is_refused(self):
+        url = reverse("admin:registry_operation_delete", args=[self.operation.pk])
+        self.assertEqual(self.client.get(url).status_code, 403)
+        patient_url = reverse("admin:registry_patient_delete", args=[self.patient.pk])
+        self.assertEqual(self.client.get(patient_url).status_code, 403)
+        changelist = reverse("admin:registry_operation_changelist")
+        response = self.client.post(
+            changelist,
+            {
+                "action": "delete_selected",
+                "_selected_action": [self.operation.pk],
+                "post": "yes",
+            },
+        )
+        self.assertEqual(response.status_code, 403)
+        self.assertTrue(Operation.objects.filter(pk=self.operation.pk).exists())
+
+    def test_admin_patient_page_refuses_an_inline_edit_of_locked_records(self):
+        url = reverse("admin:registry_patient_change", args=[self.patient.pk])
+        data = admin_page_data(self.client.get(url))
+        key = next(k for k in data if k.endswith("-0-margin"))
+        response = self.client.post(url, {**data, key: "R2"})
+        self.assertEqual(response.status_code, 200)
+        self.assertContains(response, "Locked")
+        self.assertUnchanged()
+
+
+class LockRollbackTests(TestCase):
+    def test_nothing_partial_is_kept_when_a_lock_refuses_a_bulk_write(self):
+        patient = make_full_patient()
+        from tests.factories import make_user
+
+        manager = make_user("m", group="Data manager", sites=[patient.site])
+        lock(patient, "operation", manager=manager)
+        with self.assertRaises(ValidationError), transaction.atomic():
+            Operation.objects.all().update(margin="R2")
+        self.assertEqual(patient.operations.get().margin, "")
