@@ -304,7 +304,8 @@ def zip_bytes(members: dict[str, bytes]) -> bytes:
 
 
 def xlsx_bytes(tables: list[Table]) -> bytes:
-    """Return a workbook of one sheet per table, cells as the CSV's text."""
+    """Return a workbook of one sheet per table: numbers as numbers, dates as date
+    cells (YYYY-MM-DD), codes and text as text, as the import reads them back."""
     from openpyxl import Workbook
 
     book = Workbook()
@@ -313,8 +314,20 @@ def xlsx_bytes(tables: list[Table]) -> bytes:
         sheet = book.create_sheet(table.name)
         sheet.append(table.columns)
         for row in table.rows:
-            sheet.append([text(v) for v in row])
+            sheet.append([_cell(v) for v in row])
+        for column in sheet.iter_cols(min_row=2):
+            for cell in column:
+                if isinstance(cell.value, datetime.date):
+                    cell.number_format = "yyyy-mm-dd"
     return dictionary.save_workbook(book)
+
+
+def _cell(value):
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, bool | int | float | datetime.date) or value is None:
+        return value
+    return str(value)
 
 
 def dta_bytes(table: Table) -> bytes:

@@ -26,9 +26,18 @@ class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
 
+class MultipleFileField(forms.FileField):
+    """Several files in one field (Django's documented recipe)."""
+
+    def clean(self, data, initial=None):
+        if isinstance(data, list | tuple):
+            return [super(MultipleFileField, self).clean(d, initial) for d in data]
+        return [super().clean(data, initial)]
+
+
 class ImportForm(forms.Form):
     site = forms.ModelChoiceField(queryset=Site.objects.none(), empty_label=None)
-    files = forms.FileField(
+    files = MultipleFileField(
         widget=MultipleFileInput(attrs={"accept": ".csv,.zip,.xlsx"}),
         help_text="One .xlsx workbook (a sheet per record kind), one .zip of CSV "
         "files, or several CSV files, each named after its record kind.",
@@ -87,7 +96,7 @@ def import_records(request):
     form = ImportForm(request.POST or None, request.FILES or None, user=request.user)
     result = None
     if request.method == "POST" and form.is_valid():
-        uploads = request.FILES.getlist("files")
+        uploads = form.cleaned_data["files"]
         result = importer.run_import(
             [(f.name, f.read()) for f in uploads],
             site=form.cleaned_data["site"],

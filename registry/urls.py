@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from registry import accounts, transfer_views, views
+from registry import accounts, transfer_views, views, views_monitor
 from registry.api import pages as api_pages
 
 # The admin's login asks for the second factor as the registry's does.
@@ -34,6 +34,22 @@ registry_patterns = [
         name="record_delete",
     ),
     path("data-quality/", views.data_quality, name="data_quality"),
+    # monitoring: form status, data queries, the audit trail (views_monitor)
+    path(
+        "patients/<int:pk>/status/<slug:kind>/",
+        views_monitor.record_status,
+        name="record_status",
+    ),
+    path(
+        "patients/<int:pk>/queries/new/",
+        views_monitor.query_create,
+        name="query_create",
+    ),
+    path("patients/<int:pk>/audit/", views_monitor.patient_audit, name="patient_audit"),
+    path("queries/", views_monitor.query_list, name="query_list"),
+    path("queries/<int:query_pk>/", views_monitor.query_detail, name="query_detail"),
+    path("audit/", views_monitor.audit_log, name="audit_log"),
+    path("audit/export/", views_monitor.audit_export, name="audit_export"),
     path("dictionary/", transfer_views.data_dictionary, name="data_dictionary"),
     path(
         "dictionary/<str:fmt>/",

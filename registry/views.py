@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from django_tables2 import RequestConfig
 
-from registry import quality, selectors, services
+from registry import monitor, quality, selectors, services
 from registry.choices import Strategy
 from registry.filters import PatientFilter
 from registry.forms import (
@@ -116,6 +116,9 @@ def patient_detail(request, pk: int):
         "add_buttons": _add_buttons(request.user, chart),
         "timeline": _timeline_rows(request.user, chart),
         "show_identifiers": request.user.has_perm("registry.view_identifiers"),
+        # form status and data queries (registry.monitor)
+        "status_rows": monitor.status_rows(request.user, patient),
+        "patient_queries": monitor.patient_queries(request.user, patient),
     }
     return render(request, "registry/patient_detail.html", ctx)
 

@@ -22,6 +22,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from analytics.models import ReportRun, SavedReport
 from registry.api.tokens import create_token
+from registry.queries import open_query
 from tests.factories import make_death, make_full_patient, make_site, make_user
 
 ROLES = ("anonymous", "nurse", "manager", "analyst", "superuser")
@@ -182,6 +183,18 @@ class AccessMatrixTests(TestCase):
         cls.other = [make_full_patient(site=cls.south) for _ in range(5)]
         for patient in (cls.own[0], cls.other[0]):
             make_death(patient, date=datetime.date(2008, 6, 1))
+        # A data query at each site (registry.queries).
+        cls.own_query, cls.other_query = (
+            open_query(
+                patient=patient,
+                kind="patient",
+                record_id=patient.pk,
+                field="ecog",
+                question="ECOG?",
+                user=cls.users["superuser"],
+            )
+            for patient in (cls.own[0], cls.other[0])
+        )
         cls.saved = SavedReport.objects.create(
             name="Matrix", spec={"group_by": "sex"}, owner=cls.users["analyst"]
         )
@@ -302,6 +315,40 @@ class AccessMatrixTests(TestCase):
             "registry:export_full": Case(reverse("registry:export_full"), data_manager),
             "analytics:deidentified_export": Case(
                 reverse("analytics:deidentified_export"), statuses(nurse=403)
+            ),
+        }
+        # --- monitoring: form status, data queries, audit trail
+        managers_only = statuses(nurse=403, analyst=403)
+        cases |= {
+            # POST only: a GET is refused whoever asks
+            "registry:record_status": Case(
+                reverse("registry:record_status", args=[own.pk, "operation"]),
+                statuses(LOGIN, 405, 405, 405, 405),
+                reverse("registry:record_status", args=[other.pk, "operation"]),
+                statuses(LOGIN, 405, 405, 405, 405),
+            ),
+            "registry:query_create": Case(
+                reverse("registry:query_create", args=[own.pk]),
+                managers_only,
+                reverse("registry:query_create", args=[other.pk]),
+                statuses(nurse=403, manager=404, analyst=403),
+            ),
+            "registry:patient_audit": Case(
+                reverse("registry:patient_audit", args=[own.pk]),
+                patient_page,
+                reverse("registry:patient_audit", args=[other.pk]),
+                patient_other,
+            ),
+            "registry:query_list": Case(reverse("registry:query_list"), patient_page),
+            "registry:query_detail": Case(
+                reverse("registry:query_detail", args=[self.own_query.pk]),
+                patient_page,
+                reverse("registry:query_detail", args=[self.other_query.pk]),
+                patient_other,
+            ),
+            "registry:audit_log": Case(reverse("registry:audit_log"), managers_only),
+            "registry:audit_export": Case(
+                reverse("registry:audit_export"), managers_only
             ),
         }
         # --- accounts: the reset pages are for people who cannot log in

@@ -115,7 +115,9 @@ class DeidentifiedExportTests(TestCase):
     def all_text(self, fmt: str) -> str:
         data = self.export(fmt).data
         if fmt == "xlsx":
-            return repr(xlsx_cells(data))
+            cells = [v for rows in xlsx_cells(data).values() for r in rows for v in r]
+            self.assertFalse([v for v in cells if isinstance(v, datetime.date)])
+            return repr(cells)
         parts = []
         for name, content in members(data).items():
             if name.endswith(".dta"):

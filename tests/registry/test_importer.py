@@ -319,3 +319,31 @@ class CommitTests(ImportTestCase):
             return len(captured)
 
         self.assertEqual(queries(3, 1), queries(30, 2))
+
+
+class LockedRecordTests(ImportTestCase):
+    def test_a_locked_kind_refuses_changes_and_new_records_in_the_dry_run(self):
+        from registry.models.status import FormStatus, RecordStatus
+
+        self.run_import(cohort(2))
+        patient = Patient.objects.get(source_record_id="SRC1")
+        RecordStatus.objects.create(
+            patient=patient, kind="operation", status=FormStatus.LOCKED
+        )
+        files = cohort(2)
+        files[2] = csv_file(
+            "operation",
+            [
+                operation_row(1, margin="R0"),  # a change to a locked record
+                operation_row(1, date="2005-03-01"),  # a new one of a locked kind
+                operation_row(2, margin="R0"),  # another patient: not locked
+            ],
+        )
+        result = self.run_import(files, commit=False)
+        self.assertEqual(
+            [(p.source, p.row) for p in result.problems],
+            [("operation.csv", 2), ("operation.csv", 3)],
+        )
+        self.assertIn("locked", result.problems[0].message)
+        # the same rows as stored: nothing changes, so nothing is refused
+        self.assertTrue(self.run_import(cohort(2), commit=False).ok)

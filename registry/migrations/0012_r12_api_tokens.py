@@ -7,9 +7,8 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        # after both branches' migrations (r12-io's and r11-status')
-        ("registry", "0009_r12_io_source_id_transfer_log"),
-        ("registry", "0010_r11_status_triggers"),
+        # after r12-io's merge of its and r11-status' migrations
+        ("registry", "0011_r12_io_merge_r11_status"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

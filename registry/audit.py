@@ -1,0 +1,390 @@
+"""The audit trail in words: every change to a patient and their records.
+
+The history tables (django-simple-history's, append-only: registry.appendonly)
+hold one row per save or deletion. Here they are read as a monitor reads an
+audit log: newest first, the record named in words, each changed field by its
+label with the old and new value as the forms show them ("Disease status: No
+evidence of disease → Stable"), who, when and the reason given. The form status
+changes (registry.status) and the steps of data queries are part of the story
+and are listed with them.
+
+Reads take a fixed number of queries whatever the number of rows: one per
+history table for a patient's page; for the registry's log one UNION query for
+the page's rows, then two per history table (the rows and the versions before
+them).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+
+from django.contrib.auth import get_user_model
+from django.db import models
+from django.db.models import Exists, OuterRef, Subquery, Value
+
+from registry.models import (
+    Death,
+    FollowUp,
+    LiverMetastases,
+    Operation,
+    Patient,
+    PrimaryTumour,
+    QueryStep,
+    RadiationCourse,
+    RecordStatus,
+    SystemicTherapyLine,
+)
+from registry.models.status import FormKind, FormStatus
+from registry.selectors import display_value, entry_fields
+
+#: The audited models, by the kind name the log filters by.
+AUDITED: dict[str, type[models.Model]] = {
+    "patient": Patient,
+    "tumour": PrimaryTumour,
+    "liver": LiverMetastases,
+    "radiation": RadiationCourse,
+    "systemic": SystemicTherapyLine,
+    "operation": Operation,
+    "followup": FollowUp,
+    "death": Death,
+    "status": RecordStatus,
+}
+#: Labels of the kinds, for the log's filter.
+KIND_LABELS = {
+    **{
+        kind: str(model._meta.verbose_name).capitalize()
+        for kind, model in AUDITED.items()
+    },
+    "status": "Form status",
+}
+ACTIONS = {"+": "Created", "~": "Changed", "-": "Deleted"}
+#: Shown instead of an identifier's value to users without the permission.
+HIDDEN = "(hidden)"
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    label: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One save, deletion, status change or query step, in words."""
+
+    when: datetime.datetime
+    who: str
+    kind: str
+    record: str
+    action: str
+    changes: tuple[FieldChange, ...]
+    reason: str
+    patient_id: int | None
+    patient: str = ""
+
+    @property
+    def kind_label(self) -> str:
+        return KIND_LABELS.get(self.kind, "Data query")
+
+    def summary(self) -> str:
+        """Return the changes as one line of text (the CSV's column)."""
+        if not self.changes:
+            return self.action
+        return "; ".join(f"{c.label}: {c.old} → {c.new}" for c in self.changes)
+
+
+def _patient_field(model) -> str:
+    return "id" if model is Patient else "patient_id"
+
+
+def _fields(model) -> list[models.Field]:
+    if model is RecordStatus:
+        return [model._meta.get_field("status")]
+    return [f for f in entry_fields(model) if f.name not in ("site",)]
+
+
+def _value(field, value, hidden: frozenset[str]) -> str:
+    if field.name in hidden:
+        return HIDDEN
+    return display_value(field, value)
+
+
+def _entry(row, previous, *, kind, users, hidden, patients) -> AuditEntry:
+    """Return the audit entry of history `row`, given the version before it."""
+    model = AUDITED[kind]
+    changes = []
+    if row.history_type != "-":
+        for field in _fields(model):
+            new = getattr(row, field.attname)
+            old = getattr(previous, field.attname) if previous is not None else None
+            if previous is not None and old == new:
+                continue
+            if previous is None and new in (None, ""):
+                continue
+            changes.append(
+                FieldChange(
+                    str(field.verbose_name).capitalize(),
+                    "—" if previous is None else _value(field, old, hidden),
+                    _value(field, new, hidden),
+                )
+            )
+    if kind == "status":
+        record = f"Form status of the {FormKind(row.kind).label.lower()}"
+        action = f"{FormStatus(row.status).label}"
+    else:
+        record = _record_name(model, row)
+        action = ACTIONS[row.history_type]
+    patient_id = getattr(row, _patient_field(model))
+    return AuditEntry(
+        when=row.history_date,
+        who=users.get(row.history_user_id, "system"),
+        kind=kind,
+        record=record,
+        action=action,
+        changes=tuple(changes),
+        reason=row.history_change_reason or "",
+        patient_id=patient_id,
+        patient=patients.get(patient_id, ""),
+    )
+
+
+def _record_name(model, row) -> str:
+    """Return the record in words from its history row, without a query."""
+    name = str(model._meta.verbose_name).capitalize()
+    if model is Patient:
+        return f"Patient {row.registry_number}"
+    for attname in ("date", "diagnosis_date", "start_date"):
+        value = getattr(row, attname, None)
+        if value:
+            return f"{name} of {value:%Y-%m-%d}"
+    return name
+
+
+def _user_names(ids: Iterable[int | None]) -> dict[int, str]:
+    ids = {pk for pk in ids if pk is not None}
+    return dict(
+        get_user_model().objects.filter(pk__in=ids).values_list("pk", "username")
+    )
+
+
+def _query_entries(steps, users, patients) -> Iterator[AuditEntry]:
+    for step in steps:
+        query = step.query
+        yield AuditEntry(
+            when=step.at,
+            who=users.get(step.by_id, "system"),
+            kind="query",
+            record=f"Data query {query.pk} on {query.field}",
+            action=step.get_action_display(),
+            changes=(),
+            reason=step.text,
+            patient_id=query.patient_id,
+            patient=patients.get(query.patient_id, ""),
+        )
+
+
+# --- one patient -----------------------------------------------------------------
+
+
+def patient_trail(patient: Patient, *, hidden: frozenset[str]) -> list[AuditEntry]:
+    """Return every change to `patient` and their records, newest first.
+
+    One query per history table, one for the query steps and one for the users:
+    a patient's history is read whole and compared version by version.
+    """
+    rows_by_kind = {
+        kind: list(
+            model.history.filter(**{_patient_field(model): patient.pk}).order_by(
+                model._meta.pk.attname, "history_id"
+            )
+        )
+        for kind, model in AUDITED.items()
+    }
+    steps = list(
+        QueryStep.objects.filter(query__patient=patient).select_related("query")
+    )
+    users = _user_names(
+        [row.history_user_id for rows in rows_by_kind.values() for row in rows]
+        + [step.by_id for step in steps]
+    )
+    names = {patient.pk: patient.registry_number}
+    entries = []
+    for kind, rows in rows_by_kind.items():
+        pk = AUDITED[kind]._meta.pk.attname
+        previous = None
+        for row in rows:
+            if previous is not None and getattr(previous, pk) != getattr(row, pk):
+                previous = None
+            entries.append(
+                _entry(
+                    row, previous, kind=kind, users=users, hidden=hidden, patients=names
+                )
+            )
+            previous = row
+    entries.extend(_query_entries(steps, users, names))
+    entries.sort(key=lambda entry: entry.when, reverse=True)
+    return entries
+
+
+# --- the whole registry ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    """What the registry's audit log is narrowed to (all optional)."""
+
+    site_ids: tuple[int, ...]
+    user_id: int | None = None
+    kind: str | None = None
+    date_from: datetime.date | None = None
+    date_to: datetime.date | None = None
+
+
+def _history(kind: str, log: LogFilter) -> models.QuerySet:
+    """Return the history rows of `kind` that the log shows."""
+    model = AUDITED[kind]
+    rows = model.history.all()
+    if model is Patient:
+        rows = rows.filter(site_id__in=log.site_ids)
+    else:
+        # by the patient's site in the patient's history: deleted patients too
+        rows = rows.filter(
+            patient_id__in=Patient.history.filter(site_id__in=log.site_ids).values("id")
+        )
+    if log.user_id:
+        rows = rows.filter(history_user_id=log.user_id)
+    if log.date_from:
+        rows = rows.filter(history_date__date__gte=log.date_from)
+    if log.date_to:
+        rows = rows.filter(history_date__date__lte=log.date_to)
+    return rows
+
+
+def _kinds(log: LogFilter) -> list[str]:
+    return [log.kind] if log.kind in AUDITED else list(AUDITED)
+
+
+def log_index(log: LogFilter) -> models.QuerySet:
+    """Return the log's rows as (kind, history_id, history_date), newest first.
+
+    One UNION query of every audited history table; it pages and counts in the
+    database.
+    """
+    parts = [
+        _history(kind, log)
+        .order_by()
+        .annotate(audit_kind=Value(kind, output_field=models.CharField()))
+        .values_list("audit_kind", "history_id", "history_date")
+        for kind in _kinds(log)
+    ]
+    index = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    return index.order_by("-history_date", "-history_id")
+
+
+def log_entries(index_rows, *, hidden: frozenset[str]) -> list[AuditEntry]:
+    """Return the audit entries of a page of `log_index` rows, in its order.
+
+    Two queries per history table on the page (its rows, and the version
+    before each), one for the users and one for the patients' numbers.
+    """
+    wanted: dict[str, list[int]] = {}
+    for kind, history_id, _ in index_rows:
+        wanted.setdefault(kind, []).append(history_id)
+    rows: dict[tuple[str, int], tuple] = {}
+    for kind, ids in wanted.items():
+        rows |= {
+            (kind, pair[0].history_id): pair for pair in _with_previous(kind, ids)
+        }
+    users = _user_names(row[0].history_user_id for row in rows.values())
+    patients = _patient_numbers(
+        getattr(row, _patient_field(AUDITED[kind]))
+        for (kind, _), (row, _) in rows.items()
+    )
+    return [
+        _entry(
+            *rows[(kind, history_id)],
+            kind=kind,
+            users=users,
+            hidden=hidden,
+            patients=patients,
+        )
+        for kind, history_id, _ in index_rows
+    ]
+
+
+def _with_previous(kind: str, history_ids: list[int]) -> Iterator[tuple]:
+    """Yield (row, the version before it or None) for the history rows given."""
+    model = AUDITED[kind]
+    pk = model._meta.pk.attname
+    before = model.history.filter(
+        **{pk: OuterRef(pk)}, history_id__lt=OuterRef("history_id")
+    ).order_by("-history_id")
+    found = list(
+        model.history.filter(history_id__in=history_ids).annotate(
+            previous_id=Subquery(before.values("history_id")[:1])
+        )
+    )
+    previous = model.history.in_bulk(
+        [row.previous_id for row in found if row.previous_id], field_name="history_id"
+    )
+    for row in found:
+        yield row, previous.get(row.previous_id)
+
+
+def _patient_numbers(ids: Iterable[int | None]) -> dict[int, str]:
+    """Return registry numbers by patient id, deleted patients included."""
+    ids = {pk for pk in ids if pk is not None}
+    numbers = dict(
+        Patient.history.filter(id__in=ids)
+        .order_by("id", "history_id")
+        .values_list("id", "registry_number")
+    )
+    return numbers
+
+
+def export_rows(log: LogFilter, *, hidden: frozenset[str]) -> Iterator[AuditEntry]:
+    """Yield every entry of the log, kind by kind, for the CSV download.
+
+    Per kind, one query reads every version of the records the log touches
+    (in record and version order, so each version is compared with the one
+    before it in Python), then the entries inside the filter are yielded.
+    Plus one query for the users.
+    """
+    kinds = _kinds(log)
+    streams = {}
+    for kind in kinds:
+        model = AUDITED[kind]
+        pk = model._meta.pk.attname
+        touched = _history(kind, log).values(pk)
+        number = Patient.history.filter(id=OuterRef(_patient_field(model))).order_by(
+            "-history_id"
+        )
+        streams[kind] = (
+            model.history.filter(**{f"{pk}__in": touched})
+            .order_by(pk, "history_id")
+            .annotate(
+                in_log=_in_log(kind, log),
+                patient_number=Subquery(number.values("registry_number")[:1]),
+            )
+        )
+    users = dict(get_user_model().objects.values_list("pk", "username"))
+    for kind in kinds:
+        pk = AUDITED[kind]._meta.pk.attname
+        previous = None
+        for row in streams[kind].iterator(chunk_size=2000):
+            if previous is not None and getattr(previous, pk) != getattr(row, pk):
+                previous = None
+            if row.in_log:
+                entry = _entry(
+                    row, previous, kind=kind, users=users, hidden=hidden, patients={}
+                )
+                yield replace(entry, patient=row.patient_number or "")
+            previous = row
+
+
+def _in_log(kind: str, log: LogFilter):
+    """Return an expression: is this history row inside the log's filter."""
+    return Exists(_history(kind, log).filter(history_id=OuterRef("history_id")))

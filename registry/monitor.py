@@ -1,0 +1,130 @@
+"""Reads of the monitoring pages: form status, queries and the audit trail.
+
+Selectors (HackSoft's sense) for the patient page's status card, the patient
+list's status column, the data-quality page's counts per site and the home
+page's worklists; each a fixed number of queries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, QuerySet
+from django.urls import reverse
+
+from registry import status
+from registry.models import DataQuery, Patient
+from registry.models.status import FormKind, FormStatus, RecordStatus
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    """One kind of record of a patient: its status and what the user may do."""
+
+    kind: str
+    label: str
+    row: RecordStatus
+    #: (status to move to, button label, whether a reason is required)
+    moves: list[tuple[int, str, bool]]
+    url: str
+
+    @property
+    def status(self) -> FormStatus:
+        return FormStatus(self.row.status)
+
+
+def status_rows(user, patient: Patient) -> list[StatusRow]:
+    """Return the patient's form status per kind, with the user's moves (1 query)."""
+    rows = status.statuses_of(patient)
+    return [
+        StatusRow(
+            kind=kind,
+            label=FormKind(kind).label,
+            row=row,
+            moves=[
+                (int(to), *_move_label(FormStatus(row.status), to))
+                for to in status.allowed_moves(user, row)
+            ],
+            url=reverse("registry:record_status", args=[patient.pk, kind]),
+        )
+        for kind, row in rows.items()
+    ]
+
+
+def _move_label(start: FormStatus, to: FormStatus) -> tuple[str, bool]:
+    """Return the button's words for a move, and whether it needs a reason."""
+    needs = (start, to) in status.NEEDS_REASON
+    if start == FormStatus.LOCKED:
+        return "Unlock", needs
+    if start == FormStatus.VERIFIED and to == FormStatus.COMPLETE:
+        return "Undo verification", needs
+    return status.VERBS[to], needs
+
+
+def patient_queries(user, patient: Patient) -> list[DataQuery]:
+    """Return the patient's data queries, unresolved first (1 query)."""
+    return list(
+        DataQuery.objects.for_user(user)
+        .filter(patient=patient)
+        .select_related("opened_by", "assigned_to")
+        .order_by("status", "-updated_at")
+    )
+
+
+def with_status_counts(patients: QuerySet) -> QuerySet:
+    """Annotate the number of kinds complete, verified and locked (the list)."""
+    return patients.annotate(
+        **{
+            f"forms_{FormStatus(code).name.lower()}": Count(
+                "form_statuses", filter=Q(form_statuses__status=code)
+            )
+            for code in (FormStatus.COMPLETE, FormStatus.VERIFIED, FormStatus.LOCKED)
+        }
+    )
+
+
+@dataclass(frozen=True)
+class SiteStatus:
+    code: str
+    name: str
+    patients: int
+    counts: dict[str, int]
+
+    @property
+    def forms(self) -> int:
+        return self.patients * len(FormKind.values)
+
+
+def site_status(patients: QuerySet) -> list[SiteStatus]:
+    """Return the count of forms in each status per site, in one aggregate query.
+
+    A kind of record without a status row is incomplete, so the four counts of
+    a site add up to its patients times the kinds of record.
+    """
+    rows = (
+        patients.order_by()
+        .values("site__code", "site__name")
+        .annotate(
+            n=Count("pk", distinct=True),
+            **{
+                FormStatus(code).name.lower(): Count(
+                    "form_statuses", filter=Q(form_statuses__status=code)
+                )
+                for code in (
+                    FormStatus.COMPLETE,
+                    FormStatus.VERIFIED,
+                    FormStatus.LOCKED,
+                )
+            },
+        )
+        .order_by("site__code")
+    )
+    result = []
+    for row in rows:
+        counts = {name: row[name] for name in ("complete", "verified", "locked")}
+        total = row["n"] * len(FormKind.values)
+        counts = {"incomplete": total - sum(counts.values()), **counts}
+        result.append(
+            SiteStatus(row["site__code"], row["site__name"], row["n"], counts)
+        )
+    return result
