@@ -11,6 +11,7 @@ import datetime
 import json
 from dataclasses import dataclass, replace
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
@@ -28,6 +29,7 @@ from analytics.models import ReportDownload, ReportRun, SavedReport
 from analytics.presets import PRESETS
 from analytics.spec import InvalidSpec, ReportSpec, parse_json
 from analytics.versions import software_version
+from registry import exporter
 
 RUN_REPORTS = "analytics.run_report"
 
@@ -291,6 +293,55 @@ def _log_download(request, fmt: str, *, what: str = "", run=None) -> None:
     ReportDownload.objects.create(
         downloaded_by=request.user, fmt=fmt, run=run, what=what[:2000]
     )
+
+
+@permission_required("registry.export_deidentified", raise_exception=True)
+def deidentified_export(request):
+    """Download a de-identified dataset: a report's cohort, or all the user's sites.
+
+    The cohort is the report's (the same query string as the report page); with
+    no report query, every patient of the user's sites.
+    """
+    from analytics import dataset  # pandas: only when a report's data is read
+
+    query = request.GET.copy()
+    fmt = query.pop("format", [""])[-1]
+    form, cohort = None, dataset.Cohort()
+    if query:
+        form = ReportForm(query, user=request.user)
+        if not form.is_valid():
+            ctx = {"form": form, "query": query.urlencode()}
+            return render(
+                request, "analytics/deidentified_export.html", ctx, status=400
+            )
+        cohort = ReportSpec.from_dict(form.to_spec_data()).cohort
+    ctx = {"form": form, "query": query.urlencode(), "cohort": vars(cohort)}
+    if fmt not in exporter.FORMATS:
+        return render(request, "analytics/deidentified_export.html", ctx)
+    patients = dataset.cohort_queryset(request.user, cohort)
+    try:
+        made = exporter.export_deidentified(
+            patients, fmt=fmt, min_cell=settings.REGISTRY_MIN_CELL
+        )
+    except exporter.ExportRefused as exc:
+        ctx["refused"] = str(exc)
+        return render(request, "analytics/deidentified_export.html", ctx, status=400)
+    exporter.log(
+        request.user,
+        "export_deidentified",
+        made,
+        sites=exporter.site_codes(request.user),
+        detail={"cohort": {k: _plain(v) for k, v in vars(cohort).items() if v}},
+    )
+    response = HttpResponse(made.data, content_type=made.content_type)
+    response["Content-Disposition"] = content_disposition_header(True, made.name)
+    return response
+
+
+def _plain(value):
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _visible_runs(request, runs):

@@ -60,6 +60,21 @@ def env_int(name: str, default: int, *, minimum: int = 0) -> int:
     return value
 
 
+def env_rate(name: str, default: str) -> str:
+    """Return a request rate such as "600/minute" from environment variable `name`."""
+    value = os.environ.get(name, default).strip()
+    number, _, period = value.partition("/")
+    if not (number.isdigit() and int(number) > 0) or period not in _PERIODS:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a rate: write requests/period, e.g. "
+            "600/minute (period: second, minute, hour or day)."
+        )
+    return value
+
+
+_PERIODS = {"second", "minute", "hour", "day"}
+
+
 def env_time_zone(name: str, default: str) -> str:
     """Return a valid IANA time zone name from environment variable `name`."""
     value = os.environ.get(name, default)
@@ -220,6 +235,9 @@ INSTALLED_APPS = [
     "django_filters",
     "django_tables2",
     "simple_history",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "analytics",
 ]
 
@@ -401,3 +419,45 @@ PASSWORD_RESET_TIMEOUT = 24 * 3600
 #: Disclosure control: for users without the identifier permission, a report cohort
 #: or group smaller than this is refused or shown as "<N" (README, Security).
 REGISTRY_MIN_CELL = env_int("REGISTRY_MIN_CELL", 5, minimum=1)
+
+# --- the REST API (registry/api/, README "API") -----------------------------------
+#: Requests each API token (or browser session) may make, e.g. "600/minute".
+API_RATE = env_rate("REGISTRY_API_RATE", "600/minute")
+REST_FRAMEWORK = {
+    # A token first, so an anonymous request is answered 401 with the scheme.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "registry.api.tokens.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["registry.api.tokens.TokenRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "registry.api.pagination.Pagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CRC registry API",
+    "DESCRIPTION": (
+        "Patients and their records, outcome reports, the data dictionary and "
+        "the import of the colorectal cancer outcomes registry. Authenticate "
+        "with `Authorization: Bearer <token>` (make a token on your API tokens "
+        "page). Requests are limited per token; over the limit the answer is "
+        "429 with Retry-After."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Swagger UI's files from drf-spectacular-sidecar (static/), never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "MutationStatusEnum": "registry.choices.MutationStatus",
+    },
+}

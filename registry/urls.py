@@ -4,7 +4,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from registry import accounts, views, views_monitor
+from registry import accounts, transfer_views, views, views_monitor
+from registry.api import pages as api_pages
 
 # The admin's login asks for the second factor as the registry's does.
 admin.site.login_form = accounts.AdminLoginForm
@@ -50,6 +51,14 @@ registry_patterns = [
     path("queries/<int:query_pk>/", views_monitor.query_detail, name="query_detail"),
     path("audit/", views_monitor.audit_log, name="audit_log"),
     path("audit/export/", views_monitor.audit_export, name="audit_export"),
+    path("dictionary/", transfer_views.data_dictionary, name="data_dictionary"),
+    path(
+        "dictionary/<str:fmt>/",
+        transfer_views.data_dictionary_download,
+        name="data_dictionary_download",
+    ),
+    path("import/", transfer_views.import_records, name="import_records"),
+    path("export/", transfer_views.export_full, name="export_full"),
 ]
 
 # Django's names and views, with the registry's templates (templates/registration/).
@@ -62,6 +71,12 @@ account_patterns = [
         name="login",
     ),
     path("two-factor/", accounts.two_factor, name="two_factor"),
+    path("api-tokens/", api_pages.api_tokens, name="api_tokens"),
+    path(
+        "api-tokens/<int:pk>/revoke/",
+        api_pages.api_token_revoke,
+        name="api_token_revoke",
+    ),
     # Django's logout, password change and password reset views, with their names
     # (the registry's templates are in templates/registration/).
     path("", include("django.contrib.auth.urls")),
@@ -71,5 +86,9 @@ urlpatterns = [
     path("", include((registry_patterns, "registry"))),
     path("accounts/", include(account_patterns)),
     path("reports/", include("analytics.urls")),
+    # The REST API; the reports' endpoint is analytics' own (registry never
+    # imports analytics), included by name.
+    path("api/v1/", include("registry.api.urls")),
+    path("api/v1/", include("analytics.api")),
     path("admin/", admin.site.urls),
 ]

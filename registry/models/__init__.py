@@ -6,11 +6,14 @@ from registry.models.patients import Patient
 from registry.models.queries import DataQuery, QueryStep
 from registry.models.sites import Site
 from registry.models.status import RecordStatus
+from registry.models.tokens import ApiToken
+from registry.models.transfers import TransferLog
 from registry.models.treatments import Operation, RadiationCourse, SystemicTherapyLine
 from registry.models.tumours import LiverMetastases, PrimaryTumour
 from registry.models.warnings import ConfirmedWarning
 
 __all__ = [
+    "ApiToken",
     "ConfirmedWarning",
     "Death",
     "DataQuery",
@@ -26,4 +29,5 @@ __all__ = [
     "RecordStatus",
     "Site",
     "SystemicTherapyLine",
+    "TransferLog",
 ]

@@ -8,6 +8,7 @@ from registry.models.base import (
     check_not_after_death,
     check_not_future,
     key_dates,
+    known,
     raise_if,
 )
 
@@ -109,6 +110,12 @@ def latest_record_after(patient_id: int, date) -> tuple[str, object] | None:
         SystemicTherapyLine,
     )
 
+    if (dates := known(patient_id)) is not None:
+        later = [(when, what) for when, what in dates.dated if when > date]
+        if not later:
+            return None
+        when, what = max(later)
+        return what, when
     candidates = []
     for model, fields, what in (
         (Operation, ("date",), "operation"),

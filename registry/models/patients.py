@@ -9,6 +9,7 @@ from registry.models.base import (
     at_least,
     at_most,
     check_date,
+    key_dates,
     raise_if,
 )
 from registry.models.querysets import PatientQuerySet
@@ -23,6 +24,10 @@ class Patient(ClinicalRecord):
     """
 
     IDENTIFIER_FIELDS = ("mrn", "date_of_birth")
+    #: The source system's own record id links a row to a person as surely as the
+    #: MRN: shown to data staff like the registry number, but, like the
+    #: identifiers, never in a de-identified export (registry.exporter).
+    LINK_IDENTIFIERS = ("source_record_id",)
 
     registry_number = models.CharField(
         max_length=20,
@@ -32,6 +37,13 @@ class Patient(ClinicalRecord):
     )
     site = models.ForeignKey(
         "registry.Site", on_delete=models.PROTECT, related_name="patients"
+    )
+    source_record_id = models.CharField(
+        "source record id",
+        max_length=64,
+        blank=True,
+        help_text="The patient's record id in the system they were imported from "
+        "(unique per site): how an import's rows name a patient new to the registry.",
     )
     mrn = models.CharField(
         "medical record number",
@@ -95,6 +107,13 @@ class Patient(ClinicalRecord):
                 name="patient_mrn_unique_per_site",
                 violation_error_message="A patient with this MRN exists at this site.",
             ),
+            models.UniqueConstraint(
+                fields=["site", "source_record_id"],
+                condition=~models.Q(source_record_id=""),
+                name="patient_source_id_unique_per_site",
+                violation_error_message="A patient with this source record id exists "
+                "at this site.",
+            ),
             models.CheckConstraint(
                 condition=models.Q(ecog__lte=4),
                 name="patient_ecog_0_to_4",
@@ -123,12 +142,7 @@ class Patient(ClinicalRecord):
         )
         diagnosis = None
         if self.pk:
-            diagnosis = (
-                type(self)
-                .objects.filter(pk=self.pk)
-                .values_list("tumour__diagnosis_date", flat=True)
-                .first()
-            )
+            diagnosis, _ = key_dates(self.pk)
             if diagnosis and self.date_of_birth and self.date_of_birth > diagnosis:
                 errors.setdefault("date_of_birth", []).append(
                     f"Date of birth is after the date of diagnosis ({diagnosis})."

@@ -23,8 +23,10 @@ from registry.models.base import (
     ClinicalRecord,
     at_least,
     at_most,
+    birth_date,
     check_not_after_death,
     check_not_future,
+    first_follow_up,
     key_dates,
     raise_if,
 )
@@ -94,9 +96,6 @@ class PrimaryTumour(ClinicalRecord):
         return f"{self.get_primary_site_display()}, diagnosed {self.diagnosis_date}"
 
     def clean(self) -> None:
-        from registry.models.followup import FollowUp
-        from registry.models.patients import Patient
-
         errors: dict = {}
         check_not_future(errors, "diagnosis_date", self.diagnosis_date, "Diagnosis")
         if self.patient_id and self.diagnosis_date:
@@ -106,21 +105,12 @@ class PrimaryTumour(ClinicalRecord):
                     f"Diagnosis ({self.diagnosis_date}) is after the patient's death "
                     f"on {death}."
                 )
-            birth = (
-                Patient.objects.filter(pk=self.patient_id)
-                .values_list("date_of_birth", flat=True)
-                .first()
-            )
+            birth = birth_date(self.patient_id)
             if birth and self.diagnosis_date < birth:
                 errors.setdefault("diagnosis_date", []).append(
                     f"Diagnosis ({self.diagnosis_date}) is before the date of birth."
                 )
-            first_contact = (
-                FollowUp.objects.filter(patient_id=self.patient_id)
-                .order_by("date")
-                .values_list("date", flat=True)
-                .first()
-            )
+            first_contact = first_follow_up(self.patient_id)
             if first_contact and first_contact < self.diagnosis_date:
                 errors.setdefault("diagnosis_date", []).append(
                     f"Diagnosis ({self.diagnosis_date}) is after a follow-up contact "

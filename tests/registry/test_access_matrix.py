@@ -21,6 +21,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from analytics.models import ReportRun, SavedReport
+from registry.api.tokens import create_token
 from registry.queries import open_query
 from tests.factories import make_death, make_full_patient, make_site, make_user
 
@@ -209,6 +210,7 @@ class AccessMatrixTests(TestCase):
             )
             TOTPDevice.objects.create(user=user, name="phone")
             StaticDevice.objects.create(user=user, name="backup")
+        cls.token, _ = create_token(user=cls.users["nurse"], name="matrix")
 
     def objects(self, label: str):
         """Return (own, other) objects of a model for the admin's pages."""
@@ -297,6 +299,24 @@ class AccessMatrixTests(TestCase):
                 reverse(f"registry:{name}", args=[other.pk, "operation", other_op.pk]),
                 patient_other,
             )
+        # --- data in and out: the dictionary for everyone, import and full
+        # export for data managers, the de-identified export for analysts too
+        data_manager = statuses(nurse=403, analyst=403)
+        cases |= {
+            "registry:data_dictionary": Case(
+                reverse("registry:data_dictionary"), statuses()
+            ),
+            "registry:data_dictionary_download": Case(
+                reverse("registry:data_dictionary_download", args=["csv"]), statuses()
+            ),
+            "registry:import_records": Case(
+                reverse("registry:import_records"), data_manager
+            ),
+            "registry:export_full": Case(reverse("registry:export_full"), data_manager),
+            "analytics:deidentified_export": Case(
+                reverse("analytics:deidentified_export"), statuses(nurse=403)
+            ),
+        }
         # --- monitoring: form status, data queries, audit trail
         managers_only = statuses(nurse=403, analyst=403)
         cases |= {
@@ -392,6 +412,7 @@ class AccessMatrixTests(TestCase):
                 run_other,
             ),
         }
+        cases |= self._api_cases()
         # --- the admin's own pages
         staff = statuses(nurse=LOGIN, analyst=LOGIN)
         patient_type = ContentType.objects.get_for_model(own)
@@ -442,6 +463,65 @@ class AccessMatrixTests(TestCase):
         )
         cases["admin:otp_totp_totpdevice_config"] = self._device_page("config")
         cases["admin:otp_totp_totpdevice_qrcode"] = self._device_page("qrcode")
+        return cases
+
+    def _api_cases(self) -> dict[str, Case]:
+        """The REST API (a browser session here; tokens act as their user).
+
+        An anonymous request is answered 401 (the API asks for a token), not
+        sent to the login page; the documentation page is a page for a browser.
+        """
+        own, other = self.own[0], self.other[0]
+        api = statuses(anonymous=401, analyst=403)
+        api_other = statuses(anonymous=401, nurse=404, manager=404, analyst=403)
+        cases = {
+            "api:patient-list": Case(reverse("api:patient-list"), api),
+            "api:patient-detail": Case(
+                reverse("api:patient-detail", args=[own.pk]),
+                api,
+                reverse("api:patient-detail", args=[other.pk]),
+                api_other,
+            ),
+            "api:schema": Case(reverse("api:schema"), statuses(anonymous=401)),
+            "api:dictionary": Case(reverse("api:dictionary"), statuses(anonymous=401)),
+            # POST only: a GET is refused to whoever may import (data managers)
+            "api:import": Case(
+                reverse("api:import"),
+                statuses(401, nurse=403, manager=405, analyst=403, superuser=405),
+            ),
+            "api:docs": Case(reverse("api:docs"), statuses()),
+            # POST only: a GET is refused to whoever may run reports
+            "analytics_api:report_run": Case(
+                reverse("analytics_api:report_run"),
+                statuses(401, nurse=403, manager=405, analyst=405, superuser=405),
+            ),
+            "api_tokens": Case(reverse("api_tokens"), statuses()),
+            # POST only; the token is the nurse's (another's would be 404)
+            "api_token_revoke": Case(
+                reverse("api_token_revoke", args=[self.token.pk]),
+                statuses(LOGIN, 405, 405, 405, 405),
+            ),
+        }
+        records = {
+            "tumour": (own.tumour, other.tumour),
+            "liver": (own.liver, other.liver),
+            "radiation": (
+                own.radiation_courses.first(),
+                other.radiation_courses.first(),
+            ),
+            "systemic": (own.systemic_lines.first(), other.systemic_lines.first()),
+            "operation": (own.operations.first(), other.operations.first()),
+            "followup": (own.followups.first(), other.followups.first()),
+            "death": (own.death, other.death),
+        }
+        for kind, (own_record, other_record) in records.items():
+            cases[f"api:{kind}-list"] = Case(reverse(f"api:{kind}-list"), api)
+            cases[f"api:{kind}-detail"] = Case(
+                reverse(f"api:{kind}-detail", args=[own_record.pk]),
+                api,
+                reverse(f"api:{kind}-detail", args=[other_record.pk]),
+                api_other,
+            )
         return cases
 
     def _device_page(self, page: str) -> Case:

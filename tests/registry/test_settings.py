@@ -42,6 +42,21 @@ class EnvironmentHelperTests(SimpleTestCase):
         with self.assertRaisesMessage(ImproperlyConfigured, "DJANGO_SESSION_HOURS"):
             settings.env_int("DJANGO_SESSION_HOURS", 10)
 
+    def test_api_rate_is_requests_per_period(self):
+        os.environ["REGISTRY_API_RATE"] = "120/hour"
+        self.assertEqual(
+            settings.env_rate("REGISTRY_API_RATE", "600/minute"), "120/hour"
+        )
+        for bad in ("lots", "0/minute", "10/fortnight", "-5/second"):
+            os.environ["REGISTRY_API_RATE"] = bad
+            with (
+                self.subTest(bad=bad),
+                self.assertRaisesMessage(
+                    ImproperlyConfigured, f"REGISTRY_API_RATE={bad!r}"
+                ),
+            ):
+                settings.env_rate("REGISTRY_API_RATE", "600/minute")
+
     def test_database_url_of_an_unsupported_engine_is_refused(self):
         os.environ["DATABASE_URL"] = "mysql://root@localhost/registry"
         with self.assertRaisesMessage(

@@ -1,0 +1,372 @@
+"""API views: patients and each kind of record, read and written as the pages do.
+
+Reads go through the pages' scoped querysets (``Patient.objects.for_user``,
+``selectors.patient_rows``), so another site's patient is 404 as on the pages;
+permissions are the model permissions of the user's group; writes go through
+``registry.services`` (model validation, the version check, one transaction),
+and the change history records the request's user.
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import models
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import exceptions, permissions, status, viewsets
+
+from registry import selectors, services
+from registry.api.serializers import RECORD_SERIALIZERS, PatientSerializer
+from registry.filters import PatientFilter, _sites
+from registry.forms import RECORD_KINDS, RecordKind
+from registry.models import Patient
+from registry.selectors import RecordChange
+
+
+class ModelPermissions(permissions.DjangoModelPermissions):
+    """The group's model permissions, reading included (view_<model>)."""
+
+    perms_map = {
+        **permissions.DjangoModelPermissions.perms_map,
+        "GET": ["%(app_label)s.view_%(model_name)s"],
+        "HEAD": ["%(app_label)s.view_%(model_name)s"],
+        "OPTIONS": ["%(app_label)s.view_%(model_name)s"],
+    }
+
+
+class PreconditionRequired(exceptions.APIException):
+    status_code = 428
+    default_detail = (
+        "Send the version of the record you read: in the version field or an "
+        'If-Match header (If-Match: "3"), so a newer change is never overwritten.'
+    )
+    default_code = "version_required"
+
+
+class Locked(exceptions.APIException):
+    """The record's kind is locked for the patient (registry.status)."""
+
+    status_code = 423
+    default_code = "locked"
+
+
+class Gone(exceptions.APIException):
+    status_code = status.HTTP_410_GONE
+    default_code = "deleted"
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "stale"
+
+    def __init__(self, detail: dict):
+        super().__init__()
+        self.detail = detail  # as given: the version stays a number
+
+
+VERSION_PARAMETER = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description='The version read, quoted (e.g. "3"); or send the version field '
+    "(or ?version= for a deletion).",
+)
+
+
+DELETE_PARAMETERS = [
+    VERSION_PARAMETER,
+    OpenApiParameter("version", OpenApiTypes.INT, description="The version read."),
+    OpenApiParameter(
+        "reason",
+        OpenApiTypes.STR,
+        description="Why (kept in the history); needed for a verified record.",
+    ),
+]
+
+
+def _refusal(error: ValidationError) -> exceptions.APIException:
+    """Return the model layer's refusal: 423 for a lock, else a 400 naming each
+    field. The messages are the model layer's, as the pages show them."""
+    found = (
+        [e for errors in error.error_dict.values() for e in errors]
+        if hasattr(error, "error_dict")
+        else error.error_list
+    )
+    locked = [m for e in found if e.code == "locked" for m in e.messages]
+    if locked:
+        return Locked({"detail": " ".join(locked)})
+    if hasattr(error, "error_dict"):
+        detail = {
+            "non_field_errors" if field == NON_FIELD_ERRORS else field: messages
+            for field, messages in error.message_dict.items()
+        }
+    else:
+        detail = {"non_field_errors": error.messages}
+    return exceptions.ValidationError(detail)
+
+
+class VersionedViewSet(viewsets.ModelViewSet):
+    """Create, update and delete through registry.services, never over a newer
+    version; the loaded version comes with the request."""
+
+    permission_classes = [ModelPermissions]
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+
+    def retrieve(self, request, *args, **kwargs):
+        response = super().retrieve(request, *args, **kwargs)
+        response["ETag"] = f'"{response.data["version"]}"'
+        return response
+
+    def perform_create(self, serializer):
+        values = dict(serializer.validated_data)
+        values.pop("reason", None)
+        record = serializer.Meta.model(**values)
+        try:
+            serializer.instance = self.create_record(record)
+        except ValidationError as error:
+            raise _refusal(error) from None
+
+    def create_record(self, record):
+        return services.add_record(record=record)
+
+    def perform_update(self, serializer):
+        record = serializer.instance
+        loaded = self._loaded_version(serializer.validated_data.get("version"))
+        for name, value in serializer.validated_data.items():
+            if name not in ("version", "reason"):
+                setattr(record, name, value)
+        try:
+            services.update_record(
+                record=record,
+                loaded_version=loaded,
+                reason=serializer.validated_data.get("reason", ""),
+            )
+        except services.StaleEdit as stale:
+            raise self._stale(stale, "Not saved", record) from None
+        except ValidationError as error:
+            raise _refusal(error) from None
+
+    def perform_destroy(self, instance):
+        loaded = self._loaded_version(self.request.query_params.get("version"))
+        reason = self.request.query_params.get("reason", "")[:100]
+        try:
+            services.delete_record(
+                record=instance, loaded_version=loaded, reason=reason
+            )
+        except services.StaleEdit as stale:
+            raise self._stale(stale, "Not deleted", instance) from None
+        except ValidationError as error:
+            raise _refusal(error) from None
+
+    def _loaded_version(self, sent) -> int:
+        """Return the version the client read: If-Match, else the field or query."""
+        header = self.request.headers.get("If-Match", "").strip().strip('"')
+        value = header or sent
+        if value in (None, ""):
+            raise PreconditionRequired
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise exceptions.ValidationError(
+                {"version": [f"Not a version number: {str(value)[:20]!r}."]}
+            ) from None
+
+    def _stale(self, stale: services.StaleEdit, verb: str, record) -> Conflict:
+        """Return the refusal of a stale edit, saying what changed and by whom."""
+        hidden = frozenset()
+        if not self.request.user.has_perm("registry.view_identifiers"):
+            hidden = frozenset(Patient.IDENTIFIER_FIELDS)
+        changes = [change.describe(hidden=hidden) for change in stale.changes]
+        name = record._meta.verbose_name
+        message = (
+            f"{verb}: this {name} was changed after you read version "
+            f"{stale.loaded_version} — {'; '.join(changes) or 'by someone else'}. "
+            "Read it again and decide before sending your change."
+        )
+        return Conflict(
+            {
+                "detail": message,
+                "current_version": stale.current_version,
+                "changes": changes,
+            }
+        )
+
+
+# --- patients -----------------------------------------------------------------
+
+
+class ApiPatientFilter(PatientFilter):
+    """The patient list's filters, with the site given by its code."""
+
+    site = django_filters.ModelChoiceFilter(
+        queryset=_sites, to_field_name="code", label="Site code"
+    )
+
+
+@extend_schema_view(
+    update=extend_schema(parameters=[VERSION_PARAMETER]),
+    partial_update=extend_schema(parameters=[VERSION_PARAMETER]),
+    destroy=extend_schema(parameters=DELETE_PARAMETERS),
+)
+class PatientViewSet(VersionedViewSet):
+    """Patients of the user's sites, with their stored derived facts."""
+
+    serializer_class = PatientSerializer
+    filterset_class = ApiPatientFilter
+    queryset = Patient.objects.none()  # for the permissions and the schema
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Patient.objects.none()  # the schema's generator
+        patients = Patient.objects.for_user(self.request.user)
+        if self.action == "list":
+            # the filters run on the plain queryset; the columns join afterwards
+            return patients.order_by("registry_number")
+        return selectors.patient_rows(patients)
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        ids = [patient.pk for patient in page]
+        rows = selectors.patient_rows(Patient.objects.filter(pk__in=ids))
+        by_id = {row.pk: row for row in rows}
+        return [by_id[pk] for pk in ids]
+
+    def create(self, request, *args, **kwargs):
+        # The MRN and date of birth are required: only users who may see them.
+        if not request.user.has_perm("registry.view_identifiers"):
+            raise exceptions.PermissionDenied(
+                "Registering a patient needs the permission to see identifiers."
+            )
+        return super().create(request, *args, **kwargs)
+
+    def create_record(self, record):
+        return services.create_patient(patient=record, tumour=None)
+
+    def perform_create(self, serializer):
+        super().perform_create(serializer)
+        serializer.instance = self._with_facts(serializer.instance.pk)
+
+    def perform_update(self, serializer):
+        super().perform_update(serializer)
+        serializer.instance = self._with_facts(serializer.instance.pk)
+
+    def _with_facts(self, pk: int) -> Patient:
+        """Return the saved patient read again, with the refreshed stored facts."""
+        return selectors.patient_rows(Patient.objects.filter(pk=pk)).get()
+
+
+# --- records of every kind ----------------------------------------------------
+
+
+def record_filterset(kind: RecordKind) -> type[django_filters.FilterSet]:
+    """Return the filters of one kind's list: patient, site, codes and dates."""
+    attrs: dict = {
+        "registry_number": django_filters.CharFilter(
+            field_name="patient__registry_number", label="Patient's registry number"
+        ),
+        "site": django_filters.CharFilter(
+            field_name="patient__site__code", label="Site code"
+        ),
+    }
+    for name in kind.form_class.Meta.fields:
+        field = kind.model._meta.get_field(name)
+        if field.choices:
+            attrs[name] = django_filters.ChoiceFilter(
+                field_name=name, choices=field.choices
+            )
+        elif isinstance(field, models.DateField):
+            attrs[f"{name}_from"] = django_filters.DateFilter(
+                field_name=name, lookup_expr="gte", label=f"{name} on or after"
+            )
+            attrs[f"{name}_to"] = django_filters.DateFilter(
+                field_name=name, lookup_expr="lte", label=f"{name} on or before"
+            )
+        elif isinstance(field, models.BooleanField):
+            attrs[name] = django_filters.BooleanFilter(field_name=name)
+    attrs["Meta"] = type("Meta", (), {"model": kind.model, "fields": []})
+    return type(f"{kind.model.__name__}Filter", (django_filters.FilterSet,), attrs)
+
+
+class RecordViewSet(VersionedViewSet):
+    """One kind of record, of the patients of the user's sites."""
+
+    kind: RecordKind
+
+    def get_object(self):
+        """Return the record; 410, saying who deleted it and when, if deleted."""
+        try:
+            return super().get_object()
+        except Http404:
+            deletion = self._deletion()
+            if deletion is None:
+                raise
+            raise Gone(f"This {self.kind.name} was {deletion.describe()}.") from None
+
+    def _deletion(self):
+        """Return the deletion of the record asked for, if its patient is visible."""
+        try:
+            pk = int(self.kwargs["pk"])
+        except ValueError:
+            return None
+        patients = Patient.objects.for_user(self.request.user).values("pk")
+        row = (
+            self.kind.model.history.filter(
+                id=pk, history_type="-", patient_id__in=patients
+            )
+            .select_related("history_user")
+            .order_by("-history_date")
+            .first()
+        )
+        if row is None:
+            return None
+        who = row.history_user.get_username() if row.history_user else "someone"
+        return RecordChange(who, row.history_date, row.version, deleted=True)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.kind.model._default_manager.none()  # the schema's generator
+        patients = Patient.objects.for_user(self.request.user)
+        return (
+            self.kind.model._default_manager.filter(patient__in=patients)
+            .select_related("patient")
+            .order_by("pk")
+        )
+
+
+def record_viewset(kind: RecordKind) -> type[RecordViewSet]:
+    """Return the viewset of one kind of record."""
+    name = str(kind.model._meta.verbose_name_plural)
+    return extend_schema_view(
+        list=extend_schema(summary=f"List {name}"),
+        update=extend_schema(parameters=[VERSION_PARAMETER]),
+        partial_update=extend_schema(parameters=[VERSION_PARAMETER]),
+        destroy=extend_schema(parameters=DELETE_PARAMETERS),
+    )(
+        type(
+            f"{kind.model.__name__}ViewSet",
+            (RecordViewSet,),
+            {
+                "kind": kind,
+                "queryset": kind.model._default_manager.none(),
+                "serializer_class": RECORD_SERIALIZERS[kind.slug],
+                "filterset_class": record_filterset(kind),
+                "__doc__": f"The {name} of the patients of the user's sites.",
+                "__module__": __name__,
+            },
+        )
+    )
+
+
+#: The URL of each kind's collection, e.g. /api/v1/operations/.
+RECORD_PATHS = {
+    "tumour": "tumours",
+    "liver": "liver-metastases",
+    "radiation": "radiation-courses",
+    "systemic": "systemic-lines",
+    "operation": "operations",
+    "followup": "follow-ups",
+    "death": "deaths",
+}
+RECORD_VIEWSETS = {slug: record_viewset(kind) for slug, kind in RECORD_KINDS.items()}

@@ -1,0 +1,371 @@
+"""Exports: everything for data managers, a de-identified dataset for analysts.
+
+Both write one table per record kind, its columns named as in the data
+dictionary, as a .zip of CSV files, an XLSX workbook (one sheet per kind), or a
+.zip of Stata .dta files with value labels; the full export adds the dictionary
+itself. The full export is laid out exactly as the import reads it, so that a
+registry exported, imported into an empty registry and exported again gives
+the same files (tests/registry/test_round_trip.py).
+
+The **de-identified** export follows HIPAA's Safe Harbor method (45 CFR
+164.514(b)(2)): no MRN, date of birth, registry number or source record id (each
+patient gets a study id drawn at random for this export only, so two exports
+cannot be linked); every date is given as days from the diagnosis, with the
+year of diagnosis; ages over 89 are given as 90; free text is left out (it can
+name anyone); the site is left out. A cohort smaller than the minimum cell size
+is refused, as a report of it would be.
+
+Queries: one per record kind, whatever the number of patients.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import decimal
+import io
+import random
+import zipfile
+from dataclasses import dataclass
+
+from django.db.models import F, QuerySet
+
+from registry import dictionary
+from registry.dictionary import PATIENT_REFERENCE
+from registry.models import Patient, TransferLog
+
+FORMATS = ("csv", "xlsx", "dta")
+#: Ages above this are written as AGE_CAP (Safe Harbor: ages over 89 aggregated).
+AGE_LIMIT = 89
+AGE_CAP = 90
+#: The zip members' time stamp: the same data give the same bytes.
+FIXED_TIME = (2000, 1, 1, 0, 0, 0)
+CONTENT_TYPES = {
+    "csv": "application/zip",
+    "dta": "application/zip",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+class ExportRefused(Exception):
+    """The export may not be made (a cohort below the minimum cell size)."""
+
+
+@dataclass(frozen=True)
+class Table:
+    """One record kind's rows as text cells, with what Stata needs to label them."""
+
+    name: str
+    columns: list[str]
+    rows: list[list]
+    labels: dict[str, str]
+    codes: dict[str, dict[str, str]]
+    kinds: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    """A finished export: its file name, content type and bytes, and its size."""
+
+    name: str
+    content_type: str
+    data: bytes
+    patients: int
+    rows: int
+
+
+# --- the full export -------------------------------------------------------------
+
+
+def full_tables(patients: QuerySet) -> list[Table]:
+    """Return every record kind of `patients`, laid out as the import reads it."""
+    ids = patients.order_by().values("pk")
+    tables = []
+    for kind in dictionary.record_kinds():
+        entries = dictionary.entry_map(kind.name)
+        names = list(entries)
+        if kind.name == "patient":
+            rows = (
+                Patient.objects.filter(pk__in=ids)
+                .annotate(site_code=F("site__code"))
+                .order_by("registry_number")
+                .values_list(*["site_code" if n == "site" else n for n in names])
+            )
+        else:
+            lookups = {n: f"patient__{n}" for n in PATIENT_REFERENCE}
+            rows = (
+                kind.model.objects.filter(patient__in=ids)
+                .order_by("patient__registry_number", *kind.key, "pk")
+                .values_list(*[lookups.get(n, n) for n in names])
+            )
+        tables.append(_table(kind.name, entries, [list(r) for r in rows]))
+    return tables
+
+
+def _table(name: str, entries: dict, rows: list[list]) -> Table:
+    return Table(
+        name=name,
+        columns=list(entries),
+        rows=rows,
+        labels={n: e.label for n, e in entries.items()},
+        codes={n: e.codes for n, e in entries.items() if e.codes},
+        kinds={n: e.type for n, e in entries.items()},
+    )
+
+
+def export_full(patients: QuerySet, *, fmt: str) -> ExportFile:
+    """Return the full export of `patients` in `fmt` (csv, xlsx or dta)."""
+    tables = full_tables(patients)
+    extra = {"dictionary.csv": dictionary.as_csv()}
+    return _packed("registry-export", tables, fmt, extra)
+
+
+# --- the de-identified export -----------------------------------------------------
+
+
+def deidentified_tables(
+    patients: QuerySet, *, rng: random.Random | None = None
+) -> list[Table]:
+    """Return every record kind of `patients`, de-identified by Safe Harbor."""
+    full = {t.name: t for t in full_tables(patients)}
+    patient = full["patient"]
+    number = patient.columns.index("registry_number")
+    numbers = [row[number] for row in patient.rows]
+    order = list(range(1, len(numbers) + 1))
+    (rng or random.SystemRandom()).shuffle(order)
+    width = len(str(len(numbers)))
+    study = {n: f"S{i:0{width}d}" for n, i in zip(numbers, order, strict=True)}
+    diagnosis, birth = _key_dates(full)
+    tables = []
+    for table in full.values():
+        tables.append(_deidentified(table, study, diagnosis, birth))
+    return tables
+
+
+def _key_dates(full: dict[str, Table]) -> tuple[dict, dict]:
+    tumour = full["primary_tumour"]
+    at = tumour.columns.index
+    diagnosis = {r[at("registry_number")]: r[at("diagnosis_date")] for r in tumour.rows}
+    patient = full["patient"]
+    at = patient.columns.index
+    birth = {r[at("registry_number")]: r[at("date_of_birth")] for r in patient.rows}
+    return diagnosis, birth
+
+
+def _deidentified(table: Table, study: dict, diagnosis: dict, birth: dict) -> Table:
+    entries = dictionary.entry_map(table.name)
+    keep = [
+        n
+        for n in table.columns
+        if not entries[n].identifier
+        and not entries[n].free_text
+        and n not in (*PATIENT_REFERENCE, "site", "date_of_birth")
+    ]
+    columns = ["study_id"]
+    labels = {"study_id": "Study id (random, this export only)"}
+    kinds = {"study_id": "text"}
+    for n in keep:
+        if entries[n].type == "date":
+            columns.append(f"{n}_days")
+            labels[f"{n}_days"] = f"{entries[n].label}: days from diagnosis"
+            kinds[f"{n}_days"] = "integer"
+        else:
+            columns.append(n)
+            labels[n] = entries[n].label
+            kinds[n] = entries[n].type
+    if table.name in ("patient", "primary_tumour"):
+        columns.append("diagnosis_year")
+        labels["diagnosis_year"] = "Year of diagnosis"
+        kinds["diagnosis_year"] = "integer"
+    if table.name == "patient":
+        columns.append("age_at_diagnosis")
+        labels["age_at_diagnosis"] = f"Age at diagnosis (years; {AGE_CAP} = over 89)"
+        kinds["age_at_diagnosis"] = "integer"
+    at = table.columns.index
+    rows = []
+    for row in table.rows:
+        number = row[at("registry_number")]
+        start = diagnosis.get(number)
+        out = [study[number]]
+        for n in keep:
+            value = row[at(n)]
+            if entries[n].type == "date":
+                value = (value - start).days if value and start else None
+            out.append(value)
+        if table.name in ("patient", "primary_tumour"):
+            out.append(start.year if start else None)
+        if table.name == "patient":
+            out.append(age(birth.get(number), start))
+        rows.append(out)
+    rows.sort(key=lambda r: (r[0], *[str(v) for v in r[1:]]))
+    codes = {n: entries[n].codes for n in keep if entries[n].codes}
+    return Table(table.name, columns, rows, labels, codes, kinds)
+
+
+def age(birth: datetime.date | None, on: datetime.date | None) -> int | None:
+    """Return the age in whole years on a date, with ages over 89 as 90."""
+    if birth is None or on is None:
+        return None
+    years = on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+    return AGE_CAP if years > AGE_LIMIT else years
+
+
+def export_deidentified(
+    patients: QuerySet, *, fmt: str, min_cell: int, rng: random.Random | None = None
+) -> ExportFile:
+    """Return the de-identified export of `patients`; refuse a cohort too small."""
+    count = patients.count()
+    if count < min_cell:
+        raise ExportRefused(
+            f"The cohort has fewer than {min_cell} patients: so that no patient can "
+            "be recognised, it cannot be exported."
+        )
+    tables = deidentified_tables(patients, rng=rng)
+    return _packed("registry-deidentified", tables, fmt, {})
+
+
+# --- files -----------------------------------------------------------------------
+
+
+def log(
+    user, action: str, export: ExportFile, *, sites, detail: dict | None = None
+) -> TransferLog:
+    """Record who exported what, and when."""
+    return TransferLog.objects.create(
+        action=action,
+        user=user,
+        file_format=export.name.rsplit(".", 1)[-1],
+        file_name=export.name,
+        sites=",".join(sorted(sites))[:500],
+        patients=export.patients,
+        rows=export.rows,
+        detail=detail or {},
+    )
+
+
+def site_codes(user) -> list[str]:
+    """Return the codes of the sites whose patients `user` may export."""
+    from registry.models import Site
+
+    return list(Site.objects.for_user(user).values_list("code", flat=True))
+
+
+def text(value) -> str:
+    """Return a value as the export's (and the import's) text."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return format(value, "f")
+    return str(value)
+
+
+def csv_bytes(table: Table) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(table.columns)
+    writer.writerows([text(v) for v in row] for row in table.rows)
+    return out.getvalue().encode()
+
+
+def _packed(stem: str, tables: list[Table], fmt: str, extra: dict) -> ExportFile:
+    patients = len(tables[0].rows)
+    rows = sum(len(t.rows) for t in tables)
+    if fmt == "xlsx":
+        data = xlsx_bytes(tables)
+        name = f"{stem}.xlsx"
+    elif fmt in ("csv", "dta"):
+        members = {}
+        for table in tables:
+            if fmt == "csv":
+                members[f"{table.name}.csv"] = csv_bytes(table)
+            else:
+                members[f"{table.name}.dta"] = dta_bytes(table)
+        members |= extra
+        data = zip_bytes(members)
+        name = f"{stem}-{fmt}.zip"
+    else:
+        raise ValueError(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
+    return ExportFile(name, CONTENT_TYPES[fmt], data, patients, rows)
+
+
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    """Return a zip of `members` with fixed time stamps (same data, same bytes)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
+    return out.getvalue()
+
+
+def xlsx_bytes(tables: list[Table]) -> bytes:
+    """Return a workbook of one sheet per table: numbers as numbers, dates as date
+    cells (YYYY-MM-DD), codes and text as text, as the import reads them back."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.remove(book.active)
+    for table in tables:
+        sheet = book.create_sheet(table.name)
+        sheet.append(table.columns)
+        for row in table.rows:
+            sheet.append([_cell(v) for v in row])
+        for column in sheet.iter_cols(min_row=2):
+            for cell in column:
+                if isinstance(cell.value, datetime.date):
+                    cell.number_format = "yyyy-mm-dd"
+    return dictionary.save_workbook(book)
+
+
+def _cell(value):
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, bool | int | float | datetime.date) or value is None:
+        return value
+    return str(value)
+
+
+def dta_bytes(table: Table) -> bytes:
+    """Return a Stata 14+ .dta file: codes as labelled integers, dates as dates."""
+    import pandas as pd
+
+    frame = pd.DataFrame(table.rows, columns=table.columns, dtype=object)
+    dates = {}
+    for name in table.columns:
+        kind = table.kinds.get(name, "text")
+        column = frame[name]
+        if name in table.codes:
+            labels = list(dict.fromkeys(table.codes[name].values()))
+            mapped = column.map(lambda v, c=table.codes[name]: c.get(v))
+            frame[name] = pd.Categorical(mapped, categories=labels)
+        elif kind == "date":
+            frame[name] = pd.to_datetime(column)
+            dates[name] = "td"
+        elif kind in ("decimal", "integer"):
+            frame[name] = pd.to_numeric(column.map(_number), errors="coerce")
+        elif kind == "boolean":
+            frame[name] = column.map(lambda v: None if v is None else int(v)).astype(
+                "float"
+            )
+        else:
+            frame[name] = column.map(text).astype(str)
+    out = io.BytesIO()
+    frame.to_stata(
+        out,
+        write_index=False,
+        convert_dates=dates,
+        version=118,
+        variable_labels={n: label[:80] for n, label in table.labels.items()},
+        data_label=table.name,
+        time_stamp=datetime.datetime(2000, 1, 1),
+    )
+    return out.getvalue()
+
+
+def _number(value):
+    return None if value is None else float(value)

@@ -1,0 +1,276 @@
+"""The patients' API: the pages' roles, site scoping and identifier rule."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from registry.models import Patient
+from tests.cast import CastTestCase
+from tests.factories import (
+    make_full_patient,
+    make_operation,
+    make_patient,
+    make_user,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+class ApiTestCase(CastTestCase):
+    client_class = APIClient
+
+    def setUp(self):
+        cache.clear()  # the throttle's counts
+
+    def as_user(self, user):
+        self.client.force_authenticate(user)
+
+
+class PatientListApiTests(ApiTestCase):
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        cls.own = make_full_patient(site=cls.north)
+        cls.other = make_full_patient(site=cls.south)
+        cls.url = reverse("api:patient-list")
+
+    def test_nurse_lists_only_her_sites_patients(self):
+        self.as_user(self.nina)
+        response = self.client.get(self.url)
+        self.assertEqual(response.status_code, 200)
+        numbers = [row["registry_number"] for row in response.json()["results"]]
+        self.assertEqual(numbers, [self.own.registry_number])
+
+    def test_list_shows_the_stored_derived_facts(self):
+        self.as_user(self.nina)
+        row = self.client.get(self.url).json()["results"][0]
+        self.assertEqual(row["strategy"], "synchronous")
+        self.assertEqual(row["diagnosis_date"], "2004-01-10")
+        self.assertEqual(row["vital_status"], "alive")
+
+    def test_analyst_is_refused(self):
+        self.as_user(self.ann)
+        self.assertEqual(self.client.get(self.url).status_code, 403)
+
+    def test_anonymous_is_asked_to_authenticate(self):
+        response = self.client.get(self.url)
+        self.assertEqual(response.status_code, 401)
+        self.assertIn("Bearer", response["WWW-Authenticate"])
+
+    def test_filters_by_site_code_strategy_and_diagnosis_year(self):
+        self.as_user(self.mark)
+        make_patient(site=self.north)  # no diagnosis, no strategy
+        cases = {
+            "site=STH": [self.other.registry_number],
+            "strategy=synchronous&site=NTH": [self.own.registry_number],
+            "diagnosis_year=2004": [
+                self.own.registry_number,
+                self.other.registry_number,
+            ],
+            "vital_status=dead": [],
+        }
+        for query, expected in cases.items():
+            with self.subTest(query=query):
+                response = self.client.get(f"{self.url}?{query}")
+                self.assertEqual(response.status_code, 200, response.content)
+                numbers = [r["registry_number"] for r in response.json()["results"]]
+                self.assertEqual(sorted(numbers), sorted(expected))
+
+    def test_unknown_filter_value_is_refused_naming_the_filter(self):
+        self.as_user(self.mark)
+        response = self.client.get(f"{self.url}?strategy=bogus")
+        self.assertEqual(response.status_code, 400)
+        self.assertIn("strategy", response.json())
+
+    def test_pages_of_the_chosen_size(self):
+        self.as_user(self.mark)
+        response = self.client.get(f"{self.url}?page_size=1")
+        body = response.json()
+        self.assertEqual(body["count"], 2)
+        self.assertEqual(len(body["results"]), 1)
+        self.assertIsNotNone(body["next"])
+
+    def test_list_reads_a_fixed_number_of_queries(self):
+        self.as_user(self.mark)
+        self.client.get(self.url)  # the session, permissions: cached afterwards
+        with CaptureQueriesContext(connection) as few:
+            self.client.get(self.url)
+        for _ in range(6):
+            make_full_patient(site=self.north)
+        # the span of years, the count, the page, its columns (and savepoints)
+        with self.assertNumQueries(len(few.captured_queries)):
+            response = self.client.get(self.url)
+        self.assertEqual(response.json()["count"], 8)
+        self.assertLessEqual(len(few.captured_queries), 6)
+
+
+class PatientIdentifierApiTests(ApiTestCase):
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        cls.patient = make_full_patient(site=cls.north, mrn="MRN-SECRET-1")
+        # Vera: sees patients but not identifiers (a group some registries make).
+        viewers = Group.objects.create(name="Viewer")
+        viewers.permissions.add(
+            Permission.objects.get(codename="view_patient"),
+            Permission.objects.get(codename="change_patient"),
+        )
+        cls.vera = make_user("vera", group="Viewer", sites=[cls.north])
+        cls.url = reverse("api:patient-detail", args=[cls.patient.pk])
+
+    def test_nurse_sees_mrn_and_date_of_birth(self):
+        self.as_user(self.nina)
+        body = self.client.get(self.url).json()
+        self.assertEqual(body["mrn"], "MRN-SECRET-1")
+        self.assertEqual(body["date_of_birth"], "1950-05-17")
+
+    def test_user_without_identifier_permission_never_gets_them(self):
+        self.as_user(self.vera)
+        for url in (self.url, reverse("api:patient-list")):
+            with self.subTest(url=url):
+                response = self.client.get(url)
+                self.assertEqual(response.status_code, 200)
+                self.assertNotIn(b"MRN-SECRET-1", response.content)
+                self.assertNotIn(b"1950-05-17", response.content)
+                self.assertNotIn(b"date_of_birth", response.content)
+
+    def test_user_without_identifier_permission_cannot_write_them(self):
+        self.as_user(self.vera)
+        response = self.client.patch(
+            self.url, {"mrn": "CHANGED", "ecog": 2, "version": 1}, format="json"
+        )
+        self.assertEqual(response.status_code, 200, response.content)
+        self.patient.refresh_from_db()
+        self.assertEqual(self.patient.mrn, "MRN-SECRET-1")
+        self.assertEqual(self.patient.ecog, 2)
+
+    def test_stale_refusal_hides_identifier_values(self):
+        self.as_user(self.nina)
+        self.client.patch(self.url, {"mrn": "MRN-NEW-2", "version": 1}, format="json")
+        self.as_user(self.vera)
+        response = self.client.patch(self.url, {"ecog": 1, "version": 1}, format="json")
+        self.assertEqual(response.status_code, 409)
+        self.assertIn("Medical record number: changed", response.json()["detail"])
+        self.assertNotIn(b"MRN-NEW-2", response.content)
+        self.assertNotIn(b"MRN-SECRET-1", response.content)
+
+    def test_user_without_identifier_permission_cannot_register_patients(self):
+        self.as_user(self.vera)
+        response = self.client.post(
+            reverse("api:patient-list"), {"site": "NTH", "sex": "M"}, format="json"
+        )
+        self.assertEqual(response.status_code, 403)
+
+
+class PatientWriteApiTests(ApiTestCase):
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        cls.patient = make_full_patient(site=cls.north)
+        cls.url = reverse("api:patient-detail", args=[cls.patient.pk])
+
+    def test_nurse_registers_a_patient_at_her_site_with_history(self):
+        self.as_user(self.nina)
+        data = {
+            "site": "NTH",
+            "mrn": "A-77",
+            "date_of_birth": "1960-02-03",
+            "sex": "M",
+            "ecog": 1,
+        }
+        response = self.client.post(reverse("api:patient-list"), data, format="json")
+        self.assertEqual(response.status_code, 201, response.content)
+        patient = Patient.objects.get(mrn="A-77")
+        self.assertEqual(response.json()["registry_number"], patient.registry_number)
+        self.assertEqual(patient.history.get().history_user, self.nina)
+        self.assertTrue(hasattr(patient, "facts"))
+
+    def test_patient_at_another_site_cannot_be_registered(self):
+        self.as_user(self.nina)
+        data = {"site": "STH", "mrn": "A-78", "date_of_birth": "1960-02-03", "sex": "M"}
+        response = self.client.post(reverse("api:patient-list"), data, format="json")
+        self.assertEqual(response.status_code, 400)
+        self.assertIn("site", response.json())
+        self.assertFalse(Patient.objects.filter(mrn="A-78").exists())
+
+    def test_model_validation_refuses_as_the_form_does(self):
+        self.as_user(self.nina)
+        future = (datetime.date.today() + datetime.timedelta(days=3)).isoformat()
+        data = {"site": "NTH", "mrn": "A-79", "date_of_birth": future, "sex": "M"}
+        response = self.client.post(reverse("api:patient-list"), data, format="json")
+        self.assertEqual(response.status_code, 400)
+        self.assertIn("cannot be in the future", response.json()["date_of_birth"][0])
+
+    def test_duplicate_mrn_gets_the_forms_message(self):
+        self.as_user(self.nina)
+        data = {
+            "site": "NTH",
+            "mrn": self.patient.mrn,
+            "date_of_birth": "1960-02-03",
+            "sex": "M",
+        }
+        response = self.client.post(reverse("api:patient-list"), data, format="json")
+        self.assertEqual(response.status_code, 400)
+        self.assertIn(
+            "A patient with this MRN exists at this site.", str(response.json())
+        )
+
+    def test_another_sites_patient_is_not_found(self):
+        other = make_patient(site=self.south)
+        self.as_user(self.nina)
+        url = reverse("api:patient-detail", args=[other.pk])
+        self.assertEqual(self.client.get(url).status_code, 404)
+        response = self.client.patch(url, {"ecog": 1, "version": 1}, format="json")
+        self.assertEqual(response.status_code, 404)
+
+    def test_nurse_may_not_delete_a_patient_but_a_manager_may(self):
+        self.as_user(self.nina)
+        self.assertEqual(self.client.delete(f"{self.url}?version=1").status_code, 403)
+        self.as_user(self.mark)
+        self.assertEqual(self.client.delete(f"{self.url}?version=1").status_code, 204)
+        self.assertFalse(Patient.objects.filter(pk=self.patient.pk).exists())
+        deletion = Patient.history.get(id=self.patient.pk, history_type="-")
+        self.assertEqual(deletion.history_user, self.mark)
+
+    def test_update_refreshes_the_stored_facts(self):
+        self.as_user(self.nina)
+        operation = self.patient.operations.get()
+        response = self.client.patch(
+            reverse("api:operation-detail", args=[operation.pk]),
+            {"liver_procedure": "none", "version": operation.version},
+            format="json",
+        )
+        self.assertEqual(response.status_code, 200, response.content)
+        self.assertEqual(self.client.get(self.url).json()["strategy"], "primary_only")
+
+    def test_detail_carries_the_version_as_etag(self):
+        self.as_user(self.nina)
+        response = self.client.get(self.url)
+        self.assertEqual(response["ETag"], '"1"')
+
+    def test_update_without_a_version_is_refused(self):
+        self.as_user(self.nina)
+        response = self.client.patch(self.url, {"ecog": 1}, format="json")
+        self.assertEqual(response.status_code, 428)
+        self.assertIn("version", response.json()["detail"])
+
+    def test_if_match_header_carries_the_version(self):
+        self.as_user(self.nina)
+        response = self.client.patch(
+            self.url, {"ecog": 3}, format="json", HTTP_IF_MATCH='"1"'
+        )
+        self.assertEqual(response.status_code, 200, response.content)
+        self.assertEqual(response.json()["version"], 2)
+
+    def test_operation_added_for_the_patient(self):
+        self.as_user(self.nina)
+        make_operation(self.patient, date=datetime.date(2005, 3, 1))
+        self.assertEqual(self.patient.operations.count(), 2)

@@ -1,0 +1,230 @@
+"""Every kind of record through the API: the forms' validation and version check."""
+
+from __future__ import annotations
+
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from registry.forms import RECORD_KINDS
+from registry.models import FollowUp, Operation
+from tests.cast import CastTestCase
+from tests.factories import (
+    make_followup,
+    make_full_patient,
+    make_operation,
+    make_patient,
+    make_tumour,
+)
+from tests.registry.form_data import BAD_RECORD_DATA, RECORD_DATA
+
+
+def api_data(kind: str, **changes) -> dict:
+    """Return the form data of `kind` as JSON values (blanks left out)."""
+    data = {**RECORD_DATA[kind], **changes}
+    if kind == "radiation":
+        data["completed"] = data.get("completed") == "on"
+    return {name: value for name, value in data.items() if value != ""}
+
+
+class RecordApiTestCase(CastTestCase):
+    client_class = APIClient
+
+    def setUp(self):
+        cache.clear()
+        self.client.force_authenticate(self.nina)
+
+
+class RecordCreateApiTests(RecordApiTestCase):
+    def setUp(self):
+        super().setUp()
+        self.patient = make_patient(site=self.north)
+
+    def test_every_kind_is_created_with_the_forms_data_and_history_user(self):
+        # the diagnosis first (RECORD_KINDS' order): the others' dates need it
+        for slug, kind in RECORD_KINDS.items():
+            with self.subTest(kind=slug):
+                data = {
+                    "registry_number": self.patient.registry_number,
+                    **api_data(slug),
+                }
+                response = self.client.post(
+                    reverse(f"api:{slug}-list"), data, format="json"
+                )
+                self.assertEqual(response.status_code, 201, response.content)
+                record = kind.model.objects.get(pk=response.json()["id"])
+                self.assertEqual(record.patient, self.patient)
+                self.assertEqual(record.history.get().history_user, self.nina)
+
+    def test_every_kinds_model_validation_refuses_at_the_field(self):
+        make_tumour(self.patient)
+        for slug, (name, bad, field, message) in BAD_RECORD_DATA.items():
+            if slug == "tumour":
+                continue  # one per patient: tested below with a new patient
+            with self.subTest(kind=slug):
+                data = {
+                    "registry_number": self.patient.registry_number,
+                    **api_data(slug, **{name: bad}),
+                }
+                response = self.client.post(
+                    reverse(f"api:{slug}-list"), data, format="json"
+                )
+                self.assertEqual(response.status_code, 400, response.content)
+                self.assertIn(message, " ".join(response.json()[field]))
+
+    def test_record_for_another_sites_patient_is_refused_without_saying_it_exists(
+        self,
+    ):
+        other = make_patient(site=self.south)
+        make_tumour(other)
+        data = {"registry_number": other.registry_number, **api_data("followup")}
+        response = self.client.post(reverse("api:followup-list"), data, format="json")
+        self.assertEqual(response.status_code, 400)
+        self.assertIn("registry_number", response.json())
+        self.assertFalse(FollowUp.objects.exists())
+
+    def test_second_diagnosis_is_refused(self):
+        make_tumour(self.patient)
+        data = {"registry_number": self.patient.registry_number, **api_data("tumour")}
+        response = self.client.post(reverse("api:tumour-list"), data, format="json")
+        self.assertEqual(response.status_code, 400)
+
+    def test_analyst_cannot_create_records(self):
+        self.client.force_authenticate(self.ann)
+        data = {"registry_number": self.patient.registry_number, **api_data("death")}
+        response = self.client.post(reverse("api:death-list"), data, format="json")
+        self.assertEqual(response.status_code, 403)
+
+
+class RecordUpdateApiTests(RecordApiTestCase):
+    def setUp(self):
+        super().setUp()
+        self.patient = make_patient(site=self.north)
+        make_tumour(self.patient)
+        self.operation = make_operation(
+            self.patient, primary_procedure="lar", liver_procedure="minor", margin="R0"
+        )
+        self.url = reverse("api:operation-detail", args=[self.operation.pk])
+
+    def patch(self, user, version, **changes):
+        self.client.force_authenticate(user)
+        return self.client.patch(
+            self.url, {**changes, "version": version}, format="json"
+        )
+
+    def test_second_save_over_the_same_version_is_refused_with_what_changed(self):
+        self.assertEqual(self.patch(self.mark, 1, margin="R1").status_code, 200)
+        response = self.patch(self.nina, 1, length_of_stay_days=12)
+        self.assertEqual(response.status_code, 409)
+        body = response.json()
+        self.assertIn("Not saved", body["detail"])
+        self.assertIn("mark on", body["detail"])
+        self.assertIn(
+            "Resection margin: R0 – microscopically clear → R1 – microscopic residual",
+            body["detail"],
+        )
+        self.assertEqual(body["current_version"], 2)
+        self.operation.refresh_from_db()
+        self.assertEqual(self.operation.margin, "R1")
+        self.assertIsNone(self.operation.length_of_stay_days)
+
+    def test_put_replaces_the_record_at_the_version_read(self):
+        self.client.force_authenticate(self.nina)
+        data = {**api_data("operation", margin="R2"), "version": 1}
+        data["registry_number"] = self.patient.registry_number
+        response = self.client.put(self.url, data, format="json")
+        self.assertEqual(response.status_code, 200, response.content)
+        self.operation.refresh_from_db()
+        self.assertEqual(self.operation.margin, "R2")
+        self.assertEqual(self.operation.version, 2)
+
+    def test_record_cannot_move_to_another_patient(self):
+        other = make_patient(site=self.north)
+        self.patch(self.nina, 1, registry_number=other.registry_number)
+        self.operation.refresh_from_db()
+        self.assertEqual(self.operation.patient, self.patient)
+
+    def test_update_checks_the_model_rules(self):
+        response = self.patch(self.nina, 1, date="2999-01-01")
+        self.assertEqual(response.status_code, 400)
+        self.assertIn("cannot be in the future", response.json()["date"][0])
+        self.operation.refresh_from_db()
+        self.assertEqual(self.operation.version, 1)
+
+    def test_stale_deletion_is_refused(self):
+        self.patch(self.mark, 1, margin="R1")
+        self.client.force_authenticate(self.nina)
+        response = self.client.delete(f"{self.url}?version=1")
+        self.assertEqual(response.status_code, 409)
+        self.assertIn("Not deleted", response.json()["detail"])
+        self.assertTrue(Operation.objects.filter(pk=self.operation.pk).exists())
+
+    def test_deletion_at_the_version_read_keeps_a_history_row_with_the_user(self):
+        self.client.force_authenticate(self.nina)
+        response = self.client.delete(self.url, HTTP_IF_MATCH='"1"')
+        self.assertEqual(response.status_code, 204)
+        row = Operation.history.get(id=self.operation.pk, history_type="-")
+        self.assertEqual(row.history_user, self.nina)
+
+    def test_another_sites_record_is_not_found(self):
+        self.client.force_authenticate(self.sam)
+        self.assertEqual(self.client.get(self.url).status_code, 404)
+        self.assertEqual(self.patch(self.sam, 1, margin="R1").status_code, 404)
+
+
+class RecordListApiTests(RecordApiTestCase):
+    def test_lists_filter_by_patient_site_code_and_date(self):
+        own = make_full_patient(site=self.north)
+        make_followup(own, date="2006-02-01", disease_status="hepatic")
+        make_full_patient(site=self.south)
+        self.client.force_authenticate(self.mark)
+        url = reverse("api:followup-list")
+        cases = {
+            "": 3,
+            "site=NTH": 2,
+            f"registry_number={own.registry_number}": 2,
+            "disease_status=hepatic": 1,
+            "date_from=2006-01-01": 1,
+            "date_to=2005-12-31": 2,
+        }
+        for query, expected in cases.items():
+            with self.subTest(query=query):
+                response = self.client.get(f"{url}?{query}")
+                self.assertEqual(response.json()["count"], expected)
+
+    def test_every_kinds_list_reads_a_fixed_number_of_queries(self):
+        make_full_patient(site=self.north)
+        for slug in RECORD_KINDS:
+            with self.subTest(kind=slug):
+                url = reverse(f"api:{slug}-list")
+                self.client.get(url)
+                with CaptureQueriesContext(connection) as few:
+                    self.client.get(url)
+                for _ in range(4):
+                    make_full_patient(site=self.north)
+                with self.assertNumQueries(len(few.captured_queries)):
+                    self.client.get(url)
+
+
+class DeletedRecordApiTests(RecordApiTestCase):
+    def test_record_deleted_since_answers_410_saying_by_whom(self):
+        patient = make_patient(site=self.north)
+        make_tumour(patient)
+        operation = make_operation(patient)
+        url = reverse("api:operation-detail", args=[operation.pk])
+        self.client.force_authenticate(self.mark)
+        self.assertEqual(self.client.delete(f"{url}?version=1").status_code, 204)
+        self.client.force_authenticate(self.nina)
+        response = self.client.patch(url, {"margin": "R1", "version": 1}, format="json")
+        self.assertEqual(response.status_code, 410)
+        self.assertIn("was deleted by mark on", response.json()["detail"])
+
+    def test_another_sites_deleted_record_stays_not_found(self):
+        patient = make_patient(site=self.south)
+        make_tumour(patient)
+        operation = make_operation(patient)
+        operation.delete()
+        response = self.client.get(reverse("api:operation-detail", args=[operation.pk]))
+        self.assertEqual(response.status_code, 404)

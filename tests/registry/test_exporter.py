@@ -1,0 +1,221 @@
+"""Exports: the full export, the de-identified export, and the round trip."""
+
+from __future__ import annotations
+
+import datetime
+import io
+import random
+import re
+import zipfile
+
+import pandas as pd
+from django.core.management import call_command
+from django.db import connection
+from django.test import TestCase
+from django.test.utils import CaptureQueriesContext
+from openpyxl import load_workbook
+
+from registry import dictionary, exporter, importer
+from registry.exporter import ExportRefused
+from registry.models import Patient, Site
+from tests.factories import (
+    make_death,
+    make_followup,
+    make_full_patient,
+    make_site,
+    make_user,
+)
+
+
+def members(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def xlsx_cells(data: bytes) -> dict[str, list[tuple]]:
+    book = load_workbook(io.BytesIO(data), read_only=True)
+    return {ws.title: list(ws.iter_rows(values_only=True)) for ws in book.worksheets}
+
+
+class FullExportTests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.site = make_site(code="NTH", name="North")
+        cls.patients = [make_full_patient(site=cls.site) for _ in range(3)]
+        make_death(cls.patients[0])
+
+    def test_one_file_per_record_kind_plus_the_dictionary(self):
+        export = exporter.export_full(Patient.objects.all(), fmt="csv")
+        files = members(export.data)
+        self.assertEqual(
+            sorted(files),
+            sorted(
+                [f"{k.name}.csv" for k in dictionary.record_kinds()]
+                + ["dictionary.csv"]
+            ),
+        )
+        header = files["operation.csv"].decode().splitlines()[0].split(",")
+        self.assertEqual(header, dictionary.columns("operation"))
+        self.assertIn(self.patients[0].mrn, files["patient.csv"].decode())
+        self.assertEqual((export.patients, export.rows), (3, 22))
+
+    def test_xlsx_has_a_sheet_per_kind(self):
+        export = exporter.export_full(Patient.objects.all(), fmt="xlsx")
+        sheets = xlsx_cells(export.data)
+        self.assertEqual(list(sheets), [k.name for k in dictionary.record_kinds()])
+        self.assertEqual(len(sheets["death"]), 2)
+
+    def test_stata_files_carry_value_labels(self):
+        export = exporter.export_full(Patient.objects.all(), fmt="dta")
+        data = members(export.data)["operation.dta"]
+        frame = pd.read_stata(io.BytesIO(data))
+        self.assertEqual(
+            list(frame["primary_procedure"]), ["Low anterior resection"] * 3
+        )
+        self.assertEqual(frame["date"].iloc[0], pd.Timestamp("2004-08-15"))
+        with pd.io.stata.StataReader(io.BytesIO(data)) as reader:
+            labels = reader.variable_labels()
+        self.assertEqual(labels["primary_procedure"], "Procedure on the primary")
+
+    def test_queries_do_not_grow_with_the_patients(self):
+        def queries():
+            with CaptureQueriesContext(connection) as captured:
+                exporter.export_full(Patient.objects.all(), fmt="csv")
+            return len(captured)
+
+        before = queries()
+        for _ in range(5):
+            make_full_patient(site=self.site)
+        self.assertEqual(queries(), before)
+
+
+class DeidentifiedExportTests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.site = make_site(code="NTH", name="North")
+        cls.patients = []
+        for n in range(6):
+            patient = make_full_patient(
+                site=cls.site,
+                mrn=f"HOSP{n:06d}",
+                source_record_id=f"EPIC-{n:05d}",
+                date_of_birth=datetime.date(1911 + n, 2, 3),
+            )
+            make_followup(
+                patient, date=datetime.date(2006, 1, 5), notes=f"Seen by Dr Who {n}"
+            )
+            cls.patients.append(patient)
+        make_death(cls.patients[0], date=datetime.date(2007, 6, 1))
+
+    def export(self, fmt="csv", **kwargs):
+        return exporter.export_deidentified(
+            Patient.objects.all(), fmt=fmt, min_cell=5, **kwargs
+        )
+
+    def all_text(self, fmt: str) -> str:
+        data = self.export(fmt).data
+        if fmt == "xlsx":
+            cells = [v for rows in xlsx_cells(data).values() for r in rows for v in r]
+            self.assertFalse([v for v in cells if isinstance(v, datetime.date)])
+            return repr(cells)
+        parts = []
+        for name, content in members(data).items():
+            if name.endswith(".dta"):
+                frame = pd.read_stata(io.BytesIO(content), convert_categoricals=True)
+                parts.append(frame.to_csv())
+            else:
+                parts.append(content.decode())
+        return "\n".join(parts)
+
+    def test_no_identifier_in_any_format(self):
+        for fmt in exporter.FORMATS:
+            text = self.all_text(fmt)
+            with self.subTest(fmt=fmt):
+                for patient in self.patients:
+                    self.assertNotIn(patient.mrn, text)
+                    self.assertNotIn(patient.registry_number, text)
+                    self.assertNotIn(patient.source_record_id, text)
+                self.assertNotIn("Dr Who", text)  # free text left out
+                # no calendar date at all: every date is days from diagnosis
+                self.assertIsNone(re.search(r"\d{4}-\d{2}-\d{2}", text))
+                self.assertNotIn("date_of_birth", text)
+
+    def test_dates_are_days_from_diagnosis_with_the_year(self):
+        files = members(self.export().data)
+        patients = pd.read_csv(io.BytesIO(files["patient.csv"]))
+        self.assertEqual(set(patients["diagnosis_year"]), {2004})
+        operations = pd.read_csv(io.BytesIO(files["operation.csv"]))
+        # 2004-01-10 to 2004-08-15
+        self.assertEqual(set(operations["date_days"]), {218})
+        deaths = pd.read_csv(io.BytesIO(files["death.csv"]))
+        self.assertEqual(list(deaths["date_days"]), [1238])  # to 2007-06-01
+
+    def test_ages_over_89_are_90(self):
+        files = members(self.export().data)
+        ages = sorted(pd.read_csv(io.BytesIO(files["patient.csv"]))["age_at_diagnosis"])
+        # born 1911-1916, diagnosed 2004-01-10: 92, 91, 90, 89, 88, 87 years
+        self.assertEqual(ages, [87, 88, 89, 90, 90, 90])
+        self.assertEqual(
+            exporter.age(datetime.date(1914, 1, 10), datetime.date(2004, 1, 10)), 90
+        )
+        self.assertEqual(
+            exporter.age(datetime.date(1914, 1, 11), datetime.date(2004, 1, 10)), 89
+        )
+
+    def test_study_ids_are_drawn_again_for_each_export(self):
+        def ids(seed):
+            files = members(self.export(rng=random.Random(seed)).data)
+            frame = pd.read_csv(io.BytesIO(files["death.csv"]))
+            return frame["study_id"].iloc[0]
+
+        self.assertNotEqual({ids(s) for s in range(10)}, {ids(0)})
+
+    def test_a_cohort_below_the_minimum_cell_is_refused(self):
+        few = Patient.objects.filter(pk__in=[p.pk for p in self.patients[:4]])
+        with self.assertRaisesMessage(ExportRefused, "fewer than 5 patients"):
+            exporter.export_deidentified(few, fmt="csv", min_cell=5)
+
+
+class RoundTripTests(TestCase):
+    """Export everything, import into an empty registry, export again: the same."""
+
+    @classmethod
+    def setUpTestData(cls):
+        call_command("seed_demo", stdout=io.StringIO())
+        cls.nora = make_user("nora", group="Data manager")
+
+    def exports(self, fmt):
+        return {
+            site.code: exporter.export_full(Patient.objects.filter(site=site), fmt=fmt)
+            for site in Site.objects.all()
+        }
+
+    def reimport(self, files):
+        Patient.objects.all().delete()
+        self.assertEqual(Patient.objects.count(), 0)
+        for code, export in files.items():
+            result = importer.run_import(
+                [(export.name, export.data)],
+                site=Site.objects.get(code=code),
+                user=self.nora,
+                commit=True,
+            )
+            self.assertTrue(result.committed, result.problems[:5])
+
+    def test_csv_round_trip_gives_identical_files(self):
+        before = self.exports("csv")
+        self.assertGreater(sum(e.patients for e in before.values()), 70)
+        self.reimport(before)
+        after = self.exports("csv")
+        for code in before:
+            self.assertEqual(members(after[code].data), members(before[code].data))
+            self.assertEqual(after[code].data, before[code].data)
+
+    def test_xlsx_round_trip_gives_identical_sheets(self):
+        before = self.exports("xlsx")
+        self.reimport(before)
+        after = self.exports("xlsx")
+        for code in before:
+            self.assertEqual(
+                xlsx_cells(after[code].data), xlsx_cells(before[code].data)
+            )

@@ -1,0 +1,349 @@
+"""The bulk import: every problem found, all or nothing, history, no per-row queries."""
+
+from __future__ import annotations
+
+import datetime
+import io
+
+import pytest
+from django.db import connection
+from django.test import TestCase
+from django.test.utils import CaptureQueriesContext
+from openpyxl import Workbook
+
+from registry import importer
+from registry.models import (
+    DerivedFacts,
+    FollowUp,
+    Operation,
+    Patient,
+    PrimaryTumour,
+    TransferLog,
+)
+from tests.factories import make_full_patient, make_site, make_user
+from tests.registry.import_files import (
+    cohort,
+    csv_file,
+    death_row,
+    follow_up_row,
+    operation_row,
+    patient_row,
+    tumour_row,
+)
+
+
+def history_rows() -> int:
+    return sum(
+        model.history.count() for model in (Patient, PrimaryTumour, Operation, FollowUp)
+    )
+
+
+class ImportTestCase(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.site = make_site(code="NTH", name="North Hospital")
+        # Nora, a data manager at North
+        cls.nora = make_user("nora", group="Data manager", sites=[cls.site])
+
+    def run_import(self, files, *, commit=True, name="trial.zip"):
+        return importer.run_import(
+            files, site=self.site, user=self.nora, commit=commit, file_name=name
+        )
+
+    def where(self, result) -> set[tuple]:
+        return {(p.source, p.row, p.column) for p in result.problems}
+
+
+class DryRunTests(ImportTestCase):
+    def test_dry_run_lists_every_problem_with_its_row_and_column(self):
+        files = [
+            csv_file(
+                "patient",
+                [
+                    patient_row(1),
+                    patient_row(2, sex="Q"),  # unknown code
+                    patient_row(3, date_of_birth="17/05/1950"),  # bad date
+                    patient_row(4, mrn="M0000001"),  # duplicate MRN of row 2
+                ],
+            ),
+            csv_file(
+                "primary_tumour",
+                [tumour_row(1), tumour_row(2, clinical_m="M9")],
+            ),
+            csv_file(
+                "operation",
+                [
+                    operation_row(1),
+                    operation_row(1),  # duplicate: same patient and date
+                    operation_row(99),  # unknown patient
+                    operation_row(
+                        2,
+                        date="2003-01-01",
+                        margin="R0",
+                        primary_procedure="none",
+                        liver_procedure="none",
+                    ),
+                ],
+            ),
+            # death before the diagnosis: chronology
+            csv_file("death", [death_row(1, date="2003-12-31")]),
+        ]
+        result = self.run_import(files, commit=False)
+        self.assertFalse(result.ok)
+        self.assertLessEqual(
+            {
+                ("patient.csv", 3, "sex"),
+                ("patient.csv", 4, "date_of_birth"),
+                ("patient.csv", 5, "mrn"),
+                ("primary_tumour.csv", 3, "clinical_m"),
+                ("operation.csv", 3, "date"),
+                ("operation.csv", 4, "source_record_id"),
+                ("operation.csv", 5, "margin"),
+                ("death.csv", 2, "date"),
+            },
+            self.where(result),
+        )
+        messages = " | ".join(str(p) for p in result.problems)
+        self.assertIn("unknown code", messages)
+        self.assertIn("bad date", messages)
+        self.assertIn("duplicate", messages)
+        self.assertIn("unknown patient", messages)
+        self.assertIn("before the diagnosis", messages)
+        self.assertIn("'Q'", messages)
+        self.assertEqual(Patient.objects.count(), 0)
+
+    def test_a_clean_dry_run_writes_nothing(self):
+        result = self.run_import(cohort(3), commit=False)
+        self.assertTrue(result.ok, result.problems)
+        self.assertEqual(result.counts["patient"]["created"], 3)
+        self.assertFalse(result.committed)
+        self.assertEqual(Patient.objects.count(), 0)
+
+    def test_identifier_values_are_not_repeated_in_problems(self):
+        files = [csv_file("patient", [patient_row(1, date_of_birth="1950-13-01")])]
+        result = self.run_import(files, commit=False)
+        (problem,) = result.problems
+        self.assertEqual(problem.column, "date_of_birth")
+        self.assertNotIn("1950-13-01", str(problem))
+
+    def test_unknown_file_and_column_are_named(self):
+        files = [
+            csv_file("patient", [patient_row(1, favourite_colour="blue")]),
+            ("surgery.csv", b"a,b\n1,2\n"),
+        ]
+        result = self.run_import(files, commit=False)
+        self.assertIn(("patient.csv", 1, "favourite_colour"), self.where(result))
+        self.assertIn(("surgery.csv", None, ""), self.where(result))
+
+    def test_another_sites_patient_is_refused(self):
+        south = make_site(code="STH", name="South")
+        other = make_full_patient(site=south)
+        files = [
+            csv_file(
+                "follow_up",
+                [
+                    follow_up_row(
+                        0, source_record_id="", registry_number=other.registry_number
+                    )
+                ],
+            )
+        ]
+        result = self.run_import(files, commit=False)
+        (problem,) = result.problems
+        self.assertIn("another site", problem.message)
+
+
+class CommitTests(ImportTestCase):
+    def test_import_writes_patients_records_history_and_facts(self):
+        result = self.run_import(cohort(4))
+        self.assertTrue(result.committed, result.problems)
+        self.assertEqual(Patient.objects.count(), 4)
+        numbers = sorted(Patient.objects.values_list("registry_number", flat=True))
+        self.assertEqual(numbers, [f"NTH-{i:05d}" for i in range(1, 5)])
+        patient = Patient.objects.get(source_record_id="SRC2")
+        self.assertEqual(patient.operations.get().liver_procedure, "minor")
+        record = patient.operations.get().history.get()
+        self.assertEqual(record.history_user, self.nora)
+        self.assertEqual(record.history_change_reason, "import of trial.zip by nora")
+        self.assertEqual(record.history_type, "+")
+        self.assertEqual(patient.facts.strategy, "synchronous")
+        self.assertEqual(DerivedFacts.objects.count(), 4)
+        log = TransferLog.objects.get()
+        self.assertEqual((log.action, log.user, log.patients), ("import", self.nora, 4))
+
+    def test_codes_or_labels_are_accepted(self):
+        files = [
+            csv_file(
+                "patient",
+                [
+                    patient_row(1, sex="Female", presenting_symptom="Bleeding"),
+                    patient_row(2, sex="m", presenting_symptom="OBSTRUCTION"),
+                ],
+            )
+        ]
+        result = self.run_import(files)
+        self.assertTrue(result.ok, result.problems)
+        self.assertEqual(
+            sorted(Patient.objects.values_list("sex", "presenting_symptom")),
+            [("F", "bleeding"), ("M", "obstruction")],
+        )
+
+    def test_one_bad_row_among_ten_thousand_writes_nothing_and_names_it(self):
+        rows = [patient_row(i) for i in range(1, 10_001)]
+        rows[7_000]["ecog"] = "7"  # file row 7,002 (the header is row 1)
+        result = self.run_import([csv_file("patient", rows)])
+        self.assertFalse(result.committed)
+        self.assertEqual(
+            [(p.row, p.column) for p in result.problems], [(7_002, "ecog")]
+        )
+        self.assertIn("ECOG must be at most 4", result.problems[0].message)
+        self.assertEqual(Patient.objects.count(), 0)
+        self.assertEqual(Patient.history.count(), 0)
+
+    def test_re_importing_the_same_file_changes_nothing(self):
+        files = cohort(3) + [csv_file("death", [death_row(1)])]
+        self.run_import(files)
+        versions = sorted(Operation.objects.values_list("pk", "version"))
+        before = history_rows()
+        result = self.run_import(files)
+        self.assertTrue(result.ok, result.problems)
+        self.assertEqual(
+            {kind: dict(c) for kind, c in result.counts.items()},
+            {
+                kind: {"unchanged": 3}
+                for kind in ("patient", "primary_tumour", "operation", "follow_up")
+            }
+            | {"death": {"unchanged": 1}},
+        )
+        self.assertEqual(history_rows(), before)
+        self.assertEqual(
+            sorted(Operation.objects.values_list("pk", "version")), versions
+        )
+
+    def test_a_changed_row_updates_that_record(self):
+        self.run_import(cohort(3))
+        files = cohort(3)
+        files[2] = csv_file(
+            "operation",
+            [
+                operation_row(1),
+                operation_row(2, liver_procedure="none"),
+                operation_row(3),
+            ],
+        )
+        result = self.run_import(files, name="trial-v2.zip")
+        self.assertEqual(
+            dict(result.counts["operation"]), {"unchanged": 2, "updated": 1}
+        )
+        operation = Operation.objects.get(patient__source_record_id="SRC2")
+        self.assertEqual((operation.liver_procedure, operation.version), ("none", 2))
+        latest = operation.history.first()
+        self.assertEqual(latest.history_type, "~")
+        self.assertEqual(latest.history_change_reason, "import of trial-v2.zip by nora")
+        # the stored facts follow: no liver resection now
+        self.assertEqual(operation.patient.facts.strategy, "primary_only")
+        self.assertEqual(Operation.objects.count(), 3)
+
+    def test_rows_may_name_stored_patients_by_registry_number(self):
+        patient = make_full_patient(site=self.site)
+        files = [
+            csv_file(
+                "follow_up",
+                [
+                    follow_up_row(
+                        0,
+                        source_record_id="",
+                        registry_number=patient.registry_number,
+                        date="2006-02-01",
+                        disease_status="Hepatic recurrence",
+                    )
+                ],
+            )
+        ]
+        result = self.run_import(files)
+        self.assertTrue(result.committed, result.problems)
+        self.assertEqual(patient.followups.count(), 2)
+        patient.facts.refresh_from_db()
+        self.assertEqual(patient.facts.last_contact, datetime.date(2006, 2, 1))
+
+    def test_xlsx_with_a_sheet_per_kind(self):
+        book = Workbook()
+        book.remove(book.active)
+        for name, data in cohort(2):
+            sheet = book.create_sheet(name.removesuffix(".csv"))
+            for line in data.decode().splitlines():
+                sheet.append(line.split(","))
+        book["primary_tumour"]["B2"] = datetime.datetime(2004, 1, 10)  # a date cell
+        out = io.BytesIO()
+        book.save(out)
+        result = self.run_import([("trial.xlsx", out.getvalue())])
+        self.assertTrue(result.committed, result.problems)
+        self.assertEqual(PrimaryTumour.objects.count(), 2)
+
+    def test_an_interrupted_import_leaves_nothing_behind(self):
+        """Killed half way (after the patients and diagnoses are written)."""
+        write_kind = importer._Import._write_kind
+        calls = []
+
+        def fail_halfway(job, kind, ids, why):
+            calls.append(kind.name)
+            if kind.name == "operation":
+                raise RuntimeError("killed")
+            return write_kind(job, kind, ids, why)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(importer._Import, "_write_kind", fail_halfway)
+            with self.assertRaises(RuntimeError):
+                self.run_import(cohort(5))
+        self.assertIn("primary_tumour", calls)  # it had written some kinds
+        self.assertEqual(Patient.objects.count(), 0)
+        self.assertEqual(PrimaryTumour.objects.count(), 0)
+        self.assertEqual(history_rows(), 0)
+        self.assertEqual(TransferLog.objects.count(), 0)
+
+    def test_queries_do_not_grow_with_the_rows(self):
+        def queries(n, offset):
+            files = cohort(n)
+            files = [
+                (
+                    name,
+                    data.replace(b"SRC", f"S{offset}-".encode()).replace(
+                        b",M0", f",M{offset}".encode()
+                    ),
+                )
+                for name, data in files
+            ]
+            with CaptureQueriesContext(connection) as captured:
+                result = self.run_import(files)
+            self.assertTrue(result.committed, result.problems)
+            return len(captured)
+
+        self.assertEqual(queries(3, 1), queries(30, 2))
+
+
+class LockedRecordTests(ImportTestCase):
+    def test_a_locked_kind_refuses_changes_and_new_records_in_the_dry_run(self):
+        from registry.models.status import FormStatus, RecordStatus
+
+        self.run_import(cohort(2))
+        patient = Patient.objects.get(source_record_id="SRC1")
+        RecordStatus.objects.create(
+            patient=patient, kind="operation", status=FormStatus.LOCKED
+        )
+        files = cohort(2)
+        files[2] = csv_file(
+            "operation",
+            [
+                operation_row(1, margin="R0"),  # a change to a locked record
+                operation_row(1, date="2005-03-01"),  # a new one of a locked kind
+                operation_row(2, margin="R0"),  # another patient: not locked
+            ],
+        )
+        result = self.run_import(files, commit=False)
+        self.assertEqual(
+            [(p.source, p.row) for p in result.problems],
+            [("operation.csv", 2), ("operation.csv", 3)],
+        )
+        self.assertIn("locked", result.problems[0].message)
+        # the same rows as stored: nothing changes, so nothing is refused
+        self.assertTrue(self.run_import(cohort(2), commit=False).ok)
