@@ -111,3 +111,30 @@ class ReportRun(models.Model):
         if codes:
             sites = sites.filter(code__in=codes)
         self.sites.set(sites)
+
+
+class ReportDownload(models.Model):
+    """One download of a report file: who, what, when (the audit of downloads).
+
+    Runs are kept as ReportRun; a download of an unsaved report, or of a stored
+    run, is kept here. ``what`` is the report's query string (its specification:
+    filters and grouping, never identifiers) or the run it came from.
+    """
+
+    downloaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    downloaded_at = models.DateTimeField(auto_now_add=True)
+    fmt = models.CharField("format", max_length=20)
+    run = models.ForeignKey(
+        ReportRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    what = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-downloaded_at", "-pk"]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.fmt} by {self.downloaded_by} at {self.downloaded_at:%Y-%m-%d %H:%M}"
+        )

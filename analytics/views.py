@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 
 from analytics import dataset, export
 from analytics.forms import ReportForm
-from analytics.models import ReportRun, SavedReport
+from analytics.models import ReportDownload, ReportRun, SavedReport
 from analytics.reports import ReportError, disclosed, run_report
 from analytics.spec import InvalidSpec, ReportSpec, parse_json
 from analytics.versions import software_version
@@ -117,7 +117,9 @@ def report_download(request, fmt: str):
             status=400,
             content_type="application/json",
         )
-    return _file_response(data, curves, fmt, request.GET.get("table", "groups"))
+    response = _file_response(data, curves, fmt, request.GET.get("table", "groups"))
+    _log_download(request, fmt, what=request.GET.urlencode())
+    return response
 
 
 @require_POST
@@ -233,7 +235,9 @@ def report_run_download(request, pk: int, fmt: str):
     run = _get_run(request, pk)
     data = disclosed(run.result, user=request.user)
     curves = export.curves_from_dict(data["curves"])
-    return _file_response(data, curves, fmt, request.GET.get("table", "groups"))
+    response = _file_response(data, curves, fmt, request.GET.get("table", "groups"))
+    _log_download(request, fmt, run=run)
+    return response
 
 
 # --- helpers ------------------------------------------------------------------
@@ -284,6 +288,13 @@ def _plain(value):
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return list(value) if isinstance(value, tuple) else value
+
+
+def _log_download(request, fmt: str, *, what: str = "", run=None) -> None:
+    """Keep who downloaded which report file when (ReportDownload)."""
+    ReportDownload.objects.create(
+        downloaded_by=request.user, fmt=fmt, run=run, what=what[:2000]
+    )
 
 
 def _visible_runs(request, runs):

@@ -15,6 +15,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from registry import derive, status_admin
 from registry import forms as entry_forms
+from registry.admin_a11y import LabelledInlineMixin
 from registry.choices import Strategy, VitalStatus
 from registry.models import (
     Death,
@@ -218,7 +219,7 @@ class LiverMetastasesInline(admin.StackedInline):
     ]
 
 
-class RadiationCourseInline(admin.TabularInline):
+class RadiationCourseInline(LabelledInlineMixin, admin.TabularInline):
     form = VersionCheckedForm
     model = RadiationCourse
     extra = 0
@@ -226,7 +227,7 @@ class RadiationCourseInline(admin.TabularInline):
     fields = [*entry_forms.RadiationCourseForm.Meta.fields, "loaded_version"]
 
 
-class SystemicTherapyLineInline(admin.TabularInline):
+class SystemicTherapyLineInline(LabelledInlineMixin, admin.TabularInline):
     form = VersionCheckedForm
     model = SystemicTherapyLine
     extra = 0
@@ -234,7 +235,7 @@ class SystemicTherapyLineInline(admin.TabularInline):
     fields = [*entry_forms.SystemicTherapyLineForm.Meta.fields, "loaded_version"]
 
 
-class OperationInline(admin.TabularInline):
+class OperationInline(LabelledInlineMixin, admin.TabularInline):
     form = VersionCheckedForm
     model = Operation
     extra = 0
@@ -242,7 +243,7 @@ class OperationInline(admin.TabularInline):
     fields = [*entry_forms.OperationForm.Meta.fields, "loaded_version"]
 
 
-class FollowUpInline(admin.TabularInline):
+class FollowUpInline(LabelledInlineMixin, admin.TabularInline):
     form = VersionCheckedForm
     model = FollowUp
     extra = 0

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from django.contrib.auth import get_user_model
 from django.db import models
 from django.db.models import Exists, OuterRef, Subquery, Value
+from django.utils.text import capfirst
 
 from registry.models import (
     Death,
@@ -53,10 +54,7 @@ AUDITED: dict[str, type[models.Model]] = {
 }
 #: Labels of the kinds, for the log's filter.
 KIND_LABELS = {
-    **{
-        kind: str(model._meta.verbose_name).capitalize()
-        for kind, model in AUDITED.items()
-    },
+    **{kind: capfirst(model._meta.verbose_name) for kind, model in AUDITED.items()},
     "status": "Form status",
 }
 ACTIONS = {"+": "Created", "~": "Changed", "-": "Deleted"}
@@ -126,7 +124,7 @@ def _entry(row, previous, *, kind, users, hidden, patients) -> AuditEntry:
                 continue
             changes.append(
                 FieldChange(
-                    str(field.verbose_name).capitalize(),
+                    capfirst(field.verbose_name),
                     "—" if previous is None else _value(field, old, hidden),
                     _value(field, new, hidden),
                 )
@@ -153,7 +151,7 @@ def _entry(row, previous, *, kind, users, hidden, patients) -> AuditEntry:
 
 def _record_name(model, row) -> str:
     """Return the record in words from its history row, without a query."""
-    name = str(model._meta.verbose_name).capitalize()
+    name = capfirst(model._meta.verbose_name)
     if model is Patient:
         return f"Patient {row.registry_number}"
     for attname in ("date", "diagnosis_date", "start_date"):
@@ -295,9 +293,7 @@ def log_entries(index_rows, *, hidden: frozenset[str]) -> list[AuditEntry]:
         wanted.setdefault(kind, []).append(history_id)
     rows: dict[tuple[str, int], tuple] = {}
     for kind, ids in wanted.items():
-        rows |= {
-            (kind, pair[0].history_id): pair for pair in _with_previous(kind, ids)
-        }
+        rows |= {(kind, pair[0].history_id): pair for pair in _with_previous(kind, ids)}
     users = _user_names(row[0].history_user_id for row in rows.values())
     patients = _patient_numbers(
         getattr(row, _patient_field(AUDITED[kind]))

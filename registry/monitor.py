@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 
 from registry import status
@@ -51,6 +52,30 @@ def status_rows(user, patient: Patient) -> list[StatusRow]:
     ]
 
 
+def without_locked(ctx: dict) -> dict:
+    """Drop the add, edit and delete links of the patient page's locked kinds.
+
+    A locked kind refuses every change (registry.status), so the page does not
+    offer one; the kinds are marked locked in the status card and timeline.
+    """
+    locked = {
+        item.kind for item in ctx["status_rows"] if item.status == FormStatus.LOCKED
+    }
+    if not locked:
+        return ctx
+    return {
+        **ctx,
+        "locked_kinds": locked,
+        "add_buttons": [
+            (kind, url) for kind, url in ctx["add_buttons"] if kind.slug not in locked
+        ],
+        "timeline": [
+            (event, None, None) if event.kind in locked else (event, edit, delete)
+            for event, edit, delete in ctx["timeline"]
+        ],
+    }
+
+
 def _move_label(start: FormStatus, to: FormStatus) -> tuple[str, bool]:
     """Return the button's words for a move, and whether it needs a reason."""
     needs = (start, to) in status.NEEDS_REASON
@@ -72,12 +97,25 @@ def patient_queries(user, patient: Patient) -> list[DataQuery]:
 
 
 def with_status_counts(patients: QuerySet) -> QuerySet:
-    """Annotate the number of kinds complete, verified and locked (the list)."""
+    """Annotate the number of kinds complete, verified and locked (the list).
+
+    Correlated subqueries rather than a join and GROUP BY: the database counts
+    for the page's rows only, however many patients the list filters.
+    """
+
+    def counted(code):
+        rows = (
+            RecordStatus.objects.filter(patient=OuterRef("pk"), status=code)
+            .order_by()
+            .values("patient")
+            .annotate(n=Count("pk"))
+            .values("n")[:1]
+        )
+        return Coalesce(Subquery(rows), 0)
+
     return patients.annotate(
         **{
-            f"forms_{FormStatus(code).name.lower()}": Count(
-                "form_statuses", filter=Q(form_statuses__status=code)
-            )
+            f"forms_{FormStatus(code).name.lower()}": counted(code)
             for code in (FormStatus.COMPLETE, FormStatus.VERIFIED, FormStatus.LOCKED)
         }
     )

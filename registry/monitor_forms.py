@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.utils.text import capfirst
 
 from registry import audit, queries
 from registry.models import Site
@@ -38,7 +39,7 @@ class QueryForm(forms.Form):
             (
                 audit.KIND_LABELS[kind],
                 [
-                    (f"{kind}.{field.name}", str(field.verbose_name).capitalize())
+                    (f"{kind}.{field.name}", capfirst(field.verbose_name))
                     for field in queries.queryable_fields(kind)
                 ],
             )

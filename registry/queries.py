@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from registry.audit import AUDITED
 from registry.models import DataQuery, Patient, QueryStep
@@ -38,13 +39,17 @@ NEEDS_TEXT = {QueryAction.ANSWERED, QueryAction.CORRECTED, QueryAction.REOPENED}
 
 def queryable_fields(kind: str) -> list[models.Field]:
     """Return the fields of a kind of record a query may name (identifiers too)."""
-    return [f for f in entry_fields(AUDITED[kind]) if f.name != "site"]
+    return [
+        f
+        for f in entry_fields(AUDITED[kind])
+        if f.name not in ("site", "registry_number")
+    ]
 
 
 def field_label(kind: str, name: str) -> str:
     """Return the label of field `name` of `kind`, e.g. "CEA (ng/mL)"."""
     field = AUDITED[kind]._meta.get_field(name)
-    return str(field.verbose_name).capitalize()
+    return capfirst(field.verbose_name)
 
 
 def record_of(query: DataQuery):

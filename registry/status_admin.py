@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpResponseRedirect
 
 from registry import status
 from registry.models.status import MODEL_KINDS
@@ -23,8 +25,46 @@ def check_form(instance, reason: str) -> None:
     status.check_write(instance)
 
 
+#: What a deletion without a reason is told.
+REASON_REQUIRED = "Say why this is deleted: the audit trail keeps the reason."
+
+
+def _reason(request) -> str:
+    return request.POST.get("change_reason", "").strip()[:100]
+
+
 class LockedRecordsAdmin:
-    """Mixin of the clinical model admins: no delete of locked records."""
+    """Mixin of the clinical model admins: no delete of locked records, and a
+    reason for every deletion (kept in the change history)."""
+
+    delete_confirmation_template = "admin/registry/delete_confirmation.html"
+    delete_selected_confirmation_template = (
+        "admin/registry/delete_selected_confirmation.html"
+    )
+
+    def delete_view(self, request, object_id, extra_context=None):
+        if request.method == "POST" and not _reason(request):
+            self.message_user(request, REASON_REQUIRED, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+        return super().delete_view(request, object_id, extra_context)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            action, name, description = actions["delete_selected"]
+
+            def delete_selected(modeladmin, request, queryset):
+                if request.POST.get("post") and not _reason(request):
+                    modeladmin.message_user(request, REASON_REQUIRED, messages.ERROR)
+                    return None
+                return action(modeladmin, request, queryset)
+
+            actions["delete_selected"] = (delete_selected, name, description)
+        return actions
+
+    def delete_model(self, request, obj):
+        obj._change_reason = _reason(request)
+        super().delete_model(request, obj)
 
     def has_delete_permission(self, request, obj=None):
         allowed = super().has_delete_permission(request, obj)
@@ -35,7 +75,13 @@ class LockedRecordsAdmin:
         return not status.locked_records(type(obj), [obj.pk])
 
     def delete_queryset(self, request, queryset):
+        # One by one, so each deletion's history row keeps the reason; the
+        # admin's bulk delete is a handful of records, not a cohort.
+        reason = _reason(request)
         try:
-            super().delete_queryset(request, queryset)
+            with transaction.atomic():
+                for obj in queryset:
+                    obj._change_reason = reason
+                    obj.delete()
         except ValidationError as error:
             self.message_user(request, " ".join(error.messages), messages.ERROR)

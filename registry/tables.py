@@ -52,6 +52,8 @@ class PatientTable(tables.Table):
     strategy = tables.Column(verbose_name="Strategy")
     vital_status = tables.Column(verbose_name="Vital status")
     last_contact = tables.DateColumn(verbose_name="Last contact", format="Y-m-d")
+    # registry.monitor.with_status_counts: kinds of record locked, verified, complete
+    forms = tables.Column(verbose_name="Form status", empty_values=(), orderable=False)
 
     class Meta:
         model = Patient
@@ -63,6 +65,7 @@ class PatientTable(tables.Table):
             "strategy",
             "vital_status",
             "last_contact",
+            "forms",
         )
         attrs = {"class": "data patients"}
         order_by = ("registry_number",)
@@ -76,3 +79,15 @@ class PatientTable(tables.Table):
 
     def render_vital_status(self, value):
         return VitalStatus(value).label
+
+    def render_forms(self, record):
+        parts = [
+            f"{count} {label}"
+            for count, label in (
+                (getattr(record, "forms_locked", 0), "locked"),
+                (getattr(record, "forms_verified", 0), "verified"),
+                (getattr(record, "forms_complete", 0), "complete"),
+            )
+            if count
+        ]
+        return ", ".join(parts) or "Incomplete"

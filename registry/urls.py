@@ -12,6 +12,7 @@ admin.site.login_template = "accounts/admin_login.html"
 
 registry_patterns = [
     path("", views.home, name="home"),
+    path("worklist.csv", views.worklist_export, name="worklist_export"),
     path("patients/", views.patient_list, name="patient_list"),
     path("patients/new/", views.patient_create, name="patient_create"),
     path("patients/<int:pk>/", views.patient_detail, name="patient_detail"),

@@ -1,14 +1,16 @@
+import csv
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from django_tables2 import RequestConfig
 
-from registry import monitor, quality, selectors, services
+from registry import dashboards, monitor, quality, queries, selectors, services
 from registry.choices import Strategy
 from registry.filters import PatientFilter
 from registry.forms import (
@@ -19,7 +21,7 @@ from registry.forms import (
     PatientForm,
     RecordKind,
 )
-from registry.models import FactsCheck, Patient
+from registry.models import DataQuery, FactsCheck, Patient
 from registry.tables import PAGE_SIZES, PAGINATION, PatientTable
 
 
@@ -45,8 +47,35 @@ def home(request):
         "total": sum(row["n"] for row in by_site),
         "by_site": by_site,
         "by_strategy": by_strategy,
+        **_role_home(request.user, patients),
     }
     return render(request, "registry/home.html", ctx)
+
+
+def _role_home(user, patients) -> dict:
+    """Return what the user's role sees first (registry.dashboards): the nurse's
+    worklist, the data manager's accrual, completeness and verification."""
+    if user.has_perm("registry.verify_records"):
+        return {
+            "accrual": dashboards.accrual(patients),
+            "site_overview": dashboards.site_overview(patients),
+            "counts": queries.counts(DataQuery.objects.for_user(user)),
+        }
+    if user.has_perm("registry.add_followup"):
+        return {"worklist": dashboards.worklist(user, today=timezone.localdate())}
+    return {}
+
+
+def worklist_export(request):
+    """The nurse's whole worklist as CSV (overdue, open queries, not complete)."""
+    _require(request, "registry.view_patient")
+    response = HttpResponse(content_type="text/csv")
+    stamp = timezone.localdate().isoformat()
+    response["Content-Disposition"] = f'attachment; filename="worklist-{stamp}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["section", "registry number", "site", "detail"])
+    writer.writerows(dashboards.worklist_rows(request.user, today=timezone.localdate()))
+    return response
 
 
 # --- data entry ---------------------------------------------------------------
@@ -91,7 +120,7 @@ def patient_list(request):
                 return redirect("registry:patient_detail", pk=found[0])
     else:
         patients = filterset.qs
-    table = PatientTable(selectors.patient_rows(patients))
+    table = PatientTable(monitor.with_status_counts(selectors.patient_rows(patients)))
     # Count the filtered patients without the list's columns.
     paginate = {**PAGINATION, "count": patients.count}
     RequestConfig(request, paginate=paginate).configure(table)
@@ -110,6 +139,7 @@ def patient_detail(request, pk: int):
     _require(request, "registry.view_patient")
     patient = selectors.patient_for_user(request.user, pk)
     chart = selectors.patient_chart(patient, today=timezone.localdate())
+    status_rows = monitor.status_rows(request.user, patient)
     ctx = {
         "chart": chart,
         "patient": patient,
@@ -117,10 +147,10 @@ def patient_detail(request, pk: int):
         "timeline": _timeline_rows(request.user, chart),
         "show_identifiers": request.user.has_perm("registry.view_identifiers"),
         # form status and data queries (registry.monitor)
-        "status_rows": monitor.status_rows(request.user, patient),
+        "status_rows": status_rows,
         "patient_queries": monitor.patient_queries(request.user, patient),
     }
-    return render(request, "registry/patient_detail.html", ctx)
+    return render(request, "registry/patient_detail.html", monitor.without_locked(ctx))
 
 
 def _add_buttons(user, chart) -> list[tuple[RecordKind, str]]:
@@ -275,6 +305,9 @@ def data_quality(request):
         # the stored derived facts: the last check_facts, and any row missing now
         "facts_check": FactsCheck.objects.first(),
         "facts_missing": sum(site.without_facts for site in sites),
+        # form status and data queries per site (registry.monitor, .queries)
+        "site_status": monitor.site_status(patients),
+        "counts": queries.counts(DataQuery.objects.for_user(request.user)),
     }
     return render(request, "registry/data_quality.html", ctx)
 

@@ -345,6 +345,9 @@ class AccessMatrixTests(TestCase):
                 patient_other,
             ),
             "registry:audit_log": Case(reverse("registry:audit_log"), managers_only),
+            "registry:worklist_export": Case(
+                reverse("registry:worklist_export"), patient_page
+            ),
             "registry:audit_export": Case(
                 reverse("registry:audit_export"), managers_only
             ),

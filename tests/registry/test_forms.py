@@ -313,7 +313,9 @@ class RecordDeleteTests(CastTestCase):
 
     def test_nurse_deletes_a_record_and_the_history_keeps_who(self):
         self.client.force_login(self.nina)
-        response = self.client.post(self.url, {"version": "1", "reason": "entered twice"})
+        response = self.client.post(
+            self.url, {"version": "1", "reason": "entered twice"}
+        )
         self.assertRedirects(response, self.patient.get_absolute_url())
         self.assertFalse(Operation.objects.exists())
         deletion = Operation.history.get(history_type="-")
@@ -322,7 +324,12 @@ class RecordDeleteTests(CastTestCase):
     def test_nurse_may_not_delete_a_patient(self):
         self.client.force_login(self.nina)
         url = reverse("registry:patient_delete", args=[self.patient.pk])
-        self.assertEqual(self.client.post(url, {"version": "1", "reason": "entered twice"}).status_code, 403)
+        self.assertEqual(
+            self.client.post(
+                url, {"version": "1", "reason": "entered twice"}
+            ).status_code,
+            403,
+        )
         self.assertTrue(Patient.objects.filter(pk=self.patient.pk).exists())
 
     def test_data_manager_deletes_a_patient_with_all_records(self):

@@ -127,7 +127,8 @@ class PatientDetailTests(CastTestCase):
                     self.patient, date=D(2004, 7, month), palliative_procedure="stent"
                 )
         self.assertEqual(counts[0], counts[1])
-        self.assertLessEqual(counts[0], 12)
+        # 12, plus one each for the form status card and the data queries
+        self.assertLessEqual(counts[0], 14)
 
 
 class ErrorPageTests(CastTestCase):

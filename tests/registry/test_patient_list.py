@@ -172,7 +172,8 @@ class PatientListCountTests(CastTestCase):
         with CaptureQueriesContext(connection) as queries:
             response = self.client.get(URL, {"site": self.north.pk})
         self.assertEqual(response.context["table"].paginator.count, 1)
-        [count] = [q["sql"] for q in queries if "COUNT(" in q["sql"]]
+        # the paginator's count (the rows' query counts form statuses inside)
+        [count] = [q["sql"] for q in queries if q["sql"].startswith("SELECT COUNT(")]
         self.assertNotIn("registry_operation", count)
 
     def test_count_agrees_with_the_rows_under_a_derived_filter(self):

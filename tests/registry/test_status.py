@@ -332,6 +332,7 @@ class AdminLockTests(LockTestCase):
                 "action": "delete_selected",
                 "_selected_action": [self.operation.pk],
                 "post": "yes",
+                "change_reason": "duplicate",
             },
         )
         self.assertEqual(response.status_code, 403)
@@ -357,3 +358,105 @@ class LockRollbackTests(TestCase):
         with self.assertRaises(ValidationError), transaction.atomic():
             Operation.objects.all().update(margin="R2")
         self.assertEqual(patient.operations.get().margin, "")
+
+
+class StatusPagesTests(CastTestCase):
+    def setUp(self):
+        self.patient = make_full_patient(site=self.north)
+        self.url = reverse(
+            "registry:record_status", args=[self.patient.pk, "operation"]
+        )
+
+    def test_nurse_marks_complete_on_the_patient_page_but_may_not_verify(self):
+        self.client.force_login(self.nina)
+        response = self.client.post(self.url, {"to": "1"})
+        self.assertRedirects(response, self.patient.get_absolute_url() + "#form-status")
+        self.assertEqual(self.client.post(self.url, {"to": "2"}).status_code, 403)
+        page = self.client.get(self.patient.get_absolute_url())
+        self.assertContains(page, '<span class="badge status-complete">Complete</span>')
+        # her moves: reopen only, no verify or lock button
+        self.assertContains(page, "Reopen")
+        self.assertNotContains(page, ">Verify<")
+
+    def test_manager_locks_and_the_page_and_list_show_it(self):
+        lock(self.patient, "operation", manager=self.mark)
+        self.client.force_login(self.mark)
+        page = self.client.get(self.patient.get_absolute_url())
+        self.assertContains(page, '<span class="badge status-locked">Locked</span>')
+        self.assertContains(page, "Unlock")
+        listing = self.client.get(reverse("registry:patient_list"))
+        self.assertContains(listing, "1 locked")
+
+    def test_the_patient_page_offers_no_change_of_locked_records(self):
+        lock(self.patient, "operation", manager=self.mark)
+        operation = self.patient.operations.get()
+        self.client.force_login(self.nina)
+        page = self.client.get(self.patient.get_absolute_url())
+        args = [self.patient.pk, "operation", operation.pk]
+        self.assertNotContains(page, reverse("registry:record_update", args=args))
+        self.assertNotContains(page, reverse("registry:record_delete", args=args))
+        self.assertNotContains(page, "Add operation")
+        self.assertContains(page, "Add follow-up")  # other kinds stay open
+
+    def test_unlocking_without_a_reason_is_refused_with_a_message(self):
+        lock(self.patient, "operation", manager=self.mark)
+        self.client.force_login(self.mark)
+        response = self.client.post(self.url, {"to": "2"}, follow=True)
+        self.assertContains(response, "Give a reason to unlock")
+        self.assertEqual(
+            RecordStatus.objects.get(patient=self.patient, kind="operation").status,
+            FormStatus.LOCKED,
+        )
+
+    def test_data_quality_counts_statuses_per_site_in_one_query(self):
+        from registry import monitor
+
+        other = make_full_patient(site=self.south)
+        lock(self.patient, "operation", manager=self.mark)
+        status.set_status(patient=other, kind="tumour", to=1, user=self.mark)
+        with self.assertNumQueries(1):
+            rows = monitor.site_status(Patient.objects.all())
+        self.assertEqual(
+            [(row.code, row.counts) for row in rows],
+            [
+                ("NTH", {"incomplete": 7, "complete": 0, "verified": 0, "locked": 1}),
+                ("STH", {"incomplete": 7, "complete": 1, "verified": 0, "locked": 0}),
+            ],
+        )
+        self.client.force_login(self.mark)
+        page = self.client.get(reverse("registry:data_quality"))
+        self.assertContains(page, "Form status by site")
+
+
+class AdminDeletionReasonTests(CastTestCase):
+    def setUp(self):
+        self.patient = make_full_patient(site=self.north)
+        self.operation = self.patient.operations.get()
+        self.client.force_login(self.mark)
+
+    def test_admin_delete_without_a_reason_is_refused(self):
+        url = reverse("admin:registry_operation_delete", args=[self.operation.pk])
+        self.assertContains(self.client.get(url), "Reason for deleting")
+        response = self.client.post(url, {"post": "yes"}, follow=True)
+        self.assertContains(response, "Say why this is deleted")
+        self.assertTrue(Operation.objects.filter(pk=self.operation.pk).exists())
+        self.client.post(url, {"post": "yes", "change_reason": "duplicate entry"})
+        self.assertFalse(Operation.objects.filter(pk=self.operation.pk).exists())
+        deletion = Operation.history.get(history_type="-")
+        self.assertEqual(deletion.history_change_reason, "duplicate entry")
+        self.assertEqual(deletion.history_user, self.mark)
+
+    def test_admin_bulk_delete_needs_a_reason_and_keeps_it(self):
+        url = reverse("admin:registry_operation_changelist")
+        data = {
+            "action": "delete_selected",
+            "_selected_action": [self.operation.pk],
+            "post": "yes",
+        }
+        response = self.client.post(url, data, follow=True)
+        self.assertContains(response, "Say why this is deleted")
+        self.assertTrue(Operation.objects.filter(pk=self.operation.pk).exists())
+        self.client.post(url, {**data, "change_reason": "test patient"})
+        self.assertFalse(Operation.objects.filter(pk=self.operation.pk).exists())
+        deletion = Operation.history.get(history_type="-")
+        self.assertEqual(deletion.history_change_reason, "test patient")

@@ -1,0 +1,189 @@
+"""The home page of each role: the nurse's worklist, the data manager's overview.
+
+Selectors with a fixed number of queries each: the worklist (overdue
+follow-ups, open queries, incomplete records) reads the stored facts and the
+status rows; the manager's overview counts accrual by year of diagnosis and
+completeness and verification per site in the database. The analyst's recent
+reports come from the analytics app's template tag (registry never imports
+analytics).
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from django.db.models import Count, Exists, F, OuterRef, QuerySet, Sum
+from django.db.models.functions import ExtractYear
+
+from registry import monitor, quality
+from registry.derive import KEY_FIELDS
+from registry.models import DataQuery, Patient, RecordStatus
+from registry.models.queries import QueryStatus
+from registry.models.status import FormKind, FormStatus
+
+#: Rows of each worklist section shown on the page (the CSV has them all).
+SHOWN = 25
+
+
+@dataclass(frozen=True)
+class Worklist:
+    overdue: list
+    overdue_count: int
+    queries: list
+    queries_count: int
+    incomplete: list
+    incomplete_count: int
+
+
+def _overdue(patients: QuerySet, today: datetime.date) -> QuerySet:
+    failing = quality.filter_check(patients, "overdue", today=today)
+    return (
+        patients.filter(pk__in=failing.values("pk"))
+        .annotate(last_contact=F("facts__last_contact"))
+        .order_by("facts__last_contact", "registry_number")
+    )
+
+
+def _incomplete(patients: QuerySet) -> QuerySet:
+    """Patients with a kind of record not yet marked complete (or beyond)."""
+    done = RecordStatus.objects.filter(
+        patient=OuterRef("pk"), status__gte=FormStatus.COMPLETE
+    )
+    finished = (
+        done.order_by()
+        .values("patient")
+        .annotate(n=Count("pk"))
+        .filter(n=len(FormKind.values))
+    )
+    return patients.exclude(Exists(finished)).order_by("-updated_at", "pk")
+
+
+def _open_queries(user) -> QuerySet:
+    return (
+        DataQuery.objects.for_user(user)
+        .filter(status=QueryStatus.OPEN)
+        .select_related("patient")
+        .order_by("opened_at")
+    )
+
+
+def worklist(user, *, today: datetime.date) -> Worklist:
+    """Return the nurse's worklist at her sites (six queries)."""
+    patients = Patient.objects.for_user(user)
+    overdue = _overdue(patients, today)
+    queries = _open_queries(user)
+    incomplete = _incomplete(patients)
+    return Worklist(
+        overdue=list(overdue.select_related("site")[:SHOWN]),
+        overdue_count=overdue.count(),
+        queries=list(queries[:SHOWN]),
+        queries_count=queries.count(),
+        incomplete=list(incomplete.select_related("site")[:SHOWN]),
+        incomplete_count=incomplete.count(),
+    )
+
+
+def worklist_rows(user, *, today: datetime.date):
+    """Yield every worklist row for the CSV: section, patient, site, detail."""
+    patients = Patient.objects.for_user(user)
+    for patient in _overdue(patients, today).select_related("site").iterator():
+        yield (
+            "Follow-up overdue",
+            patient.registry_number,
+            patient.site.code,
+            f"last contact {patient.last_contact:%Y-%m-%d}"
+            if patient.last_contact
+            else "no contact",
+        )
+    for query in _open_queries(user).select_related("patient__site").iterator():
+        yield (
+            "Open data query",
+            query.patient.registry_number,
+            query.patient.site.code,
+            f"query {query.pk}: {query.question}",
+        )
+    for patient in _incomplete(patients).select_related("site").iterator():
+        yield ("Records not complete", patient.registry_number, patient.site.code, "")
+
+
+@dataclass(frozen=True)
+class Bar:
+    year: int
+    n: int
+    x: float
+    y: float
+    height: float
+    width: float
+
+    @property
+    def label_y(self) -> float:
+        return self.y - 4
+
+
+#: The accrual chart's drawing area (SVG user units).
+CHART_WIDTH, CHART_HEIGHT, BAR_GAP = 600, 160, 4
+
+
+def accrual(patients: QuerySet) -> list[Bar]:
+    """Return patients by year of diagnosis, laid out as SVG bars (one query)."""
+    rows = list(
+        patients.exclude(facts__diagnosis_date=None)
+        .annotate(year=ExtractYear("facts__diagnosis_date"))
+        .values("year")
+        .annotate(n=Count("pk"))
+        .order_by("year")
+    )
+    if not rows:
+        return []
+    most = max(row["n"] for row in rows)
+    width = CHART_WIDTH / len(rows)
+    bars = []
+    for i, row in enumerate(rows):
+        height = CHART_HEIGHT * row["n"] / most
+        bars.append(
+            Bar(
+                year=row["year"],
+                n=row["n"],
+                x=round(i * width + BAR_GAP / 2, 1),
+                y=round(CHART_HEIGHT - height + 20, 1),
+                height=round(height, 1),
+                width=round(width - BAR_GAP, 1),
+            )
+        )
+    return bars
+
+
+@dataclass(frozen=True)
+class SiteOverview:
+    code: str
+    name: str
+    patients: int
+    completeness: float | None
+    verified: float | None
+
+
+def site_overview(patients: QuerySet) -> list[SiteOverview]:
+    """Return completeness of key fields and the share of forms verified or
+    locked, per site (two aggregate queries)."""
+    filled = {
+        row["site__code"]: row
+        for row in patients.order_by()
+        .values("site__code")
+        .annotate(n=Count("pk"), filled=Sum("facts__key_fields_filled"))
+    }
+    result = []
+    for site in monitor.site_status(patients):
+        n = filled.get(site.code, {}).get("n", 0)
+        total = filled.get(site.code, {}).get("filled") or 0
+        checked = site.counts["verified"] + site.counts["locked"]
+        result.append(
+            SiteOverview(
+                code=site.code,
+                name=site.name,
+                patients=site.patients,
+                completeness=100 * total / (n * len(KEY_FIELDS)) if n else None,
+                verified=100 * checked / site.forms if site.forms else None,
+            )
+        )
+    return result
