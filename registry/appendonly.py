@@ -71,3 +71,14 @@ def drop_statements(vendor: str, tables=TABLES) -> list[str]:
             for action in ("UPDATE", "DELETE")
         ]
     return []
+
+
+def reinstall(schema_editor) -> None:
+    """Drop and create the triggers: on SQLite a migration that remakes a history
+    table drops its triggers with it, so they are installed again after every
+    migrate (registry.apps) and by the migrations that merge branches."""
+    vendor = schema_editor.connection.vendor
+    for sql in drop_statements(vendor):
+        schema_editor.execute(sql)
+    for sql in create_statements(vendor):
+        schema_editor.execute(sql)

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class RegistryConfig(AppConfig):
@@ -11,3 +12,23 @@ class RegistryConfig(AppConfig):
         # Every save and delete of a clinical record refreshes the patient's
         # stored derived facts, in the same transaction.
         facts.connect()
+        # On SQLite, a migration that remakes a history table drops its
+        # append-only triggers: install them again after every migrate.
+        post_migrate.connect(reinstall_triggers, sender=self)
+
+
+def reinstall_triggers(sender, using="default", plan=None, **kwargs) -> None:
+    """Install the history tables' append-only triggers again after a migrate that
+    ran migrations (not after a test flush, which manages them itself)."""
+    from django.db import connections
+
+    from registry import appendonly
+
+    if not plan:
+        return
+    connection = connections[using]
+    existing = set(connection.introspection.table_names())
+    if not set(appendonly.TABLES) <= existing:
+        return
+    with connection.schema_editor() as editor:
+        appendonly.reinstall(editor)
