@@ -18,8 +18,6 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions, parsers, permissions, status
 from rest_framework.views import APIView
 
-from analytics import export
-from analytics.reports import ReportError, run_report
 from analytics.spec import MAX_JSON_CHARS, InvalidSpec, ReportSpec, parse_json
 
 app_name = "analytics_api"
@@ -47,6 +45,8 @@ class CanRunReports(permissions.BasePermission):
 
 
 def _errors(messages: list[str]) -> HttpResponse:
+    from analytics import export  # pandas: only when a report is answered
+
     return HttpResponse(
         export.to_json({"errors": messages}),
         status=status.HTTP_400_BAD_REQUEST,
@@ -85,6 +85,10 @@ class ReportApi(APIView):
         ],
     )
     def post(self, request):
+        # the statistics libraries load when a report is run, not with the URLs
+        from analytics import export
+        from analytics.reports import ReportError, run_report
+
         try:
             data = request.data
         except exceptions.ParseError as exc:
