@@ -14,24 +14,12 @@ from matplotlib.figure import Figure
 from analytics import formatting, plots, survival
 from analytics.plots import p_text
 from analytics.reports import Report
+from analytics.spec import CSV_TABLES
 from analytics.text import in_sentence
 
-#: Tables a report offers as CSV, by the name used in URLs and the command.
-TABLES = (
-    "groups",
-    "landmarks",
-    "at_risk",
-    "logrank",
-    "pairwise",
-    "cox",
-    "ph_test",
-    "followup",
-    "subgroups",
-    "baseline",
-    "associations",
-    "events",
-    "competing",
-)
+#: Tables a report offers as CSV (listed in analytics.spec, which the command's
+#: help reads without importing pandas).
+TABLES = CSV_TABLES
 FIGURE_FORMATS = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
 
 

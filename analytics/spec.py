@@ -85,6 +85,24 @@ LIST_LIMITS: dict[str, tuple[int, str]] = {
 TEXT_LIMITS = {"name": MAX_TEXT_LENGTH, "reference": MAX_TEXT_LENGTH}
 
 
+#: Tables a report offers as CSV, by the name used in URLs and the command.
+CSV_TABLES = (
+    "groups",
+    "landmarks",
+    "at_risk",
+    "logrank",
+    "pairwise",
+    "cox",
+    "ph_test",
+    "followup",
+    "subgroups",
+    "baseline",
+    "associations",
+    "events",
+    "competing",
+)
+
+
 class InvalidSpec(ValueError):
     """A specification that cannot be run; ``errors`` says what and where."""
 

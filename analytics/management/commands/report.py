@@ -13,7 +13,13 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from analytics.spec import MAX_JSON_CHARS, InvalidSpec, ReportSpec, parse_json
+from analytics.spec import (
+    CSV_TABLES,
+    MAX_JSON_CHARS,
+    InvalidSpec,
+    ReportSpec,
+    parse_json,
+)
 
 FORMATS = ("json", "csv", "xlsx", "pdf", "docx")
 #: Formats written as a file, never to standard output.
@@ -36,9 +42,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--table",
             default="groups",
-            help="With --format csv: which table (default groups; groups, "
-            "landmarks, at_risk, logrank, pairwise, cox, ph_test, followup, "
-            "subgroups, baseline, associations, events).",
+            help="With --format csv: which table (default groups; "
+            f"{', '.join(CSV_TABLES)}).",
         )
         parser.add_argument(
             "--user",
