@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from django.db.models import F, QuerySet
 
-from registry import dictionary
+from registry import derive, dictionary
 from registry.dictionary import PATIENT_REFERENCE
 from registry.models import Patient, TransferLog
 
@@ -135,31 +135,49 @@ def deidentified_tables(
     (rng or random.SystemRandom()).shuffle(order)
     width = len(str(len(numbers)))
     study = {n: f"S{i:0{width}d}" for n, i in zip(numbers, order, strict=True)}
-    diagnosis, birth = _key_dates(full)
+    diagnosis, ages = _key_dates(full)
     tables = []
     for table in full.values():
-        tables.append(_deidentified(table, study, diagnosis, birth))
+        tables.append(_deidentified(table, study, diagnosis, ages))
     return tables
 
 
 def _key_dates(full: dict[str, Table]) -> tuple[dict, dict]:
+    """Return each patient's date of diagnosis and age at diagnosis (uncapped).
+
+    The age is derive.age_at_diagnosis's: from the date of birth, or the age
+    recorded for a patient whose date of birth is not known.
+    """
     tumour = full["primary_tumour"]
     at = tumour.columns.index
     diagnosis = {r[at("registry_number")]: r[at("diagnosis_date")] for r in tumour.rows}
     patient = full["patient"]
     at = patient.columns.index
-    birth = {r[at("registry_number")]: r[at("date_of_birth")] for r in patient.rows}
-    return diagnosis, birth
+    ages = {
+        r[at("registry_number")]: derive.age_at_diagnosis(
+            r[at("date_of_birth")],
+            diagnosis.get(r[at("registry_number")]),
+            r[at("age_at_diagnosis")],
+        )
+        for r in patient.rows
+    }
+    return diagnosis, ages
 
 
-def _deidentified(table: Table, study: dict, diagnosis: dict, birth: dict) -> Table:
+#: Columns written by the de-identified export in another form, never as stored:
+#: the age at diagnosis is recomputed and capped (capped_age) as the last column.
+DERIVED_COLUMNS = ("date_of_birth", "age_at_diagnosis")
+
+
+def _deidentified(table: Table, study: dict, diagnosis: dict, ages: dict) -> Table:
     entries = dictionary.entry_map(table.name)
+    kept_out = (*PATIENT_REFERENCE, "site")
+    if table.name == "patient":
+        kept_out += DERIVED_COLUMNS
     keep = [
         n
         for n in table.columns
-        if not entries[n].identifier
-        and not entries[n].free_text
-        and n not in (*PATIENT_REFERENCE, "site", "date_of_birth")
+        if not entries[n].identifier and not entries[n].free_text and n not in kept_out
     ]
     columns = ["study_id"]
     labels = {"study_id": "Study id (random, this export only)"}
@@ -195,19 +213,25 @@ def _deidentified(table: Table, study: dict, diagnosis: dict, birth: dict) -> Ta
         if table.name in ("patient", "primary_tumour"):
             out.append(start.year if start else None)
         if table.name == "patient":
-            out.append(age(birth.get(number), start))
+            out.append(capped_age(ages.get(number)))
         rows.append(out)
     rows.sort(key=lambda r: (r[0], *[str(v) for v in r[1:]]))
     codes = {n: entries[n].codes for n in keep if entries[n].codes}
     return Table(table.name, columns, rows, labels, codes, kinds)
 
 
+def capped_age(years: int | None) -> int | None:
+    """Return an age in whole years with ages over 89 as 90 (Safe Harbor)."""
+    if years is None:
+        return None
+    return AGE_CAP if years > AGE_LIMIT else years
+
+
 def age(birth: datetime.date | None, on: datetime.date | None) -> int | None:
     """Return the age in whole years on a date, with ages over 89 as 90."""
     if birth is None or on is None:
         return None
-    years = on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
-    return AGE_CAP if years > AGE_LIMIT else years
+    return capped_age(derive.age_on(birth, on))
 
 
 def export_deidentified(

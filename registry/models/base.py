@@ -245,16 +245,14 @@ def check_date(
 def check_not_before_birth(
     errors: dict, field: str, value, what: str, patient_id: int | None
 ) -> None:
-    """Add an error if the date `value` lies before the patient's date of birth."""
-    from registry.models.patients import Patient
+    """Add an error if the date `value` lies before the patient's date of birth.
 
+    The date of birth is read through birth_date, so an import (known_dates)
+    checks against the file's dates without a query per record.
+    """
     if value is None or patient_id is None:
         return
-    birth = (
-        Patient.objects.filter(pk=patient_id)
-        .values_list("date_of_birth", flat=True)
-        .first()
-    )
+    birth = birth_date(patient_id)
     problem = derive.before_birth(value, birth, what=what)
     if problem:
         errors.setdefault(field, []).append(problem)

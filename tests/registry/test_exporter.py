@@ -162,6 +162,25 @@ class DeidentifiedExportTests(TestCase):
             exporter.age(datetime.date(1914, 1, 11), datetime.date(2004, 1, 10)), 89
         )
 
+    def test_recorded_age_is_used_without_a_date_of_birth_and_capped(self):
+        # Historical patients without a date of birth carry the age at diagnosis
+        # as recorded: 61 stays 61, 93 is written as 90 (Safe Harbor), and the
+        # stored column is not written beside the computed one.
+        for years in (61, 93):
+            make_full_patient(
+                site=self.site, date_of_birth=None, age_at_diagnosis=years
+            )
+        files = members(self.export().data)
+        header = files["patient.csv"].decode().splitlines()[0].split(",")
+        self.assertEqual(header.count("age_at_diagnosis"), 1)
+        ages = sorted(pd.read_csv(io.BytesIO(files["patient.csv"]))["age_at_diagnosis"])
+        self.assertEqual(ages, [61, 87, 88, 89, 90, 90, 90, 90])
+        sheet = xlsx_cells(self.export("xlsx").data)["patient"]
+        at = sheet[0].index("age_at_diagnosis")
+        self.assertEqual(max(row[at] for row in sheet[1:]), 90)
+        dta = members(self.export("dta").data)["patient.dta"]
+        self.assertEqual(pd.read_stata(io.BytesIO(dta))["age_at_diagnosis"].max(), 90)
+
     def test_study_ids_are_drawn_again_for_each_export(self):
         def ids(seed):
             files = members(self.export(rng=random.Random(seed)).data)
