@@ -21,7 +21,9 @@ from functools import cache
 
 from django.core import validators as django_validators
 from django.db import models
+from django.db.models.fields import PositiveIntegerRelDbTypeMixin
 
+from registry import derive
 from registry.choices import Missing
 
 #: Model fields that are bookkeeping, not clinical variables: kept out of the
@@ -125,9 +127,15 @@ def kind_named(name: str) -> RecordKind | None:
 
 
 #: The chronology rules of the models' clean() methods, in words, by kind and
-#: field (registry/models; the models apply them, this only describes them).
+#: field (registry/models; the models apply them, this only describes them; the
+#: limits are registry.derive's).
 CHRONOLOGY = {
-    ("patient", "date_of_birth"): "not after the date of diagnosis; not before 1900",
+    ("patient", "date_of_birth"): "required unless the age at diagnosis is given "
+    "(historical data); not after the date of diagnosis; not before "
+    f"{derive.EARLIEST_BIRTH}",
+    ("patient", "age_at_diagnosis"): "only when the date of birth is not known, "
+    f"then required; at most {derive.MAX_AGE_AT_DIAGNOSIS}; if both are given, the "
+    "age on the date of diagnosis",
     ("primary_tumour", "diagnosis_date"): "not before the date of birth, not after "
     "death or the first follow-up contact",
     ("primary_tumour", "anal_verge_cm"): "rectal tumours only",
@@ -164,6 +172,23 @@ def _type(f) -> str:
     return "text"
 
 
+def _limits(f) -> list:
+    """Return the field's own limits, not the database column's range.
+
+    Django adds the column's range to an integer field's validators, which
+    depends on the database (SQLite's 64-bit maximum, PostgreSQL's 32767): the
+    dictionary states the field's limits, the same on every database. A positive
+    field's lower bound 0 is a limit of the field.
+    """
+    found = list(f._validators)
+    positive = isinstance(f, PositiveIntegerRelDbTypeMixin)
+    if positive and not any(
+        isinstance(v, django_validators.MinValueValidator) for v in found
+    ):
+        found.insert(0, django_validators.MinValueValidator(0))
+    return found
+
+
 def _rule(kind: str, f, kind_of_value: str) -> str:
     """Return the field's validation rule in words, from the field itself."""
     parts = []
@@ -181,7 +206,7 @@ def _rule(kind: str, f, kind_of_value: str) -> str:
         parts.append("the code of the site the import is run for")
     elif f.max_length:
         parts.append(f"text of at most {f.max_length} characters")
-    for validator in f.validators:
+    for validator in _limits(f):
         if isinstance(validator, django_validators.MinValueValidator):
             parts.append(f"at least {validator.limit_value}")
         elif isinstance(validator, django_validators.MaxValueValidator):

@@ -11,9 +11,10 @@ The **de-identified** export follows HIPAA's Safe Harbor method (45 CFR
 164.514(b)(2)): no MRN, date of birth, registry number or source record id (each
 patient gets a study id drawn at random for this export only, so two exports
 cannot be linked); every date is given as days from the diagnosis, with the
-year of diagnosis; ages over 89 are given as 90; free text is left out (it can
-name anyone); the site is left out. A cohort smaller than the minimum cell size
-is refused, as a report of it would be.
+year of diagnosis; the age at diagnosis (from the date of birth, or the age
+recorded when it is not known) with ages over 89 given as 90; free text is left
+out (it can name anyone); the site is left out. A cohort smaller than the minimum
+cell size is refused, as a report of it would be.
 
 Queries: one per record kind, whatever the number of patients.
 """

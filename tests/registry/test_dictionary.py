@@ -9,7 +9,7 @@ import json
 from django.db import models
 from django.test import SimpleTestCase
 
-from registry import dictionary, facts
+from registry import derive, dictionary, facts
 from registry.choices import Missing
 from registry.dictionary import NOT_VARIABLES, PATIENT_REFERENCE
 
@@ -76,6 +76,42 @@ class DictionaryTests(SimpleTestCase):
             )
         # the margin's "not applicable" is a missing-data code
         self.assertIn("na", dictionary.entry_map("operation")["margin"].missing_codes)
+
+    def test_the_age_at_diagnosis_stands_in_for_the_date_of_birth(self):
+        patient = dictionary.entry_map("patient")
+        age = patient["age_at_diagnosis"]
+        self.assertEqual(
+            (age.type, age.unit, age.required, age.identifier),
+            ("integer", "years", False, False),
+        )
+        self.assertIn(f"at most {derive.MAX_AGE_AT_DIAGNOSIS}", age.validation)
+        self.assertIn("only when the date of birth is not known", age.validation)
+        birth = patient["date_of_birth"]
+        self.assertEqual((birth.required, birth.identifier), (False, True))
+        self.assertIn("required unless the age at diagnosis", birth.validation)
+        self.assertIn(f"not before {derive.EARLIEST_BIRTH}", birth.validation)
+
+    def test_limits_are_the_fields_not_the_databases(self):
+        # Django adds the column's range to an integer field's validators
+        # (SQLite 9223372036854775807, PostgreSQL 32767): not a limit to publish.
+        for entry in dictionary.entries():
+            with self.subTest(entry=entry.name):
+                self.assertNotRegex(entry.validation, r"at most (32767|\d{6,})")
+        self.assertIn(
+            "at least 0; at most 37",
+            dictionary.entry_map("patient")["charlson_index"].validation,
+        )
+
+    def test_missing_codes_are_marked_in_the_downloads(self):
+        symptom = dictionary.entry_map("patient")["presenting_symptom"]
+        self.assertEqual(
+            symptom.missing_codes, {"unk": "Unknown", "nr": "Not recorded"}
+        )
+        self.assertIn("bleeding", symptom.codes)
+        self.assertNotIn("bleeding", symptom.missing_codes)
+        rows = list(csv.DictReader(io.StringIO(dictionary.as_csv().decode())))
+        (row,) = [r for r in rows if r["name"] == "presenting_symptom"]
+        self.assertEqual(row["missing_codes"], "unk=Unknown | nr=Not recorded")
 
     def test_units_only_on_numbers(self):
         for entry in dictionary.entries():
