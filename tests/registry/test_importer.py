@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import io
-from pathlib import Path
 
 import pytest
 from django.apps import apps
@@ -374,21 +373,3 @@ class LockedRecordTests(ImportTestCase):
         self.assertIn("locked", result.problems[0].message)
         # the same rows as stored: nothing changes, so nothing is refused
         self.assertTrue(self.run_import(cohort(2), commit=False).ok)
-
-
-class ExampleSetTests(ImportTestCase):
-    """docs/examples/import/small, which the README tells people to try, imports.
-
-    (The colon set is imported by tests/analytics/test_colon_import_report.py.)
-    """
-
-    SMALL = Path(__file__).resolve().parents[2] / "docs/examples/import/small"
-
-    def test_the_small_example_set_passes_the_dry_run_and_commits(self):
-        result = self.run_import(self.SMALL, commit=False)
-        self.assertTrue(result.ok, [str(p) for p in result.problems])
-        self.assertEqual(result.patients, 3)
-        self.assertEqual(result.rows, 25)
-        result = self.run_import(self.SMALL, commit=True)
-        self.assertTrue(result.committed)
-        self.assertEqual(Patient.objects.filter(site=self.site).count(), 3)
