@@ -26,6 +26,7 @@ __all__ = [
     "continuous_cell",
     "count_percent",
     "hazard_ratio",
+    "incidence_cell",
     "landmark_cell",
     "median_cell",
     "num",
@@ -93,6 +94,21 @@ def landmark_cell(mark: dict) -> str:
     return (
         f"{pct(mark.get('survival'))} "
         f"[{pct(mark.get('lower'))}–{pct(mark.get('upper'))}]"
+    )
+
+
+def incidence_cell(point: dict) -> str:
+    """Return a cumulative incidence at a time with its interval ("18% [9%–30%]"),
+    or n.e. beyond the group's last follow-up (as a survival cell). Before the
+    first event (0%, no variance) there is no interval to give: the estimate
+    alone."""
+    if not point.get("estimable"):
+        return NOT_ESTIMABLE
+    if _missing(point.get("lower")) and _missing(point.get("upper")):
+        return pct(point.get("estimate"))
+    return (
+        f"{pct(point.get('estimate'))} "
+        f"[{pct(point.get('lower'))}–{pct(point.get('upper'))}]"
     )
 
 

@@ -140,6 +140,13 @@ class ReportForm(forms.Form):
         label="Adjust hazard ratios for",
         widget=forms.CheckboxSelectMultiple,
     )
+    competing_risks = forms.BooleanField(
+        required=False,
+        label="Competing risks (cumulative incidence, Gray's test)",
+        help_text="Cumulative incidence of recurrence and of death from colorectal "
+        "cancer per group, deaths from other causes competing, compared with "
+        "Gray's test. Not with the landmark index.",
+    )
     contents = forms.ChoiceField(
         label="Report contents",
         choices=CONTENTS,
@@ -245,6 +252,13 @@ class ReportForm(forms.Form):
             )
 
     def _check_landmark(self, cleaned) -> None:
+        if cleaned.get("index") == "landmark" and cleaned.get("competing_risks"):
+            self.add_error(
+                "competing_risks",
+                "Competing risks are not available with the landmark index: the "
+                "cumulative incidence is estimated from the index date. Untick it, "
+                "or count time from another date.",
+            )
         if cleaned.get("index") != "landmark":
             # shown only with the landmark index; a value left in the hidden
             # field (or sent without the page's script) is ignored
@@ -314,6 +328,7 @@ class ReportForm(forms.Form):
             "conf_level": data["conf_level"],
             "covariates": data.get("covariates") or [],
             "baseline": data.get("baseline") or [],
+            "competing_risks": bool(data.get("competing_risks")),
         }
         if data.get("contents") == "survival":
             spec.update(baseline=[], associations=[], subgroups=[])

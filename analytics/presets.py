@@ -84,5 +84,32 @@ PRESETS: dict[str, Preset] = {
                 "subgroups": [],
             },
         ),
+        Preset(
+            "css-competing-risks",
+            "CSS and competing risks",
+            "Cancer-specific survival by resection strategy in the seed study's "
+            "cohort and cut-off, with the cumulative incidence of recurrence and "
+            "of death from colorectal cancer (deaths from other causes competing) "
+            "compared by Gray's test; survival only.",
+            {
+                "name": "Cancer-specific survival and competing risks by resection "
+                "strategy",
+                "cohort": {
+                    "diagnosed_from": "2002-01-01",
+                    "diagnosed_to": "2008-12-31",
+                },
+                "group_by": "strategy",
+                "endpoint": "css",
+                "index": "diagnosis",
+                "as_of": "2009-12-31",
+                "time_unit": "months",
+                "times": [12, 24, 36, 60],
+                "reference": "synchronous",
+                "baseline": [],
+                "associations": [],
+                "subgroups": [],
+                "competing_risks": True,
+            },
+        ),
     )
 }

@@ -113,6 +113,7 @@ def report_result(request):
     ctx = {
         "data": data,
         "figure": result.figure_data_uri(),
+        "competing_figure": _competing_figure(data),
         "query": request.GET.urlencode(),
         # the specification as given: a blank cut-off stays blank when saved
         "spec_json": json.dumps(form.spec().to_dict()),
@@ -264,6 +265,7 @@ def report_run_detail(request, pk: int):
         "data": data,
         "run": run,
         "figure": _png_data_uri(data),
+        "competing_figure": _competing_figure(data),
         "downloads": _downloads(
             lambda fmt: reverse("analytics:report_run_download", args=[run.pk, fmt]), ""
         ),
@@ -454,6 +456,26 @@ def _png_data_uri(data: dict) -> str:
     curves = export.curves_from_dict(data["curves"])
     png = export.figure_bytes(data, curves, "png")
     return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def _competing_figure(data: dict) -> dict | None:
+    """Return the competing-risks figure as a PNG data URI with its caption (the
+    PDF's and the DOCX's), or None without the section or with every group
+    hidden. Drawn from the result's data: the page reads nothing more from the
+    database."""
+    import base64
+
+    from analytics import export
+    from analytics.documents.common import competing_caption
+
+    section = data.get("competing_risks")
+    if not section or not any(a["groups"] for a in section["analyses"]):
+        return None
+    png = export.competing_figure_bytes(data, "png")
+    return {
+        "src": "data:image/png;base64," + base64.b64encode(png).decode(),
+        "caption": competing_caption(data),
+    }
 
 
 def _landmark_query(request, data: dict) -> str | None:

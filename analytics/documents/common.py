@@ -52,6 +52,26 @@ def km_picture(data: dict, curves) -> Picture:
     return picture(export.figure(data, curves), caption)
 
 
+def competing_caption(data: dict) -> str:
+    """Return what the competing-risks figure shows (the page's alt text too)."""
+    return (
+        "Cumulative incidence (Aalen-Johansen) of recurrence or progression and of "
+        "death from colorectal cancer by "
+        f"{data['grouping']['label'].lower()}, deaths from other causes competing; "
+        "Gray's test in each legend."
+    )
+
+
+def competing_picture(data: dict) -> Picture | None:
+    """Return the competing-risks figure, or None without the section (or with
+    every group hidden by disclosure control)."""
+    section = data.get("competing_risks")
+    if not section or not any(a["groups"] for a in section["analyses"]):
+        return None
+    fig = plots.competing_figure(section, time_unit=data["time_unit"])
+    return picture(fig, competing_caption(data))
+
+
 def forest_picture(data: dict) -> Picture | None:
     """Return the forest plot of the Cox hazard ratios, or None without a model."""
     cox = data.get("cox") or {}

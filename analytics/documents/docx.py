@@ -266,6 +266,11 @@ def render(data: dict, curves) -> bytes:
         forest = common.forest_picture(data)
         if forest is not None:
             out.picture(forest)
+    if tables.competing:
+        out.table(tables.competing)
+        figure = common.competing_picture(data)
+        if figure is not None:
+            out.picture(figure)
     out.section(tables.followup)
     for table in [*tables.subgroups, *tables.associations]:
         out.table(table)

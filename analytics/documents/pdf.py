@@ -2,7 +2,8 @@
 
 Title, cohort and cut-off, warnings, the Kaplan-Meier figure, the results and
 methods paragraphs, then every table exactly as the page prints it
-(:mod:`analytics.documents.tables`), the Cox forest plot and the follow-up.
+(:mod:`analytics.documents.tables`), the Cox forest plot, the competing-risks
+table and figure (with the section) and the follow-up.
 Every page is numbered "Page n of N".
 
 Tables are fitted to the page rather than cut: a table too wide for a portrait
@@ -355,6 +356,12 @@ def story(data: dict, curves) -> list:
         if forest is not None:
             caption = Paragraph(_text(forest.caption), styles["caption"])
             flow.text(KeepTogether([_image(forest, width), caption]))
+    if tables.competing:
+        flow.table(tables.competing)
+        figure = common.competing_picture(data)
+        if figure is not None:
+            caption = Paragraph(_text(figure.caption), styles["caption"])
+            flow.text(KeepTogether([_image(figure, width), caption]))
     flow.text(*_section(tables.followup, styles))
     for table in [*tables.subgroups, *tables.associations]:
         flow.table(table)

@@ -19,6 +19,7 @@ from analytics.formatting import (
     count_percent,
     hazard_ratio,
     in_sentence,
+    incidence_cell,
     landmark_cell,
     median_cell,
     num,
@@ -101,10 +102,13 @@ class ReportTables:
     associations: list[Table]
     baseline: Table | None
     followup: Section
+    #: the competing-risks section's table (None without the section)
+    competing: Table | None = None
 
     def all(self) -> list[Table]:
         """Return the tables present, in reading order."""
-        tables = [self.groups, self.pairwise, self.cox, *self.subgroups]
+        tables = [self.groups, self.pairwise, self.cox, self.competing]
+        tables += self.subgroups
         tables += [*self.associations, self.baseline]
         return [t for t in tables if t is not None]
 
@@ -119,6 +123,7 @@ def report_tables(data: dict) -> ReportTables:
         associations=[association_table(a) for a in data.get("associations") or []],
         baseline=baseline_table(data),
         followup=followup_section(data),
+        competing=competing_table(data),
     )
 
 
@@ -360,6 +365,97 @@ def association_table(association: dict) -> Table:
             + "."
         ],
         css_class="narrow-table",
+    )
+
+
+# --- competing risks -------------------------------------------------------------
+
+
+def gray_text(analysis: dict) -> str:
+    """Return Gray's test of an event and of its competing event as a sentence."""
+    parts = []
+    for key, label in (
+        ("gray", analysis["label"]),
+        ("gray_competing", analysis["competing_label"]),
+    ):
+        test = analysis.get(key)
+        if test is None or test.get("p_value") is None:
+            parts.append(f"{label}, not computed")
+        else:
+            parts.append(
+                f"{label}, χ² = {num(test['statistic'], 2)}, df = {test['df']}, "
+                f"{p_text(test['p_value'])}"
+            )
+    return f"Gray's test: {'; '.join(parts)}."
+
+
+def competing_table(data: dict) -> Table | None:
+    """Return the cumulative incidence of each event per group at the section's
+    times, with its interval, and Gray's tests below; None without the section.
+
+    The event and its competing event head each block of rows; a count hidden by
+    disclosure control ("<5") is printed as it is, a hidden group is not listed.
+    """
+    section = data.get("competing_risks")
+    analyses = [a for a in (section or {}).get("analyses", []) if a["groups"]]
+    if not analyses:
+        return None
+    times = analyses[0]["times"]
+    unit = data["time_unit"]
+    rows = []
+    for analysis in analyses:
+        for i, group in enumerate(analysis["groups"]):
+            first = i == 0
+            rows.append(
+                [
+                    Cell(
+                        analysis["label"].capitalize() if first else "",
+                        header=True,
+                        detail=f"competing: {analysis['competing_label']}"
+                        if first
+                        else "",
+                    ),
+                    Cell(group["group"]),
+                    Cell(str(group["n"]), numeric=True),
+                    Cell(str(group["events"]), numeric=True),
+                    Cell(str(group["competing"]), numeric=True),
+                    *[
+                        Cell(
+                            incidence_cell(point),
+                            numeric=True,
+                            muted=not point.get("estimable"),
+                            title="" if point.get("estimable") else NOT_ESTIMABLE_TITLE,
+                        )
+                        for point in group["at"]
+                    ],
+                ]
+            )
+    notes = [gray_text(a) for a in analyses]
+    unknown = section.get("deaths_unknown_cause")
+    if unknown not in (None, 0):
+        notes.append(
+            f"Deaths without a recorded cause ({unknown}) are counted with the "
+            "other causes."
+        )
+    return Table(
+        key="competing",
+        title="Competing risks: cumulative incidence",
+        caption=(
+            f"Aalen-Johansen cumulative incidence [{pct(section['conf_level'])} CI] "
+            f"by {in_sentence(data['grouping']['label'])}; events and competing "
+            "events counted per group."
+        ),
+        columns=[
+            Column("Event"),
+            Column("Group"),
+            Column("n", numeric=True),
+            Column("Events", numeric=True),
+            Column("Competing events", numeric=True),
+            *[Column(f"{num(t, 0)} {unit}", numeric=True) for t in times],
+        ],
+        rows=rows,
+        notes=notes,
+        keep_columns=2,
     )
 
 
