@@ -81,8 +81,11 @@ class PatientFilter(django_filters.FilterSet):
             (str(year), str(year)) for year in years
         ]
         self.form.label_suffix = ""  # builds the form: after the choices are set
+        self.set_placeholder()
+
+    def set_placeholder(self) -> None:
+        """Show an example the user can find: a registry number of their site."""
         site = _sites(self.request).order_by("code").first()
-        # An example the user can find: a registry number of their own site.
         example = f"e.g. {site.registry_prefix()}00012" if site else ""
         self.form.fields["registry_number"].widget.attrs["placeholder"] = example
 

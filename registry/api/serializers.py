@@ -9,11 +9,13 @@ refusal reads the same whichever door the data came in by.
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from registry.choices import Strategy, VitalStatus
 from registry.forms import RECORD_KINDS, PatientForm, RecordKind
 from registry.models import Patient, Site
+from registry.models.status import FormKind, FormStatus
 
 #: Stored derived facts shown with each patient (read only; registry.facts).
 PATIENT_FACTS = ("diagnosis_date", "strategy", "vital_status", "last_contact")
@@ -48,11 +50,48 @@ class VersionedSerializer(serializers.ModelSerializer):
         return data
 
 
+#: A form status as the API writes it: incomplete, complete, verified, locked.
+STATUS_NAMES = {status: status.name.lower() for status in FormStatus}
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "properties": {
+            kind: {"type": "string", "enum": list(STATUS_NAMES.values())}
+            for kind in FormKind.values
+        },
+        "required": list(FormKind.values),
+        "readOnly": True,
+        "description": "The form status of each kind of record (a locked kind "
+        "refuses every write with 423; a verified one needs a reason).",
+    }
+)
+class FormStatusField(serializers.Field):
+    """Each kind's form status (registry.status); a kind without a row is
+    incomplete. Reads the patient's prefetched ``form_statuses``."""
+
+    def __init__(self, **kwargs):
+        kwargs["read_only"] = True
+        kwargs["source"] = "*"
+        super().__init__(**kwargs)
+
+    def to_representation(self, patient):
+        found = {row.kind: row.status for row in patient.form_statuses.all()}
+        return {
+            kind: STATUS_NAMES[FormStatus(found.get(kind, FormStatus.INCOMPLETE))]
+            for kind in FormKind.values
+        }
+
+
 class PatientSerializer(VersionedSerializer):
-    """A patient: the fields of the patient form and the stored derived facts.
+    """A patient: the fields of the patient form, the stored derived facts and
+    each kind's form status.
 
     The MRN and date of birth are left out for users without the identifier
-    permission, in what they read and what they may write.
+    permission, in what they read and what they may write; the age at diagnosis
+    (given when the date of birth is not known) is not an identifier, and is
+    shown as on the patient form.
     """
 
     site = serializers.SlugRelatedField(
@@ -68,6 +107,7 @@ class PatientSerializer(VersionedSerializer):
         VitalStatus.choices, read_only=True, allow_null=True
     )
     last_contact = serializers.DateField(read_only=True, allow_null=True)
+    form_status = FormStatusField()
 
     class Meta:
         model = Patient
@@ -78,6 +118,7 @@ class PatientSerializer(VersionedSerializer):
             "version",
             "reason",
             *PATIENT_FACTS,
+            "form_status",
         ]
         read_only_fields = ["registry_number"]
         # The model's full_clean checks uniqueness, with the forms' message.

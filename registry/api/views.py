@@ -18,10 +18,11 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import exceptions, permissions, status, viewsets
 
 from registry import selectors, services
+from registry import status as form_status
 from registry.api.serializers import RECORD_SERIALIZERS, PatientSerializer
 from registry.filters import PatientFilter, _sites
 from registry.forms import RECORD_KINDS, RecordKind
-from registry.models import Patient
+from registry.models import Patient, RecordStatus
 from registry.selectors import RecordChange
 
 
@@ -107,6 +108,23 @@ def _refusal(error: ValidationError) -> exceptions.APIException:
     return exceptions.ValidationError(detail)
 
 
+def refuse_if_locked(record) -> None:
+    """Refuse (423) a write to a locked kind before reading the body.
+
+    The model refuses the save anyway (registry.status.check_write, the same
+    message); asking first means a locked record answers 423 whatever the body
+    holds, rather than a 400 about fields that could not be saved either way.
+    Other refusals of check_write (a verified record's missing reason) wait for
+    the save, where the reason sent is known.
+    """
+    try:
+        form_status.check_write(record)
+    except ValidationError as error:
+        refusal = _refusal(error)
+        if isinstance(refusal, Locked):
+            raise refusal from None
+
+
 class VersionedViewSet(viewsets.ModelViewSet):
     """Create, update and delete through registry.services, never over a newer
     version; the loaded version comes with the request."""
@@ -118,6 +136,12 @@ class VersionedViewSet(viewsets.ModelViewSet):
         response = super().retrieve(request, *args, **kwargs)
         response["ETag"] = f'"{response.data["version"]}"'
         return response
+
+    def get_object(self):
+        record = super().get_object()
+        if self.action in ("update", "partial_update"):
+            refuse_if_locked(record)
+        return record
 
     def perform_create(self, serializer):
         values = dict(serializer.validated_data)
@@ -204,6 +228,19 @@ class ApiPatientFilter(PatientFilter):
         queryset=_sites, to_field_name="code", label="Site code"
     )
 
+    def set_placeholder(self) -> None:
+        """No example registry number: the page's search box is not drawn here."""
+
+
+def with_form_status(patients: models.QuerySet) -> models.QuerySet:
+    """Return `patients` with their form status rows, read in one query."""
+    return patients.prefetch_related(
+        models.Prefetch(
+            "form_statuses",
+            queryset=RecordStatus.objects.only("pk", "patient_id", "kind", "status"),
+        )
+    )
+
 
 @extend_schema_view(
     update=extend_schema(parameters=[VERSION_PARAMETER]),
@@ -224,17 +261,23 @@ class PatientViewSet(VersionedViewSet):
         if self.action == "list":
             # the filters run on the plain queryset; the columns join afterwards
             return patients.order_by("registry_number")
+        if self.action == "retrieve":
+            return with_form_status(selectors.patient_rows(patients))
         return selectors.patient_rows(patients)
 
     def paginate_queryset(self, queryset):
         page = super().paginate_queryset(queryset)
         ids = [patient.pk for patient in page]
-        rows = selectors.patient_rows(Patient.objects.filter(pk__in=ids))
+        rows = with_form_status(
+            selectors.patient_rows(Patient.objects.filter(pk__in=ids))
+        )
         by_id = {row.pk: row for row in rows}
         return [by_id[pk] for pk in ids]
 
     def create(self, request, *args, **kwargs):
-        # The MRN and date of birth are required: only users who may see them.
+        # As the new-patient page: the MRN and date of birth are asked for (the
+        # age at diagnosis only when the birth date is not known), so only users
+        # who may see identifiers register patients.
         if not request.user.has_perm("registry.view_identifiers"):
             raise exceptions.PermissionDenied(
                 "Registering a patient needs the permission to see identifiers."
@@ -254,7 +297,9 @@ class PatientViewSet(VersionedViewSet):
 
     def _with_facts(self, pk: int) -> Patient:
         """Return the saved patient read again, with the refreshed stored facts."""
-        return selectors.patient_rows(Patient.objects.filter(pk=pk)).get()
+        return with_form_status(
+            selectors.patient_rows(Patient.objects.filter(pk=pk))
+        ).get()
 
 
 # --- records of every kind ----------------------------------------------------
@@ -293,6 +338,20 @@ class RecordViewSet(VersionedViewSet):
     """One kind of record, of the patients of the user's sites."""
 
     kind: RecordKind
+
+    def create(self, request, *args, **kwargs):
+        # a locked kind refuses the addition (423) before the body is checked
+        number = request.data.get("registry_number") if _is_dict(request.data) else None
+        if isinstance(number, str):
+            patient_id = (
+                Patient.objects.for_user(request.user)
+                .filter(registry_number=number)
+                .values_list("pk", flat=True)
+                .first()
+            )
+            if patient_id is not None:
+                refuse_if_locked(self.kind.model(patient_id=patient_id))
+        return super().create(request, *args, **kwargs)
 
     def get_object(self):
         """Return the record; 410, saying who deleted it and when, if deleted."""
@@ -333,6 +392,10 @@ class RecordViewSet(VersionedViewSet):
             .select_related("patient")
             .order_by("pk")
         )
+
+
+def _is_dict(data) -> bool:
+    return hasattr(data, "get") and not isinstance(data, (str, bytes))
 
 
 def record_viewset(kind: RecordKind) -> type[RecordViewSet]:

@@ -63,11 +63,47 @@ class LockedRecordApiTests(CastTestCase):
             "registry_number": self.patient.registry_number,
             "date": "2005-02-01",
             "intent": "palliative",
+            "primary_procedure": "none",
+            "liver_procedure": "none",
             "palliative_procedure": "stoma",
         }
         response = self.client.post(reverse("api:operation-list"), data, format="json")
-        self.assertEqual(response.status_code, 423)
+        self.assertEqual(response.status_code, 423, response.content)
+        self.assertIn("Locked", response.json()["detail"])
         self.assertEqual(Operation.objects.count(), 1)
+        # the same addition is accepted once the kind is unlocked
+        self.set_status(FormStatus.COMPLETE)
+        response = self.client.post(reverse("api:operation-list"), data, format="json")
+        self.assertEqual(response.status_code, 201, response.content)
+
+    def test_locked_kind_answers_423_whatever_the_body_holds(self):
+        """A body that could never be saved still hears of the lock first."""
+        self.set_status(FormStatus.LOCKED)
+        expected = self.page_message()
+        incomplete = {
+            "registry_number": self.patient.registry_number,
+            "date": "2005-02-01",
+            "intent": "palliative",
+        }
+        response = self.client.post(
+            reverse("api:operation-list"), incomplete, format="json"
+        )
+        self.assertEqual(response.status_code, 423, response.content)
+        self.assertEqual(response.json()["detail"], expected)
+        response = self.client.patch(self.url, {"margin": "bogus"}, format="json")
+        self.assertEqual(response.status_code, 423, response.content)
+        self.assertEqual(response.json()["detail"], expected)
+        self.assertEqual(Operation.objects.count(), 1)
+
+    def test_other_kinds_of_the_patient_stay_writable(self):
+        self.set_status(FormStatus.LOCKED)
+        tumour = self.patient.tumour
+        response = self.client.patch(
+            reverse("api:tumour-detail", args=[tumour.pk]),
+            {"cea_ng_ml": "4.2", "version": tumour.version},
+            format="json",
+        )
+        self.assertEqual(response.status_code, 200, response.content)
 
     def test_verified_record_is_corrected_only_with_a_reason(self):
         self.set_status(FormStatus.VERIFIED)

@@ -12,7 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from registry.models import Patient
+from registry.models import Patient, RecordStatus
+from registry.models.status import FormKind, FormStatus
 from tests.cast import CastTestCase
 from tests.factories import (
     make_full_patient,
@@ -22,6 +23,12 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
+
+
+def set_status(patient, kind: FormKind, status: FormStatus) -> None:
+    RecordStatus.objects.update_or_create(
+        patient=patient, kind=kind, defaults={"status": status}
+    )
 
 
 class ApiTestCase(CastTestCase):
@@ -103,13 +110,44 @@ class PatientListApiTests(ApiTestCase):
         self.client.get(self.url)  # the session, permissions: cached afterwards
         with CaptureQueriesContext(connection) as few:
             self.client.get(self.url)
-        for _ in range(6):
-            make_full_patient(site=self.north)
-        # the span of years, the count, the page, its columns (and savepoints)
+        for number in range(6):
+            patient = make_full_patient(site=self.north)
+            if number % 2:  # status rows to read for some patients, not others
+                set_status(patient, FormKind.OPERATION, FormStatus.LOCKED)
+                set_status(patient, FormKind.TUMOUR, FormStatus.COMPLETE)
+        # the span of years, the count, the page, its columns, its form statuses
+        # (and two savepoints): the same for 2 patients as for 8
         with self.assertNumQueries(len(few.captured_queries)):
             response = self.client.get(self.url)
         self.assertEqual(response.json()["count"], 8)
-        self.assertLessEqual(len(few.captured_queries), 6)
+        self.assertEqual(len(few.captured_queries), 7)
+        locked = [
+            row
+            for row in response.json()["results"]
+            if row["form_status"]["operation"] == "locked"
+        ]
+        self.assertEqual(len(locked), 3)
+
+    def test_list_shows_each_kinds_form_status(self):
+        set_status(self.own, FormKind.OPERATION, FormStatus.LOCKED)
+        set_status(self.own, FormKind.TUMOUR, FormStatus.VERIFIED)
+        self.as_user(self.nina)
+        row = self.client.get(self.url).json()["results"][0]
+        self.assertEqual(
+            row["form_status"],
+            {
+                "patient": "incomplete",
+                "tumour": "verified",
+                "liver": "incomplete",
+                "radiation": "incomplete",
+                "systemic": "incomplete",
+                "operation": "locked",
+                "followup": "incomplete",
+                "death": "incomplete",
+            },
+        )
+        detail = self.client.get(reverse("api:patient-detail", args=[self.own.pk]))
+        self.assertEqual(detail.json()["form_status"], row["form_status"])
 
 
 class PatientIdentifierApiTests(ApiTestCase):
@@ -170,6 +208,15 @@ class PatientIdentifierApiTests(ApiTestCase):
         self.assertEqual(response.status_code, 403)
 
 
+#: A new patient with every required answer (registry.forms.PatientForm).
+NEW_PATIENT = {
+    "site": "NTH",
+    "date_of_birth": "1960-02-03",
+    "sex": "M",
+    "presenting_symptom": "obstruction",
+}
+
+
 class PatientWriteApiTests(ApiTestCase):
     @classmethod
     def setUpTestData(cls):
@@ -185,17 +232,61 @@ class PatientWriteApiTests(ApiTestCase):
             "date_of_birth": "1960-02-03",
             "sex": "M",
             "ecog": 1,
+            "presenting_symptom": "bleeding",
         }
         response = self.client.post(reverse("api:patient-list"), data, format="json")
         self.assertEqual(response.status_code, 201, response.content)
         patient = Patient.objects.get(mrn="A-77")
         self.assertEqual(response.json()["registry_number"], patient.registry_number)
+        self.assertEqual(response.json()["form_status"]["patient"], "incomplete")
+        self.assertEqual(patient.presenting_symptom, "bleeding")
         self.assertEqual(patient.history.get().history_user, self.nina)
         self.assertTrue(hasattr(patient, "facts"))
 
+    def test_required_answers_are_asked_for_not_filled_in(self):
+        self.as_user(self.nina)
+        data = {"site": "NTH", "mrn": "A-80", "date_of_birth": "1960-02-03"}
+        response = self.client.post(reverse("api:patient-list"), data, format="json")
+        self.assertEqual(response.status_code, 400)
+        self.assertEqual(
+            response.json(),
+            {
+                "sex": ["This field is required."],
+                "presenting_symptom": ["This field is required."],
+            },
+        )
+        self.assertFalse(Patient.objects.filter(mrn="A-80").exists())
+
+    def test_missing_data_code_is_an_answer(self):
+        self.as_user(self.nina)
+        data = {**NEW_PATIENT, "mrn": "A-81", "presenting_symptom": "nr"}
+        response = self.client.post(reverse("api:patient-list"), data, format="json")
+        self.assertEqual(response.status_code, 201, response.content)
+        self.assertEqual(response.json()["presenting_symptom"], "nr")
+
+    def test_age_at_diagnosis_stands_for_an_unknown_date_of_birth(self):
+        self.as_user(self.nina)
+        data = {**NEW_PATIENT, "mrn": "", "age_at_diagnosis": 71}
+        del data["date_of_birth"]
+        response = self.client.post(reverse("api:patient-list"), data, format="json")
+        self.assertEqual(response.status_code, 201, response.content)
+        body = response.json()
+        self.assertEqual(body["age_at_diagnosis"], 71)
+        self.assertIsNone(body["date_of_birth"])
+        self.assertEqual(body["mrn"], "")
+
+    def test_date_of_birth_or_age_is_required_as_on_the_form(self):
+        self.as_user(self.nina)
+        data = {**NEW_PATIENT, "mrn": "A-82"}
+        del data["date_of_birth"]
+        response = self.client.post(reverse("api:patient-list"), data, format="json")
+        self.assertEqual(response.status_code, 400)
+        self.assertIn("or the age at diagnosis", response.json()["date_of_birth"][0])
+        self.assertFalse(Patient.objects.filter(mrn="A-82").exists())
+
     def test_patient_at_another_site_cannot_be_registered(self):
         self.as_user(self.nina)
-        data = {"site": "STH", "mrn": "A-78", "date_of_birth": "1960-02-03", "sex": "M"}
+        data = {**NEW_PATIENT, "site": "STH", "mrn": "A-78"}
         response = self.client.post(reverse("api:patient-list"), data, format="json")
         self.assertEqual(response.status_code, 400)
         self.assertIn("site", response.json())
@@ -204,19 +295,14 @@ class PatientWriteApiTests(ApiTestCase):
     def test_model_validation_refuses_as_the_form_does(self):
         self.as_user(self.nina)
         future = (datetime.date.today() + datetime.timedelta(days=3)).isoformat()
-        data = {"site": "NTH", "mrn": "A-79", "date_of_birth": future, "sex": "M"}
+        data = {**NEW_PATIENT, "mrn": "A-79", "date_of_birth": future}
         response = self.client.post(reverse("api:patient-list"), data, format="json")
         self.assertEqual(response.status_code, 400)
         self.assertIn("cannot be in the future", response.json()["date_of_birth"][0])
 
     def test_duplicate_mrn_gets_the_forms_message(self):
         self.as_user(self.nina)
-        data = {
-            "site": "NTH",
-            "mrn": self.patient.mrn,
-            "date_of_birth": "1960-02-03",
-            "sex": "M",
-        }
+        data = {**NEW_PATIENT, "mrn": self.patient.mrn}
         response = self.client.post(reverse("api:patient-list"), data, format="json")
         self.assertEqual(response.status_code, 400)
         self.assertIn(
