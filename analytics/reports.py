@@ -871,6 +871,7 @@ def association_section(analysed: pd.DataFrame, factor: str, outcome: str) -> di
             str(level): {str(k): int(v) for k, v in row.items()}
             for level, row in table.iterrows()
         },
+        levels=[str(level) for level in table.index],
         tests=tests,
     ).to_dict()
 

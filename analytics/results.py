@@ -419,6 +419,9 @@ class Association(Section):
     outcome: str
     outcome_label: str
     table: dict[str, dict[str, int]]
+    #: the factor's levels in their order (clinical order for an ordered factor):
+    #: PostgreSQL's jsonb, which stores results, does not keep a dict's order
+    levels: list[str]
     tests: list[SignificanceTest]
 
 

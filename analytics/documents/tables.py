@@ -336,9 +336,17 @@ def subgroup_table(data: dict, subgroup: dict) -> Table:
     )
 
 
+def ordered_levels(association: dict) -> list[tuple[str, dict]]:
+    """Return (level, counts) in the factor's order: the result's ``levels`` (a
+    result stored in PostgreSQL's jsonb comes back with its keys reordered), or
+    the table's own order for results stored before ``levels`` was kept."""
+    table = association["table"]
+    levels = association.get("levels") or list(table)
+    return [(level, table.get(level)) for level in levels if level in table]
+
+
 def association_table(association: dict) -> Table:
     """Return the cross-table of a factor against a yes/no outcome, with its tests."""
-    table = association["table"]
     return Table(
         key=f"association_{association['factor']}_{association['outcome']}",
         title=(
@@ -356,7 +364,7 @@ def association_table(association: dict) -> Table:
                 Cell(str((row or {}).get("No") or 0), numeric=True),
                 Cell(str((row or {}).get("Yes") or 0), numeric=True),
             ]
-            for level, row in table.items()
+            for level, row in ordered_levels(association)
         ],
         notes=[
             "; ".join(
