@@ -20,8 +20,9 @@ never deletes.
 No query per row: the stored records of the patients named are read in bulk
 (one query per kind and 2,000 patients), the chronology checks of ``clean()``
 read the dates the registry will hold once the file is in
-(``registry.models.base.known_dates``), and the writes are bulk inserts and
-updates through the clinical managers with their history rows in bulk; the
+(``registry.models.base.known_dates``), and the writes are bulk inserts (with
+COPY on PostgreSQL, registry.copyrows) and updates, with the clinical managers'
+locked-record checks and their history rows in bulk; the
 patients' stored derived facts are refreshed once, together, at the end
 (``registry.facts.deferred``).
 """
@@ -37,11 +38,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from registry import dictionary, facts, importfiles
+from registry import copyrows, dictionary, facts, importfiles
 from registry.dictionary import PATIENT_REFERENCE, Entry, RecordKind
 from registry.models import Patient, Site, TransferLog
 from registry.models.base import KnownDates, known_dates
@@ -750,13 +751,7 @@ class _Import:
         last = max([number, *given])
         Site.objects.filter(pk=site.pk).update(last_registry_number=last)
         created = [r.instance for r in new]
-        bulk_create_with_history(
-            created,
-            Patient,
-            batch_size=BATCH,
-            default_user=self.user,
-            default_change_reason=why,
-        )
+        self._create(created, Patient, why)
         if any(p.pk is None for p in created):  # a database without RETURNING
             found = dict(
                 Patient.objects.filter(
@@ -775,15 +770,28 @@ class _Import:
             if row.patient < 0:
                 row.instance.patient_id = ids[row.patient]
         created = [r.instance for r in rows if r.created]
+        self._create(created, kind.model, why)
+        self._update([r for r in rows if not r.created and r.changed], kind.model, why)
+        return {r.instance.patient_id for r in rows if r.created or r.changed}
+
+    def _create(self, objs: list, model, why: str) -> None:
+        """Insert new records with their history rows: COPY on PostgreSQL.
+
+        The ORM's bulk insert prepares each of a large import's millions of
+        values through its field; COPY takes them as text (registry.copyrows).
+        Both refuse locked patients and note the patients whose facts to
+        refresh.
+        """
+        if connection.vendor == "postgresql":
+            copyrows.create_with_history(objs, model, user=self.user, reason=why)
+            return
         bulk_create_with_history(
-            created,
-            kind.model,
+            objs,
+            model,
             batch_size=BATCH,
             default_user=self.user,
             default_change_reason=why,
         )
-        self._update([r for r in rows if not r.created and r.changed], kind.model, why)
-        return {r.instance.patient_id for r in rows if r.created or r.changed}
 
     def _update(self, rows: list[Row], model, why: str) -> None:
         if not rows:

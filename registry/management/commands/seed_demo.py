@@ -12,22 +12,19 @@ computed by ``registry.derive.stored_facts`` from the generated records (as
 
 from __future__ import annotations
 
-import datetime
-import decimal
-import functools
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, models, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from registry import demo, derive
+from registry.copyrows import copy_format
 from registry.models import (
     Death,
     DerivedFacts,
@@ -452,49 +449,6 @@ class PostgresTables:
             raise CommandError(f"Writing the cohort failed: {self.failure}") from (
                 self.failure
             )
-
-
-#: COPY's text format: a backslash escapes itself and the separators in text.
-COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-#: How COPY's text format writes each type of value (NULL as \N).
-COPY_TEXT = {
-    type(None): lambda value: "\\N",
-    bool: lambda value: "t" if value else "f",
-    int: int.__repr__,
-    float: float.__repr__,
-    decimal.Decimal: str,
-    str: lambda value: value.translate(COPY_ESCAPES),
-    datetime.date: datetime.date.isoformat,
-    datetime.datetime: datetime.datetime.isoformat,
-}
-
-
-def copy_text(value) -> str:
-    """Return a value as COPY's text format writes it."""
-    if (text := COPY_TEXT.get(type(value))) is not None:
-        return text(value)
-    if isinstance(value, str):  # a coded value (TextChoices member)
-        return value.translate(COPY_ESCAPES)
-    raise TypeError(f"seed_demo cannot write {value!r} with COPY")
-
-
-#: Most columns draw on a few thousand values at most (codes, dates, doses, the
-#: time of creation): each is written once and then looked up. typed: True and
-#: 1 are different values.
-cached_copy_text = functools.lru_cache(maxsize=2**16, typed=True)(copy_text)
-
-
-def copy_format(field) -> Callable[[Any], str]:
-    """Return how COPY's text format writes a column's values."""
-    if (
-        field.primary_key
-        or field.attname == "id"
-        or (field.is_relation and not field.null)
-    ):
-        return str  # ids: never null, rarely twice
-    if isinstance(field, models.CharField) and not field.choices:
-        return copy_text  # free text (MRN, registry number): rarely twice
-    return cached_copy_text
 
 
 class InsertTables:
