@@ -137,6 +137,8 @@ class PatientFacts:
     cea_ng_ml: Decimal | None = None
     #: The diagnosis' clinical T, N and M codes (the stage), as recorded.
     stage: tuple[str, ...] = ()
+    #: The liver metastases' timing (MetastasisTiming); blank without a record.
+    timing: str = ""
 
 
 @dataclass(frozen=True)
@@ -442,6 +444,27 @@ def unknown_stage(facts: PatientFacts) -> bool:
     return any(is_missing(code) for code in (facts.primary_site, *facts.stage))
 
 
+def contradiction(facts: PatientFacts) -> bool:
+    """Return True if the records hold a contradiction the forms warn about.
+
+    The warnings of the checks at entry (below): an operation, radiation course
+    or therapy line dated before the diagnosis (treatment_before_diagnosis), or
+    clinical M0 with synchronous liver metastases (m0_with_synchronous_liver).
+    The forms ask the nurse to confirm them; the admin, the import and the API do
+    not ask, so the data-quality page lists every patient they hold, however the
+    data came in (the confirmed ones also under "Confirmed warnings").
+    """
+    diagnosis = facts.diagnosis_date
+    starts = [op.date for op in facts.operations] + [
+        course.start_date for course in facts.radiation + facts.systemic
+    ]
+    before = any(
+        treatment_before_diagnosis(day, diagnosis, what="treatment") for day in starts
+    )
+    m = facts.stage[2] if len(facts.stage) == 3 else ""
+    return before or m0_with_synchronous_liver(m, facts.timing or None) is not None
+
+
 def lacks_margin(operation: OperationFact) -> bool:
     """Return True if this operation resected the primary or the liver but its
     margin is blank or a missing-data code (unknown, not recorded: MARGIN_NOT_GIVEN).
@@ -559,6 +582,7 @@ class StoredFacts:
     late_operation: bool
     follow_up_gap: bool
     no_follow_up: bool
+    contradiction: bool
     key_fields_filled: int
 
     def as_dict(self) -> dict:
@@ -620,6 +644,7 @@ def stored_facts(facts: PatientFacts) -> StoredFacts:
         late_operation=late_operation(facts),
         follow_up_gap=follow_up_gap(facts),
         no_follow_up=no_follow_up(facts),
+        contradiction=contradiction(facts),
         key_fields_filled=key_fields_filled(facts),
     )
 

@@ -88,7 +88,12 @@ def plain_facts(patient_ids: Iterable[int], *, apps=None) -> dict[int, PatientFa
         }
         for pk, ecog, diagnosis, site, verge, cea, *stage in patients
     }
-    resectability = dict(rows(LiverMetastases, "initial_resectability"))
+    liver = {
+        pk: (resectability, timing or "")
+        for pk, resectability, timing in rows(
+            LiverMetastases, "initial_resectability", "timing"
+        )
+    }
     death = {pk: (date, cause) for pk, date, cause in rows(Death, "date", "cause")}
     many: dict[str, defaultdict] = {
         name: defaultdict(list)
@@ -115,7 +120,8 @@ def plain_facts(patient_ids: Iterable[int], *, apps=None) -> dict[int, PatientFa
             many[name][patient_id].append(make(*values))
     return {
         pk: PatientFacts(
-            initial_resectability=resectability.get(pk),
+            initial_resectability=liver.get(pk, (None, ""))[0],
+            timing=liver.get(pk, (None, ""))[1],
             operations=tuple(many["operations"][pk]),
             radiation=tuple(many["radiation"][pk]),
             systemic=tuple(many["systemic"][pk]),

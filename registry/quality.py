@@ -141,6 +141,18 @@ CHECKS: tuple[Check, ...] = (
         "detail",
     ),
     Check(
+        "contradiction",
+        "Contradiction to check (treatment before diagnosis, cM0 with synchronous "
+        "liver metastases)",
+        "An operation, radiation course or therapy line dated before the "
+        "diagnosis, or clinical M0 with liver metastases recorded as synchronous. "
+        "The forms ask the nurse to confirm these (see Confirmed warnings below); "
+        "records that came in through the admin, an import or the API were not "
+        "asked. Check the dates or the stage against the notes.",
+        CHRONOLOGY,
+        "detail",
+    ),
+    Check(
         "overdue",
         f"Follow-up overdue (last contact over {OVERDUE_AFTER_MONTHS} months ago)",
         f"Alive, and the latest dated record is more than {OVERDUE_AFTER_MONTHS} "

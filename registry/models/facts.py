@@ -16,6 +16,7 @@ DATA_QUALITY_FLAGS = (
     "late_operation",
     "follow_up_gap",
     "no_follow_up",
+    "contradiction",
 )
 
 
@@ -89,6 +90,11 @@ class DerivedFacts(models.Model):
     late_operation = models.BooleanField()
     follow_up_gap = models.BooleanField()
     no_follow_up = models.BooleanField()
+    contradiction = models.BooleanField(
+        default=False,
+        help_text="A treatment dated before the diagnosis, or clinical M0 with "
+        "synchronous liver metastases (the forms' warnings).",
+    )
     key_fields_filled = models.PositiveSmallIntegerField(
         help_text="How many of the data-quality page's key fields are filled."
     )

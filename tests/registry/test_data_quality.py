@@ -120,6 +120,32 @@ class ChecksTests(CastTestCase):
         make_operation(patient, date=D(2005, 6, 1), primary_procedure="lar")
         self.assertIn("late_operation", flags(patient))
 
+    def test_operation_before_diagnosis_is_flagged_whatever_the_path(self):
+        # saved without the form's "I confirm" box, as the admin, an import or
+        # the API save it: the stored flag still lists it
+        patient = make_patient(site=self.north)
+        make_tumour(patient, diagnosis_date=D(2004, 1, 10))
+        make_operation(patient, date=D(2004, 1, 10), primary_procedure="lar")
+        self.assertNotIn("contradiction", flags(patient))
+        make_operation(patient, date=D(2003, 12, 27), primary_procedure="lar")
+        self.assertIn("contradiction", flags(patient))
+
+    def test_therapy_before_diagnosis_is_flagged(self):
+        patient = make_patient(site=self.north)
+        make_tumour(patient, diagnosis_date=D(2004, 1, 10))
+        make_systemic(patient, start_date=D(2004, 1, 9), end_date=D(2004, 3, 1))
+        self.assertIn("contradiction", flags(patient))
+
+    def test_m0_with_synchronous_liver_metastases_is_flagged(self):
+        patient = make_patient(site=self.north)
+        make_tumour(patient, diagnosis_date=D(2004, 1, 10), clinical_m="M0")
+        make_liver(patient, timing="metachronous")
+        self.assertNotIn("contradiction", flags(patient))
+        liver = patient.liver
+        liver.timing = "synchronous"
+        liver.save()
+        self.assertIn("contradiction", flags(patient))
+
     def test_gap_of_more_than_a_year_between_contacts_is_flagged(self):
         patient = complete_patient(self.north)
         self.assertNotIn("follow_up_gap", flags(patient))
