@@ -199,6 +199,41 @@ def after_verified_change(record: models.Model) -> None:
     row.save()
 
 
+def after_verified_bulk_change(
+    model: type[models.Model], patient_ids: Iterable[int]
+) -> None:
+    """Send `model`'s kind back to complete for these patients where it was
+    verified: a bulk update (an import) changed records a data manager had
+    verified, which must be verified again. One query to find them, one to
+    write them, with their history rows."""
+    from simple_history.utils import bulk_update_with_history
+
+    kind = kind_of(model)
+    rows = list(
+        RecordStatus.objects.filter(
+            patient_id__in=set(patient_ids), kind=kind, status=FormStatus.VERIFIED
+        )
+    )
+    if not rows:
+        return
+    user, now = _current_user(), timezone.now()
+    reason = "Changed after verification: a bulk change (import)"
+    for row in rows:
+        row.status, row.changed_by, row.changed_at, row.reason = (
+            FormStatus.COMPLETE,
+            user,
+            now,
+            reason,
+        )
+    bulk_update_with_history(
+        rows,
+        RecordStatus,
+        ["status", "changed_by", "changed_at", "reason"],
+        default_user=user,
+        default_change_reason=reason,
+    )
+
+
 # --- moving a status on -------------------------------------------------------------
 
 

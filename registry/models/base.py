@@ -59,7 +59,9 @@ class ClinicalQuerySet(models.QuerySet):
             )
         updated = super().bulk_update(objs, fields, *args, **kwargs)
         if not set(fields) <= self.BOOKKEEPING:
-            facts.refresh(facts.patient_id_of(obj) for obj in objs)
+            patient_ids = [facts.patient_id_of(obj) for obj in objs]
+            status.after_verified_bulk_change(self.model, patient_ids)
+            facts.refresh(patient_ids)
         return updated
 
     def delete(self):

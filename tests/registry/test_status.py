@@ -228,6 +228,14 @@ class VerifiedRecordTests(CastTestCase):
             args=[self.patient.pk, "operation", self.operation.pk],
         )
 
+    def test_a_bulk_update_sends_a_verified_kind_back_to_complete(self):
+        # an import changes records with the clinical manager's bulk_update
+        self.operation.margin = "R1"
+        Operation.objects.bulk_update([self.operation], ["margin"])
+        row = RecordStatus.objects.get(patient=self.patient, kind="operation")
+        self.assertEqual(row.status, FormStatus.COMPLETE)
+        self.assertIn("bulk change", row.history.latest().history_change_reason)
+
     def test_change_of_a_verified_record_without_a_reason_is_refused(self):
         self.client.force_login(self.nina)
         data = {**RECORD_DATA["operation"], "version": "1", "margin": "R1"}
