@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from matplotlib.figure import Figure
 
 from analytics import plots
+from analytics.documents import tables
 from analytics.formatting import hazard_ratio, p_text
 
 #: Resolution of the figures embedded as PNG: sharp in print at full width.
@@ -79,15 +80,17 @@ def forest_picture(data: dict) -> Picture | None:
     if not terms:
         return None
     labels = [f"{hazard_ratio(t)}   {p_text(t['p_value'])}" for t in terms]
+    named = [{**t, "term": tables.term_label(t["term"])} for t in terms]
     fig = plots.forest_figure(
-        terms,
+        named,
         reference=cox["reference"],
         conf_level=data["spec"]["conf_level"],
         labels=labels,
     )
-    covariates = cox.get("covariates")
-    adjusted = f", adjusted for {', '.join(covariates)}" if covariates else ""
-    caption = f"Hazard ratios against {cox['reference']} (Cox model{adjusted})."
+    caption = (
+        f"Hazard ratios against {cox['reference']} "
+        f"(Cox model{tables.adjusted_for(cox)})."
+    )
     return picture(fig, caption)
 
 

@@ -27,6 +27,7 @@ from analytics.formatting import (
     pct,
     pval,
 )
+from analytics.variables import VARIABLES
 
 SMALL_GROUP_TITLE = "Fewer than 10 patients: estimates and P values are unstable"
 NOT_ESTIMABLE_TITLE = "Beyond the last follow-up of this group"
@@ -267,13 +268,34 @@ def pairwise_table(data: dict) -> Table | None:
     )
 
 
+def term_label(term: str) -> str:
+    """Return a Cox term as a reader knows it: a covariate by its label ("age" ->
+    "Age at diagnosis (years)", "ecog=1" -> "ECOG performance status: 1"); a
+    group (the groups compared) as it is named."""
+    name, sep, level = term.partition("=")
+    variable = VARIABLES.get(name)
+    if variable is None:
+        return term
+    if sep:
+        codes = {str(code): label for code, label in variable.labels().items()}
+        return f"{variable.label}: {codes.get(level, level)}"
+    return f"{variable.label} ({variable.unit})" if variable.unit else variable.label
+
+
+def adjusted_for(cox: dict) -> str:
+    """Return ", adjusted for age at diagnosis, ECOG performance status", or ""."""
+    covariates = [
+        in_sentence(VARIABLES[c].label) if c in VARIABLES else c
+        for c in cox.get("covariates") or ()
+    ]
+    return f", adjusted for {', '.join(covariates)}" if covariates else ""
+
+
 def cox_caption(cox: dict) -> str:
     """Return what the Cox model compared against and on how many patients."""
-    covariates = cox.get("covariates")
-    adjusted = f", adjusted for {', '.join(covariates)}" if covariates else ""
     return (
-        f"Against {cox['reference']}{adjusted}; {cox.get('n', DASH)} patients, "
-        f"{cox.get('events', DASH)} events."
+        f"Against {cox['reference']}{adjusted_for(cox)}; "
+        f"{cox.get('n', DASH)} patients, {cox.get('events', DASH)} events."
     )
 
 
@@ -286,7 +308,10 @@ def cox_table(data: dict) -> Table | None:
     if cox.get("ph_test"):
         notes.append(
             "Proportional hazards (cox.zph): "
-            + "; ".join(f"{t['term']} {p_text(t['p_value'])}" for t in cox["ph_test"])
+            + "; ".join(
+                f"{term_label(t['term'])} {p_text(t['p_value'])}"
+                for t in cox["ph_test"]
+            )
             + "."
         )
     return Table(
@@ -300,7 +325,7 @@ def cox_table(data: dict) -> Table | None:
         ],
         rows=[
             [
-                Cell(term["term"]),
+                Cell(term_label(term["term"])),
                 Cell(hazard_ratio(term), numeric=True),
                 Cell(pval(term["p_value"]), numeric=True),
             ]

@@ -59,3 +59,56 @@ class TableLayoutTests(SimpleTestCase):
         for n in range(16):
             self.assertIn(f"Site{n:02d}", text)
         self.assertIn("(part 2 of", text)
+
+
+class CoxTermLabelTests(SimpleTestCase):
+    """The Cox table, the forest plot and its caption name covariates by label."""
+
+    COX = {
+        "reference": "Synchronous resection",
+        "covariates": ["age", "ecog"],
+        "n": 74,
+        "events": 43,
+        "terms": [
+            {
+                "term": "Staged resection",
+                "hazard_ratio": 0.94,
+                "lower": 0.38,
+                "upper": 2.3,
+                "p_value": 0.89,
+            },
+            {
+                "term": "age",
+                "hazard_ratio": 1.0,
+                "lower": 0.96,
+                "upper": 1.03,
+                "p_value": 0.81,
+            },
+            {
+                "term": "ecog=1",
+                "hazard_ratio": 1.41,
+                "lower": 0.72,
+                "upper": 2.76,
+                "p_value": 0.31,
+            },
+        ],
+    }
+
+    def test_terms_and_caption_read_as_labels(self):
+        from analytics.documents.tables import cox_caption, cox_table
+
+        table = cox_table({"cox": self.COX, "spec": {"conf_level": 0.95}})
+        names = [row[0].text for row in table.rows]
+        self.assertEqual(
+            names,
+            [
+                "Staged resection",
+                "Age at diagnosis (years)",
+                "ECOG performance status: 1",
+            ],
+        )
+        self.assertEqual(
+            cox_caption(self.COX),
+            "Against Synchronous resection, adjusted for age at diagnosis, ECOG "
+            "performance status; 74 patients, 43 events.",
+        )
