@@ -23,6 +23,7 @@ from analytics.spec import (
 )
 from analytics.variables import VARIABLES
 from registry import choices
+from registry.forms import iso_date_input
 from registry.models import Site
 
 GROUPINGS = [(v.name, v.label) for v in VARIABLES.values() if v.kind != "continuous"]
@@ -100,7 +101,7 @@ class ReportForm(forms.Form):
     as_of = forms.DateField(
         required=False,
         label="Data cut-off",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=iso_date_input(),
         help_text="Censor everyone still alive at this date. Blank: the day the "
         "report is run (also for a saved report: each run uses its own day).",
     )
@@ -168,12 +169,8 @@ class ReportForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text="None ticked: all your sites.",
     )
-    diagnosed_from = forms.DateField(
-        required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    diagnosed_to = forms.DateField(
-        required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    diagnosed_from = forms.DateField(required=False, widget=iso_date_input())
+    diagnosed_to = forms.DateField(required=False, widget=iso_date_input())
     primary_sites = _multi("Primary site", choices.PrimarySite)
     m_stages = _multi("M stage", choices.ClinicalM)
     strategies = _multi("Resection strategy", choices.Strategy)

@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.utils.text import capfirst
 
 from registry import audit, queries
+from registry.forms import iso_date_input
 from registry.models import Site
 from registry.models.queries import QueryAction
 from registry.models.status import FormStatus
@@ -87,12 +88,8 @@ class AuditFilterForm(forms.Form):
         required=False,
         choices=[("", "All kinds"), *audit.KIND_LABELS.items()],
     )
-    date_from = forms.DateField(
-        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    date_to = forms.DateField(
-        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    date_from = forms.DateField(label="From", required=False, widget=iso_date_input())
+    date_to = forms.DateField(label="To", required=False, widget=iso_date_input())
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)

@@ -531,6 +531,21 @@ class DateFormatTests(CastTestCase):
         self.assertEqual(errors_at(response, "date"), ["Enter a valid date."])
 
 
+    def test_no_page_asks_for_a_date_in_the_browsers_locale(self):
+        # <input type=date> shows 01/02/2004 as the browser's locale reads it: the
+        # report builder and the audit log's filters take YYYY-MM-DD like the rest
+        pages = [
+            (self.ann, reverse("analytics:report_new")),
+            (self.mark, reverse("registry:audit_log")),
+        ]
+        for user, url in pages:
+            with self.subTest(url=url):
+                self.client.force_login(user)
+                page = self.client.get(url).content.decode()
+                self.assertNotIn('type="date"', page)
+                self.assertIn('placeholder="YYYY-MM-DD"', page)
+
+
 class StageTextTests(SimpleTestCase):
     def test_a_missing_stage_code_is_written_out(self):
         from registry.selectors import clinical_stage
