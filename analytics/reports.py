@@ -33,6 +33,7 @@ from django.conf import settings
 
 from analytics import compare, competing, dataset, disclosure, survival
 from analytics.dataset import VARIABLES
+from analytics.formatting import p_text
 from analytics.results import (
     Association,
     AtRisk,
@@ -611,13 +612,34 @@ def cox_section(
     except (ValueError, np.linalg.LinAlgError, ArithmeticError) as exc:
         warnings.append(f"The Cox model could not be fitted: {exc}")
         return CoxSection(reference=reference, error=str(exc)).to_dict()
-    notes = list(fit.warnings)
+    # survival.py (no Django) names the doubtful terms by code, with a bare P:
+    # written here as the rest of the report writes a variable and a P value
+    notes = [
+        w for w in fit.warnings if not w.startswith("proportional hazards doubtful")
+    ]
+    notes += [
+        f"Proportional hazards doubtful for {_ph_term(test.term)} (cox.zph, "
+        f"{p_text(test.p_value)})"
+        for test in fit.ph_test
+        if test.p_value < survival.PH_ALPHA
+    ]
     if dropped:
         notes.append(
             f"{dropped} patients with a missing covariate were left out of the Cox "
             "model."
         )
     return CoxSection.from_fit(fit, covariates=covariates, notes=notes).to_dict()
+
+
+def _ph_term(term: str) -> str:
+    """Return a cox.zph term in words: a covariate by its label, the group
+    variable as "the groups", GLOBAL as "the model as a whole"."""
+    if term == "GLOBAL":
+        return "the model as a whole"
+    if term == "group":
+        return "the groups"
+    variable = VARIABLES.get(term)
+    return in_sentence(variable.label) if variable else term
 
 
 def _reference(spec: ReportSpec, tested: list[str]) -> str:

@@ -146,6 +146,22 @@ class ReportOnDemoCohortTests(TestCase):
         self.assertIn("age", terms)
         self.assertEqual(len(terms), 3 + 1 + 2)  # 3 groups, age, ECOG 1 and 2 vs 0
 
+    def test_doubtful_proportional_hazards_read_as_the_report_writes(self):
+        # the covariate by its label and the P value in the report's one style,
+        # not "proportional hazards doubtful for ecog (cox.zph P = 0.0102)"
+        result = report(covariates=["age", "ecog"], reference="primary_only")
+        warned = [w for w in result["cox"]["warnings"] if "doubtful" in w]
+        tested = {t["term"]: t["p_value"] for t in result["cox"]["ph_test"]}
+        self.assertTrue(warned)  # this cohort has doubtful terms (age, ECOG)
+        self.assertEqual(len(warned), sum(p < 0.05 for p in tested.values()))
+        for warning in warned:
+            self.assertRegex(
+                warning,
+                r"^Proportional hazards doubtful for (age at diagnosis|ECOG "
+                r"performance status|the groups|the model as a whole) \(cox\.zph, "
+                r"P (=|<) \.\d+\)$",
+            )
+
     def test_recurrence_free_survival_is_never_longer_than_overall(self):
         overall = report()
         rfs = report(endpoint="rfs")
