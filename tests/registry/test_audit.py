@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+from unittest.mock import patch
 
 from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from registry import audit
 from registry.models import FollowUp, Operation
 from tests.cast import CastTestCase
 from tests.factories import make_full_patient, make_user
@@ -209,3 +211,56 @@ class AuditLogTests(CastTestCase):
         )
         self.assertNotIn(self.other.registry_number, {r["patient"] for r in rows})
         self.assertTrue(FollowUp.history.exists())
+
+
+class RegistryLogIndexTests(CastTestCase):
+    """The log's pages are read table by table, merged, and counted up to a limit."""
+
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        cls.nora = make_user(
+            "nora", group="Data manager", sites=[cls.north], is_staff=True
+        )
+        for _ in range(3):
+            patient = make_full_patient(site=cls.north)
+            change_followup(patient, cls.nina, disease_status="hepatic")
+        make_full_patient(site=cls.south)  # not in Nora's log
+        cls.log = audit.LogFilter(site_ids=(cls.north.pk,))
+
+    def everything(self) -> list[tuple]:
+        """Every row of the log, sorted whole by the database's rule."""
+        rows = []
+        for kind in audit.AUDITED:
+            rows += [
+                (kind, history_id, when)
+                for history_id, when in audit._history(kind, self.log).values_list(
+                    "history_id", "history_date"
+                )
+            ]
+        return sorted(rows, key=lambda row: (row[2], row[1]), reverse=True)
+
+    def test_every_page_is_the_whole_log_sorted_then_cut(self):
+        whole = self.everything()
+        kinds = {kind for kind, _, _ in whole}
+        self.assertGreaterEqual(len(kinds), 5)  # several tables are merged
+        index = audit.LogIndex(self.log)
+        self.assertEqual(index.count(), len(whole))
+        self.assertTrue(index.exact)
+        for start, stop in [(0, 7), (7, 14), (5, 6), (0, len(whole) + 10)]:
+            self.assertEqual(index[start:stop], whole[start:stop])
+
+    def test_the_count_stops_at_the_limit_and_the_page_says_so(self):
+        whole = len(self.everything())
+        index = audit.LogIndex(self.log, limit=whole - 1)
+        self.assertFalse(index.exact)
+        self.assertEqual(index.count(), whole - 1)
+        self.client.force_login(self.nora)
+        with patch.object(audit, "LOG_COUNT_LIMIT", 5):
+            response = self.client.get(reverse("registry:audit_log"))
+        self.assertContains(response, "More than 5 changes, newest first")
+        self.assertContains(response, "Narrow the log with the filters")
+        self.assertEqual(response.context["page"].paginator.num_pages, 1)
+        exact = self.client.get(reverse("registry:audit_log"))
+        self.assertContains(exact, f"{whole} changes, newest first")
+        self.assertNotContains(exact, "More than")
