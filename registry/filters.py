@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
-from django.db.models import Max, Min
 from django.utils import timezone
 
 from registry import quality
@@ -70,13 +69,18 @@ class PatientFilter(django_filters.FilterSet):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         user = self.request.user
-        # the span of diagnosis years (two index reads), not a DISTINCT scan
-        span = PrimaryTumour.objects.filter(
-            patient__in=Patient.objects.for_user(user)
-        ).aggregate(first=Min("diagnosis_date"), last=Max("diagnosis_date"))
-        years = (
-            range(span["last"].year, span["first"].year - 1, -1) if span["last"] else ()
+        # the span of diagnosis years: two reads from the ends of an index
+        # (tumour_diagnosis_idx), not an aggregate over every patient
+        dates = (
+            PrimaryTumour.objects.filter(
+                patient__in=Patient.objects.for_user(user),
+                diagnosis_date__isnull=False,
+            )
+            .order_by("diagnosis_date")
+            .values_list("diagnosis_date", flat=True)
         )
+        first, last = dates.first(), dates.reverse().first()
+        years = range(last.year, first.year - 1, -1) if last else ()
         self.filters["diagnosis_year"].extra["choices"] = [
             (str(year), str(year)) for year in years
         ]

@@ -78,6 +78,8 @@ class PrimaryTumour(ClinicalRecord):
 
     class Meta:
         verbose_name = "primary tumour"
+        # the patient list's span of diagnosis years, read from both ends
+        indexes = [models.Index(fields=["diagnosis_date"], name="tumour_diagnosis_idx")]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(cea_ng_ml__gte=0),

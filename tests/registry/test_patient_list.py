@@ -85,6 +85,16 @@ class PatientListTests(CastTestCase):
             [self.synchronous.registry_number, self.unresected.registry_number],
         )
 
+    def test_years_offered_span_the_users_patients_newest_first(self):
+        # North's diagnoses run from 2004 to 2006; South's (2004) are not counted,
+        # nor would a later one there be
+        make_tumour(make_patient(site=self.south), diagnosis_date=D(2009, 3, 3))
+        form = self.client.get(URL).context["filter"].form
+        self.assertEqual(
+            [value for value, _ in form.fields["diagnosis_year"].choices if value],
+            ["2006", "2005", "2004"],
+        )
+
     def test_filters_by_overdue_follow_up(self):
         response = self.client.get(URL, {"overdue": "on"})
         self.assertEqual(numbers(response), [self.unresected.registry_number])
