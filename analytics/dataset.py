@@ -46,6 +46,7 @@ from registry import bulk, choices
 from registry.choices import Endpoint, IndexDate, Strategy
 from registry.derive import strategy_from_dates
 from registry.models import Death, Patient, Site, SystemicTherapyLine
+from registry.summaries import data_version  # noqa: F401 (re-exported)
 
 #: How the cohort filters on recorded fields read the patients (the strategy and
 #: first-regimen filters need an annotation first: see cohort_queryset).
@@ -554,39 +555,6 @@ def fingerprint(frame: pd.DataFrame, columns: Sequence[str]) -> str:
     rows = frame[list(columns)].astype(str)
     text = rows.sort_values(list(columns)).to_csv(index=False, header=False)
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def data_version() -> str:
-    """Return a version of the registry's data: it changes with every write.
-
-    Every change to clinical data (and to a site, whose name labels groups)
-    writes a history row on every path, the registry's rule; the highest history
-    id of each history table therefore changes whenever the data a report reads
-    can have changed (an edit, an addition, a deletion, a revert, an import).
-    The stored facts change without history only when ``check_facts --fix``
-    rewrites them, and each check records itself (FactsCheck): its highest id
-    counts too. One query of index look-ups, whatever the registry's size, read
-    from where reports read (the replica, when one is configured).
-    """
-    from django.apps import apps
-
-    marks = sorted(
-        (model._meta.db_table, "history_id")
-        for model in apps.get_app_config("registry").get_models()
-        if any(f.name == "history_id" for f in model._meta.concrete_fields)
-    )
-    checks = apps.get_model("registry", "FactsCheck")._meta
-    marks.append((checks.db_table, checks.pk.column))
-    connection = connections[Patient.objects.all().db]
-    q = connection.ops.quote_name
-    columns = ", ".join(
-        f"(SELECT MAX({q(column)}) FROM {q(table)})" for table, column in marks
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {columns}")
-        row = cursor.fetchone()
-    versions = list(zip(marks, row, strict=True))
-    return hashlib.sha256(repr(versions).encode()).hexdigest()
 
 
 def site_scope(user) -> list[int]:

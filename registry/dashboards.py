@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Exists, F, OuterRef, QuerySet, Sum
 from django.db.models.functions import ExtractYear
 
-from registry import monitor, quality
+from registry import monitor, quality, summaries
 from registry.derive import KEY_FIELDS
 from registry.models import DataQuery, Patient, RecordStatus
 from registry.models.queries import QueryStatus
@@ -69,18 +69,34 @@ def _open_queries(user) -> QuerySet:
 
 
 def worklist(user, *, today: datetime.date) -> Worklist:
-    """Return the nurse's worklist at her sites (six queries)."""
+    """Return the nurse's worklist at her sites (six queries, or two and four).
+
+    The overdue and incomplete patients are counted once per data version
+    (registry.summaries); the open data queries, whose steps write no history,
+    are read every time.
+    """
     patients = Patient.objects.for_user(user)
-    overdue = _overdue(patients, today)
+
+    def first_and_count(rows: QuerySet) -> tuple[list, int]:
+        return list(rows.select_related("site")[:SHOWN]), rows.count()
+
+    overdue, overdue_count = summaries.per_version(
+        "worklist-overdue",
+        user,
+        lambda: first_and_count(_overdue(patients, today)),
+        today=today,
+    )
+    incomplete, incomplete_count = summaries.per_version(
+        "worklist-incomplete", user, lambda: first_and_count(_incomplete(patients))
+    )
     queries = _open_queries(user)
-    incomplete = _incomplete(patients)
     return Worklist(
-        overdue=list(overdue.select_related("site")[:SHOWN]),
-        overdue_count=overdue.count(),
+        overdue=overdue,
+        overdue_count=overdue_count,
         queries=list(queries[:SHOWN]),
         queries_count=queries.count(),
-        incomplete=list(incomplete.select_related("site")[:SHOWN]),
-        incomplete_count=incomplete.count(),
+        incomplete=incomplete,
+        incomplete_count=incomplete_count,
     )
 
 

@@ -10,7 +10,15 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from django_tables2 import RequestConfig
 
-from registry import dashboards, monitor, quality, queries, selectors, services
+from registry import (
+    dashboards,
+    monitor,
+    quality,
+    queries,
+    selectors,
+    services,
+    summaries,
+)
 from registry.choices import Strategy
 from registry.filters import PatientFilter
 from registry.forms import (
@@ -27,13 +35,27 @@ from registry.tables import PAGE_SIZES, PAGINATION, PatientTable
 
 def home(request):
     """Show what the registry holds: patients by site and by resection strategy."""
-    patients = Patient.objects.for_user(request.user)
+    user = request.user
+    patients = Patient.objects.for_user(user)
+    by_site, by_strategy = summaries.per_version(
+        "home", user, lambda: _holdings(patients)
+    )
+    ctx = {
+        "total": sum(row["n"] for row in by_site),
+        "by_site": by_site,
+        "by_strategy": by_strategy,
+        **_role_home(user, patients),
+    }
+    return render(request, "registry/home.html", ctx)
+
+
+def _holdings(patients) -> tuple[list[dict], list[tuple]]:
+    """Return the patients by site, and by the stored strategy (two queries)."""
     by_site = list(
         patients.values("site__code", "site__name")
         .annotate(n=Count("id"))
         .order_by("site__code")
     )
-    # The stored strategy, counted in the database: one query whatever the size.
     strategy_counts = patients.aggregate(
         **{
             code: Count("pk", filter=Q(facts__strategy=code))
@@ -43,13 +65,7 @@ def home(request):
     by_strategy = [
         (code, label, strategy_counts[code]) for code, label in Strategy.choices
     ]
-    ctx = {
-        "total": sum(row["n"] for row in by_site),
-        "by_site": by_site,
-        "by_strategy": by_strategy,
-        **_role_home(request.user, patients),
-    }
-    return render(request, "registry/home.html", ctx)
+    return by_site, by_strategy
 
 
 def _role_home(user, patients) -> dict:
@@ -57,8 +73,12 @@ def _role_home(user, patients) -> dict:
     worklist, the data manager's accrual, completeness and verification."""
     if user.has_perm("registry.verify_records"):
         return {
-            "accrual": dashboards.accrual(patients),
-            "site_overview": dashboards.site_overview(patients),
+            "accrual": summaries.per_version(
+                "accrual", user, lambda: dashboards.accrual(patients)
+            ),
+            "site_overview": summaries.per_version(
+                "site-overview", user, lambda: dashboards.site_overview(patients)
+            ),
             "counts": queries.counts(DataQuery.objects.for_user(user)),
         }
     if user.has_perm("registry.add_followup"):
@@ -305,7 +325,13 @@ def data_quality(request):
     """List, per site, the records that need attention and the completeness."""
     _require(request, "registry.view_patient")
     patients = Patient.objects.for_user(request.user)
-    sites = quality.site_quality(patients, today=timezone.localdate())
+    today = timezone.localdate()
+    sites = summaries.per_version(
+        "data-quality",
+        request.user,
+        lambda: quality.site_quality(patients, today=today),
+        today=today,
+    )
     warnings_count, warnings = quality.confirmed_warnings(patients)
     ctx = {
         "warnings_count": warnings_count,
@@ -317,7 +343,9 @@ def data_quality(request):
         "facts_check": FactsCheck.objects.first(),
         "facts_missing": sum(site.without_facts for site in sites),
         # form status and data queries per site (registry.monitor, .queries)
-        "site_status": monitor.site_status(patients),
+        "site_status": summaries.per_version(
+            "site-status", request.user, lambda: monitor.site_status(patients)
+        ),
         "counts": queries.counts(DataQuery.objects.for_user(request.user)),
     }
     return render(request, "registry/data_quality.html", ctx)

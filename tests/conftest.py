@@ -63,3 +63,17 @@ def _flush_drops_history_triggers_on_sqlite():
         ]
 
     DatabaseOperations.sql_flush = sql_flush
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Start every test with an empty cache.
+
+    Summaries are kept per data version (registry.summaries), which is the
+    highest history id of each table; a test's writes are rolled back, and on
+    SQLite so are the ids, so the next test can reach the same version with
+    other data. A deployment never rolls back committed history.
+    """
+    from django.core.cache import cache
+
+    cache.clear()

@@ -1,0 +1,104 @@
+"""Per-site summaries are computed once per data version, and never served stale."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from registry import summaries
+from tests.cast import CastTestCase
+from tests.factories import make_followup, make_full_patient, make_patient
+
+DATA_QUALITY = reverse("registry:data_quality")
+HOME = reverse("registry:home")
+
+
+def site_counts(response) -> dict[str, int]:
+    return {site.code: site.patients for site in response.context["sites"]}
+
+
+class DataQualitySummaryTests(CastTestCase):
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        cls.own = make_full_patient(site=cls.north)
+        make_full_patient(site=cls.south)
+
+    def setUp(self):
+        self.client.force_login(self.mark)
+
+    def test_a_second_visit_reads_the_kept_summary(self):
+        with CaptureQueriesContext(connection) as first:
+            before = self.client.get(DATA_QUALITY)
+        with CaptureQueriesContext(connection) as second:
+            again = self.client.get(DATA_QUALITY)
+        self.assertEqual(site_counts(again), site_counts(before))
+        self.assertEqual(site_counts(again), {"NTH": 1, "STH": 1})
+        # the per-site aggregates and lists are not run again
+        self.assertLess(len(second), len(first))
+
+    def test_every_kind_of_write_is_seen_at_once(self):
+        self.client.get(DATA_QUALITY)
+        # a new patient (an addition)
+        make_patient(site=self.north)
+        self.assertEqual(
+            site_counts(self.client.get(DATA_QUALITY)), {"NTH": 2, "STH": 1}
+        )
+        # a deleted follow-up (a deletion) makes the patient lack follow-up
+        no_follow_up = {
+            site.code: site.counts["no_follow_up"]
+            for site in self.client.get(DATA_QUALITY).context["sites"]
+        }
+        self.own.followups.get().delete()
+        after = {
+            site.code: site.counts["no_follow_up"]
+            for site in self.client.get(DATA_QUALITY).context["sites"]
+        }
+        self.assertEqual(after["NTH"], no_follow_up["NTH"] + 1)
+        # an edit: a follow-up added back
+        make_followup(self.own, date=datetime.date(2006, 1, 1))
+        again = {
+            site.code: site.counts["no_follow_up"]
+            for site in self.client.get(DATA_QUALITY).context["sites"]
+        }
+        self.assertEqual(again["NTH"], no_follow_up["NTH"])
+
+    def test_each_set_of_sites_has_its_own_summary(self):
+        self.assertEqual(
+            site_counts(self.client.get(DATA_QUALITY)), {"NTH": 1, "STH": 1}
+        )
+        self.client.force_login(self.nina)
+        self.assertEqual(site_counts(self.client.get(DATA_QUALITY)), {"NTH": 1})
+        self.client.force_login(self.sam)
+        self.assertEqual(site_counts(self.client.get(DATA_QUALITY)), {"STH": 1})
+
+    def test_the_home_page_counts_a_new_patient_at_once(self):
+        self.assertEqual(self.client.get(HOME).context["total"], 2)
+        make_patient(site=self.south)
+        self.assertEqual(self.client.get(HOME).context["total"], 3)
+
+
+class PerVersionTests(CastTestCase):
+    def test_computed_once_per_version_and_day(self):
+        calls = []
+
+        def compute():
+            calls.append(1)
+            return len(calls)
+
+        day = datetime.date(2026, 1, 1)
+        keep = summaries.per_version
+        self.assertEqual(keep("x", self.mark, compute, today=day), 1)
+        self.assertEqual(keep("x", self.mark, compute, today=day), 1)
+        # another day (overdue follow-up depends on it), another summary
+        self.assertEqual(keep("x", self.mark, compute, today=day.replace(day=2)), 2)
+        # another name, another summary
+        self.assertEqual(keep("y", self.mark, compute, today=day), 3)
+        # any write changes the data version
+        version = summaries.data_version()
+        make_patient(site=self.south)
+        self.assertNotEqual(summaries.data_version(), version)
+        self.assertEqual(keep("x", self.mark, compute, today=day), 4)
