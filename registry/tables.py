@@ -47,11 +47,19 @@ class PatientTable(tables.Table):
     site = tables.Column(
         verbose_name="Site", accessor="site__code", order_by="site__code"
     )
-    diagnosis_date = tables.DateColumn(verbose_name="Diagnosis", format="Y-m-d")
+    # Sorted by a stored fact, then by the patient: a stable order from page to
+    # page, read down an index of the facts (DerivedFacts.Meta.indexes).
+    diagnosis_date = tables.DateColumn(
+        verbose_name="Diagnosis", format="Y-m-d", order_by=("diagnosis_date", "pk")
+    )
     primary_site = tables.Column(verbose_name="Primary site")
-    strategy = tables.Column(verbose_name="Strategy")
-    vital_status = tables.Column(verbose_name="Vital status")
-    last_contact = tables.DateColumn(verbose_name="Last contact", format="Y-m-d")
+    strategy = tables.Column(verbose_name="Strategy", order_by=("strategy", "pk"))
+    vital_status = tables.Column(
+        verbose_name="Vital status", order_by=("vital_status", "pk")
+    )
+    last_contact = tables.DateColumn(
+        verbose_name="Last contact", format="Y-m-d", order_by=("last_contact", "pk")
+    )
     # registry.monitor.with_status_counts: kinds of record locked, verified, complete
     forms = tables.Column(verbose_name="Form status", empty_values=(), orderable=False)
 

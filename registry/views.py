@@ -1,4 +1,5 @@
 import csv
+from functools import partial
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -141,8 +142,15 @@ def patient_list(request):
     else:
         patients = filterset.qs
     table = PatientTable(monitor.with_status_counts(selectors.patient_rows(patients)))
-    # Count the filtered patients without the list's columns.
-    paginate = {**PAGINATION, "count": patients.count}
+    # Count the filtered patients without the list's columns; the whole list's
+    # count once per data version (a count of every patient of the user's sites).
+    count = patients.count
+    unfiltered = not filterset.is_bound or (
+        filterset.form.is_valid() and not filterset.is_filtered
+    )
+    if request.method == "GET" and unfiltered:
+        count = partial(summaries.per_version, "list-count", request.user, count)
+    paginate = {**PAGINATION, "count": count}
     RequestConfig(request, paginate=paginate).configure(table)
     ctx = {
         "table": table,

@@ -81,6 +81,16 @@ class DataQualitySummaryTests(CastTestCase):
         self.assertEqual(self.client.get(HOME).context["total"], 3)
 
 
+    def test_the_patient_lists_count_follows_every_write(self):
+        url = reverse("registry:patient_list")
+        self.assertEqual(self.client.get(url).context["table"].paginator.count, 2)
+        make_patient(site=self.north)
+        self.assertEqual(self.client.get(url).context["table"].paginator.count, 3)
+        # a filtered list is counted every time, and by its filter
+        filtered = self.client.get(url, {"site": self.south.pk})
+        self.assertEqual(filtered.context["table"].paginator.count, 1)
+
+
 class PerVersionTests(CastTestCase):
     def test_computed_once_per_version_and_day(self):
         calls = []
