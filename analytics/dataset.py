@@ -115,6 +115,14 @@ DERIVED = (
     "later_palliative",
 )
 
+#: Variables that the counts read from registry.bulk's stored facts, by column.
+STORED_FACTS = {
+    **{name: name for name in DERIVED},
+    "age": "age",
+    "regimen": "first_regimen",
+    "biologic": "first_biologic",
+}
+
 #: Yes/no columns of a survival table besides the event (see survival_table).
 TABLE_FLAGS = ("liver_resected", "converted", "unresected_primary", "later_palliative")
 #: Why a patient of the cohort is left out of the survival analysis.
@@ -303,8 +311,8 @@ def variable_counts(
     facts, params = bulk.facts_sql(
         queryset, endpoint=endpoint, index=index, as_of=as_of
     )
-    recorded = [name for name in names if name not in DERIVED]
-    column = {name: f"f.{name}" for name in names if name in DERIVED}
+    recorded = [name for name in names if name not in STORED_FACTS]
+    column = {name: f"f.{STORED_FACTS[name]}" for name in names if name in STORED_FACTS}
     join, join_params = "", ()
     if recorded:
         # as patient_frame reads them: numbers as floats, codes as stored

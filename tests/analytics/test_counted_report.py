@@ -216,6 +216,13 @@ class CountedReportOnBuiltCohortTests(CountedSectionsMixin, TestCase):
             with self.subTest(group=group):
                 self.assert_counted_equals_rows({**EVERY_KIND, "group_by": group})
 
+    def test_a_survival_report_lists_a_grouping_recorded_as_missing_as_excluded(self):
+        survival_only = {"baseline": [], "associations": [], "subgroups": []}
+        result = run({**survival_only, "group_by": "kras"})
+        # kras is unk, na or nr for 12 of the 24 patients (i % 6 in 1, 3, 4)
+        self.assertEqual(result["cohort"]["excluded"], {"KRAS not recorded": 12})
+        self.assertEqual(result["cohort"]["analysed"], 12)
+
 
 class QueryCountTests(TestCase):
     def test_the_full_reports_queries_do_not_grow_with_the_cohort(self):
