@@ -10,14 +10,16 @@ Results paragraphs from that result. The result is plain data
 
 The steps of a run, as :func:`run_report` reads:
 
-1. :func:`read_cohort` -- the patients, counted or one row each, and who was
-   left out and why (the landmark regrouping included);
+1. :func:`read_cohort` -- the patients, counted (by group, time and event, and
+   by what the tables read) or one row each, and who was left out and why (the
+   landmark regrouping included);
 2. :func:`survival_counts` and the curves -- patients by group, time and event;
 3. :func:`split_groups` -- which groups are tested, which too small or hidden;
 4. the tests -- log-rank overall and pairwise (:func:`logrank_sections`), Cox
    (:func:`cox_section`), median follow-up (:func:`followup_section`);
-5. the tables that need one row per patient (:func:`patient_sections`) or,
-   without them, their empty forms (:func:`count_sections`);
+5. the tables: from the patients' rows (:func:`patient_sections`), from
+   counts (:func:`counted_sections`, the same numbers) or, when the report has
+   none, their empty forms (:func:`count_sections`);
 6. later events, the immortal-time warning, masking, and the text.
 """
 
@@ -732,8 +734,7 @@ def competing_risks_section(
     colorectal cancer (death from any other cause competing): the cumulative
     incidence per group at `times` and Gray's test across the tested groups
     (:mod:`analytics.competing`). Each reads one counted survival table (two
-    queries, or the per-patient frame for a first-line grouping), and one
-    query counts the deaths of unknown cause.
+    queries), and one query counts the deaths of unknown cause.
     """
     queryset = dataset.cohort_queryset(user, spec.cohort)
     analyses, digests = [], []
