@@ -348,8 +348,14 @@ def variable_counts(
     if not parts:
         return VariableCounts({}, {}, {})
     # Each part is known by the columns it is not counted by, as the bits of
-    # SQL's GROUPING(every column) give them (the last column the lowest bit).
-    sets = {by: _grouping_mask([slot[n] for n in by], slots) for by in parts.values()}
+    # SQL's GROUPING(the columns some part counts by) give them (the last
+    # column the lowest bit).
+    used = [
+        name
+        for name in slots
+        if any(name in (slot[n] for n in by) for by in parts.values())
+    ]
+    sets = {by: _grouping_mask([slot[n] for n in by], used) for by in parts.values()}
     # a pair counted twice (a baseline variable and an association) once
     distinct = list({mask: by for by, mask in reversed(sets.items())}.items())
     rows = f"""
@@ -357,12 +363,14 @@ def variable_counts(
         FROM ({facts}) f {join}
         WHERE {kept}"""
     if connection.vendor == "postgresql":
-        # one pass over the patients, a hash table per grouping set
+        # one pass over the patients, a hash table per grouping set (a column
+        # no set counts by may not be selected)
+        outputs = [name if name in used else "NULL" for name in slots]
         grouping = ", ".join(
             f"({', '.join(slot[n] for n in dict.fromkeys(by))})" for _, by in distinct
         )
         sql = f"""
-        SELECT GROUPING({", ".join(slots)}), {", ".join(slots)}, COUNT(*)
+        SELECT GROUPING({", ".join(used)}), {", ".join(outputs)}, COUNT(*)
         FROM ({rows}) c GROUP BY GROUPING SETS ({grouping})"""
     else:
         union = []

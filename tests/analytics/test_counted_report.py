@@ -188,7 +188,7 @@ class CountedReportOnBuiltCohortTests(CountedSectionsMixin, TestCase):
             )
             tumour = PrimaryTumour.objects.get(patient=patient)
             tumour.kras = ["mut", "unk", "wt", "na", "nr", "wt"][i % 6]
-            tumour.grade = ["G1", "G2", "unk", "G3"][i % 4]
+            tumour.grade = ["G1", "G2", "", "G3"][i % 4]
             tumour.cea_ng_ml = None if i % 3 == 0 else Decimal(2 + i * 1.5)
             tumour.save()
             if i % 3 == 1:
