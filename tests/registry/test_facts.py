@@ -450,7 +450,7 @@ class WritePathPropertyTests(TestCase):
                 line = SystemicTherapyLine.objects.filter(patient=patient).first()
                 if line:
                     line.regimen = "folfiri" if line.regimen == "folfox" else "folfox"
-                    line.start_date = date
+                    line.start_date, line.end_date = date, None
                     line.save()
             case "edit_birth":
                 patient.refresh_from_db()
