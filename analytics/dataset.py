@@ -47,7 +47,7 @@ from registry.derive import strategy_from_dates
 from registry.models import Death, Patient, Site
 
 #: How the cohort filters on recorded fields read the patients (the strategy and
-#: first-regimen filters need an annotation first: see cohort_queryset).
+#: first-regimen filters read the stored facts: see cohort_queryset).
 COHORT_LOOKUPS = {
     "sites": "site__code__in",
     "primary_sites": "tumour__primary_site__in",
@@ -293,10 +293,11 @@ def variable_counts(
 
     What :func:`patient_frame` would give one row per patient, counted in the
     database instead: one ``GROUP BY`` per baseline variable (group, value),
-    subgroup (value, days, event) and association (factor, outcome), joined by
-    ``UNION ALL`` in one statement over registry.bulk's facts, so that only
-    distinct rows leave the database. Continuous variables are counted by
-    distinct value (their statistics read the values, which counts keep).
+    subgroup (value, days, event) and association (factor, outcome), in one
+    statement over registry.bulk's facts (``GROUPING SETS`` on PostgreSQL, one
+    pass; ``UNION ALL`` elsewhere), so that only distinct rows leave the
+    database. Continuous variables are counted by distinct value (their
+    statistics read the values, which counts keep).
     """
     names = list(
         dict.fromkeys(
