@@ -24,7 +24,7 @@ Shared assumptions
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -213,13 +213,17 @@ def continuous_row(df: pd.DataFrame, *, variable: str, group: str) -> Continuous
     present = ~np.isnan(values)
     summaries = {}
     samples = []
+    # sorted: sums in a fixed order, so that the means, SDs and F test do not
+    # depend on the order of the rows (to the last digit: counted values give
+    # the same numbers as the patients' rows)
     for j, label in enumerate(labels):
         mine = codes == j
-        sample = values[mine & present]
+        sample = np.sort(values[mine & present])
         samples.append(sample)
         summaries[label] = summarize(sample, missing=int((mine & ~present).sum()))
     overall = summarize(
-        values[in_group & present], missing=int((in_group & ~present).sum())
+        np.sort(values[in_group & present]),
+        missing=int((in_group & ~present).sum()),
     )
     return ContinuousRow(
         variable=variable,
@@ -655,6 +659,7 @@ def categorical_row(
 def baseline_table(
     df: pd.DataFrame,
     *,
+    frames: Mapping[str, pd.DataFrame] | None = None,
     group: str,
     continuous: Sequence[str] = (),
     categorical: Sequence[str] = (),
@@ -666,6 +671,9 @@ def baseline_table(
     ----------
     df
         One row per patient.
+    frames
+        One frame per variable (rows: patients, with the ``group`` column) when
+        the variables were read apart; ``df`` then gives only the groups.
     group
         The grouping column (e.g. resection strategy).
     continuous
@@ -680,12 +688,16 @@ def baseline_table(
     """
     codes, groups = factor_codes(df[group])
     n = {g: int((codes == j).sum()) for j, g in enumerate(groups)}
+
+    def of(variable: str) -> pd.DataFrame:
+        return df if frames is None else frames[variable]
+
     rows: list[ContinuousRow | CategoricalRow] = [
-        continuous_row(df, variable=v, group=group) for v in continuous
+        continuous_row(of(v), variable=v, group=group) for v in continuous
     ]
-    rows += [categorical_row(df, variable=v, group=group) for v in categorical]
+    rows += [categorical_row(of(v), variable=v, group=group) for v in categorical]
     rows += [
-        categorical_row(df, variable=v, group=group, ordinal=True) for v in ordinal
+        categorical_row(of(v), variable=v, group=group, ordinal=True) for v in ordinal
     ]
     return BaselineTable(group=group, groups=groups, n=n, rows=rows)
 

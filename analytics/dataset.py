@@ -10,8 +10,9 @@ whatever the cohort size, as plain values (never model instances):
   models with covariates, baseline tables, landmark analyses), and
   :func:`table_from_frame` counts it into the same survival table.
 
-Identifiers never leave this module: the date of birth is read only to compute
-the age at diagnosis, and the MRN is never read at all.
+Identifiers are never read: the age at diagnosis is registry.derive's, stored
+with the derived facts (as is the first line of systemic therapy), and the MRN
+and the date of birth are never selected.
 """
 
 from __future__ import annotations
@@ -27,9 +28,7 @@ from django.db import connections
 from django.db.models import (
     F,
     FloatField,
-    OuterRef,
     QuerySet,
-    Subquery,
     TextField,
 )
 from django.db.models.functions import Cast
@@ -45,11 +44,11 @@ from analytics.variables import (  # noqa: F401 (re-exported)
 from registry import bulk, choices
 from registry.choices import Endpoint, IndexDate, Strategy
 from registry.derive import strategy_from_dates
-from registry.models import Death, Patient, Site, SystemicTherapyLine
+from registry.models import Death, Patient, Site
 from registry.summaries import data_version  # noqa: F401 (re-exported)
 
 #: How the cohort filters on recorded fields read the patients (the strategy and
-#: first-regimen filters need an annotation first: see cohort_queryset).
+#: first-regimen filters read the stored facts: see cohort_queryset).
 COHORT_LOOKUPS = {
     "sites": "site__code__in",
     "primary_sites": "tumour__primary_site__in",
@@ -62,19 +61,15 @@ COHORT_LOOKUPS = {
 def cohort_queryset(user, cohort: Cohort) -> QuerySet:
     """Return the user's patients in `cohort` (a plain queryset of patients).
 
-    Derived facts are annotated only when a filter needs them (strategy,
-    first regimen), so that the cohort stays cheap to use as a subquery.
+    The stored derived facts are joined only when a filter needs them
+    (strategy, first regimen), so that the cohort stays cheap to use as a
+    subquery.
     """
     queryset = Patient.objects.for_user(user)
     if cohort.strategies:
         queryset = queryset.filter(facts__strategy__in=list(cohort.strategies))
     if cohort.regimens:
-        first_line = SystemicTherapyLine.objects.filter(
-            patient=OuterRef("pk")
-        ).order_by("start_date", "pk")
-        queryset = queryset.annotate(
-            first_regimen=Subquery(first_line.values("regimen")[:1])
-        ).filter(first_regimen__in=list(cohort.regimens))
+        queryset = queryset.filter(facts__first_regimen__in=list(cohort.regimens))
     for name, lookup in COHORT_LOOKUPS.items():
         values = getattr(cohort, name)
         if values:
@@ -120,9 +115,14 @@ DERIVED = (
     "converted",
     "later_palliative",
 )
-#: Variables read from the first line of systemic therapy.
-FIRST_LINE = {"regimen": "regimen", "biologic": "biologic"}
 
+#: Variables that the counts read from registry.bulk's stored facts, by column.
+STORED_FACTS = {
+    **{name: name for name in DERIVED},
+    "age": "age",
+    "regimen": "first_regimen",
+    "biologic": "first_biologic",
+}
 
 #: Yes/no columns of a survival table besides the event (see survival_table).
 TABLE_FLAGS = ("liver_resected", "converted", "unresected_primary", "later_palliative")
@@ -157,6 +157,17 @@ class SurvivalTable:
         return int(self.counts["n"].sum()) + sum(self.excluded.values())
 
 
+#: Group values that are no group: blank and the missing-data codes (which
+#: patient_frame reads as missing), for :func:`no_group`.
+NO_GROUP = ("", *sorted(choices.MISSING_CODES))
+
+
+def no_group(source: str) -> str:
+    """Return SQL true when `source` has no group (parameters: NO_GROUP)."""
+    placeholders = ", ".join(["%s"] * len(NO_GROUP))
+    return f"COALESCE(CAST({source} AS TEXT), '') IN ({placeholders})"
+
+
 def survival_table(
     queryset: QuerySet,
     *,
@@ -174,8 +185,6 @@ def survival_table(
     :func:`table_from_frame` gives the same table from a :func:`patient_frame`.
     """
     variable = VARIABLES[group]
-    if group in FIRST_LINE:
-        raise ValueError(f"counts by {group!r} need the per-patient frame")
     connection = connections[queryset.db]
     vendor = connection.vendor
     q = connection.ops.quote_name
@@ -201,8 +210,7 @@ def survival_table(
             f.survival_competing AS competing,
             CASE WHEN f.survival_start IS NULL OR f.survival_start > %s
                     THEN 'no_index_date'
-                WHEN COALESCE(CAST({source} AS TEXT), '') = ''
-                    THEN 'group_unknown' ELSE '' END AS reason,
+                WHEN {no_group(source)} THEN 'group_unknown' ELSE '' END AS reason,
             f.liver_resected, f.converted,
             CASE WHEN f.first_primary_resection IS NULL THEN 1 ELSE 0 END
                 AS unresected_primary,
@@ -218,7 +226,7 @@ def survival_table(
     FROM c WHERE reason = '' AND resected IS NOT NULL GROUP BY resected
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, (cutoff, *params, *join_params))
+        cursor.execute(sql, (cutoff, *NO_GROUP, *params, *join_params))
         fetched = cursor.fetchall()
     columns = ["part", "group", "days", "event", "competing", "reason", *TABLE_FLAGS]
     columns.append("n")
@@ -241,6 +249,180 @@ def survival_table(
         counts=kept.reset_index(drop=True),
         excluded={reason: int(n) for reason, n in excluded.items()},
         resections=resections.reset_index(drop=True),
+    )
+
+
+@dataclass(frozen=True)
+class VariableCounts:
+    """A cohort's analysed patients counted by what a report's tables read.
+
+    For the patients a :class:`SurvivalTable` keeps (an index date on or before
+    the cut-off and a group): ``baseline`` counts them by group and the
+    variable's value (columns ``group``, the variable's name, ``n``), for each
+    baseline variable; ``subgroups`` by the variable's value, days and event
+    (columns the name, ``days``, ``event``, ``n``); ``associations`` by the
+    factor and the outcome (their names, ``n``). Values are those of
+    :func:`patient_frame` (labels as categoricals, numbers as floats), a
+    missing value counted as one (NaN).
+    """
+
+    baseline: dict[str, pd.DataFrame]
+    subgroups: dict[str, pd.DataFrame]
+    associations: dict[tuple[str, str], pd.DataFrame]
+
+    def parts(self) -> list[tuple[str, pd.DataFrame]]:
+        """Return every count frame with a name saying what it counts."""
+        return [
+            *((f"baseline {name}", f) for name, f in self.baseline.items()),
+            *((f"subgroup {name}", f) for name, f in self.subgroups.items()),
+            *((f"association {a} {b}", f) for (a, b), f in self.associations.items()),
+        ]
+
+
+def variable_counts(
+    queryset: QuerySet,
+    *,
+    group: str,
+    endpoint: Endpoint = Endpoint.OVERALL,
+    index: IndexDate = IndexDate.DIAGNOSIS,
+    as_of: datetime.date,
+    baseline: Sequence[str] = (),
+    subgroups: Sequence[str] = (),
+    associations: Sequence[tuple[str, str]] = (),
+) -> VariableCounts:
+    """Return the counts of `queryset` a report's tables read (one query).
+
+    What :func:`patient_frame` would give one row per patient, counted in the
+    database instead: one ``GROUP BY`` per baseline variable (group, value),
+    subgroup (value, days, event) and association (factor, outcome), in one
+    statement over registry.bulk's facts (``GROUPING SETS`` on PostgreSQL, one
+    pass; ``UNION ALL`` elsewhere), so that only distinct rows leave the
+    database. Continuous variables are counted by distinct value (their
+    statistics read the values, which counts keep).
+    """
+    names = list(
+        dict.fromkeys(
+            [group, *baseline, *subgroups, *(n for p in associations for n in p)]
+        )
+    )
+    unknown = [name for name in names if name not in VARIABLES]
+    if unknown:
+        raise KeyError(f"unknown variable(s): {', '.join(unknown)}")
+    connection = connections[queryset.db]
+    q = connection.ops.quote_name
+    facts, params = bulk.facts_sql(
+        queryset, endpoint=endpoint, index=index, as_of=as_of
+    )
+    recorded = [name for name in names if name not in STORED_FACTS]
+    column = {name: f"f.{STORED_FACTS[name]}" for name in names if name in STORED_FACTS}
+    join, join_params = "", ()
+    if recorded:
+        # as patient_frame reads them: numbers as floats, codes as stored
+        values = {
+            f"v_{name}": Cast(VARIABLES[name].column, FloatField())
+            if VARIABLES[name].kind == "continuous"
+            else F(VARIABLES[name].column)
+            for name in recorded
+        }
+        rows = (
+            queryset.model.objects.order_by()
+            .annotate(gid=F("pk"), **values)
+            .values_list("gid", *values)
+        )
+        rows_sql, join_params = rows.query.sql_with_params()
+        join = f"LEFT JOIN ({rows_sql}) v ON v.{q('gid')} = f.id"
+        column |= {name: f"v.{q(f'v_{name}')}" for name in recorded}
+    # one output column per variable, then days and event
+    slots = [f"c{i}" for i in range(len(names))] + ["days", "event"]
+    slot = dict(zip([*names, "days", "event"], slots, strict=True))
+    select = ", ".join(f"{column[name]} AS {slot[name]}" for name in names)
+    cutoff = connection.ops.adapt_datefield_value(as_of)
+    # the patients survival_table keeps
+    kept = (
+        f"f.survival_start IS NOT NULL AND f.survival_start <= %s "
+        f"AND NOT {no_group(column[group])}"
+    )
+    parts = {
+        **{("baseline", name): (group, name) for name in baseline},
+        **{("subgroup", name): (name, "days", "event") for name in subgroups},
+        **{("association", tuple(pair)): tuple(pair) for pair in associations},
+    }
+    if not parts:
+        return VariableCounts({}, {}, {})
+    # Each part is known by the columns it is not counted by, as the bits of
+    # SQL's GROUPING(the columns some part counts by) give them (the last
+    # column the lowest bit).
+    used = [
+        name
+        for name in slots
+        if any(name in (slot[n] for n in by) for by in parts.values())
+    ]
+    sets = {by: _grouping_mask([slot[n] for n in by], used) for by in parts.values()}
+    # a pair counted twice (a baseline variable and an association) once
+    distinct = list({mask: by for by, mask in reversed(sets.items())}.items())
+    rows = f"""
+        SELECT {select}, f.survival_days AS days, f.survival_event AS event
+        FROM ({facts}) f {join}
+        WHERE {kept}"""
+    if connection.vendor == "postgresql":
+        # one pass over the patients, a hash table per grouping set (a column
+        # no set counts by may not be selected)
+        outputs = [name if name in used else "NULL" for name in slots]
+        grouping = ", ".join(
+            f"({', '.join(slot[n] for n in dict.fromkeys(by))})" for _, by in distinct
+        )
+        sql = f"""
+        SELECT GROUPING({", ".join(used)}), {", ".join(outputs)}, COUNT(*)
+        FROM ({rows}) c GROUP BY GROUPING SETS ({grouping})"""
+    else:
+        union = []
+        for mask, by in distinct:
+            keys = [slot[n] for n in dict.fromkeys(by)]
+            outputs = [name if name in keys else "NULL" for name in slots]
+            union.append(
+                f"SELECT {mask}, {', '.join(outputs)}, COUNT(*) FROM c "
+                f"GROUP BY {', '.join(keys)}"
+            )
+        sql = f"WITH c AS ({rows}) {' UNION ALL '.join(union)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*params, *join_params, cutoff, *NO_GROUP))
+        fetched = pd.DataFrame(
+            cursor.fetchall(), columns=["mask", *names, "days", "event", "n"]
+        )
+
+    def counted(kind: str, by: tuple[str, ...]) -> pd.DataFrame:
+        rows = fetched[fetched["mask"] == sets[by]]
+        # a baseline part counts by the group, then the variable
+        labels = ["group", by[1]] if kind == "baseline" else list(by)
+        frame = pd.DataFrame(
+            {
+                label: _variable_column(rows[name], VARIABLES[name])
+                for label, name in zip(labels, by, strict=False)
+                if name not in ("days", "event")
+            },
+            index=rows.index,
+        )
+        if kind == "subgroup":
+            frame["days"] = rows["days"].astype(int)
+            frame["event"] = rows["event"].astype(bool)
+        frame["n"] = rows["n"].astype(int)
+        return frame.reset_index(drop=True)
+
+    found = {key: counted(key[0], by) for key, by in parts.items()}
+    return VariableCounts(
+        baseline={n: found["baseline", n] for n in baseline},
+        subgroups={n: found["subgroup", n] for n in subgroups},
+        associations={tuple(p): found["association", tuple(p)] for p in associations},
+    )
+
+
+def _grouping_mask(keys: Sequence[str], columns: Sequence[str]) -> int:
+    """Return SQL's GROUPING(columns) for rows grouped by `keys`: a bit per
+    column not among them, the last column the lowest bit."""
+    return sum(
+        1 << (len(columns) - 1 - i)
+        for i, name in enumerate(columns)
+        if name not in keys
     )
 
 
@@ -323,9 +505,9 @@ def patient_frame(
     Patients whose index date is missing or after ``as_of`` have NaN ``days``;
     the caller decides (and reports) what to exclude.
 
-    At most three queries whatever the cohort size: the derived facts
-    (registry.bulk), the recorded variables, and the first systemic line when a
-    variable needs it.
+    At most two queries whatever the cohort size: the derived facts
+    (registry.bulk) and the recorded variables (with the stored age and first
+    line of systemic therapy).
     """
     names = list(dict.fromkeys([group, *variables]))
     unknown = [name for name in names if name not in VARIABLES]
@@ -341,11 +523,7 @@ def patient_frame(
             "survival_competing": "competing",
         }
     )
-    recorded = {
-        name: VARIABLES[name].column
-        for name in names
-        if name not in DERIVED and name not in FIRST_LINE and name != "age"
-    }
+    recorded = {name: VARIABLES[name].column for name in names if name not in DERIVED}
     columns = {f"v_{name}": column for name, column in recorded.items()}
     kinds = {"id": "value"} | {
         f"v_{name}": {"continuous": "number", "binary": "value"}.get(
@@ -353,12 +531,6 @@ def patient_frame(
         )
         for name in recorded
     }
-    if "age" in names:
-        columns["date_of_birth"] = "date_of_birth"
-        kinds["date_of_birth"] = "date"
-        # historical patients whose date of birth is unknown have their age
-        columns["age_at_diagnosis"] = "age_at_diagnosis"
-        kinds["age_at_diagnosis"] = "number"
     if columns:
         # Dates as ISO text and numbers as floats from the database, which
         # pandas converts in bulk (Python dates and Decimals it converts one by
@@ -377,12 +549,6 @@ def patient_frame(
             .values_list("pk", *cast)
         )
         frame = frame.merge(_compact_frame(rows, kinds), on="id", how="left")
-    if any(name in FIRST_LINE for name in names):
-        frame = frame.merge(_first_lines(queryset), on="id", how="left")
-    if "age" in names:
-        frame["v_age"] = _age_years(
-            frame.pop("date_of_birth"), frame["diagnosis_date"]
-        ).fillna(frame.pop("age_at_diagnosis"))
     for name in names:
         if name in DERIVED:
             frame[f"v_{name}"] = frame[name]
@@ -442,30 +608,6 @@ def _compact_frame(rows: QuerySet, kinds: dict[str, str]) -> pd.DataFrame:
         values = union_categoricals([part[name] for part in parts])
         frame[name] = pd.Series(values, index=frame.index).astype(object)
     return frame[columns]
-
-
-def _first_lines(queryset: QuerySet) -> pd.DataFrame:
-    """Return each patient's first systemic line (regimen, biologic): one query."""
-    lines = (
-        SystemicTherapyLine.objects.filter(patient__in=queryset.values("pk"))
-        .order_by("patient_id", "start_date", "pk")
-        .values_list("patient_id", "regimen", "biologic")
-    )
-    frame = pd.DataFrame.from_records(
-        list(lines), columns=["id", "v_regimen", "v_biologic"]
-    )
-    return frame.drop_duplicates("id", keep="first")
-
-
-def _age_years(birth: pd.Series, diagnosis: pd.Series) -> pd.Series:
-    """Return age at diagnosis in whole years (the birth date goes no further)."""
-    birth = pd.to_datetime(birth, errors="coerce")
-    diagnosis = pd.to_datetime(diagnosis, errors="coerce")
-    years = diagnosis.dt.year - birth.dt.year
-    before_birthday = (diagnosis.dt.month < birth.dt.month) | (
-        (diagnosis.dt.month == birth.dt.month) & (diagnosis.dt.day < birth.dt.day)
-    )
-    return (years - before_birthday.astype(int)).astype("float")
 
 
 def _variable_column(values: pd.Series, variable: Variable) -> pd.Series:
@@ -557,6 +699,20 @@ def fingerprint(frame: pd.DataFrame, columns: Sequence[str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def counts_fingerprint(frame: pd.DataFrame) -> str:
+    """Return a SHA-256 of a frame of counts, independent of row order.
+
+    Each row's 64-bit hash of its values (pandas' ``hash_pandas_object``: of
+    the labels and numbers, not of how they are stored) is sorted, and the
+    column names and the sorted hashes hashed: the same counts give the same
+    fingerprint on any machine and database, without writing them as text.
+    """
+    rows = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    digest = hashlib.sha256(repr(list(frame.columns)).encode())
+    digest.update(np.sort(rows).astype("<u8").tobytes())
+    return digest.hexdigest()
+
+
 def site_scope(user) -> list[int]:
     """Return the ids of the sites whose patients `user` may see (sorted)."""
     return sorted(Site.objects.for_user(user).values_list("pk", flat=True))
@@ -571,6 +727,7 @@ __all__ = [
     "Variable",
     "cohort_queryset",
     "data_version",
+    "counts_fingerprint",
     "fingerprint",
     "group_labels",
     "liver_resected_by",
@@ -580,5 +737,7 @@ __all__ = [
     "survival_table",
     "table_from_frame",
     "unknown_cause_deaths",
+    "variable_counts",
     "SurvivalTable",
+    "VariableCounts",
 ]

@@ -10,14 +10,16 @@ Results paragraphs from that result. The result is plain data
 
 The steps of a run, as :func:`run_report` reads:
 
-1. :func:`read_cohort` -- the patients, counted or one row each, and who was
-   left out and why (the landmark regrouping included);
+1. :func:`read_cohort` -- the patients, counted (by group, time and event, and
+   by what the tables read) or one row each, and who was left out and why (the
+   landmark regrouping included);
 2. :func:`survival_counts` and the curves -- patients by group, time and event;
 3. :func:`split_groups` -- which groups are tested, which too small or hidden;
 4. the tests -- log-rank overall and pairwise (:func:`logrank_sections`), Cox
    (:func:`cox_section`), median follow-up (:func:`followup_section`);
-5. the tables that need one row per patient (:func:`patient_sections`) or,
-   without them, their empty forms (:func:`count_sections`);
+5. the tables: from the patients' rows (:func:`patient_sections`), from
+   counts (:func:`counted_sections`, the same numbers) or, when the report has
+   none, their empty forms (:func:`count_sections`);
 6. later events, the immortal-time warning, masking, and the text.
 """
 
@@ -78,6 +80,7 @@ __all__ = [
     "methods_text",
     "min_cell_for",
     "needs_rows",
+    "table_variables",
     "results_text",
     "run_report",
     "suggested_landmark",
@@ -126,19 +129,23 @@ class Report:
 def needs_rows(spec: ReportSpec) -> bool:
     """Return whether `spec` needs one row per patient rather than counts.
 
-    Survival curves, medians, the log-rank tests, an unadjusted Cox model and
-    follow-up need only counts of patients by group, time and event, which the
-    database computes; Cox covariates, baseline tables, associations, subgroup
-    curves, landmark regrouping and first-line groupings need the patients.
+    Survival curves, medians, the log-rank tests, an unadjusted Cox model,
+    follow-up, and the baseline table, associations and subgroup curves need
+    only counts of patients (by group, time and event; by group and value; by
+    factor and outcome), which the database computes; Cox covariates and a
+    landmark's regrouping need the patients.
     """
-    return bool(
-        spec.covariates
-        or [name for name in spec.baseline if name != spec.group_by]
-        or spec.associations
-        or [name for name in spec.subgroups if name != spec.group_by]
-        or spec.index == "landmark"
-        or spec.group_by in dataset.FIRST_LINE
-    )
+    return bool(spec.covariates or spec.index == "landmark")
+
+
+def table_variables(spec: ReportSpec) -> dict:
+    """Return the variables of the tables of `spec`: baseline, subgroups and
+    associations (the grouping left out of the first two, which it splits)."""
+    return {
+        "baseline": [name for name in spec.baseline if name != spec.group_by],
+        "subgroups": [name for name in spec.subgroups if name != spec.group_by],
+        "associations": [tuple(pair) for pair in spec.associations],
+    }
 
 
 def frame_variables(spec: ReportSpec) -> list[str]:
@@ -187,9 +194,10 @@ def run_report(spec: ReportSpec, *, user) -> Report:
     written from the masked numbers: nothing unmasked leaves this function.
 
     The survival sections are always computed from a :class:`SurvivalTable`:
-    counted in the database when the report needs nothing else
+    counted in the database unless the report needs one row per patient
     (:func:`needs_rows`), otherwise counted from the per-patient frame that the
-    other sections read.
+    other sections read. Without rows, the tables (baseline, associations,
+    subgroups) are read from counts too (:func:`dataset.variable_counts`).
     """
     if spec.as_of is None:
         raise InvalidSpec(["as_of: the data cut-off must be given"])
@@ -248,6 +256,8 @@ def run_report(spec: ReportSpec, *, user) -> Report:
         )
     if rows is not None:
         sections.update(patient_sections(rows, spec, split.hidden))
+    elif cohort.counted is not None:
+        sections.update(counted_sections(cohort, spec, split.hidden))
     else:
         sections.update(count_sections(split))
     sections["events"] = events_section(cohort.table.counts).to_dict()
@@ -302,8 +312,9 @@ class Cohort:
 
     ``table`` counts the analysed patients by group, days, event and flags;
     ``analysed`` holds one row per analysed patient when the report needs them
-    (:func:`needs_rows`), else None; ``patients`` is the cohort's size before
-    any exclusion; ``excluded`` the patients left out, by reason in words.
+    (:func:`needs_rows`), else None, and then ``counted`` the counts its tables
+    read, if it has any; ``patients`` is the cohort's size before any
+    exclusion; ``excluded`` the patients left out, by reason in words.
     """
 
     table: dataset.SurvivalTable
@@ -311,6 +322,7 @@ class Cohort:
     patients: int
     excluded: dict[str, int]
     landmark_info: dict | None = None
+    counted: dataset.VariableCounts | None = None
 
     def section(self, counts: pd.DataFrame) -> dict:
         """Return the cohort section: patients, analysed, events, exclusions."""
@@ -325,7 +337,8 @@ class Cohort:
         """Return the digest of the rows the report read.
 
         A change to any of them changes the fingerprint: the patients' rows
-        when the report read them, else the counts (all it read).
+        when the report read them, else the counts (all it read): the survival
+        table's, then each of the tables' counts, in the report's order.
         """
         if self.analysed is not None:
             return dataset.fingerprint(
@@ -333,10 +346,17 @@ class Cohort:
                 ["registry_number", "group", "days", "event"],
             )
         counts = self.table.counts
-        return dataset.fingerprint(
+        digest = dataset.fingerprint(
             counts.assign(group=counts["group"].astype(str)),
             ["group", "days", "event", *dataset.TABLE_FLAGS, "n"],
         )
+        if self.counted is None:
+            return digest
+        digests = [digest]
+        for name, part in self.counted.parts():
+            digests.append(name)
+            digests.append(dataset.counts_fingerprint(part))
+        return hashlib.sha256("\n".join(digests).encode()).hexdigest()
 
 
 def read_cohort(spec: ReportSpec, *, user, min_cell: int | None) -> Cohort:
@@ -361,18 +381,22 @@ def read_cohort(spec: ReportSpec, *, user, min_cell: int | None) -> Cohort:
         else IndexDate(spec.index),
         "as_of": spec.as_of,
     }
-    analysed = None
+    analysed = counted = None
     if needs_rows(spec):
         frame = dataset.patient_frame(queryset, variables=frame_variables(spec), **read)
         table = dataset.table_from_frame(frame)
         analysed = frame[frame["days"].notna() & frame["group"].notna()].copy()
     else:
         table = dataset.survival_table(queryset, **read)
+        tables = table_variables(spec)
+        if any(tables.values()):
+            counted = dataset.variable_counts(queryset, **tables, **read)
     cohort = Cohort(
         table=table,
         analysed=analysed,
         patients=table.patients,
         excluded=_exclusions(table, spec),
+        counted=counted,
     )
     if analysed is not None and spec.index == "landmark" and not analysed.empty:
         cohort.analysed, cohort.landmark_info = _landmark(
@@ -710,8 +734,7 @@ def competing_risks_section(
     colorectal cancer (death from any other cause competing): the cumulative
     incidence per group at `times` and Gray's test across the tested groups
     (:mod:`analytics.competing`). Each reads one counted survival table (two
-    queries, or the per-patient frame for a first-line grouping), and one
-    query counts the deaths of unknown cause.
+    queries), and one query counts the deaths of unknown cause.
     """
     queryset = dataset.cohort_queryset(user, spec.cohort)
     analyses, digests = [], []
@@ -774,16 +797,7 @@ def _competing_counts(queryset, spec: ReportSpec, endpoint: Endpoint) -> pd.Data
         "index": IndexDate(spec.index),
         "as_of": spec.as_of,
     }
-    if spec.group_by in dataset.FIRST_LINE:
-        frame = dataset.patient_frame(
-            queryset,
-            variables=["liver_resected", "converted", "later_palliative"],
-            **read,
-        )
-        table = dataset.table_from_frame(frame)
-    else:
-        table = dataset.survival_table(queryset, **read)
-    counts = table.counts
+    counts = dataset.survival_table(queryset, **read).counts
     status = np.where(counts["competing"], 2, np.where(counts["event"], 1, 0))
     counts = (
         counts.assign(status=status)
@@ -811,11 +825,10 @@ def patient_sections(
     # suppressed groups are left out of the baseline comparisons too
     shown = analysed[~analysed["group"].isin(hidden)].copy()
     shown["group"] = shown["group"].cat.remove_unused_categories()
+    tables = table_variables(spec)
     return {
         "subgroups": [
-            subgroup_section(analysed, spec, name)
-            for name in spec.subgroups
-            if name != spec.group_by
+            subgroup_section(analysed, spec, name) for name in tables["subgroups"]
         ],
         "baseline": baseline_section(shown, spec),
         "associations": [
@@ -823,6 +836,43 @@ def patient_sections(
             for factor, outcome in spec.associations
         ],
     }
+
+
+def counted_sections(cohort: Cohort, spec: ReportSpec, hidden: list[str]) -> dict:
+    """Return the sections of :func:`patient_sections`, from the cohort's counts.
+
+    Each count frame (one variable, or one pair) is expanded to one row per
+    patient in memory (:func:`expand`), one at a time, and read by the same
+    functions as the patients' rows: the same numbers whichever the source.
+    """
+    counted = cohort.counted
+    groups = cohort.table.counts[["group", "n"]]
+    frames = {}
+    for name, counts in counted.baseline.items():
+        shown = expand(counts[~counts["group"].isin(hidden)])
+        shown["group"] = shown["group"].cat.remove_unused_categories()
+        frames[name] = shown
+    subgroups = []
+    for name, counts in counted.subgroups.items():
+        rows = expand(counts)
+        rows["time"] = rows["days"] / spec.unit_days
+        subgroups.append(subgroup_section(rows, spec, name))
+    shown = expand(groups[groups["group"].notna() & ~groups["group"].isin(hidden)])
+    shown["group"] = shown["group"].cat.remove_unused_categories()
+    return {
+        "subgroups": subgroups,
+        "baseline": baseline_section(shown, spec, frames=frames),
+        "associations": [
+            association_section(expand(counts), factor, outcome)
+            for (factor, outcome), counts in counted.associations.items()
+        ],
+    }
+
+
+def expand(counts: pd.DataFrame) -> pd.DataFrame:
+    """Return one row per patient of a frame of counts (column ``n``)."""
+    rows = np.repeat(np.arange(len(counts)), counts["n"].to_numpy())
+    return counts.drop(columns="n").iloc[rows].reset_index(drop=True)
 
 
 def count_sections(split: GroupSplit) -> dict:
@@ -861,12 +911,19 @@ def subgroup_section(analysed: pd.DataFrame, spec: ReportSpec, name: str) -> dic
     ).to_dict()
 
 
-def baseline_section(analysed: pd.DataFrame, spec: ReportSpec) -> dict:
-    """Return the baseline table by group, with the right test per variable."""
-    names = [name for name in spec.baseline if name != spec.group_by]
+def baseline_section(
+    analysed: pd.DataFrame, spec: ReportSpec, *, frames: dict | None = None
+) -> dict:
+    """Return the baseline table by group, with the right test per variable.
+
+    ``frames`` holds one frame per variable when they were counted apart
+    (:func:`counted_sections`); ``analysed`` then gives the groups.
+    """
+    names = table_variables(spec)["baseline"]
     kinds = {name: VARIABLES[name].kind for name in names}
     table = compare.baseline_table(
         analysed,
+        frames=frames,
         group="group",
         continuous=[n for n in names if kinds[n] == "continuous"],
         categorical=[n for n in names if kinds[n] in ("categorical", "binary")],

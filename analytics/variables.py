@@ -86,7 +86,7 @@ VARIABLES: dict[str, Variable] = {
         # filter still takes codes (COHORT_LOOKUPS), and group_labels maps them
         Variable("site", "Site", "categorical", "site__name"),
         _coded("sex", "Sex", "sex", choices.Sex),
-        Variable("age", "Age at diagnosis", "continuous", "age", unit="years"),
+        Variable("age", "Age at diagnosis", "continuous", "facts__age", unit="years"),
         Variable(
             "ecog",
             "ECOG performance status",
@@ -152,8 +152,19 @@ VARIABLES: dict[str, Variable] = {
             "liver__initial_resectability",
             choices.Resectability,
         ),
-        _coded("regimen", "First systemic regimen", "first_regimen", choices.Regimen),
-        _coded("biologic", "First-line biologic", "first_biologic", choices.Biologic),
+        # registry.derive's first line and age, stored with the derived facts
+        _coded(
+            "regimen",
+            "First systemic regimen",
+            "facts__first_regimen",
+            choices.Regimen,
+        ),
+        _coded(
+            "biologic",
+            "First-line biologic",
+            "facts__first_biologic",
+            choices.Biologic,
+        ),
     )
 }
 

@@ -41,6 +41,9 @@ COLUMNS = (
     "converted",
     "later_palliative",
     "vital_status",
+    "age",
+    "first_regimen",
+    "first_biologic",
     "survival_start",
     "survival_end",
     "survival_event",
@@ -253,7 +256,10 @@ def fetch_frame(
 def _is_date(name: str) -> bool:
     return (
         name.endswith("_date")
-        or name.startswith(("first_", "last_"))
+        or (
+            name.startswith(("first_", "last_"))
+            and name not in ("first_regimen", "first_biologic")
+        )
         or name
         in (
             "strategy_completed",

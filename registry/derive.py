@@ -104,10 +104,13 @@ class OperationFact:
 
 @dataclass(frozen=True)
 class CourseFact:
-    """A radiation course or a line of systemic therapy."""
+    """A radiation course or a line of systemic therapy (with its regimen and
+    biologic; blank for radiation)."""
 
     start_date: datetime.date
     end_date: datetime.date | None = None
+    regimen: str = ""
+    biologic: str = ""
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,10 @@ class PatientFacts:
     stage: tuple[str, ...] = ()
     #: The liver metastases' timing (MetastasisTiming); blank without a record.
     timing: str = ""
+    #: The date of birth (an identifier: read only for the age at diagnosis) and
+    #: the age recorded instead when it is not known.
+    date_of_birth: datetime.date | None = None
+    age_at_diagnosis: int | None = None
 
 
 @dataclass(frozen=True)
@@ -237,6 +244,15 @@ def first_treatment_start(facts: PatientFacts) -> datetime.date | None:
     """Return the start of the first radiation course or systemic therapy line."""
     starts = [c.start_date for c in facts.radiation + facts.systemic]
     return min(starts, default=None)
+
+
+def first_line(facts: PatientFacts) -> CourseFact | None:
+    """Return the first line of systemic therapy: the earliest start, and of lines
+    starting the same day the one entered first (None without systemic therapy).
+
+    ``facts.systemic`` holds the lines in the order they were entered.
+    """
+    return min(facts.systemic, key=lambda line: line.start_date, default=None)
 
 
 def converted(facts: PatientFacts) -> bool:
@@ -584,6 +600,10 @@ class StoredFacts:
     no_follow_up: bool
     contradiction: bool
     key_fields_filled: int
+    # what reports group and describe patients by
+    age: int | None
+    first_regimen: str
+    first_biologic: str
 
     def as_dict(self) -> dict:
         """Return the facts as a dictionary of column values."""
@@ -646,6 +666,11 @@ def stored_facts(facts: PatientFacts) -> StoredFacts:
         no_follow_up=no_follow_up(facts),
         contradiction=contradiction(facts),
         key_fields_filled=key_fields_filled(facts),
+        age=age_at_diagnosis(
+            facts.date_of_birth, facts.diagnosis_date, facts.age_at_diagnosis
+        ),
+        first_regimen=line.regimen if (line := first_line(facts)) else "",
+        first_biologic=line.biologic if line else "",
     )
 
 

@@ -55,9 +55,10 @@ def plain_facts(patient_ids: Iterable[int], *, apps=None) -> dict[int, PatientFa
     ids = list(patient_ids)
 
     def rows(model, *fields):
+        # in the order entered: the first systemic line breaks ties by it
         return (
             model._default_manager.filter(patient_id__in=ids)
-            .order_by()
+            .order_by("pk")
             .values_list("patient_id", *fields)
         )
 
@@ -68,6 +69,8 @@ def plain_facts(patient_ids: Iterable[int], *, apps=None) -> dict[int, PatientFa
         .values_list(
             "pk",
             "ecog",
+            "date_of_birth",
+            "age_at_diagnosis",
             "tumour__diagnosis_date",
             "tumour__primary_site",
             "tumour__anal_verge_cm",
@@ -80,13 +83,15 @@ def plain_facts(patient_ids: Iterable[int], *, apps=None) -> dict[int, PatientFa
     patient = {
         pk: {
             "ecog": ecog,
+            "date_of_birth": birth,
+            "age_at_diagnosis": age,
             "diagnosis_date": diagnosis,
             "primary_site": site or "",
             "anal_verge_cm": verge,
             "cea_ng_ml": cea,
             "stage": tuple(code or "" for code in stage) if diagnosis else (),
         }
-        for pk, ecog, diagnosis, site, verge, cea, *stage in patients
+        for pk, ecog, birth, age, diagnosis, site, verge, cea, *stage in patients
     }
     liver = {
         pk: (resectability, timing or "")
@@ -113,7 +118,12 @@ def plain_facts(patient_ids: Iterable[int], *, apps=None) -> dict[int, PatientFa
             ),
         ),
         (RadiationCourse, "radiation", CourseFact, ("start_date", "end_date")),
-        (SystemicTherapyLine, "systemic", CourseFact, ("start_date", "end_date")),
+        (
+            SystemicTherapyLine,
+            "systemic",
+            CourseFact,
+            ("start_date", "end_date", "regimen", "biologic"),
+        ),
         (FollowUp, "contacts", ContactFact, ("date", "disease_status")),
     ):
         for patient_id, *values in rows(model, *fields):

@@ -2,7 +2,14 @@
 
 from django.db import models
 
-from registry.choices import Resectability, StagedOrder, Strategy, VitalStatus
+from registry.choices import (
+    Biologic,
+    Regimen,
+    Resectability,
+    StagedOrder,
+    Strategy,
+    VitalStatus,
+)
 
 #: The stored data-quality flags (registry.derive, "Data-quality flags").
 DATA_QUALITY_FLAGS = (
@@ -101,6 +108,18 @@ class DerivedFacts(models.Model):
     )
     key_fields_filled = models.PositiveSmallIntegerField(
         help_text="How many of the data-quality page's key fields are filled."
+    )
+    # What reports describe and group patients by (registry.derive's rules).
+    age = models.PositiveSmallIntegerField(
+        "age at diagnosis (years)",
+        null=True,
+        help_text="From the date of birth, or the age recorded when it is unknown.",
+    )
+    first_regimen = models.CharField(
+        max_length=12, choices=Regimen.choices, blank=True, default=""
+    )
+    first_biologic = models.CharField(
+        max_length=12, choices=Biologic.choices, blank=True, default=""
     )
 
     class Meta:

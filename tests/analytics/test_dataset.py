@@ -187,10 +187,19 @@ class DatasetQueryCountTests(TestCase):
                 )
             with CaptureQueriesContext(connection) as count_queries:
                 dataset.survival_table(cohort(), group="strategy", as_of=AS_OF)
+                dataset.variable_counts(
+                    cohort(),
+                    group="regimen",
+                    as_of=AS_OF,
+                    baseline=["age", "extent", "site"],
+                    subgroups=["sex"],
+                    associations=[("extent", "liver_resected")],
+                )
             self.assertEqual(len(frame), size)
             seen.append((len(frame_queries), len(count_queries)))
-        # Facts, recorded variables, first systemic lines; one aggregated query.
-        self.assertEqual(seen, [(3, 1), (3, 1)])
+        # Facts, recorded variables (the stored age and first line among them);
+        # one aggregated query for survival, one for the tables.
+        self.assertEqual(seen, [(2, 2), (2, 2)])
 
 
 class CohortScopeTests(CastTestCase):

@@ -18,6 +18,7 @@ from hypothesis.extra.django import TestCase
 from registry import bulk, derive, services
 from registry import facts as facts_module
 from registry.choices import (
+    Biologic,
     CauseOfDeath,
     DiseaseStatus,
     Endpoint,
@@ -27,6 +28,7 @@ from registry.choices import (
     PalliativeProcedure,
     PrimaryProcedure,
     PrimarySite,
+    Regimen,
     Resectability,
 )
 from registry.derive import ContactFact, CourseFact, OperationFact, PatientFacts
@@ -50,11 +52,19 @@ dates = st.dates(datetime.date(2001, 1, 1), datetime.date(2009, 12, 31))
 
 
 @st.composite
-def courses(draw):
-    start = draw(dates)
+def courses(draw, *, systemic=False):
+    # a few fixed days, so that lines starting the same day are drawn too
+    start = draw(dates | st.sampled_from([datetime.date(2005, 3, d) for d in (1, 2)]))
     length = draw(st.none() | st.integers(0, 400))
     end = None if length is None else start + datetime.timedelta(days=length)
-    return CourseFact(start, end)
+    if not systemic:
+        return CourseFact(start, end)
+    return CourseFact(
+        start,
+        end,
+        regimen=draw(st.sampled_from(Regimen.values)),
+        biologic=draw(st.sampled_from(Biologic.values)),
+    )
 
 
 operations = st.builds(
@@ -72,7 +82,7 @@ patient_facts = st.builds(
     initial_resectability=st.none() | st.sampled_from(Resectability.values),
     operations=st.lists(operations, max_size=4).map(tuple),
     radiation=st.lists(courses(), max_size=2).map(tuple),
-    systemic=st.lists(courses(), max_size=3).map(tuple),
+    systemic=st.lists(courses(systemic=True), max_size=3).map(tuple),
     contacts=st.lists(contacts, max_size=4).map(tuple),
     death_date=st.none() | dates,
     death_cause=st.sampled_from(CauseOfDeath.values),
@@ -80,6 +90,9 @@ patient_facts = st.builds(
     primary_site=st.sampled_from(PrimarySite.values),
     anal_verge_cm=st.none() | st.integers(0, 30).map(Decimal),
     cea_ng_ml=st.none() | st.integers(0, 900).map(Decimal),
+    date_of_birth=st.none()
+    | st.dates(datetime.date(1920, 1, 1), datetime.date(1980, 12, 31)),
+    age_at_diagnosis=st.none() | st.integers(18, 100),
 )
 
 
@@ -88,7 +101,8 @@ def store(site, facts: PatientFacts) -> Patient:
     patient = Patient.objects.create(
         site=site,
         mrn=f"M{Patient.objects.count()}",
-        date_of_birth=datetime.date(1940, 1, 1),
+        date_of_birth=facts.date_of_birth,
+        age_at_diagnosis=facts.age_at_diagnosis,
         sex="M",
         ecog=facts.ecog,
     )
@@ -135,7 +149,8 @@ def store(site, facts: PatientFacts) -> Patient:
         SystemicTherapyLine.objects.create(
             patient=patient,
             setting="neoadjuvant",
-            regimen="folfox",
+            regimen=c.regimen,
+            biologic=c.biologic,
             start_date=c.start_date,
             end_date=c.end_date,
         )
@@ -214,6 +229,18 @@ class StoredFactsAgreementTests(TestCase):
             "last_contact": derive.last_known_contact(facts),
             "cancer_death_date": derive.cancer_death(facts),
         }
+        stored = derive.stored_facts(facts)
+        first = derive.first_line(facts)
+        self.assertEqual(
+            (stored.first_regimen, stored.first_biologic),
+            (first.regimen, first.biologic) if first else ("", ""),
+        )
+        self.assertEqual(
+            stored.age,
+            derive.age_at_diagnosis(
+                facts.date_of_birth, facts.diagnosis_date, facts.age_at_diagnosis
+            ),
+        )
         got = {key: row[key] for key in expected}
         self.assertEqual(got, expected, facts)
 
@@ -321,6 +348,8 @@ ACTIONS = (
     "update_patient_ecog",
     "edit_diagnosis",
     "edit_margin",
+    "edit_first_line",
+    "edit_birth",
 )
 steps = st.lists(
     st.tuples(
@@ -417,6 +446,18 @@ class WritePathPropertyTests(TestCase):
                     tumour.cea_ng_ml = None if tumour.cea_ng_ml else Decimal("5.0")
                     tumour.anal_verge_cm = None if date.day % 2 else Decimal("6")
                     tumour.save()
+            case "edit_first_line":
+                line = SystemicTherapyLine.objects.filter(patient=patient).first()
+                if line:
+                    line.regimen = "folfiri" if line.regimen == "folfox" else "folfox"
+                    line.start_date, line.end_date = date, None
+                    line.save()
+            case "edit_birth":
+                patient.refresh_from_db()
+                patient.date_of_birth = (
+                    None if patient.date_of_birth else datetime.date(1950, 6, 15)
+                )
+                patient.save()
             case "edit_margin" if operation:
                 operation.margin = "" if operation.margin else Margin.R0
                 operation.save()
