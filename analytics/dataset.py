@@ -258,10 +258,9 @@ def survival_table(
         if (reason == code).any()
     }
     packed = np.array(packed, dtype=float)[counted][kept].astype(np.int64)
-    groups = pd.Series(np.array(group, dtype=object)[counted][kept])
     counts = pd.DataFrame(
         {
-            "group": _variable_column(groups, variable),
+            "group": _labels(np.array(group, dtype=object)[counted][kept], variable),
             "days": np.array(days, dtype=float)[counted][kept].astype(np.int64),
             **{name: (packed & (1 << i)) > 0 for i, name in enumerate(yes_no)},
             "n": n[counted][kept],
@@ -496,6 +495,16 @@ def _age_years(birth: pd.Series, diagnosis: pd.Series) -> pd.Series:
         (diagnosis.dt.month == birth.dt.month) & (diagnosis.dt.day < birth.dt.day)
     )
     return (years - before_birthday.astype(int)).astype("float")
+
+
+def _labels(values: np.ndarray, variable: Variable):
+    """Return :func:`_variable_column` of `values`, converting each distinct value
+    once (the counted table repeats each group on thousands of rows)."""
+    codes, uniques = pd.factorize(values)
+    labels = _variable_column(pd.Series(uniques, dtype=object), variable)
+    if not isinstance(labels, pd.Categorical):
+        return _variable_column(pd.Series(values), variable)
+    return labels.take(codes, allow_fill=True)
 
 
 def _variable_column(values: pd.Series, variable: Variable) -> pd.Series:
