@@ -585,6 +585,15 @@ def liver_resected_by(frame: pd.DataFrame, landmark_days: int) -> pd.Series:
     )
 
 
+def _csv_field(value: str, *, alone: bool) -> str:
+    """Return `value` as the csv module writes it in a row (quoted when needed)."""
+    if value and value.replace(".", "").replace("-", "").isalnum():
+        return value  # numbers, flags and words: never quoted
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow([value] if alone else [value, ""])
+    return buffer.getvalue()[: -1 if alone else -2]
+
+
 def fingerprint(frame: pd.DataFrame, columns: Sequence[str]) -> str:
     """Return a SHA-256 of the analysis rows, independent of row order.
 
@@ -611,15 +620,6 @@ def fingerprint(frame: pd.DataFrame, columns: Sequence[str]) -> str:
     rows = zip(*(column[order].tolist() for column in texts), strict=True)
     text = "".join([",".join(row) + "\n" for row in rows])
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _csv_field(value: str, *, alone: bool) -> str:
-    """Return `value` as the csv module writes it in a row (quoted when needed)."""
-    if value and value.replace(".", "").replace("-", "").isalnum():
-        return value  # numbers, flags and words: never quoted
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow([value] if alone else [value, ""])
-    return buffer.getvalue()[: -1 if alone else -2]
 
 
 def data_version() -> str:
