@@ -247,7 +247,9 @@ def run_report(spec: ReportSpec, *, user) -> Report:
         sections["cox"] = cox_section(
             testable, spec, split.tested, warnings, weights="n"
         )
-    sections["followup"] = followup_section(followup_counts(cohort.table, spec), spec)
+    sections["followup"] = followup_section(
+        followup_counts(cohort.table, spec, counts), spec
+    )
     sections["competing_risks"], competing_digest = None, ""
     if spec.competing_risks:
         ticks = tick_times(longest, spec.time_unit)[1:]
@@ -694,14 +696,21 @@ def followup_section(counts: pd.DataFrame, spec: ReportSpec) -> dict:
     return FollowUp.from_followup(result, conf_level=spec.conf_level).to_dict()
 
 
-def followup_counts(table: dataset.SurvivalTable, spec: ReportSpec) -> pd.DataFrame:
+def followup_counts(
+    table: dataset.SurvivalTable, spec: ReportSpec, counts: pd.DataFrame
+) -> pd.DataFrame:
     """Return the counts reverse Kaplan-Meier reads: a death of any cause ends
     follow-up, so for cancer-specific survival (where a death from another cause
-    is censored) the competing deaths count as deaths too."""
-    counts = table.counts
-    if spec.endpoint == Endpoint.CANCER_SPECIFIC:
-        counts = counts.assign(event=counts["event"] | counts["competing"])
-    return survival_counts(counts, spec)
+    is censored) the competing deaths count as deaths too. ``counts`` are the
+    report's (:func:`survival_counts` of `table`): the answer for every other
+    endpoint."""
+    if spec.endpoint != Endpoint.CANCER_SPECIFIC:
+        return counts
+    table_counts = table.counts
+    table_counts = table_counts.assign(
+        event=table_counts["event"] | table_counts["competing"]
+    )
+    return survival_counts(table_counts, spec)
 
 
 # --- step 4b: competing risks -------------------------------------------------

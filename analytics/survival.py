@@ -37,6 +37,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import combinations
 from typing import Literal, overload
 
@@ -908,6 +909,11 @@ class _Design:
     time_order: np.ndarray  # rows in time order
     time_starts: np.ndarray  # where each distinct time starts in that order
 
+    @cached_property
+    def efron(self) -> _EfronSetup:
+        """Return what the Efron sums need that does not depend on beta."""
+        return _EfronSetup.of(self)
+
 
 def _design(
     df: pd.DataFrame,
@@ -996,6 +1002,57 @@ class _EfronTerms:
         return self.info.sum(axis=0)
 
 
+@dataclass(frozen=True)
+class _EfronSetup:
+    """What the Efron sums need that does not depend on beta (see _efron_terms)."""
+
+    xc: np.ndarray  # (n, p) covariates centred on their weighted mean
+    order: np.ndarray  # rows in time order
+    starts: np.ndarray  # where each distinct time starts in that order
+    weight: np.ndarray  # w in time order
+    event: np.ndarray  # e in time order
+    xs: np.ndarray  # xc in time order
+    outer: np.ndarray  # (n, p, p) xs xs' per row
+    we_sorted: np.ndarray  # w e in time order (before has)
+    has: np.ndarray  # which distinct times have an event
+    xe: np.ndarray  # (m, p) sum of the covariates of their events
+    at: np.ndarray  # each Efron step's time
+    first: np.ndarray  # where each time's steps start
+    frac: np.ndarray  # each step's j/d
+
+    @classmethod
+    def of(cls, design: _Design) -> _EfronSetup:
+        w = design.weight
+        # centring changes neither means' differences nor covariances, and keeps
+        # exp(eta) and the second moments well conditioned (as survival's C code)
+        xc = design.matrix - np.average(design.matrix, axis=0, weights=w)
+        order, starts = design.time_order, design.time_starts
+        we, xs = (w * design.event)[order], xc[order]
+        d = np.add.reduceat(we, starts, axis=0)
+        has = d > 0
+        nd = d[has]
+        # One Efron step per event, the j-th of the d at a time (j = 0..d-1),
+        # with f = j/d (see _efron_terms)
+        steps = np.rint(nd).astype(np.int64)
+        at = np.repeat(np.arange(nd.size), steps)
+        first = np.cumsum(steps) - steps
+        return cls(
+            xc=xc,
+            order=order,
+            starts=starts,
+            weight=w[order],
+            event=design.event[order],
+            xs=xs,
+            outer=xs[:, :, None] * xs[:, None, :],
+            we_sorted=we,
+            has=has,
+            xe=np.add.reduceat(we[:, None] * xs, starts, axis=0)[has],
+            at=at,
+            first=first,
+            frac=(np.arange(at.size) - first[at]) / nd[at],
+        )
+
+
 def _efron_terms(design: _Design, beta: np.ndarray) -> _EfronTerms:
     """Efron-approximation sums at ``beta``, as survival's C code accumulates them.
 
@@ -1005,19 +1062,18 @@ def _efron_terms(design: _Design, beta: np.ndarray) -> _EfronTerms:
     ``info`` the information matrix; the log-likelihood is the sum over events of
     the linear predictor less the log of each step's risk-set total. A row of
     weight w counts as w identical patients (d counts patients, not rows), so
-    aggregated rows give exactly the numbers of the rows they stand for.
+    aggregated rows give exactly the numbers of the rows they stand for. What
+    does not depend on beta is computed once per design (:class:`_EfronSetup`).
     """
-    w = design.weight
-    # centring changes neither means' differences nor covariances, and keeps
-    # exp(eta) and the second moments well conditioned (as survival's C code does)
-    xc = design.matrix - np.average(design.matrix, axis=0, weights=w)
-    eta = xc @ beta
+    s = design.efron
+    # products summed by numpy, not BLAS: OpenBLAS wakes its threads for a
+    # product of 10^4 rows or more, which cost 5-15 ms a call on a busy machine
+    # (more than the rest of this function) for a sum of a few numbers per row
+    eta = (s.xc * beta).sum(axis=1)
     # shifting every eta by one constant leaves the log-likelihood unchanged
     eta = eta - eta.max()
-    order, starts = design.time_order, design.time_starts
-    e, we, xs = design.event[order], (w * design.event)[order], xc[order]
-    r = w[order] * np.exp(eta[order])
-    outer = xs[:, :, None] * xs[:, None, :]
+    starts, e, xs, outer = s.starts, s.event, s.xs, s.outer
+    r = s.weight * np.exp(eta[s.order])
 
     def by_time(values: np.ndarray) -> np.ndarray:
         return np.add.reduceat(values, starts, axis=0)
@@ -1025,34 +1081,26 @@ def _efron_terms(design: _Design, beta: np.ndarray) -> _EfronTerms:
     def from_time_on(values: np.ndarray) -> np.ndarray:
         return values[::-1].cumsum(axis=0)[::-1]
 
-    r0 = from_time_on(by_time(r))
-    r1 = from_time_on(by_time(r[:, None] * xs))
-    r2 = from_time_on(by_time(r[:, None, None] * outer))
-    d = by_time(we)
-    d0 = by_time(r * e)
-    d1 = by_time((r * e)[:, None] * xs)
-    d2 = by_time((r * e)[:, None, None] * outer)
-    xe = by_time(we[:, None] * xs)
-
-    has = d > 0
-    nd, r0, r1, r2 = d[has], r0[has], r1[has], r2[has]
-    d0, d1, d2, xe = d0[has], d1[has], d2[has], xe[has]
-    loglik = float(eta[order] @ we)
+    has = s.has
+    r0 = from_time_on(by_time(r))[has]
+    r1 = from_time_on(by_time(r[:, None] * xs))[has]
+    r2 = from_time_on(by_time(r[:, None, None] * outer))[has]
+    d0 = by_time(r * e)[has]
+    d1 = by_time((r * e)[:, None] * xs)[has]
+    d2 = by_time((r * e)[:, None, None] * outer)[has]
+    loglik = float((eta[s.order] * s.we_sorted).sum())
     # One Efron step per event, the j-th of the d at a time (j = 0..d-1), with
     # f = j/d and denominator r0 - f d0. Only scalars are kept per step: the
     # step's mean (r1 - f d1) / denom and covariance (r2 - f d2) / denom - mean
     # mean' sum over a time's steps to sums of 1/denom, f/denom, 1/denom^2, ...
     # times the vectors and matrices of that time, so the work and memory of
     # the p x p terms are per distinct time, not per patient.
-    steps = np.rint(nd).astype(np.int64)
-    at = np.repeat(np.arange(nd.size), steps)
-    first = np.cumsum(steps) - steps
-    frac = (np.arange(at.size) - first[at]) / nd[at]
+    at, frac = s.at, s.frac
     inv = 1 / (r0[at] - frac * d0[at])
     loglik += float(np.log(inv).sum())
 
     def per_time(values: np.ndarray) -> np.ndarray:
-        return np.add.reduceat(values, first) if at.size else values
+        return np.add.reduceat(values, s.first) if at.size else values
 
     a, b = per_time(inv), per_time(frac * inv)
     a2, b2, c2 = per_time(inv**2), per_time(frac * inv**2), per_time((frac * inv) ** 2)
@@ -1065,7 +1113,7 @@ def _efron_terms(design: _Design, beta: np.ndarray) -> _EfronTerms:
         + b2[:, None, None] * (r1d1 + r1d1.transpose(0, 2, 1))
         - c2[:, None, None] * (d1[:, :, None] * d1[:, None, :])
     )
-    return _EfronTerms(np.flatnonzero(has), xe, mean_sum, info, loglik)
+    return _EfronTerms(np.flatnonzero(has), s.xe, mean_sum, info, loglik)
 
 
 def _newton_raphson(

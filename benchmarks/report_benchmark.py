@@ -10,8 +10,10 @@ it is empty. It then times, as the median of --repeats runs, what the report
 page and the ``report`` command run (analytics.reports.run_report):
 
 * the bare scan: one aggregate over the stored facts columns a survival report
-  reads (registry_derivedfacts joined to the cohort's patients), the floor
-  no report of the whole cohort can go below;
+  reads, for the rows it reads (registry_derivedfacts of the cohort's patients,
+  selected by the same semi-join as registry.bulk.facts_sql), the floor no
+  report of the whole cohort can go below, and the survival report's time as a
+  multiple of it (issue 9 asks for 2 at most);
 * the survival core, as the issue defines it: the counted table (derived
   strategy, one query), then Kaplan-Meier per group with CIs, medians and the
   log-rank tests overall and pairwise, as run_report computes them first;
@@ -126,7 +128,9 @@ def main() -> None:
         return run_report(full_spec, user=reader)
 
     def bare_scan():
-        # every stored column the survival report reads, touched once per row
+        # every stored column the survival report reads, touched once per row,
+        # for the rows it reads: the facts of the cohort's patients, selected
+        # as registry.bulk.facts_sql selects them (a semi-join on the cohort)
         queryset = dataset.cohort_queryset(reader, dataset.Cohort())
         cohort, params = queryset.order_by().values("pk").query.sql_with_params()
         flags = " + ".join(
@@ -139,9 +143,8 @@ def main() -> None:
                     MAX(f.death_date), MAX(f.last_contact),
                     MAX(f.strategy_completed), MAX(f.first_primary_resection),
                     SUM({flags})
-                FROM registry_derivedfacts f JOIN registry_patient p
-                    ON p.id = f.patient_id
-                WHERE p.id IN ({cohort})""",
+                FROM registry_derivedfacts f
+                WHERE f.patient_id IN ({cohort})""",
                 params,
             )
             cursor.fetchall()
@@ -219,10 +222,12 @@ def main() -> None:
         f"{counted} counted rows, the full report {full_counted}; median of "
         f"{args.repeats} runs"
     )
+    bare, counted_report = timed(bare_scan), timed(survival_report)
     rows = [
-        ("bare scan of the stored facts it reads", timed(bare_scan), "ms"),
+        ("bare scan of the stored facts it reads", bare, "ms"),
         ("strategy, KM with CIs, medians, log-rank", timed(survival_core), "ms"),
-        ("survival report (counted in the database)", timed(survival_report), "ms"),
+        ("survival report (counted in the database)", counted_report, "ms"),
+        ("survival report / bare scan (issue 9: <= 2)", counted_report / bare, "x"),
         ("full report (counted in the database)", timed(full_report), "ms"),
         ("Kaplan-Meier figure (PNG)", timed(figure), "ms"),
         ("result page, survival report", timed(page(survival_query)), "ms"),

@@ -233,6 +233,44 @@ class FingerprintTests(TestCase):
         changed = rows.assign(a=[1, 2, 4])
         self.assertNotEqual(same, dataset.fingerprint(changed, ["a", "b"]))
 
+    def test_fingerprint_is_the_hash_of_the_sorted_rows_as_pandas_writes_them(self):
+        # The definition stored fingerprints were made with (saved reports compare
+        # runs by it): the rows as text, sorted, written by pandas' to_csv.
+        import hashlib
+
+        import numpy as np
+        import pandas as pd
+
+        def by_pandas(frame, columns):
+            rows = frame[columns].astype(str).sort_values(columns)
+            text = rows.to_csv(index=False, header=False)
+            return hashlib.sha256(text.encode()).hexdigest()
+
+        labels = ["A", "A B", "A,B", 'say "hi"', "", "Zeta", "line\nbreak", "a"]
+        rng = np.random.default_rng(9)
+        n = 400
+        frame = pd.DataFrame(
+            {
+                "group": pd.Categorical(
+                    rng.choice(labels + [None], n), categories=labels
+                ),
+                "text": rng.choice(labels, n).astype(object),
+                "days": rng.integers(-3, 1200, n),
+                "months": np.where(rng.random(n) < 0.1, np.nan, rng.random(n) * 40),
+                "event": rng.random(n) < 0.5,
+                "n": rng.integers(1, 12, n),
+            }
+        )
+        columns = list(frame.columns)
+        self.assertEqual(dataset.fingerprint(frame, columns), by_pandas(frame, columns))
+        for column in columns:
+            with self.subTest(column=column):
+                self.assertEqual(
+                    dataset.fingerprint(frame, [column]), by_pandas(frame, [column])
+                )
+        empty = frame.iloc[:0]
+        self.assertEqual(dataset.fingerprint(empty, columns), by_pandas(empty, columns))
+
 
 class StrategyAtLandmarkTests(TestCase):
     def test_strategy_at_a_landmark_counts_only_the_resections_done_by_then(self):

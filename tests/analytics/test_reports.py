@@ -216,10 +216,17 @@ class SurvivalOnlyReportTests(TestCase):
             with self.subTest(extra=extra):
                 self.assertTrue(needs_rows(spec(**{**SURVIVAL_ONLY, **extra})))
 
-    def test_a_survival_report_reads_the_database_once(self):
-        with CaptureQueriesContext(connection) as queries:
-            report(**SURVIVAL_ONLY)
-        self.assertEqual(len(queries), 1)
+    def test_a_survival_report_reads_the_database_once_whatever_the_size(self):
+        site = make_site()
+        seen = []
+        for more in (0, 12):
+            for _ in range(more):
+                make_full_patient(site=site)
+            with CaptureQueriesContext(connection) as queries:
+                result = report(**SURVIVAL_ONLY)
+            seen.append((result["cohort"]["patients"], len(queries)))
+        self.assertEqual(seen[1][0], seen[0][0] + 12)
+        self.assertEqual([count for _, count in seen], [1, 1])
 
     def test_counted_reports_give_the_numbers_of_the_per_patient_reports(self):
         for spec in (
