@@ -76,11 +76,25 @@ _test_databases_made = False
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup):
-    """pytest-django's: make the test databases; note that they are made."""
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's: make the test databases; note that they are made.
+
+    Before they are dropped, end every other session on this process's test
+    database on PostgreSQL: a request thread of the browser tests' live server
+    may still hold its connection (CONN_MAX_AGE), and DROP DATABASE refuses a
+    database in use, leaving it behind.
+    """
     global _test_databases_made
     _test_databases_made = True
     yield
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
 
 
 @pytest.fixture(autouse=True, scope="class")
