@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 4
+TEST_WORKERS ?= 2
 LOADTEST_USERS ?= 25
 LOADTEST_SECONDS ?= 30
 
@@ -46,9 +47,12 @@ serve-prod: $(VENV)/.installed var/secret_key
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/gunicorn registry.wsgi:application --workers $(WORKERS) --bind $(HOST):$(PORT)
 
-# Install what the tests need and run the whole suite (DATABASE_URL picks the database).
+# Install what the tests need and run the whole suite (DATABASE_URL picks the database)
+# on TEST_WORKERS (2) processes, each with its own test database (pytest-xdist), a
+# test class or module to a process at a time. PYTEST_ARGS picks tests or options:
+# PYTEST_ARGS="-n 0" runs serially, PYTEST_ARGS=tests/registry/test_forms.py a part.
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 # Time and measure a survival report on a synthetic registry (PATIENTS=10000).
 benchmark: $(VENV)/.installed
