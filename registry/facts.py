@@ -152,6 +152,17 @@ def computed(patient_ids: Iterable[int], *, apps=None) -> dict[int, derive.Store
     }
 
 
+def refresh_everyone(apps, *, chunk: int = 5000) -> None:
+    """Compute every patient's facts again by the rules, `chunk` patients at a
+    time: what a migration that adds a stored fact runs (the new column is a
+    rule's result, never worked out in the migration). ``apps`` is the
+    migration's app registry."""
+    patient = apps.get_model("registry", "Patient")
+    ids = list(patient.objects.order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(ids), chunk):
+        refresh(ids[start : start + chunk], apps=apps)
+
+
 def refresh(patient_ids: Iterable[int], *, apps=None) -> None:
     """Rewrite the stored facts of these patients (those that still exist).
 

@@ -4,14 +4,10 @@ from django.db import migrations, models
 
 
 def fill(apps, schema_editor):
-    """Compute every patient's facts again by the rules (registry.derive), a
-    chunk at a time: the new flag is a rule's result, never worked out here."""
+    """Compute every patient's facts again by the rules (registry.derive)."""
     from registry import facts
 
-    patient = apps.get_model("registry", "Patient")
-    ids = list(patient.objects.order_by("pk").values_list("pk", flat=True))
-    for start in range(0, len(ids), 5000):
-        facts.refresh(ids[start : start + 5000], apps=apps)
+    facts.refresh_everyone(apps)
 
 
 class Migration(migrations.Migration):
