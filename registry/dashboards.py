@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Exists, F, OuterRef, QuerySet, Sum
 from django.db.models.functions import ExtractYear
+from django.urls import reverse
 
 from registry import monitor, quality, summaries
 from registry.derive import KEY_FIELDS
@@ -24,6 +25,19 @@ from registry.models.status import FormKind, FormStatus
 
 #: Rows of each worklist section shown on the page (the CSV has them all).
 SHOWN = 25
+
+
+@dataclass(frozen=True)
+class ListedPatient:
+    """A patient as a worklist shows them: no identifier is kept with the lists
+    (they are kept per data version: registry.summaries)."""
+
+    pk: int
+    registry_number: str
+    last_contact: datetime.date | None = None
+
+    def get_absolute_url(self) -> str:
+        return reverse("registry:patient_detail", args=[self.pk])
 
 
 @dataclass(frozen=True)
@@ -77,13 +91,14 @@ def worklist(user, *, today: datetime.date) -> Worklist:
     """
     patients = Patient.objects.for_user(user)
 
-    def first_and_count(rows: QuerySet) -> tuple[list, int]:
-        return list(rows.select_related("site")[:SHOWN]), rows.count()
+    def first_and_count(rows: QuerySet, *columns: str) -> tuple[list, int]:
+        first = rows.values_list("pk", "registry_number", *columns)[:SHOWN]
+        return [ListedPatient(*row) for row in first], rows.count()
 
     overdue, overdue_count = summaries.per_version(
         "worklist-overdue",
         user,
-        lambda: first_and_count(_overdue(patients, today)),
+        lambda: first_and_count(_overdue(patients, today), "last_contact"),
         today=today,
     )
     incomplete, incomplete_count = summaries.per_version(

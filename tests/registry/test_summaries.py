@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -112,3 +113,21 @@ class PerVersionTests(CastTestCase):
         make_patient(site=self.south)
         self.assertNotEqual(summaries.data_version(), version)
         self.assertEqual(keep("x", self.mark, compute, today=day), 4)
+
+
+class KeptSummariesHoldNoIdentifierTests(CastTestCase):
+    def test_no_mrn_or_date_of_birth_is_kept_in_the_cache(self):
+        patient = make_patient(
+            site=self.north, mrn="ZX99887", date_of_birth=datetime.date(1931, 2, 3)
+        )
+        # alive, last seen long ago: overdue, and no record marked complete
+        make_followup(patient, date=datetime.date(2005, 1, 10))
+        self.client.force_login(self.nina)
+        home = self.client.get(HOME)
+        listed = [p.registry_number for p in home.context["worklist"].overdue]
+        self.assertIn(patient.registry_number, listed)
+        self.client.get(DATA_QUALITY)
+        kept = b"".join(cache._cache.values())  # LocMemCache: the pickled values
+        self.assertIn(patient.registry_number.encode(), kept)
+        self.assertNotIn(b"ZX99887", kept)
+        self.assertNotIn(b"1931", kept)
