@@ -35,6 +35,7 @@ var/secret_key:
 # Set up everything, load the demo cohort into an empty database, and serve.
 run: $(VENV)/.installed var/secret_key
 	@$(BIN)/python manage.py migrate --noinput && \
+	$(BIN)/python manage.py createcachetable && \
 	$(BIN)/python manage.py collectstatic --noinput -v0 && \
 	$(BIN)/python manage.py seed_demo --if-empty && \
 	echo "Serving the registry on http://$(HOST):$(PORT)/ (Ctrl-C stops it)" && \
@@ -44,6 +45,7 @@ run: $(VENV)/.installed var/secret_key
 # collectstatic; no demo data loaded. DATABASE_URL picks the database.
 serve-prod: $(VENV)/.installed var/secret_key
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/gunicorn registry.wsgi:application --workers $(WORKERS) --bind $(HOST):$(PORT)
 

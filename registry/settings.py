@@ -121,6 +121,31 @@ def env_database(name: str, default: str) -> dict:
     return config
 
 
+def env_cache(name: str) -> dict:
+    """Return CACHES for the value of variable `name`: memory (the default) or database.
+
+    ``memory``: each server process keeps its own (Django's local-memory cache).
+    ``database``: one cache for every process, in the table ``registry_cache`` of
+    the registry's database (``manage.py createcachetable`` makes it; ``make run``
+    and ``make serve-prod`` run it). What is kept: the per-site summaries
+    (registry.summaries) and the API's request counts per token.
+    """
+    value = os.environ.get(name, "").strip().lower() or "memory"
+    backends = {
+        "memory": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "database": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "registry_cache",
+        },
+    }
+    if value not in backends:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is neither memory (each server process its own) nor "
+            "database (one cache for every process, in the registry's database)."
+        )
+    return {"default": backends[value]}
+
+
 def env_replica_database(name: str) -> dict | None:
     """Return the DATABASES entry of the read replica in variable `name`, or None.
 
@@ -213,6 +238,8 @@ DATABASES = {
 _replica = env_replica_database("DATABASE_REPLICA_URL")
 if _replica:
     DATABASES["replica"] = _replica
+# Per-site summaries and the API's request counts: per process, or shared.
+CACHES = env_cache("REGISTRY_CACHE")
 # Writes and migrations go to default; reports' reads to the replica, if set.
 DATABASE_ROUTERS = ["registry.routers.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import datetime
+import os
 
 from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
 from django.db import connection
+from django.test import SimpleTestCase, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from registry import summaries
+from registry.settings import env_cache
 from tests.cast import CastTestCase
 from tests.factories import make_followup, make_full_patient, make_patient
 
@@ -81,7 +86,6 @@ class DataQualitySummaryTests(CastTestCase):
         make_patient(site=self.south)
         self.assertEqual(self.client.get(HOME).context["total"], 3)
 
-
     def test_the_patient_lists_count_follows_every_write(self):
         url = reverse("registry:patient_list")
         self.assertEqual(self.client.get(url).context["table"].paginator.count, 2)
@@ -131,3 +135,61 @@ class KeptSummariesHoldNoIdentifierTests(CastTestCase):
         self.assertIn(patient.registry_number.encode(), kept)
         self.assertNotIn(b"ZX99887", kept)
         self.assertNotIn(b"1931", kept)
+
+
+DATABASE_CACHE = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "registry_cache",
+    }
+}
+
+
+@override_settings(CACHES=DATABASE_CACHE)
+class SharedCacheTests(CastTestCase):
+    """REGISTRY_CACHE=database: one cache for every server process."""
+
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        call_command("createcachetable", verbosity=0)
+
+    def setUp(self):
+        self.client.force_login(self.mark)
+
+    def kept(self) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM registry_cache")
+            return cursor.fetchone()[0]
+
+    def test_summaries_are_kept_in_the_database_and_follow_writes(self):
+        make_full_patient(site=self.north)
+        first = site_counts(self.client.get(DATA_QUALITY))
+        self.assertEqual(first, {"NTH": 1})
+        self.assertGreater(self.kept(), 0)  # in a table every process reads
+        with CaptureQueriesContext(connection) as again:
+            self.assertEqual(site_counts(self.client.get(DATA_QUALITY)), first)
+        self.assertTrue(any("registry_cache" in q["sql"] for q in again))
+        make_patient(site=self.south)
+        self.assertEqual(
+            site_counts(self.client.get(DATA_QUALITY)), {"NTH": 1, "STH": 1}
+        )
+
+
+class CacheSettingTests(SimpleTestCase):
+    def tearDown(self):
+        os.environ.pop("REGISTRY_CACHE", None)
+
+    def test_memory_by_default_database_on_request_anything_else_refused(self):
+        os.environ.pop("REGISTRY_CACHE", None)
+        self.assertIn("LocMemCache", env_cache("REGISTRY_CACHE")["default"]["BACKEND"])
+        os.environ["REGISTRY_CACHE"] = "Database"
+        self.assertEqual(
+            env_cache("REGISTRY_CACHE")["default"],
+            DATABASE_CACHE["default"],
+        )
+        os.environ["REGISTRY_CACHE"] = "redis"
+        with self.assertRaisesMessage(
+            ImproperlyConfigured, "REGISTRY_CACHE='redis' is neither memory"
+        ):
+            env_cache("REGISTRY_CACHE")
