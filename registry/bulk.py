@@ -14,9 +14,10 @@ from __future__ import annotations
 import datetime
 
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import DateField, QuerySet
 
 from registry.choices import Endpoint, IndexDate
+from registry.models.facts import DerivedFacts
 
 #: Columns of every row facts_sql() returns, in order (and their names in its SQL).
 COLUMNS = (
@@ -53,6 +54,12 @@ COLUMNS = (
 
 #: Columns read as stored (all but the id, the number and survival).
 STORED = COLUMNS[2:-5]
+
+#: Date columns: the stored facts' date fields (read from the model, not guessed
+#: from their names) and the survival dates computed at the cut-off.
+DATES = frozenset(
+    name for name in STORED if isinstance(DerivedFacts._meta.get_field(name), DateField)
+) | {"survival_start", "survival_end"}
 
 #: Yes/no columns (0/1 on SQLite, booleans on PostgreSQL).
 FLAGS = (
@@ -254,19 +261,7 @@ def fetch_frame(
 
 
 def _is_date(name: str) -> bool:
-    return (
-        name.endswith("_date")
-        or (
-            name.startswith(("first_", "last_"))
-            and name not in ("first_regimen", "first_biologic")
-        )
-        or name
-        in (
-            "strategy_completed",
-            "survival_start",
-            "survival_end",
-        )
-    )
+    return name in DATES
 
 
 def _date(value):
