@@ -638,16 +638,12 @@ def cox_section(
     except (ValueError, np.linalg.LinAlgError, ArithmeticError) as exc:
         warnings.append(f"The Cox model could not be fitted: {exc}")
         return CoxSection(reference=reference, error=str(exc)).to_dict()
-    # survival.py (no Django) names the doubtful terms by code, with a bare P:
-    # written here as the rest of the report writes a variable and a P value
-    notes = [
-        w for w in fit.warnings if not w.startswith("proportional hazards doubtful")
-    ]
-    notes += [
+    # the doubtful terms in words, as the rest of the report writes a variable
+    # and a P value
+    notes = list(fit.warnings) + [
         f"Proportional hazards doubtful for {_ph_term(test.term)} (cox.zph, "
         f"{p_text(test.p_value)})"
-        for test in fit.ph_test
-        if test.p_value < survival.PH_ALPHA
+        for test in fit.doubtful
     ]
     if dropped:
         notes.append(

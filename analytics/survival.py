@@ -282,7 +282,9 @@ class Cox:
     (in group order) and then per covariate; ``n`` and ``events`` count the
     patients used (complete cases); ``ph_test`` has one row per model term (the
     grouping variable is one term with df = levels - 1) and ``"GLOBAL"`` last;
-    ``warnings`` lists what makes the fit doubtful, for the report to show.
+    ``warnings`` lists what else makes the fit doubtful, for the report to show;
+    :attr:`doubtful` the terms whose proportional hazards are (the report names
+    them in its own words).
     """
 
     group: str
@@ -293,6 +295,11 @@ class Cox:
     ph_test: list[PHTest]
     warnings: list[str]
     conf_level: float = 0.95
+
+    @property
+    def doubtful(self) -> list[PHTest]:
+        """Return the PH tests with P below :data:`PH_ALPHA` (GLOBAL included)."""
+        return [test for test in self.ph_test if test.p_value < PH_ALPHA]
 
 
 @dataclass(frozen=True)
@@ -1270,15 +1277,15 @@ def cox(
     Notes
     -----
     Assumes proportional hazards (checked by ``ph_test``; a term with P <
-    :data:`PH_ALPHA` adds a warning), log-linear effects of numeric covariates and
-    non-informative censoring. Fitted as R fits it (``_newton_raphson``: Newton-
-    Raphson from zero with step halving, R's convergence rule and warnings), then
+    :data:`PH_ALPHA` is :attr:`Cox.doubtful`), log-linear effects of numeric covariates
+    and non-informative censoring. Fitted as R fits it (``_newton_raphson``:
+    Newton-Raphson from zero with step halving, R's convergence rule and warnings), then
     polished by exact Newton steps (``_polish``) so the estimates agree with R's to
-    ~1e-9. The Efron sums are vectorised over the distinct times, so a fit of
-    10,000 patients takes milliseconds (lifelines' ``CoxPHFitter`` loops over the
-    times in Python and took 250 ms). Warnings also flag groups with no events
-    (their hazard ratio tends to 0 and the fit cannot converge) and groups with
-    fewer than :data:`SMALL_GROUP_SIZE` patients.
+    ~1e-9. The Efron sums are vectorised over the distinct times, so a fit of 10,000
+    patients takes milliseconds (lifelines' ``CoxPHFitter`` loops over the times in
+    Python and took 250 ms). Warnings also flag groups with no events (their hazard
+    ratio tends to 0 and the fit cannot converge) and groups with fewer than
+    :data:`SMALL_GROUP_SIZE` patients.
     """
     if ties != "efron":
         raise ValueError("only ties='efron' is supported (R's and lifelines' default)")
@@ -1354,12 +1361,6 @@ def cox(
     except np.linalg.LinAlgError:
         ph = []
         notes.append("the proportional-hazards test could not be computed")
-    for test in ph:
-        if test.p_value < PH_ALPHA:
-            notes.append(
-                f"proportional hazards doubtful for {test.term} (cox.zph P = "
-                f"{test.p_value:.3g})"
-            )
     return Cox(
         group=group,
         reference=design.reference,
