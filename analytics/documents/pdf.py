@@ -347,21 +347,22 @@ def story(data: dict, curves) -> list:
                     ]
                 )
             )
+
+    def figure(picture: common.Picture | None) -> None:
+        """Set a figure with its caption, kept on one page (None: nothing)."""
+        if picture is not None:
+            caption = Paragraph(_text(picture.caption), styles["caption"])
+            flow.text(KeepTogether([_image(picture, width), caption]))
+
     flow.table(tables.groups)
     if tables.pairwise:
         flow.table(tables.pairwise)
     if tables.cox:
         flow.table(tables.cox)
-        forest = common.forest_picture(data)
-        if forest is not None:
-            caption = Paragraph(_text(forest.caption), styles["caption"])
-            flow.text(KeepTogether([_image(forest, width), caption]))
+        figure(common.forest_picture(data))
     if tables.competing:
         flow.table(tables.competing)
-        figure = common.competing_picture(data)
-        if figure is not None:
-            caption = Paragraph(_text(figure.caption), styles["caption"])
-            flow.text(KeepTogether([_image(figure, width), caption]))
+        figure(common.competing_picture(data))
     flow.text(*_section(tables.followup, styles))
     for table in [*tables.subgroups, *tables.associations]:
         flow.table(table)
