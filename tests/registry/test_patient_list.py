@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime
+from unittest import mock
 
 from django.contrib.auth.models import Permission
 from django.core.cache import cache
 from django.db import connection
+from django.template.base import Template
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -172,6 +174,39 @@ class PatientListQueryCountTests(CastTestCase):
                 self.assertEqual(len(numbers(response)), min(per_page, size))
                 counts[(size, per_page)] = len(queries)
         self.assertEqual(len(set(counts.values())), 1, counts)
+
+
+class PatientListRenderingTests(CastTestCase):
+    """The list's rows are written without a template per row or cell."""
+
+    def test_a_page_compiles_no_template_per_row(self):
+        for _ in range(30):
+            patient = make_patient(site=self.north)
+            make_tumour(patient, diagnosis_date=D(2005, 3, 4))
+            make_followup(patient, date=D(2006, 7, 8))
+        self.client.force_login(self.nina)
+        self.client.get(URL)  # the page's own templates, compiled once
+        compiled = {}
+        for per_page in (25, 50):
+            with mock.patch.object(
+                Template,
+                "compile_nodelist",
+                autospec=True,
+                side_effect=Template.compile_nodelist,
+            ) as compile_nodelist:
+                response = self.client.get(URL, {"per_page": per_page})
+            self.assertContains(response, "2005-03-04")
+            self.assertContains(response, "2006-07-08")
+            compiled[per_page] = compile_nodelist.call_count
+        # django-tables2's DateColumn compiled its template for every date cell
+        self.assertEqual(compiled[25], compiled[50], compiled)
+
+    def test_an_empty_page_says_no_patient_matches(self):
+        self.client.force_login(self.nina)
+        response = self.client.get(URL, {"registry_number": "nobody"})
+        self.assertContains(
+            response, '<td colspan="8">No patients match these filters.</td>', html=True
+        )
 
 
 class PatientListCountTests(CastTestCase):
