@@ -11,6 +11,7 @@ from django.db import connection
 from django.template.base import Template
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils.html import conditional_escape
 
 from tests.cast import CastTestCase
 from tests.factories import (
@@ -200,6 +201,31 @@ class PatientListRenderingTests(CastTestCase):
             compiled[per_page] = compile_nodelist.call_count
         # django-tables2's DateColumn compiled its template for every date cell
         self.assertEqual(compiled[25], compiled[50], compiled)
+
+    def test_each_cell_is_written_as_django_tables2_writes_it(self):
+        make_patient(site=self.north)  # no tumour: no diagnosis, no primary site
+        dead = make_patient(site=self.north)
+        make_tumour(dead, diagnosis_date=D(2004, 1, 10), primary_site="rectum_low")
+        make_operation(dead, primary_procedure="lar", liver_procedure="minor")
+        make_death(dead, date=D(2007, 1, 1))
+        self.client.force_login(self.nina)
+        table = self.client.get(URL).context["table"]
+        # the library's own cells, as its row template writes them
+        expected = "\n".join(
+            "<tr {}>{}</tr>".format(
+                row.attrs.as_html(),
+                "".join(
+                    "<td {}>{}</td>".format(
+                        column.attrs["td"].as_html(),
+                        conditional_escape(row.get_cell(column.name)),
+                    )
+                    for column in table.columns
+                ),
+            )
+            for row in table.paginated_rows
+        )
+        self.assertEqual(table.body(), expected)
+        self.assertIn("—", expected)  # the empty cells are among those compared
 
     def test_an_empty_page_says_no_patient_matches(self):
         self.client.force_login(self.nina)
