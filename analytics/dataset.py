@@ -183,7 +183,7 @@ def survival_table(
     registry.bulk's per-patient facts are counted by ``GROUP BY`` group, days,
     yes/no columns (event, competing death and :data:`TABLE_FLAGS`, packed as
     the bits of one integer) and exclusion reason, and (in the same statement)
-    the kept patients by days to resection, so only distinct rows leave the
+    by exclusion reason and days to resection, so only distinct rows leave the
     database: at national scale, tens of thousands of rows instead of millions.
     The two counts are two plain aggregates over the same rows: on PostgreSQL
     each its own parallel scan, on SQLite one temporary table read twice.
@@ -241,8 +241,8 @@ def survival_table(
     SELECT 1, grp, days, bits, reason, NULL, COUNT(*)
     FROM c GROUP BY grp, days, bits, reason
     UNION ALL
-    SELECT 0, NULL, NULL, NULL, NULL, resected, COUNT(*)
-    FROM c WHERE reason = 0 GROUP BY resected"""
+    SELECT 0, NULL, NULL, NULL, reason, resected, COUNT(*)
+    FROM c GROUP BY reason, resected"""
     with connection.cursor() as cursor:
         cursor.execute(sql, (cutoff, *NO_GROUP, *params, *join_params))
         fetched = cursor.fetchall()
@@ -251,11 +251,15 @@ def survival_table(
     )
     counted = np.array(counted, dtype=bool)
     n = np.array(n, dtype=np.int64)
+    reasons = np.array(reason, dtype=float)
+    # the kept patients' days to resection (reason 0), kept apart in Python:
+    # PostgreSQL cannot estimate the rows of a WHERE on the reason's CASE, and
+    # planned a nested loop over every patient for them
     resected = np.array(resection, dtype=float)[~counted]
     resections = pd.DataFrame({"days": resected, "n": n[~counted]})[
-        ~np.isnan(resected)
+        ~np.isnan(resected) & (reasons[~counted] == 0)
     ].astype(int)
-    reason = np.array(reason, dtype=float)[counted]
+    reason = reasons[counted]
     kept = reason == 0
     excluded = {
         why: int(n[counted][reason == code].sum())
