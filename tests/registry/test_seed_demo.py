@@ -2,10 +2,12 @@
 
 import datetime
 import io
+import unittest
 from unittest import mock
 
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.db.models import Count, Q
 from django.test import SimpleTestCase, TestCase
 from lifelines import KaplanMeierFitter
@@ -276,6 +278,71 @@ class ChunkedSeedTests(TestCase):
                 self.assertTrue(
                     all(pk > highest for pk in rows.values_list("pk", flat=True))
                 )
+
+
+def indexes() -> dict[str, str]:
+    """Return the definition of every index of the registry's tables, by name."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes"
+            " WHERE schemaname = current_schema() AND tablename LIKE %s",
+            ["registry_%"],
+        )
+        return dict(cursor.fetchall())
+
+
+class LoadFailed(Exception):
+    """Raised in the middle of a load by IndexRebuildTests."""
+
+
+@unittest.skipUnless(connection.vendor == "postgresql", "COPY is PostgreSQL's")
+class IndexRebuildTests(TestCase):
+    """seed_demo drops the indexes that enforce nothing while it copies the rows
+    in, and builds them again: as they were after a load, still there after a
+    failed one."""
+
+    def seed_watching_indexes(self, during: dict[str, str], *, fail: bool) -> None:
+        """Seed 30 patients a chunk of 10 at a time; put the indexes found as the
+        second chunk is written in `during` (and raise LoadFailed then if `fail`)."""
+        write = seed_demo.PostgresTables.write
+        calls = 0
+
+        def watching(backend, rows):
+            nonlocal calls
+            calls += 1
+            if calls == 2:
+                during.update(indexes())
+                if fail:
+                    raise LoadFailed
+            return write(backend, rows)
+
+        with mock.patch.object(seed_demo.PostgresTables, "write", watching):
+            seed("--patients", "30", "--seed", "6", "--chunk-size", "10")
+
+    def assert_dropped_exactly_those_enforcing_nothing(self, before, during):
+        dropped = {name: before[name] for name in before.keys() - during.keys()}
+        self.assertIn("facts_diagnosis_date_list_idx", dropped)
+        self.assertIn("registry_historicalfollowup_log", dropped)
+        self.assertTrue(all("UNIQUE" not in d for d in dropped.values()), dropped)
+        unique = {name for name, d in before.items() if "UNIQUE" in d}
+        self.assertLessEqual(unique, during.keys())
+        self.assertIn("registry_site_name_9d55b552_like", during, "table not written")
+        self.assertEqual({name: before[name] for name in during}, during)
+
+    def test_every_index_is_back_after_a_seed_as_it_was(self):
+        before, during = indexes(), {}
+        self.seed_watching_indexes(during, fail=False)
+        self.assert_dropped_exactly_those_enforcing_nothing(before, during)
+        self.assertEqual(Patient.objects.count(), 30)
+        self.assertEqual(indexes(), before)
+
+    def test_a_failed_seed_leaves_every_index_in_place(self):
+        before, during = indexes(), {}
+        with self.assertRaises(LoadFailed):
+            self.seed_watching_indexes(during, fail=True)
+        self.assert_dropped_exactly_those_enforcing_nothing(before, during)
+        self.assertFalse(Patient.objects.exists())
+        self.assertEqual(indexes(), before)
 
 
 def contents() -> dict[str, dict]:
