@@ -398,6 +398,61 @@ class GeneratorTests(SimpleTestCase):
         )
         self.assertEqual(together, demo.generate(patients=50, seed=5))
 
+    def test_first_pass_draws_what_the_full_draw_draws(self):
+        # generate_chunks numbers the cohort from _patient_key's keys and sites,
+        # then draws every patient again in full with _patient: the two must
+        # give the same keys and sites and leave the generator in the same state
+        # after each patient, or every later patient would differ.
+        full_patients = []
+        for patients, seed in (
+            (1, 1),
+            (9, 2),
+            (74, demo.DEFAULT_SEED),
+            (300, 3),
+            (2000, 4),
+        ):
+            full, full_states = draws(patients, seed, demo._patient)
+            keys, key_states = draws(patients, seed, demo._patient_key)
+            with self.subTest(patients=patients, seed=seed):
+                self.assertEqual(len(keys), patients)
+                self.assertEqual(
+                    keys, [(demo._registry_key(p), p.site_index) for p in full]
+                )
+                # A state is 625 numbers: name the first patient after whom the
+                # states differ rather than diff them all.
+                self.assertEqual(len(key_states), len(full_states))
+                differing = (
+                    drawn
+                    for drawn, (state, expected) in enumerate(
+                        zip(key_states, full_states, strict=True)
+                    )
+                    if state != expected
+                )
+                self.assertIsNone(next(differing, None))
+            full_patients += full
+        # Every branch of the draws was taken.
+        unresected = [p for p in full_patients if p.strategy == Strategy.NONE]
+        staged = [p for p in full_patients if p.strategy == Strategy.STAGED]
+        lesions = {p.liver["lesion_count"] <= 2 for p in full_patients}
+        self.assertEqual(
+            {p.strategy for p in full_patients},
+            {
+                Strategy.SYNCHRONOUS,
+                Strategy.STAGED,
+                Strategy.PRIMARY_ONLY,
+                Strategy.NONE,
+            },
+        )
+        self.assertEqual({bool(p.operations) for p in unresected}, {True, False})
+        self.assertEqual(
+            {p.operations[0]["liver_procedure"] != "none" for p in staged},
+            {True, False},
+            "liver first and primary first",
+        )
+        self.assertEqual({p.death is None for p in full_patients}, {True, False})
+        self.assertEqual(lesions, {True, False})
+        self.assertGreater(len({len(p.followups) for p in full_patients}), 10)
+
     def test_positions_follow_registry_order(self):
         cohort = demo.generate(patients=60, seed=8)
         self.assertEqual([p.position for p in cohort], list(range(60)))
@@ -426,3 +481,17 @@ class GeneratorTests(SimpleTestCase):
     def test_large_registries_spread_over_more_sites(self):
         self.assertEqual(len(demo.site_list(74)), 2)
         self.assertEqual(len(demo.site_list(100_000)), 4)
+
+
+def draws(patients: int, seed: int, drawing) -> tuple[list, list[tuple]]:
+    """Return what `drawing` made of each patient drawn, and the generator's
+    state after each."""
+    made, states = [], []
+
+    def recording(rng, **arm_draws):
+        made.append(drawing(rng, **arm_draws))
+        states.append(rng.getstate())
+        return made[-1]
+
+    list(demo._draw(patients, seed, drawing=recording))
+    return made, states
