@@ -20,8 +20,9 @@ import functools
 import math
 import random
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from registry.choices import (
     Biologic,
@@ -219,8 +220,11 @@ def generate_chunks(
     most `chunk_size`, holding one list at a time.
 
     Registry numbers follow the dates of diagnosis of the whole cohort, so the
-    patients are drawn twice: once keeping only each one's date and site (a few
-    bytes a patient), to number them, then again a chunk at a time. The lists
+    patients are drawn twice: once for each one's registry key and site only (a
+    few bytes a patient), to number them, then again in full a chunk at a time.
+    The first pass (:func:`_patient_key`) makes every draw the full one makes, in
+    the same order, but builds no records, so the second draws the same patients
+    at a fraction of the cost. The lists
     come in the order the patients are drawn, each sorted by registry number;
     ``position`` says where each patient stands in the whole registry.
     """
@@ -228,9 +232,9 @@ def generate_chunks(
         yield generate(patients=patients, seed=seed)
         return
     keys, sites = array("q"), array("H")
-    for record in _draw(patients, seed):
-        keys.append(_registry_key(record))
-        sites.append(record.site_index)
+    for key, site_index in _draw(patients, seed, drawing=_patient_key):
+        keys.append(key)
+        sites.append(site_index)
     numbering = _Numbering(keys, sites, sites=site_list(patients), seed=seed)
     del keys, sites
     chunk: list[DemoPatient] = []
@@ -244,9 +248,17 @@ def generate_chunks(
         yield sorted(chunk, key=_position)
 
 
-def _draw(patients: int, seed: int) -> Iterator[DemoPatient]:
+def _draw(
+    patients: int, seed: int, *, drawing: Callable[..., object] | None = None
+) -> Iterator:
     """Yield the invented patients as they are drawn, arm by arm, not yet numbered
-    (their MRN a provisional one); the same seed draws the same patients."""
+    (their MRN a provisional one); the same seed draws the same patients.
+
+    Each patient is what `drawing` makes of its arm's draws: :func:`_patient` by
+    default; :func:`_patient_key` (its registry key and site) for the first pass
+    of :func:`generate_chunks`.
+    """
+    drawing = drawing or _patient
     rng = random.Random(seed)
     sites = site_list(patients)
     for strategy, size, median in arm_sizes(patients):
@@ -262,7 +274,7 @@ def _draw(patients: int, seed: int) -> Iterator[DemoPatient]:
             censor_months = MIN_FOLLOWUP_MONTHS + censor_u[i] ** CENSOR_SKEW * (
                 MAX_FOLLOWUP_MONTHS - MIN_FOLLOWUP_MONTHS
             )
-            yield _patient(
+            yield drawing(
                 rng,
                 strategy=strategy,
                 site_index=site_index,
@@ -279,7 +291,11 @@ def _registry_key(record: DemoPatient) -> int:
     they present: by date of diagnosis, then by the provisional MRN drawn with the
     patient (seven digits), so the numbers say nothing of the arm."""
     provisional = int(record.patient["mrn"].removeprefix("SYN"))
-    return record.tumour["diagnosis_date"].toordinal() * 10**7 + provisional
+    return _key(record.tumour["diagnosis_date"], provisional)
+
+
+def _key(diagnosis: datetime.date, provisional_mrn: int) -> int:
+    return diagnosis.toordinal() * 10**7 + provisional_mrn
 
 
 def _position(record: DemoPatient) -> int:
@@ -343,18 +359,30 @@ def _pick_site(rng: random.Random, n_sites: int) -> int:
     return rng.randrange(n_sites)
 
 
-def _patient(
+class _Timeline(NamedTuple):
+    """A patient's treatment in days from diagnosis, outcome, and diagnosis."""
+
+    crt_start: int
+    crt_end: int
+    chemo_start: int
+    cycles: int
+    chemo_end: int
+    surgery: int
+    second: int
+    died: bool
+    observed_days: int
+    diagnosis: datetime.date
+
+
+def _timeline(
     rng: random.Random,
     *,
     strategy: Strategy,
-    site_index: int,
     event_months: float,
     censor_months: float,
-    converted: bool,
-    liver_first: bool,
-    later_palliative: bool,
-) -> DemoPatient:
-    resected_liver = strategy in (Strategy.SYNCHRONOUS, Strategy.STAGED)
+) -> _Timeline:
+    """Draw a patient's treatment timeline and date of diagnosis; settle whether
+    the patient died and how long they were followed."""
     # Treatment timeline in days from diagnosis: chemoradiation, then
     # systemic therapy, then surgery.
     crt_start = rng.randint(14, 28)
@@ -387,6 +415,46 @@ def _patient(
     )
     span = (latest_start - FIRST_DIAGNOSIS).days
     d0 = FIRST_DIAGNOSIS + datetime.timedelta(days=rng.randint(0, max(span, 0)))
+    return _Timeline(
+        crt_start,
+        crt_end,
+        chemo_start,
+        cycles,
+        chemo_end,
+        surgery,
+        second,
+        died,
+        observed_days,
+        d0,
+    )
+
+
+def _patient(
+    rng: random.Random,
+    *,
+    strategy: Strategy,
+    site_index: int,
+    event_months: float,
+    censor_months: float,
+    converted: bool,
+    liver_first: bool,
+    later_palliative: bool,
+) -> DemoPatient:
+    resected_liver = strategy in (Strategy.SYNCHRONOUS, Strategy.STAGED)
+    (
+        crt_start,
+        crt_end,
+        chemo_start,
+        cycles,
+        chemo_end,
+        surgery,
+        second,
+        died,
+        observed_days,
+        d0,
+    ) = _timeline(
+        rng, strategy=strategy, event_months=event_months, censor_months=censor_months
+    )
 
     def day(offset: int) -> datetime.date:
         return d0 + datetime.timedelta(days=offset)
@@ -599,10 +667,7 @@ def _patient(
         if record.operations
         else chemo_start + 30
     )
-    offsets = list(range(start, observed_days, 91))
-    if not died:
-        offsets.append(observed_days)  # the last contact ends follow-up
-    for offset in sorted(set(o for o in offsets if 0 < o <= observed_days)):
+    for offset in _followup_offsets(start, observed_days, died=died):
         if recurrence is not None and offset >= recurrence:
             status = DiseaseStatus.HEPATIC if curative else DiseaseStatus.PROGRESSION
         elif curative:
@@ -627,3 +692,107 @@ def _patient(
             else CauseOfDeath.OTHER,
         }
     return record
+
+
+def _followup_offsets(start: int, observed_days: int, *, died: bool) -> list[int]:
+    """Return the days of a patient's follow-up contacts: every three months from
+    `start`, and the last contact at the end of follow-up if the patient lives."""
+    offsets = list(range(start, observed_days, 91))
+    if not died:
+        offsets.append(observed_days)  # the last contact ends follow-up
+    return sorted(set(o for o in offsets if 0 < o <= observed_days))
+
+
+def _patient_key(
+    rng: random.Random,
+    *,
+    strategy: Strategy,
+    site_index: int,
+    event_months: float,
+    censor_months: float,
+    converted: bool,
+    liver_first: bool,
+    later_palliative: bool,
+) -> tuple[int, int]:
+    """Return the registry key and the site index of the patient :func:`_patient`
+    makes of the same arguments, making every draw from `rng` that it makes.
+
+    It builds no records: a fraction of _patient's time. Its draws mirror
+    _patient's one for one, so the two must change together (GeneratorTests
+    compares the generator's state after every patient). A ``choices`` of one
+    item takes one ``random()``, a ``choice`` of n items ``randrange(n)``, and
+    ``gauss`` is called itself, as it keeps a second value for the next call.
+    """
+    resected_liver = strategy in (Strategy.SYNCHRONOUS, Strategy.STAGED)
+    timeline = _timeline(
+        rng, strategy=strategy, event_months=event_months, censor_months=censor_months
+    )
+    rng.randrange(3)  # primary site
+    extent = rng.choices(EXTENTS, weights=EXTENT_WEIGHTS[resected_liver])[0]
+    if not resected_liver:
+        rng.random()  # initial resectability
+    elif converted:
+        rng.randrange(2)
+    small = extent in ("lt25", "25to50")
+    lesions = rng.randint(1, 4) if small else rng.randint(4, 15)
+    rng.gauss()  # age
+    provisional_mrn = rng.randint(10**6, 10**7 - 1)
+    # Sex, ECOG, Charlson, symptom; verge, histology, grade, T, N, M.
+    for _ in range(10):
+        rng.random()
+    rng.gauss()  # CEA
+    rng.random()  # KRAS
+    rng.randint(8, 45) if small else rng.randint(30, 120)  # largest lesion
+    if lesions <= 2:
+        rng.random()  # distribution
+    rng.randrange(2)  # concurrent agent
+    rng.random()  # regimen
+    rng.random()  # biologic
+    if strategy != Strategy.NONE:
+        rng.random()  # best response
+    else:
+        rng.randrange(2)
+    rng.random()  # primary procedure
+    if resected_liver:
+        rng.random()  # hepatectomy
+    last_operation = None
+    match strategy:
+        case Strategy.SYNCHRONOUS:
+            _operation_draws(rng, resection=True)
+            last_operation = timeline.surgery
+        case Strategy.STAGED:
+            _operation_draws(rng, resection=True)
+            _operation_draws(rng, resection=True)
+            last_operation = timeline.second
+        case Strategy.PRIMARY_ONLY:
+            rng.random()  # ablation
+            _operation_draws(rng, resection=True)
+            last_operation = timeline.surgery
+        case Strategy.NONE:
+            if later_palliative:
+                chemo_start, observed_days = (
+                    timeline.chemo_start,
+                    timeline.observed_days,
+                )
+                window = (chemo_start + 20, max(chemo_start + 21, observed_days - 21))
+                last_operation = rng.randint(*window)
+                rng.randrange(3)  # palliative procedure
+                _operation_draws(rng, resection=False)
+    if timeline.died or rng.random() < 0.35:
+        rng.random()  # recurrence
+    start = (
+        last_operation + 30 if last_operation is not None else timeline.chemo_start + 30
+    )
+    for _ in _followup_offsets(start, timeline.observed_days, died=timeline.died):
+        rng.gauss()  # CEA
+    if timeline.died:
+        rng.random()  # cause of death
+    return _key(timeline.diagnosis, provisional_mrn), site_index
+
+
+def _operation_draws(rng: random.Random, *, resection: bool) -> None:
+    """Make the draws of one of _patient's operations (its ``operation``)."""
+    if resection:
+        rng.random()  # margin
+    rng.random()  # Clavien-Dindo
+    rng.randint(5, 14) if resection else rng.randint(2, 6)  # length of stay

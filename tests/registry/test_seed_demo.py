@@ -2,10 +2,12 @@
 
 import datetime
 import io
+import unittest
 from unittest import mock
 
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.db.models import Count, Q
 from django.test import SimpleTestCase, TestCase
 from lifelines import KaplanMeierFitter
@@ -278,6 +280,71 @@ class ChunkedSeedTests(TestCase):
                 )
 
 
+def indexes() -> dict[str, str]:
+    """Return the definition of every index of the registry's tables, by name."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes"
+            " WHERE schemaname = current_schema() AND tablename LIKE %s",
+            ["registry_%"],
+        )
+        return dict(cursor.fetchall())
+
+
+class LoadFailed(Exception):
+    """Raised in the middle of a load by IndexRebuildTests."""
+
+
+@unittest.skipUnless(connection.vendor == "postgresql", "COPY is PostgreSQL's")
+class IndexRebuildTests(TestCase):
+    """seed_demo drops the indexes that enforce nothing while it copies the rows
+    in, and builds them again: as they were after a load, still there after a
+    failed one."""
+
+    def seed_watching_indexes(self, during: dict[str, str], *, fail: bool) -> None:
+        """Seed 30 patients a chunk of 10 at a time; put the indexes found as the
+        second chunk is written in `during` (and raise LoadFailed then if `fail`)."""
+        write = seed_demo.PostgresTables.write
+        calls = 0
+
+        def watching(backend, rows):
+            nonlocal calls
+            calls += 1
+            if calls == 2:
+                during.update(indexes())
+                if fail:
+                    raise LoadFailed
+            return write(backend, rows)
+
+        with mock.patch.object(seed_demo.PostgresTables, "write", watching):
+            seed("--patients", "30", "--seed", "6", "--chunk-size", "10")
+
+    def assert_dropped_exactly_those_enforcing_nothing(self, before, during):
+        dropped = {name: before[name] for name in before.keys() - during.keys()}
+        self.assertIn("facts_diagnosis_date_list_idx", dropped)
+        self.assertIn("registry_historicalfollowup_log", dropped)
+        self.assertTrue(all("UNIQUE" not in d for d in dropped.values()), dropped)
+        unique = {name for name, d in before.items() if "UNIQUE" in d}
+        self.assertLessEqual(unique, during.keys())
+        self.assertIn("registry_site_name_9d55b552_like", during, "table not written")
+        self.assertEqual({name: before[name] for name in during}, during)
+
+    def test_every_index_is_back_after_a_seed_as_it_was(self):
+        before, during = indexes(), {}
+        self.seed_watching_indexes(during, fail=False)
+        self.assert_dropped_exactly_those_enforcing_nothing(before, during)
+        self.assertEqual(Patient.objects.count(), 30)
+        self.assertEqual(indexes(), before)
+
+    def test_a_failed_seed_leaves_every_index_in_place(self):
+        before, during = indexes(), {}
+        with self.assertRaises(LoadFailed):
+            self.seed_watching_indexes(during, fail=True)
+        self.assert_dropped_exactly_those_enforcing_nothing(before, during)
+        self.assertFalse(Patient.objects.exists())
+        self.assertEqual(indexes(), before)
+
+
 def contents() -> dict[str, dict]:
     """Return every patient's fields, records and stored facts by registry number,
     without ids."""
@@ -331,6 +398,61 @@ class GeneratorTests(SimpleTestCase):
         )
         self.assertEqual(together, demo.generate(patients=50, seed=5))
 
+    def test_first_pass_draws_what_the_full_draw_draws(self):
+        # generate_chunks numbers the cohort from _patient_key's keys and sites,
+        # then draws every patient again in full with _patient: the two must
+        # give the same keys and sites and leave the generator in the same state
+        # after each patient, or every later patient would differ.
+        full_patients = []
+        for patients, seed in (
+            (1, 1),
+            (9, 2),
+            (74, demo.DEFAULT_SEED),
+            (300, 3),
+            (2000, 4),
+        ):
+            full, full_states = draws(patients, seed, demo._patient)
+            keys, key_states = draws(patients, seed, demo._patient_key)
+            with self.subTest(patients=patients, seed=seed):
+                self.assertEqual(len(keys), patients)
+                self.assertEqual(
+                    keys, [(demo._registry_key(p), p.site_index) for p in full]
+                )
+                # A state is 625 numbers: name the first patient after whom the
+                # states differ rather than diff them all.
+                self.assertEqual(len(key_states), len(full_states))
+                differing = (
+                    drawn
+                    for drawn, (state, expected) in enumerate(
+                        zip(key_states, full_states, strict=True)
+                    )
+                    if state != expected
+                )
+                self.assertIsNone(next(differing, None))
+            full_patients += full
+        # Every branch of the draws was taken.
+        unresected = [p for p in full_patients if p.strategy == Strategy.NONE]
+        staged = [p for p in full_patients if p.strategy == Strategy.STAGED]
+        lesions = {p.liver["lesion_count"] <= 2 for p in full_patients}
+        self.assertEqual(
+            {p.strategy for p in full_patients},
+            {
+                Strategy.SYNCHRONOUS,
+                Strategy.STAGED,
+                Strategy.PRIMARY_ONLY,
+                Strategy.NONE,
+            },
+        )
+        self.assertEqual({bool(p.operations) for p in unresected}, {True, False})
+        self.assertEqual(
+            {p.operations[0]["liver_procedure"] != "none" for p in staged},
+            {True, False},
+            "liver first and primary first",
+        )
+        self.assertEqual({p.death is None for p in full_patients}, {True, False})
+        self.assertEqual(lesions, {True, False})
+        self.assertGreater(len({len(p.followups) for p in full_patients}), 10)
+
     def test_positions_follow_registry_order(self):
         cohort = demo.generate(patients=60, seed=8)
         self.assertEqual([p.position for p in cohort], list(range(60)))
@@ -359,3 +481,17 @@ class GeneratorTests(SimpleTestCase):
     def test_large_registries_spread_over_more_sites(self):
         self.assertEqual(len(demo.site_list(74)), 2)
         self.assertEqual(len(demo.site_list(100_000)), 4)
+
+
+def draws(patients: int, seed: int, drawing) -> tuple[list, list[tuple]]:
+    """Return what `drawing` made of each patient drawn, and the generator's
+    state after each."""
+    made, states = [], []
+
+    def recording(rng, **arm_draws):
+        made.append(drawing(rng, **arm_draws))
+        states.append(rng.getstate())
+        return made[-1]
+
+    list(demo._draw(patients, seed, drawing=recording))
+    return made, states
