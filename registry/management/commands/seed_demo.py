@@ -437,6 +437,10 @@ class PostgresTables:
         self.sender.join()
         if succeeded:
             self._raise_failure()
+            # Each index built in one sort in memory where it fits (PostgreSQL's
+            # default, 64 MB, sorts the largest of 10^6 patients on disk);
+            # for this transaction only.
+            self.raw.execute("SET LOCAL maintenance_work_mem = '256MB'")
             for definition in self.dropped:
                 self.raw.execute(definition)
             self.raw.execute("SET CONSTRAINTS ALL DEFERRED")
