@@ -259,10 +259,22 @@ def drive(
     think: float = 0.0,
 ) -> None:
     """Request random pages of `pages` until the deadline or the request limit,
-    pausing a random time of mean `think` seconds (exponential) between them."""
-    while time.monotonic() < deadline and results.claim(limit):
+    pausing a random time of mean `think` seconds (exponential) before each.
+
+    A pause that reaches the deadline ends the user's run: every pausing user
+    would otherwise wake at the deadline together and send one request each at
+    the same instant, a burst no real users make (at 10^5 it put every page's
+    p95 at 0.4-0.7 s, its requests queued behind one another).
+    """
+    while time.monotonic() < deadline:
         if think:
-            time.sleep(min(rng.expovariate(1 / think), deadline - time.monotonic(), 60))
+            pause = min(rng.expovariate(1 / think), 60)
+            if time.monotonic() + pause >= deadline:
+                time.sleep(max(deadline - time.monotonic(), 0))  # reads on to the end
+                break
+            time.sleep(pause)
+        if not results.claim(limit):
+            break
         page = rng.choice(pages)
         path = PAGES[page]
         if page == "patient":

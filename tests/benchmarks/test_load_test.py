@@ -1,6 +1,8 @@
 """The load test targets this machine only, asks valid pages and counts right
 (benchmarks/load_test.py)."""
 
+import random
+import time
 import urllib.parse
 
 from django.test import SimpleTestCase
@@ -56,3 +58,54 @@ class SurvivalReportQueryTests(CastTestCase):
         )
         self.assertEqual(spec["group_by"], "strategy")
         self.assertEqual(spec["as_of"], "2009-12-31")
+
+
+class ThinkTimeTests(SimpleTestCase):
+    """A user who is still reading a page when the run ends asks for nothing more."""
+
+    class FakeSession:
+        patient_ids = [1]
+
+        def __init__(self):
+            self.sent = []
+
+        def request(self, path):
+            self.sent.append(time.monotonic())
+            return 200, ""
+
+    def test_no_request_is_sent_when_a_pause_reaches_the_deadline(self):
+        # the old loop cut each pause short at the deadline and then asked for
+        # a page: every pausing user at once, the last instant of the run
+        results = load_test.Results()
+        sessions = [self.FakeSession() for _ in range(5)]
+        deadline = time.monotonic() + 0.2
+        for number, session in enumerate(sessions):
+            load_test.drive(
+                session,
+                ["list"],
+                deadline=deadline,
+                limit=None,
+                results=results,
+                rng=random.Random(number),
+                think=60.0,  # pauses far longer than the run
+            )
+        self.assertGreaterEqual(time.monotonic(), deadline)  # read on to the end
+        self.assertEqual([s.sent for s in sessions], [[]] * 5)
+        self.assertEqual(results.requests, 0)
+
+    def test_pauses_shorter_than_the_run_still_ask_for_pages(self):
+        results = load_test.Results()
+        session = self.FakeSession()
+        deadline = time.monotonic() + 0.3
+        load_test.drive(
+            session,
+            ["list"],
+            deadline=deadline,
+            limit=None,
+            results=results,
+            rng=random.Random(1),
+            think=0.01,
+        )
+        self.assertGreater(len(session.sent), 3)
+        self.assertTrue(all(sent < deadline for sent in session.sent))
+        self.assertEqual(results.requests, len(session.sent))
