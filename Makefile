@@ -47,7 +47,8 @@ serve-prod: $(VENV)/.installed var/secret_key
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py collectstatic --noinput -v0
-	$(BIN)/gunicorn registry.wsgi:application --workers $(WORKERS) --bind $(HOST):$(PORT)
+	$(BIN)/gunicorn -c python:registry.gunicorn_config registry.wsgi:application \
+		--workers $(WORKERS) --bind $(HOST):$(PORT)
 
 # Install what the tests need and run the whole suite (DATABASE_URL picks the database)
 # on TEST_WORKERS (2) processes, each with its own test database (pytest-xdist), a

@@ -75,3 +75,33 @@ class StartupImportTests(SimpleTestCase):
         modules = imported_by(COMMAND_HELP)
         self.assertIn("django", modules)
         self.assertEqual(sorted(modules & set(HEAVY)), [])
+
+
+SERVER_WORKER_STARTS = """
+import json, sys
+import django
+django.setup()
+from gunicorn.config import Config
+import registry.gunicorn_config as settings
+# as gunicorn reads a settings file: each name it knows (a misspelt hook is not)
+config = Config()
+for name, value in vars(settings).items():
+    if name in config.settings:
+        config.set(name, value)
+config.post_worker_init(None)
+print(json.dumps(sorted(m.split(".")[0] for m in sys.modules)))
+"""
+
+
+class ServerWorkerTests(SimpleTestCase):
+    """A server's worker imports the statistics when it starts, not at its first
+    report (Django's start-up, which every command shares, still does not)."""
+
+    def test_gunicorns_worker_start_hook_imports_the_statistics(self):
+        modules = imported_by(SERVER_WORKER_STARTS)
+        self.assertLessEqual({"pandas", "matplotlib", "numpy"}, modules)
+
+    def test_make_serve_prod_runs_gunicorn_with_the_registrys_settings(self):
+        makefile = (ROOT / "Makefile").read_text()
+        recipe = makefile.split("\nserve-prod:", 1)[1].split("\n\n", 1)[0]
+        self.assertIn("gunicorn -c python:registry.gunicorn_config", recipe)
