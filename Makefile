@@ -43,6 +43,8 @@ run: $(VENV)/.installed var/secret_key
 
 # Serve as production does: gunicorn, WORKERS (4) processes, after migrate and
 # collectstatic; no demo data loaded. DATABASE_URL picks the database.
+# Several workers: one cache for all of them (registry_cache), unless REGISTRY_CACHE says otherwise
+serve-prod: export REGISTRY_CACHE ?= database
 serve-prod: $(VENV)/.installed var/secret_key
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py createcachetable

@@ -105,3 +105,5 @@ class ServerWorkerTests(SimpleTestCase):
         makefile = (ROOT / "Makefile").read_text()
         recipe = makefile.split("\nserve-prod:", 1)[1].split("\n\n", 1)[0]
         self.assertIn("gunicorn -c python:registry.gunicorn_config", recipe)
+        # its workers share one cache unless told otherwise
+        self.assertIn("serve-prod: export REGISTRY_CACHE ?= database", makefile)
