@@ -82,27 +82,29 @@ def _open_queries(user) -> QuerySet:
     )
 
 
-def worklist(user, *, today: datetime.date) -> Worklist:
+def worklist(
+    user, *, today: datetime.date, scope: summaries.Scope | None = None
+) -> Worklist:
     """Return the nurse's worklist at her sites (six queries, or two and four).
 
     The overdue and incomplete patients are counted once per data version
-    (registry.summaries); the open data queries, whose steps write no history,
-    are read every time.
+    (registry.summaries; `scope`, the page's, if it shows other summaries); the
+    open data queries, whose steps write no history, are read every time.
     """
     patients = Patient.objects.for_user(user)
+    scope = scope or summaries.Scope(user)
 
     def first_and_count(rows: QuerySet, *columns: str) -> tuple[list, int]:
         first = rows.values_list("pk", "registry_number", *columns)[:SHOWN]
         return [ListedPatient(*row) for row in first], rows.count()
 
-    overdue, overdue_count = summaries.per_version(
+    overdue, overdue_count = scope.get(
         "worklist-overdue",
-        user,
         lambda: first_and_count(_overdue(patients, today), "last_contact"),
         today=today,
     )
-    incomplete, incomplete_count = summaries.per_version(
-        "worklist-incomplete", user, lambda: first_and_count(_incomplete(patients))
+    incomplete, incomplete_count = scope.get(
+        "worklist-incomplete", lambda: first_and_count(_incomplete(patients))
     )
     queries = _open_queries(user)
     return Worklist(

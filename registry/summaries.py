@@ -22,6 +22,7 @@ from typing import TypeVar
 
 from django.core.cache import cache
 from django.db import connections
+from django.utils.functional import cached_property
 
 from registry.models import Patient, Site
 
@@ -65,6 +66,49 @@ def data_version() -> str:
     return hashlib.sha256(repr(versions).encode()).hexdigest()
 
 
+class Scope:
+    """A user's summaries for one page: the key's sites and data version read
+    once (two queries), however many summaries the page shows.
+
+    Make one per request: the data version is read at the first summary, so a
+    write later in the same request is not seen by this scope.
+    """
+
+    def __init__(self, user):
+        self.user = user
+
+    @cached_property
+    def sites(self) -> str:
+        sites = Site.objects.for_user(self.user).values_list("pk", flat=True)
+        return ",".join(map(str, sorted(sites)))
+
+    @cached_property
+    def version(self) -> str:
+        return data_version()
+
+    def get(
+        self,
+        name: str,
+        compute: Callable[[], T],
+        *,
+        today: datetime.date | None = None,
+    ) -> T:
+        """Return ``compute()`` for the user's sites, computed once per data
+        version.
+
+        `name` says what is summarised; the key is the name, the sites the user
+        may see (their summary is the sites', not the user's), `today` when the
+        summary depends on the day (overdue follow-up), and :func:`data_version`.
+        """
+        parts = [name, self.sites, str(today or ""), self.version]
+        key = "registry-summary:" + hashlib.sha256("|".join(parts).encode()).hexdigest()
+        found = cache.get(key)
+        if found is None:
+            found = compute()
+            cache.set(key, found, TIMEOUT)
+        return found
+
+
 def per_version(
     name: str,
     user,
@@ -72,19 +116,7 @@ def per_version(
     *,
     today: datetime.date | None = None,
 ) -> T:
-    """Return ``compute()`` for `user`'s sites, computed once per data version.
-
-    `name` says what is summarised; the key is the name, the sites the user
-    may see (their summary is the sites', not the user's), `today` when the
-    summary depends on the day (overdue follow-up), and :func:`data_version`.
-    Two queries whatever the registry's size, plus ``compute``'s when the
-    summary is not kept.
-    """
-    sites = sorted(Site.objects.for_user(user).values_list("pk", flat=True))
-    parts = [name, ",".join(map(str, sites)), str(today or ""), data_version()]
-    key = "registry-summary:" + hashlib.sha256("|".join(parts).encode()).hexdigest()
-    found = cache.get(key)
-    if found is None:
-        found = compute()
-        cache.set(key, found, TIMEOUT)
-    return found
+    """Return ``compute()`` for `user`'s sites, computed once per data version:
+    :meth:`Scope.get` for a page with one summary (two queries, plus
+    ``compute``'s when the summary is not kept)."""
+    return Scope(user).get(name, compute, today=today)

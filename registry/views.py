@@ -38,14 +38,13 @@ def home(request):
     """Show what the registry holds: patients by site and by resection strategy."""
     user = request.user
     patients = Patient.objects.for_user(user)
-    by_site, by_strategy = summaries.per_version(
-        "home", user, lambda: _holdings(patients)
-    )
+    scope = summaries.Scope(user)
+    by_site, by_strategy = scope.get("home", lambda: _holdings(patients))
     ctx = {
         "total": sum(row["n"] for row in by_site),
         "by_site": by_site,
         "by_strategy": by_strategy,
-        **_role_home(user, patients),
+        **_role_home(user, patients, scope),
     }
     return render(request, "registry/home.html", ctx)
 
@@ -69,21 +68,20 @@ def _holdings(patients) -> tuple[list[dict], list[tuple]]:
     return by_site, by_strategy
 
 
-def _role_home(user, patients) -> dict:
+def _role_home(user, patients, scope: summaries.Scope) -> dict:
     """Return what the user's role sees first (registry.dashboards): the nurse's
     worklist, the data manager's accrual, completeness and verification."""
     if user.has_perm("registry.verify_records"):
         return {
-            "accrual": summaries.per_version(
-                "accrual", user, lambda: dashboards.accrual(patients)
-            ),
-            "site_overview": summaries.per_version(
-                "site-overview", user, lambda: dashboards.site_overview(patients)
+            "accrual": scope.get("accrual", lambda: dashboards.accrual(patients)),
+            "site_overview": scope.get(
+                "site-overview", lambda: dashboards.site_overview(patients)
             ),
             "counts": queries.counts(DataQuery.objects.for_user(user)),
         }
     if user.has_perm("registry.add_followup"):
-        return {"worklist": dashboards.worklist(user, today=timezone.localdate())}
+        worklist = dashboards.worklist(user, today=timezone.localdate(), scope=scope)
+        return {"worklist": worklist}
     return {}
 
 
@@ -334,11 +332,9 @@ def data_quality(request):
     _require(request, "registry.view_patient")
     patients = Patient.objects.for_user(request.user)
     today = timezone.localdate()
-    sites = summaries.per_version(
-        "data-quality",
-        request.user,
-        lambda: quality.site_quality(patients, today=today),
-        today=today,
+    scope = summaries.Scope(request.user)
+    sites = scope.get(
+        "data-quality", lambda: quality.site_quality(patients, today=today), today=today
     )
     warnings_count, warnings = quality.confirmed_warnings(patients)
     ctx = {
@@ -351,9 +347,7 @@ def data_quality(request):
         "facts_check": FactsCheck.objects.first(),
         "facts_missing": sum(site.without_facts for site in sites),
         # form status and data queries per site (registry.monitor, .queries)
-        "site_status": summaries.per_version(
-            "site-status", request.user, lambda: monitor.site_status(patients)
-        ),
+        "site_status": scope.get("site-status", lambda: monitor.site_status(patients)),
         "counts": queries.counts(DataQuery.objects.for_user(request.user)),
     }
     return render(request, "registry/data_quality.html", ctx)

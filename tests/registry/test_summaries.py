@@ -193,3 +193,29 @@ class CacheSettingTests(SimpleTestCase):
             ImproperlyConfigured, "REGISTRY_CACHE='redis' is neither memory"
         ):
             env_cache("REGISTRY_CACHE")
+
+
+class OneVersionPerPageTests(CastTestCase):
+    """A page showing several summaries reads the user's sites and the data
+    version once, not once per summary."""
+
+    def reads(self, user, url) -> dict[str, int]:
+        """Return how many times a visit to `url` read the data version."""
+        self.client.force_login(user)
+        self.client.get(url)  # the summaries computed and kept
+        with CaptureQueriesContext(connection) as queries:
+            self.assertEqual(self.client.get(url).status_code, 200)
+        sql = [query["sql"] for query in queries.captured_queries]
+        return {
+            "data version": sum(s.startswith("SELECT (SELECT MAX(") for s in sql),
+        }
+
+    def test_the_managers_home_and_data_quality_read_the_version_once(self):
+        make_full_patient(site=self.north)
+        for url in (HOME, DATA_QUALITY):
+            with self.subTest(url=url):
+                self.assertEqual(self.reads(self.mark, url), {"data version": 1})
+
+    def test_the_nurses_home_reads_the_version_once(self):
+        make_full_patient(site=self.north)
+        self.assertEqual(self.reads(self.nina, HOME), {"data version": 1})
