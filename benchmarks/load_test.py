@@ -7,12 +7,14 @@
 Against a registry that is already serving (``make serve-prod`` in another
 terminal, then ``make loadtest``) with the demo logins of ``seed_demo``: each
 virtual user logs in with its own session as ``nurse``, ``manager`` or
-``analyst`` in turn, then requests, one after the other with no pause, the pages
-its role may open, picked at random:
+``analyst`` in turn, then requests the pages its role may open, picked at
+random, one after the other: with no pause by default (the server always busy),
+or after a random pause of mean ``--think`` seconds, as a user reading each page
+(a pause that would run past the end ends that user's run):
 
 * ``list``: the patient list, ``/patients/``;
-* ``sorted list``: the list sorted by the derived strategy,
-  ``/patients/?sort=strategy`` (derives every patient, not only the page's);
+* ``sorted list``: the list sorted by the stored strategy,
+  ``/patients/?sort=strategy`` (read down an index of the stored facts);
 * ``patient``: a patient's page, ``/patients/<id>/``, ids taken from the list;
 * ``data quality``: ``/data-quality/``;
 * ``survival report``: ``/reports/result/?...`` with the survival-only
