@@ -530,7 +530,6 @@ class DateFormatTests(CastTestCase):
         )
         self.assertEqual(errors_at(response, "date"), ["Enter a valid date."])
 
-
     def test_no_page_asks_for_a_date_in_the_browsers_locale(self):
         # <input type=date> shows 01/02/2004 as the browser's locale reads it: the
         # report builder and the audit log's filters take YYYY-MM-DD like the rest
