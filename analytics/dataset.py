@@ -46,43 +46,75 @@ from analytics.variables import (  # noqa: F401 (re-exported)
 from registry import bulk, choices
 from registry.choices import Endpoint, IndexDate, Strategy
 from registry.derive import strategy_from_dates
-from registry.models import Death, Patient, Site
+from registry.models import Death, DerivedFacts, Patient, Site
 from registry.summaries import data_version  # noqa: F401 (re-exported)
 
-#: How the cohort filters on recorded fields read the patients (the strategy and
-#: first-regimen filters read the stored facts: see cohort_queryset).
+#: How each filter of a cohort reads a patient: the strategy, first regimen and
+#: diagnosis date from the stored facts (the diagnosis date stored is the
+#: diagnosis's), the others from the records. cohort_facts reads the same
+#: filters from the facts (facts_lookup).
 COHORT_LOOKUPS = {
     "sites": "site__code__in",
+    "strategies": "facts__strategy__in",
+    "regimens": "facts__first_regimen__in",
+    "diagnosed_from": "facts__diagnosis_date__gte",
+    "diagnosed_to": "facts__diagnosis_date__lte",
     "primary_sites": "tumour__primary_site__in",
     "m_stages": "tumour__clinical_m__in",
     "sexes": "sex__in",
     "resectability": "liver__initial_resectability__in",
+    "synthetic": "is_synthetic",
 }
+
+
+def cohort_filters(cohort: Cohort) -> dict:
+    """Return the lookups (from a patient) of the filters `cohort` sets."""
+    filters = {}
+    for name, lookup in COHORT_LOOKUPS.items():
+        value = getattr(cohort, name)
+        if isinstance(value, (tuple, list)):
+            if value:
+                filters[lookup] = list(value)
+        elif value is not None:
+            filters[lookup] = value
+    return filters
+
+
+def facts_lookup(lookup: str) -> str:
+    """Return a patient's `lookup` as read from their stored facts (which carry
+    the patient's site): ``facts__strategy`` is ``strategy``, ``site__code``
+    stays, ``sex`` is ``patient__sex``."""
+    if lookup.startswith("facts__"):
+        return lookup.removeprefix("facts__")
+    if lookup.startswith("site__"):
+        return lookup
+    return f"patient__{lookup}"
 
 
 def cohort_queryset(user, cohort: Cohort) -> QuerySet:
     """Return the user's patients in `cohort` (a plain queryset of patients).
 
     The stored derived facts are joined only when a filter needs them
-    (strategy, first regimen), so that the cohort stays cheap to use as a
-    subquery.
+    (strategy, first regimen, diagnosis date). What counts the cohort reads
+    :func:`cohort_facts` instead.
     """
-    queryset = Patient.objects.for_user(user)
-    if cohort.strategies:
-        queryset = queryset.filter(facts__strategy__in=list(cohort.strategies))
-    if cohort.regimens:
-        queryset = queryset.filter(facts__first_regimen__in=list(cohort.regimens))
-    for name, lookup in COHORT_LOOKUPS.items():
-        values = getattr(cohort, name)
-        if values:
-            queryset = queryset.filter(**{lookup: list(values)})
-    if cohort.diagnosed_from:
-        queryset = queryset.filter(tumour__diagnosis_date__gte=cohort.diagnosed_from)
-    if cohort.diagnosed_to:
-        queryset = queryset.filter(tumour__diagnosis_date__lte=cohort.diagnosed_to)
-    if cohort.synthetic is not None:
-        queryset = queryset.filter(is_synthetic=cohort.synthetic)
-    return queryset
+    return Patient.objects.for_user(user).filter(**cohort_filters(cohort))
+
+
+def cohort_facts(user, cohort: Cohort) -> QuerySet:
+    """Return the stored facts of the user's patients in `cohort`.
+
+    The same patients as :func:`cohort_queryset`, selected on the facts: the
+    user's sites and the strategy, regimen, diagnosis date and site filters
+    are the facts' own columns, so a report of them reads the facts alone; the
+    patients (and their records) are joined only for the other filters.
+    """
+    facts = DerivedFacts.objects.all()
+    if not user.is_superuser:
+        facts = facts.filter(site__members=user)
+    return facts.filter(
+        **{facts_lookup(k): v for k, v in cohort_filters(cohort).items()}
+    )
 
 
 def group_labels(name: str) -> dict:
@@ -180,6 +212,9 @@ def survival_table(
 ) -> SurvivalTable:
     """Return the survival table of `queryset`, counted in the database (one query).
 
+    `queryset` holds the cohort's patients or, read without joining the
+    patients, their stored facts (:func:`cohort_facts`).
+
     registry.bulk's per-patient facts are counted by ``GROUP BY`` group, days,
     yes/no columns (event, competing death and :data:`TABLE_FLAGS`, packed as
     the bits of one integer) and exclusion reason, and (in the same statement)
@@ -200,7 +235,7 @@ def survival_table(
         source, join, join_params = f"f.{group}", "", ()
     else:
         groups = (
-            queryset.model.objects.order_by()
+            Patient.objects.order_by()
             .annotate(gid=F("pk"), grp=F(variable.column))
             .values_list("gid", "grp")
         )
@@ -355,7 +390,7 @@ def variable_counts(
             for name in recorded
         }
         rows = (
-            queryset.model.objects.order_by()
+            Patient.objects.order_by()
             .annotate(gid=F("pk"), **values)
             .values_list("gid", *values)
         )
@@ -791,6 +826,8 @@ __all__ = [
     "TIME_UNITS",
     "VARIABLES",
     "Variable",
+    "cohort_facts",
+    "cohort_filters",
     "cohort_queryset",
     "data_version",
     "counts_fingerprint",

@@ -374,7 +374,6 @@ def read_cohort(spec: ReportSpec, *, user, min_cell: int | None) -> Cohort:
         raise ReportError(
             [f"cohort.sites: no site {', '.join(unknown)} among the sites you can see"]
         )
-    queryset = dataset.cohort_queryset(user, spec.cohort)
     read = {
         "group": spec.group_by,
         "endpoint": Endpoint(spec.endpoint),
@@ -385,14 +384,17 @@ def read_cohort(spec: ReportSpec, *, user, min_cell: int | None) -> Cohort:
     }
     analysed = counted = None
     if needs_rows(spec):
+        queryset = dataset.cohort_queryset(user, spec.cohort)
         frame = dataset.patient_frame(queryset, variables=frame_variables(spec), **read)
         table = dataset.table_from_frame(frame)
         analysed = frame[frame["days"].notna() & frame["group"].notna()].copy()
     else:
-        table = dataset.survival_table(queryset, **read)
+        # counted from the stored facts alone when the filters are theirs
+        facts = dataset.cohort_facts(user, spec.cohort)
+        table = dataset.survival_table(facts, **read)
         tables = table_variables(spec)
         if any(tables.values()):
-            counted = dataset.variable_counts(queryset, **tables, **read)
+            counted = dataset.variable_counts(facts, **tables, **read)
     cohort = Cohort(
         table=table,
         analysed=analysed,
@@ -741,7 +743,7 @@ def competing_risks_section(
     (:mod:`analytics.competing`). Each reads one counted survival table (two
     queries), and one query counts the deaths of unknown cause.
     """
-    queryset = dataset.cohort_queryset(user, spec.cohort)
+    queryset = dataset.cohort_facts(user, spec.cohort)
     analyses, digests = [], []
     for event, endpoint, label, competing_label in COMPETING_ANALYSES:
         counts = _competing_counts(queryset, spec, endpoint)

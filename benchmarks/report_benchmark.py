@@ -10,10 +10,11 @@ it is empty. It then times, as the median of --repeats runs, what the report
 page and the ``report`` command run (analytics.reports.run_report):
 
 * the bare scan: one aggregate over the stored facts columns a survival report
-  reads, for the rows it reads (registry_derivedfacts of the cohort's patients,
-  selected by the same semi-join as registry.bulk.facts_sql), the floor no
-  report of the whole cohort can go below, and the survival report's time as a
-  multiple of it (issue 9 asks for 2 at most);
+  reads, for the rows it reads (the cohort's stored facts, selected as
+  registry.bulk.facts_sql selects them: bulk.selected_facts of
+  analytics.dataset.cohort_facts), the floor no report of the whole cohort can
+  go below, and the survival report's time as a multiple of it (issue 9 asks
+  for 2 at most);
 * the survival core, as the issue defines it: the counted table (derived
   strategy, one query), then Kaplan-Meier per group with CIs, medians and the
   log-rank tests overall and pairwise, as run_report computes them first;
@@ -98,6 +99,7 @@ def main() -> None:
         table_variables,
     )
     from analytics.spec import ReportSpec
+    from registry import bulk
     from registry.models import Patient
 
     reader = dataset.AllSites()
@@ -112,8 +114,8 @@ def main() -> None:
     def survival_core():
         # what run_report does first: the counted table (one query), then
         # Kaplan-Meier with CIs, medians and the log-rank tests on it
-        queryset = dataset.cohort_queryset(reader, dataset.Cohort())
-        table = dataset.survival_table(queryset, group="strategy", as_of=AS_OF)
+        facts = dataset.cohort_facts(reader, dataset.Cohort())
+        table = dataset.survival_table(facts, group="strategy", as_of=AS_OF)
         counts = table.counts.groupby(
             ["group", "days", "event"], observed=True, as_index=False
         )["n"].sum()
@@ -129,10 +131,11 @@ def main() -> None:
 
     def bare_scan():
         # every stored column the survival report reads, touched once per row,
-        # for the rows it reads: the facts of the cohort's patients, selected
-        # as registry.bulk.facts_sql selects them (a semi-join on the cohort)
-        queryset = dataset.cohort_queryset(reader, dataset.Cohort())
-        cohort, params = queryset.order_by().values("pk").query.sql_with_params()
+        # for the rows it reads: the cohort's stored facts, selected as
+        # registry.bulk.facts_sql selects them
+        selected, params = bulk.selected_facts(
+            dataset.cohort_facts(reader, dataset.Cohort())
+        )
         flags = " + ".join(
             f"CASE WHEN f.{flag} THEN 1 ELSE 0 END"
             for flag in ("liver_resected", "converted", "later_palliative")
@@ -143,8 +146,7 @@ def main() -> None:
                     MAX(f.death_date), MAX(f.last_contact),
                     MAX(f.strategy_completed), MAX(f.first_primary_resection),
                     SUM({flags})
-                FROM registry_derivedfacts f
-                WHERE f.patient_id IN ({cohort})""",
+                FROM ({selected}) f""",
                 params,
             )
             cursor.fetchall()
@@ -204,13 +206,13 @@ def main() -> None:
 
     counted = len(
         dataset.survival_table(
-            dataset.cohort_queryset(reader, dataset.Cohort()),
+            dataset.cohort_facts(reader, dataset.Cohort()),
             group="strategy",
             as_of=AS_OF,
         ).counts
     )
     tables = dataset.variable_counts(
-        dataset.cohort_queryset(reader, dataset.Cohort()),
+        dataset.cohort_facts(reader, dataset.Cohort()),
         group="strategy",
         as_of=AS_OF,
         **table_variables(full_spec),

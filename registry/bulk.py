@@ -95,6 +95,24 @@ def days_between(vendor: str, end: str, start: str) -> str:
     return f"({end} - {start})"
 
 
+def selected_facts(cohort: QuerySet) -> tuple[str, tuple]:
+    """Return (sql, params) selecting every stored column of `cohort`'s facts.
+
+    ``cohort`` is a queryset of the stored facts (``DerivedFacts``: its own
+    filters, a cohort scoped by site reading the facts alone, since each row
+    carries the patient's site) or of patients (the facts of its patients, a
+    semi-join on them). Used as ``FROM (sql) f``: the database reads the
+    selection as the table itself (a plain subquery is flattened).
+    """
+    connection = connections[cohort.db]
+    if cohort.model is DerivedFacts:
+        columns = [field.attname for field in DerivedFacts._meta.concrete_fields]
+        return cohort.order_by().values(*columns).query.sql_with_params()
+    cohort_sql, params = cohort.order_by().values("pk").query.sql_with_params()
+    table = connection.ops.quote_name(DerivedFacts._meta.db_table)
+    return f"SELECT * FROM {table} WHERE patient_id IN ({cohort_sql})", params
+
+
 def facts_sql(
     cohort: QuerySet,
     *,
@@ -104,19 +122,20 @@ def facts_sql(
 ) -> tuple[str, tuple]:
     """Return (sql, params) selecting COLUMNS for every patient of `cohort`.
 
-    ``cohort`` is any Patient queryset (filters and scoping as the caller
-    needs); only its primary keys are used. As in ``registry.derive.survival``,
-    survival_start is NULL when the index date is missing, and callers leave
-    out patients whose start is NULL or after ``as_of``; survival_competing is
-    1 for a death that is not the event a cumulative incidence estimates
-    (cancer-specific survival: a death from another cause, censored at death;
-    recurrence-free survival: a death without recurrence). The patient table is
-    joined only for the registry number (a LEFT JOIN, which PostgreSQL drops
-    when a caller reads no column of it, as the counted survival table does).
+    ``cohort`` is a queryset of patients or of their stored facts (filters and
+    scoping as the caller needs; :func:`selected_facts`). As in
+    ``registry.derive.survival``, survival_start is NULL when the index date is
+    missing, and callers leave out patients whose start is NULL or after
+    ``as_of``; survival_competing is 1 for a death that is not the event a
+    cumulative incidence estimates (cancer-specific survival: a death from
+    another cause, censored at death; recurrence-free survival: a death without
+    recurrence). The patient table is joined only for the registry number (a
+    LEFT JOIN, which the database drops when a caller reads no column of it, as
+    the counted survival table does).
     """
     connection = connections[cohort.db]
     vendor = connection.vendor
-    cohort_sql, cohort_params = cohort.order_by().values("pk").query.sql_with_params()
+    selected, selected_params = selected_facts(cohort)
     cutoff = connection.ops.adapt_datefield_value(as_of)
     start_column, recurrence_column = INDEX_COLUMNS[IndexDate(index)]
     start = f"f.{start_column}"
@@ -163,12 +182,11 @@ def facts_sql(
             {end[0]} AS survival_end,
             CASE WHEN {event_date} <= %s THEN 1 ELSE 0 END AS survival_event,
             {competing[0]} AS survival_competing
-        FROM registry_derivedfacts f
+        FROM ({selected}) f
         LEFT JOIN registry_patient p ON p.id = f.patient_id
-        WHERE f.patient_id IN ({cohort_sql})
     ) s
     """
-    params = (*end[1], cutoff, *competing[1], *cohort_params)
+    params = (*end[1], cutoff, *competing[1], *selected_params)
     return sql, params
 
 

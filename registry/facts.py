@@ -184,14 +184,18 @@ def refresh(patient_ids: Iterable[int], *, apps=None) -> None:
     with transaction.atomic():
         for start in range(0, len(ordered), CHUNK):
             chunk = ordered[start : start + CHUNK]
-            existing = Patient.objects.filter(pk__in=chunk).values_list("pk", flat=True)
+            # the patients that still exist, and their sites (copied with the facts)
+            site = dict(
+                Patient.objects.filter(pk__in=chunk).values_list("pk", "site_id")
+            )
             # a migration's DerivedFacts may predate some facts: only its columns
             rows = [
                 DerivedFacts(
                     patient_id=pk,
+                    **({"site_id": site[pk]} if "site" in columns else {}),
                     **{k: v for k, v in facts.as_dict().items() if k in columns},
                 )
-                for pk, facts in computed(existing, apps=apps).items()
+                for pk, facts in computed(site, apps=apps).items()
             ]
             DerivedFacts.objects.bulk_create(
                 rows,
@@ -296,13 +300,14 @@ def differences(patient_ids: Iterable[int]) -> dict[int, list[str]]:
 
     A patient without a stored row differs in every fact ("no stored facts").
     """
-    from registry.models import DerivedFacts
+    from registry.models import DerivedFacts, Patient
 
     ids = list(patient_ids)
     stored = {
         row.pop("patient_id"): row
         for row in DerivedFacts.objects.filter(patient_id__in=ids).values()
     }
+    site = dict(Patient.objects.filter(pk__in=ids).values_list("pk", "site_id"))
     found: dict[int, list[str]] = {}
     for pk, expected in computed(ids).items():
         row = stored.get(pk)
@@ -314,6 +319,10 @@ def differences(patient_ids: Iterable[int]) -> dict[int, list[str]]:
             for name, value in expected.as_dict().items()
             if row[name] != value
         ]
+        if row["site_id"] != site.get(pk):
+            wrong.append(
+                f"site stored {row['site_id']!r}, the patient's is {site.get(pk)!r}"
+            )
         if wrong:
             found[pk] = wrong
     return found

@@ -47,6 +47,12 @@ class DerivedFacts(models.Model):
         primary_key=True,
         related_name="facts",
     )
+    # A copy of the patient's site (not a rule: ``refresh`` writes it with the
+    # facts), so that a cohort scoped by site reads the facts alone, without
+    # joining the patients (analytics.dataset.cohort_facts).
+    site = models.ForeignKey(
+        "registry.Site", on_delete=models.PROTECT, related_name="+"
+    )
     diagnosis_date = models.DateField(null=True)
     death_date = models.DateField(null=True)
     cancer_death_date = models.DateField(

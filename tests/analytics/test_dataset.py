@@ -223,6 +223,77 @@ class CohortScopeTests(CastTestCase):
         )
 
 
+class CohortFactsTests(CastTestCase):
+    """cohort_facts: the cohort's patients, selected on their stored facts."""
+
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        cls.patients = [make_full_patient(site=cls.north) for _ in range(3)]
+        cls.patients += [make_full_patient(site=cls.south) for _ in range(2)]
+        later = make_patient(site=cls.south, sex="M")
+        make_tumour(later, diagnosis_date=datetime.date(2007, 5, 1))
+        cls.patients.append(later)
+        cls.patients[1].operations.update(liver_procedure="none")
+
+    def test_every_filter_selects_the_same_patients_as_the_patient_cohort(self):
+        cohorts = {
+            "all": dataset.Cohort(),
+            "site": dataset.Cohort(sites=("STH",)),
+            "diagnosed": dataset.Cohort(
+                diagnosed_from=datetime.date(2007, 1, 1),
+                diagnosed_to=datetime.date(2008, 1, 1),
+            ),
+            "strategy": dataset.Cohort(strategies=("primary_only",)),
+            "records": dataset.Cohort(sexes=("F",), m_stages=("M1a",)),
+            "synthetic": dataset.Cohort(synthetic=False),
+        }
+        sizes = {}
+        everyone = dataset.AllSites()
+        for user in (everyone, self.nina, self.mark):
+            for name, chosen in cohorts.items():
+                with self.subTest(user=str(user), cohort=name):
+                    patients = dataset.cohort_queryset(user, chosen)
+                    facts = dataset.cohort_facts(user, chosen)
+                    self.assertEqual(
+                        sorted(facts.values_list("patient_id", flat=True)),
+                        sorted(patients.values_list("pk", flat=True)),
+                    )
+                    sizes[user, name] = facts.count()
+        # the filters and the sites narrow the cohort (nina sees the north only)
+        self.assertEqual([sizes[everyone, n] for n in cohorts], [6, 3, 1, 1, 5, 6])
+        self.assertEqual(sizes[self.nina, "all"], 3)
+
+    def test_a_cohort_of_sites_and_facts_reads_the_facts_without_the_patients(self):
+        chosen = dataset.Cohort(sites=("NTH",), strategies=("synchronous",))
+        facts = dataset.cohort_facts(self.mark, chosen)
+        with CaptureQueriesContext(connection) as queries:
+            table = dataset.survival_table(facts, group="strategy", as_of=AS_OF)
+        (statement,) = [q["sql"] for q in queries.captured_queries]
+        # the registry number's LEFT JOIN (never read here) is the only mention
+        self.assertEqual(statement.count("registry_patient"), 1)
+        self.assertIn("LEFT JOIN registry_patient p", statement)
+        assert_same_tables(
+            table,
+            dataset.survival_table(
+                dataset.cohort_queryset(self.mark, chosen),
+                group="strategy",
+                as_of=AS_OF,
+            ),
+        )
+        self.assertEqual(table.patients, 2)
+
+    def test_a_filter_on_the_records_joins_the_patients(self):
+        chosen = dataset.Cohort(sexes=("M",))
+        facts = dataset.cohort_facts(self.mark, chosen)
+        assert_same_tables(
+            dataset.survival_table(facts, group="sex", as_of=AS_OF),
+            dataset.survival_table(
+                dataset.cohort_queryset(self.mark, chosen), group="sex", as_of=AS_OF
+            ),
+        )
+
+
 class FingerprintTests(TestCase):
     def test_fingerprint_ignores_row_order_and_sees_any_change(self):
         import pandas as pd

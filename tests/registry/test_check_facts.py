@@ -43,6 +43,20 @@ class CheckFactsTests(CastTestCase):
         )
         self.assertIn("agree", self.run_check())
 
+    def test_a_stale_site_is_listed_and_fixed(self):
+        # the facts carry the patient's site (reports scoped by site read them
+        # alone): a copy that went stale is found like a stale fact
+        stale = self.patients[1]
+        DerivedFacts.objects.filter(patient=stale).update(site=self.south)
+        out = self.run_check("--fix")
+        self.assertIn(
+            f"{stale.registry_number}: site stored {self.south.pk}, "
+            f"the patient's is {self.north.pk}",
+            out,
+        )
+        self.assertEqual(DerivedFacts.objects.get(patient=stale).site, self.north)
+        self.assertIn("agree", self.run_check())
+
     def test_a_missing_row_is_found(self):
         DerivedFacts.objects.filter(patient=self.patients[0]).delete()
         with self.assertRaisesMessage(CommandError, "1 of 5"):

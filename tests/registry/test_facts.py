@@ -166,15 +166,17 @@ def store(site, facts: PatientFacts) -> Patient:
 
 
 def assert_facts_agree(test, patient_ids) -> None:
-    """Assert each patient's stored facts row equals registry.derive's."""
+    """Assert each patient's stored facts row equals registry.derive's, with the
+    patient's site."""
     stored = {
         row.pop("patient_id"): row
         for row in DerivedFacts.objects.filter(patient_id__in=patient_ids).values()
     }
     expected = facts_module.computed(patient_ids)
+    sites = dict(Patient.objects.filter(pk__in=patient_ids).values_list("pk", "site"))
     test.assertEqual(set(stored), set(expected))
     for pk, value in expected.items():
-        test.assertEqual(stored[pk], value.as_dict(), pk)
+        test.assertEqual(stored[pk], {"site_id": sites[pk], **value.as_dict()}, pk)
 
 
 class StoredFactsAgreementTests(TestCase):
@@ -350,6 +352,8 @@ ACTIONS = (
     "edit_margin",
     "edit_first_line",
     "edit_birth",
+    "transfer_patient",
+    "update_patient_site",
 )
 steps = st.lists(
     st.tuples(
@@ -376,15 +380,17 @@ class WritePathPropertyTests(TestCase):
     @given(cohort=st.lists(patient_facts, min_size=3, max_size=3), steps=steps)
     def test_stored_facts_equal_the_rules_after_every_write(self, cohort, steps):
         site = make_site()
+        self.other_site = make_site()
         patients = [store(site, facts) for facts in cohort]
-        assert_facts_agree(self, [p.pk for p in patients])
+        ids = [p.pk for p in patients]
+        assert_facts_agree(self, ids)
         for action, which, date, primary, liver, status in steps:
             patient = patients[which]
             if not Patient.objects.filter(pk=patient.pk).exists():
                 continue
             self.apply(action, patient, date, primary, liver, status)
-            alive = list(Patient.objects.filter(site=site).values_list("pk", flat=True))
-            assert_facts_agree(self, alive)
+            alive = Patient.objects.filter(pk__in=ids).values_list("pk", flat=True)
+            assert_facts_agree(self, list(alive))
 
     def apply(self, action, patient, date, primary, liver, status):
         operation = Operation.objects.filter(patient=patient).order_by("pk").first()
@@ -458,6 +464,13 @@ class WritePathPropertyTests(TestCase):
                     None if patient.date_of_birth else datetime.date(1950, 6, 15)
                 )
                 patient.save()
+            case "transfer_patient":
+                # a transfer of care: the facts carry the patient's site
+                patient.refresh_from_db()
+                patient.site = self.other_site
+                patient.save()
+            case "update_patient_site":
+                Patient.objects.filter(pk=patient.pk).update(site=self.other_site)
             case "edit_margin" if operation:
                 operation.margin = "" if operation.margin else Margin.R0
                 operation.save()

@@ -328,11 +328,12 @@ class CohortWriter:
 
     def _add(self, record: demo.DemoPatient) -> None:
         patient_id = self.first_patient_id + record.position
+        site_id = self.site_ids[record.site_index]
         values = {
             **self.patients.defaults,
             **record.patient,
             "id": patient_id,
-            "site_id": self.site_ids[record.site_index],
+            "site_id": site_id,
         }
         self._add_with_history(self.patients, values)
         for table, attribute in self.records:
@@ -347,7 +348,11 @@ class CohortWriter:
                 self._add_with_history(table, values)
         facts = derive.stored_facts(record.plain_facts())
         # vars(): the fields as_dict() gives, without its deep copy of each.
-        self.backend.add(self.facts, None, vars(facts) | {"patient_id": patient_id})
+        self.backend.add(
+            self.facts,
+            None,
+            vars(facts) | {"patient_id": patient_id, "site_id": site_id},
+        )
 
     def _add_with_history(self, table: Table, values: dict) -> None:
         """Add a record's row and the row of its creation in the history."""
