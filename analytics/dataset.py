@@ -109,10 +109,7 @@ def cohort_facts(user, cohort: Cohort) -> QuerySet:
     are the facts' own columns, so a report of them reads the facts alone; the
     patients (and their records) are joined only for the other filters.
     """
-    facts = DerivedFacts.objects.all()
-    if not user.is_superuser:
-        facts = facts.filter(site__members=user)
-    return facts.filter(
+    return DerivedFacts.objects.for_user(user).filter(
         **{facts_lookup(k): v for k, v in cohort_filters(cohort).items()}
     )
 

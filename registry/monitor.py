@@ -134,32 +134,35 @@ class SiteStatus:
 
 
 def site_status(patients: QuerySet) -> list[SiteStatus]:
-    """Return the count of forms in each status per site, in one aggregate query.
+    """Return the count of forms in each status per site, in two aggregate queries.
 
     A kind of record without a status row is incomplete, so the four counts of
-    a site add up to its patients times the kinds of record.
+    a site add up to its patients times the kinds of record. The patients are
+    counted per site on their own and the status rows per site on their own:
+    one query joining the two had to count distinct patients, a sort of every
+    patient (1.2 s at 10^6 patients, with no status recorded).
     """
+    statuses = {
+        FormStatus(code).name.lower(): Count("pk", filter=Q(status=code))
+        for code in (FormStatus.COMPLETE, FormStatus.VERIFIED, FormStatus.LOCKED)
+    }
+    recorded = {
+        row.pop("patient__site"): row
+        for row in RecordStatus.objects.filter(patient__in=patients.values("pk"))
+        .order_by()
+        .values("patient__site")
+        .annotate(**statuses)
+    }
     rows = (
         patients.order_by()
-        .values("site__code", "site__name")
-        .annotate(
-            n=Count("pk", distinct=True),
-            **{
-                FormStatus(code).name.lower(): Count(
-                    "form_statuses", filter=Q(form_statuses__status=code)
-                )
-                for code in (
-                    FormStatus.COMPLETE,
-                    FormStatus.VERIFIED,
-                    FormStatus.LOCKED,
-                )
-            },
-        )
+        .values("site", "site__code", "site__name")
+        .annotate(n=Count("pk"))
         .order_by("site__code")
     )
     result = []
     for row in rows:
-        counts = {name: row[name] for name in ("complete", "verified", "locked")}
+        found = recorded.get(row["site"], {})
+        counts = {name: found.get(name, 0) for name in statuses}
         total = row["n"] * len(FormKind.values)
         counts = {"incomplete": total - sum(counts.values()), **counts}
         result.append(

@@ -174,20 +174,24 @@ CHECKS: tuple[Check, ...] = (
 STORED = frozenset(check.code for check in CHECKS) - {"overdue"}
 
 
-def failing(code: str, *, today: datetime.date) -> Q:
+def failing(code: str, *, today: datetime.date, facts: str = "facts__") -> Q:
     """Return the condition on a patient of failing the check `code`.
 
     Every check but "overdue" is a flag stored with the patient's derived
     facts; "overdue" depends on today, so it compares the stored last contact.
+    `facts` is the path from what is filtered to the facts: "" for a queryset
+    of the stored facts themselves.
     """
     if code == "overdue":
         return Q(
-            facts__vital_status=VitalStatus.ALIVE,
-            facts__last_contact__lt=overdue_cutoff(today),
+            **{
+                f"{facts}vital_status": VitalStatus.ALIVE,
+                f"{facts}last_contact__lt": overdue_cutoff(today),
+            }
         )
     if code not in STORED:
         raise ValueError(f"unknown data quality check {code!r}")
-    return Q(**{f"facts__{code}": True})
+    return Q(**{f"{facts}{code}": True})
 
 
 def with_checks(queryset: QuerySet, *, today: datetime.date) -> QuerySet:
@@ -258,45 +262,52 @@ def fix_url(check: Check, row: dict) -> str:
     return reverse("registry:record_create", args=[patient, check.fix])
 
 
-def site_quality(patients: QuerySet, *, today: datetime.date) -> list[SiteQuality]:
+def site_quality(
+    patients: QuerySet, facts: QuerySet, *, today: datetime.date
+) -> list[SiteQuality]:
     """Return the data quality of each site of `patients` (a fixed few queries).
 
-    One query counts every check and the completeness per site, from the stored
-    flags; one query per check lists up to LISTED_PER_SITE patients of each
-    site, and one more finds the operation to fix of those without a margin.
+    One query counts the patients per site; one counts every check and the
+    completeness per site from `facts` (the same patients' stored facts, read
+    alone: each row carries the patient's site); one query per check lists up
+    to LISTED_PER_SITE patients of each site, and one more finds the operation
+    to fix of those without a margin.
     """
-    rows = (
-        patients.values("site", "site__code", "site__name")
+    sites = patients.values("site", "site__code", "site__name").annotate(n=Count("pk"))
+    counted = {
+        row["site"]: row
+        for row in facts.order_by()
+        .values("site")
         .annotate(
-            n=Count("pk"),
-            without_facts=Count("pk", filter=Q(facts__isnull=True)),
-            filled=Sum("facts__key_fields_filled"),
-            complete=Count("pk", filter=Q(facts__key_fields_filled=len(KEY_FIELDS))),
+            stored=Count("pk"),
+            filled=Sum("key_fields_filled"),
+            complete=Count("pk", filter=Q(key_fields_filled=len(KEY_FIELDS))),
             **{
-                check.code: Count("pk", filter=failing(check.code, today=today))
+                check.code: Count(
+                    "pk", filter=failing(check.code, today=today, facts="")
+                )
                 for check in CHECKS
             },
         )
-        .order_by("site__code")
-    )
-    summaries = {
-        row["site"]: SiteQuality(
+    }
+    summaries = {}
+    for row in sites.order_by("site__code"):
+        found = counted.get(row["site"], {})
+        summaries[row["site"]] = SiteQuality(
             site_id=row["site"],
             code=row["site__code"],
             name=row["site__name"],
             patients=row["n"],
-            counts={check.code: row[check.code] for check in CHECKS},
+            counts={check.code: found.get(check.code, 0) for check in CHECKS},
             completeness=(
-                100 * (row["filled"] or 0) / (row["n"] * len(KEY_FIELDS))
+                100 * (found.get("filled") or 0) / (row["n"] * len(KEY_FIELDS))
                 if row["n"]
                 else None
             ),
-            complete_patients=row["complete"],
+            complete_patients=found.get("complete", 0),
             items={check.code: [] for check in CHECKS},
-            without_facts=row["without_facts"],
+            without_facts=row["n"] - found.get("stored", 0),
         )
-        for row in rows
-    }
     for check in CHECKS:
         for row in _listed(patients, check, today=today):
             summaries[row["site"]].items[check.code].append(row)

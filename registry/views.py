@@ -30,7 +30,13 @@ from registry.forms import (
     PatientForm,
     RecordKind,
 )
-from registry.models import ConfirmedWarning, DataQuery, FactsCheck, Patient
+from registry.models import (
+    ConfirmedWarning,
+    DataQuery,
+    DerivedFacts,
+    FactsCheck,
+    Patient,
+)
 from registry.tables import PAGE_SIZES, PAGINATION, PatientTable
 
 
@@ -38,29 +44,28 @@ def home(request):
     """Show what the registry holds: patients by site and by resection strategy."""
     user = request.user
     patients = Patient.objects.for_user(user)
+    facts = DerivedFacts.objects.for_user(user)
     scope = summaries.Scope(user)
-    by_site, by_strategy = scope.get("home", lambda: _holdings(patients))
+    by_site, by_strategy = scope.get("home", lambda: _holdings(patients, facts))
     ctx = {
         "total": sum(row["n"] for row in by_site),
         "by_site": by_site,
         "by_strategy": by_strategy,
-        **_role_home(user, patients, scope),
+        **_role_home(user, patients, facts, scope),
     }
     return render(request, "registry/home.html", ctx)
 
 
-def _holdings(patients) -> tuple[list[dict], list[tuple]]:
-    """Return the patients by site, and by the stored strategy (two queries)."""
+def _holdings(patients, facts) -> tuple[list[dict], list[tuple]]:
+    """Return the patients by site, and by the stored strategy (two queries:
+    the strategies counted from the stored facts alone)."""
     by_site = list(
         patients.values("site__code", "site__name")
         .annotate(n=Count("id"))
         .order_by("site__code")
     )
-    strategy_counts = patients.aggregate(
-        **{
-            code: Count("pk", filter=Q(facts__strategy=code))
-            for code in Strategy.values
-        }
+    strategy_counts = facts.aggregate(
+        **{code: Count("pk", filter=Q(strategy=code)) for code in Strategy.values}
     )
     by_strategy = [
         (code, label, strategy_counts[code]) for code, label in Strategy.choices
@@ -68,14 +73,14 @@ def _holdings(patients) -> tuple[list[dict], list[tuple]]:
     return by_site, by_strategy
 
 
-def _role_home(user, patients, scope: summaries.Scope) -> dict:
+def _role_home(user, patients, facts, scope: summaries.Scope) -> dict:
     """Return what the user's role sees first (registry.dashboards): the nurse's
     worklist, the data manager's accrual, completeness and verification."""
     if user.has_perm("registry.verify_records"):
         return {
-            "accrual": scope.get("accrual", lambda: dashboards.accrual(patients)),
+            "accrual": scope.get("accrual", lambda: dashboards.accrual(facts)),
             "site_overview": scope.get(
-                "site-overview", lambda: dashboards.site_overview(patients)
+                "site-overview", lambda: dashboards.site_overview(patients, facts)
             ),
             "counts": queries.counts(DataQuery.objects.for_user(user)),
         }
@@ -331,10 +336,13 @@ def data_quality(request):
     """List, per site, the records that need attention and the completeness."""
     _require(request, "registry.view_patient")
     patients = Patient.objects.for_user(request.user)
+    facts = DerivedFacts.objects.for_user(request.user)
     today = timezone.localdate()
     scope = summaries.Scope(request.user)
     sites = scope.get(
-        "data-quality", lambda: quality.site_quality(patients, today=today), today=today
+        "data-quality",
+        lambda: quality.site_quality(patients, facts, today=today),
+        today=today,
     )
     warnings_count, warnings = quality.confirmed_warnings(patients)
     ctx = {

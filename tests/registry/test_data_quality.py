@@ -184,7 +184,9 @@ class ChecksTests(CastTestCase):
     def test_last_contact_listed_for_overdue_patients_agrees_with_derive(self):
         patient = make_full_patient(site=self.north)
         make_systemic(patient, start_date=D(2005, 3, 1), end_date=None)
-        site = quality.site_quality(Patient.objects.all(), today=TODAY)[0]
+        site = quality.site_quality(
+            Patient.objects.all(), DerivedFacts.objects.all(), today=TODAY
+        )[0]
         listed = site.items["overdue"][0]
         facts = derive.PatientFacts(
             diagnosis_date=D(2004, 1, 10),
