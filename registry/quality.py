@@ -16,6 +16,7 @@ import datetime
 import math
 from dataclasses import dataclass
 
+from django.db import connections
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.expressions import Window
 from django.db.models.functions import RowNumber
@@ -309,33 +310,81 @@ def site_quality(
             without_facts=row["n"] - found.get("stored", 0),
         )
     for check in CHECKS:
-        for row in _listed(patients, check, today=today):
+        failing_by_site = {
+            site: (summary.patients, summary.counts[check.code])
+            for site, summary in summaries.items()
+        }
+        for row in _listed(patients, check, today=today, counts=failing_by_site):
             summaries[row["site"]].items[check.code].append(row)
     return list(summaries.values())
 
 
-def _listed(patients: QuerySet, check: Check, *, today: datetime.date) -> list[dict]:
-    """Return up to LISTED_PER_SITE patients per site failing `check`."""
+def walks_the_site(patients: int, failing: int) -> bool:
+    """Return whether a site's first LISTED_PER_SITE patients failing a check
+    are found faster by reading its patients in registry-number order (an
+    index) until enough fail, than by ranking every patient that fails.
+
+    The walk reads about LISTED_PER_SITE x patients / failing rows, the
+    ranking sorts the failing ones: walk when failing^2 > LISTED x patients
+    (a common failure such as overdue follow-up: at 10^6 patients, ranking the
+    427,000 overdue took 1.4 s, walking 40 sites 17 ms).
+    """
+    return failing * failing > LISTED_PER_SITE * patients
+
+
+def _listed(
+    patients: QuerySet,
+    check: Check,
+    *,
+    today: datetime.date,
+    counts: dict[int, tuple[int, int]],
+) -> list[dict]:
+    """Return up to LISTED_PER_SITE patients per site failing `check`, in
+    registry-number order, given each site's (patients, failing) `counts`
+    (two queries at most, none when no patient fails).
+
+    The sites where many fail are read in registry-number order, a branch of
+    one ``UNION ALL`` per site, each stopping at LISTED_PER_SITE; the others
+    by ranking their failing patients (``ROW_NUMBER``; a rare failure is found
+    through its flag's partial index). SQLite, which takes no ``LIMIT`` in a
+    ``UNION``'s branches, ranks every site.
+    """
     extra = {}
     if check.fix_record == "tumour_pk":  # no_cea, no_verge, unknown_stage
         extra["tumour_pk"] = F("tumour__pk")
     if check.code == "overdue":
         extra["last_contact"] = F("facts__last_contact")
-    rows = list(
-        filter_check(patients, check.code, today=today)
-        .annotate(
-            diagnosis_date=F("facts__diagnosis_date"),
-            rank=Window(
-                RowNumber(),
-                partition_by=[F("site")],
-                order_by=[F("registry_number").asc()],
-            ),
-            **extra,
-        )
-        .filter(rank__lte=LISTED_PER_SITE)
-        .order_by("site", "registry_number")
-        .values("pk", "site", "registry_number", "diagnosis_date", *extra)
+    columns = ("pk", "site", "registry_number", "diagnosis_date", *extra)
+    failing = filter_check(patients, check.code, today=today).annotate(
+        diagnosis_date=F("facts__diagnosis_date"), **extra
     )
+    walked = [site for site, (n, f) in counts.items() if f and walks_the_site(n, f)]
+    if not connections[patients.db].features.supports_slicing_ordering_in_compound:
+        walked = []  # SQLite: no LIMIT in a UNION's branches; rank every site
+    ranked = [site for site, (n, f) in counts.items() if f and site not in walked]
+    rows = []
+    if ranked:
+        rows += (
+            failing.filter(site__in=ranked)
+            .annotate(
+                rank=Window(
+                    RowNumber(),
+                    partition_by=[F("site")],
+                    order_by=[F("registry_number").asc()],
+                )
+            )
+            .filter(rank__lte=LISTED_PER_SITE)
+            .values(*columns)
+        )
+    if walked:
+        firsts = [
+            failing.filter(site=site)
+            .order_by("registry_number")
+            .values(*columns)[:LISTED_PER_SITE]
+            for site in walked
+        ]
+        rows += firsts[0].union(*firsts[1:], all=True)
+    rows.sort(key=lambda row: (row["site"], row["registry_number"]))
     if check.fix_record == "margin_operation_pk":
         operations = _margin_operations([row["pk"] for row in rows])
         for row in rows:

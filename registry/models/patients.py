@@ -97,6 +97,13 @@ class Patient(ClinicalRecord):
 
     class Meta:
         ordering = ["registry_number"]
+        # A site's patients in registry-number order (the data-quality page's
+        # lists read a site's first failing patients down it).
+        indexes = [
+            models.Index(
+                fields=["site", "registry_number"], name="patient_site_number_idx"
+            )
+        ]
         permissions = [
             ("view_identifiers", "Can see patient identifiers (MRN, date of birth)")
         ]

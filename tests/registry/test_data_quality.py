@@ -21,6 +21,7 @@ from tests.factories import (
     make_operation,
     make_patient,
     make_radiation,
+    make_site,
     make_systemic,
     make_tumour,
 )
@@ -318,3 +319,71 @@ class DataQualityTests(CastTestCase):
         self.assertEqual((site.patients, site.complete_patients), (2, 1))
         self.assertAlmostEqual(site.completeness, 50)
         self.assertContains(response, "1 patient has no stored facts")
+
+
+class ListedPerSiteTests(CastTestCase):
+    """Each site's first LISTED_PER_SITE failing patients, whichever way a site
+    is read: down its registry numbers (many fail) or ranked (few fail)."""
+
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        # the north (30 of 30 lack ECOG) and the south (27 of 28) are walked,
+        # the west (2 of 4) ranked; the numbers are given out of order
+        cls.west = make_site(code="WST", name="West Hospital")
+        cls.failing = {"NTH": [], "STH": [], "WST": []}
+        for site, code, total, fail in (
+            (cls.north, "NTH", 30, 30),
+            (cls.south, "STH", 28, 27),
+            (cls.west, "WST", 4, 2),
+        ):
+            for n in range(total, 0, -1):
+                number = f"{code}{n:05d}"
+                ecog = None if n <= fail else 1
+                make_patient(site=site, registry_number=number, ecog=ecog)
+                if ecog is None:
+                    cls.failing[code].append(number)
+
+    def test_each_site_lists_its_first_failing_patients_in_registry_order(self):
+        self.assertTrue(quality.walks_the_site(30, 30))
+        self.assertTrue(quality.walks_the_site(28, 27))
+        self.assertFalse(quality.walks_the_site(4, 2))
+        with CaptureQueriesContext(connection) as queries:
+            sites = quality.site_quality(
+                Patient.objects.all(), DerivedFacts.objects.all(), today=TODAY
+            )
+        listed = {
+            site.code: [row["registry_number"] for row in site.items["no_ecog"]]
+            for site in sites
+        }
+        self.assertEqual(
+            listed,
+            {
+                code: sorted(numbers)[: quality.LISTED_PER_SITE]
+                for code, numbers in self.failing.items()
+            },
+        )
+        self.assertEqual(len(listed["WST"]), 2)
+        no_ecog = [q["sql"] for q in queries.captured_queries if "no_ecog" in q["sql"]]
+        # the counts, one query ranking the west, one walking the north and
+        # south (SQLite, with no LIMIT in a UNION's branches, ranks them all)
+        self.assertTrue(any("ROW_NUMBER" in q and "UNION" not in q for q in no_ecog))
+        walks = any("UNION ALL" in q and "ROW_NUMBER" not in q for q in no_ecog)
+        self.assertEqual(walks, connection.vendor == "postgresql")
+
+    def test_a_check_nobody_fails_costs_no_query(self):
+        with CaptureQueriesContext(connection) as queries:
+            quality.site_quality(
+                Patient.objects.all(), DerivedFacts.objects.all(), today=TODAY
+            )
+        # the patients per site, the counts, and a list for each check failed
+        failed = {
+            check.code
+            for site in quality.site_quality(
+                Patient.objects.all(), DerivedFacts.objects.all(), today=TODAY
+            )
+            for check in quality.CHECKS
+            if site.counts[check.code]
+        }
+        self.assertLess(len(failed), len(quality.CHECKS))
+        self.assertLessEqual(len(queries.captured_queries), 2 + 2 * len(failed))
