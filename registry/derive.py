@@ -385,7 +385,8 @@ def survival(
 # The per-patient checks of the data-quality page (registry.quality) whose answer
 # does not depend on today: True means the patient needs a nurse's attention.
 # docs/data-entry.md explains each one to the nurses. (Whether follow-up is
-# overdue depends on today, so the page asks it of the stored last contact.)
+# overdue depends on today: the first day it is overdue is stored, and the page
+# compares it with today; follow_up_overdue_from.)
 
 #: Two consecutive follow-up contacts further apart than this are a gap.
 FOLLOW_UP_GAP = datetime.timedelta(days=365)
@@ -530,6 +531,48 @@ def no_follow_up(facts: PatientFacts) -> bool:
     return vital_status(facts) == VitalStatus.ALIVE and not facts.contacts
 
 
+#: A living patient's follow-up is overdue once their last known contact is more
+#: than this many months old.
+FOLLOW_UP_OVERDUE_MONTHS = 12
+
+
+def months_before(day: datetime.date, months: int) -> datetime.date:
+    """Return the same day of the month `months` earlier (clipped to month end)."""
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    for candidate in (day.day, 30, 29, 28):
+        try:
+            return datetime.date(year, month + 1, min(day.day, candidate))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def follow_up_overdue_from(facts: PatientFacts) -> datetime.date | None:
+    """Return the first day a living patient's follow-up is overdue, or None (a
+    recorded death closes follow-up; no dated record, nothing to count from).
+
+    Follow-up is overdue on `today` when the last known contact is before the
+    day FOLLOW_UP_OVERDUE_MONTHS months earlier (months_before(today, 12)): the
+    first such day is stored, so that whether a patient is overdue today is
+    one comparison (:func:`follow_up_overdue`), in Python or in a query.
+    """
+    last = last_known_contact(facts)
+    if vital_status(facts) != VitalStatus.ALIVE or last is None:
+        return None
+    # months_before grows with the day (by 0 to 3 days a day at month ends):
+    # step from a few days short of a year until the day it passes the contact
+    day = last + datetime.timedelta(days=360)
+    while months_before(day, FOLLOW_UP_OVERDUE_MONTHS) <= last:
+        day += datetime.timedelta(days=1)
+    return day
+
+
+def follow_up_overdue(overdue_from: datetime.date | None, today: datetime.date) -> bool:
+    """Return True if follow-up is overdue on `today`, given the stored first
+    overdue day (:func:`follow_up_overdue_from`)."""
+    return overdue_from is not None and overdue_from <= today
+
+
 def key_fields(facts: PatientFacts) -> dict[str, bool]:
     """Return, for each of KEY_FIELDS, whether it is filled.
 
@@ -600,6 +643,8 @@ class StoredFacts:
     no_follow_up: bool
     contradiction: bool
     key_fields_filled: int
+    # whether follow-up is overdue depends on today: the first day it is
+    follow_up_overdue_from: datetime.date | None
     # what reports group and describe patients by
     age: int | None
     first_regimen: str
@@ -666,6 +711,7 @@ def stored_facts(facts: PatientFacts) -> StoredFacts:
         no_follow_up=no_follow_up(facts),
         contradiction=contradiction(facts),
         key_fields_filled=key_fields_filled(facts),
+        follow_up_overdue_from=follow_up_overdue_from(facts),
         age=age_at_diagnosis(
             facts.date_of_birth, facts.diagnosis_date, facts.age_at_diagnosis
         ),

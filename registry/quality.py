@@ -23,30 +23,16 @@ from django.db.models.functions import RowNumber
 from django.urls import reverse
 
 from registry import derive
-from registry.choices import VitalStatus
-from registry.derive import FOLLOW_UP_GAP, KEY_FIELDS, UNTREATED_INTERVAL
+from registry.derive import (
+    FOLLOW_UP_GAP,
+    FOLLOW_UP_OVERDUE_MONTHS,
+    KEY_FIELDS,
+    UNTREATED_INTERVAL,
+)
 from registry.models import ConfirmedWarning, Operation
 
-#: A living patient whose last known contact is older than this is overdue.
-OVERDUE_AFTER_MONTHS = 12
 #: Patients listed per check and site on the page; the patient list has the rest.
 LISTED_PER_SITE = 25
-
-
-def months_before(day: datetime.date, months: int) -> datetime.date:
-    """Return the same day of the month `months` earlier (clipped to month end)."""
-    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
-    for candidate in (day.day, 30, 29, 28):
-        try:
-            return datetime.date(year, month + 1, min(day.day, candidate))
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
-
-
-def overdue_cutoff(today: datetime.date) -> datetime.date:
-    """Return the date before which a last contact makes follow-up overdue."""
-    return months_before(today, OVERDUE_AFTER_MONTHS)
 
 
 @dataclass(frozen=True)
@@ -155,8 +141,8 @@ CHECKS: tuple[Check, ...] = (
     ),
     Check(
         "overdue",
-        f"Follow-up overdue (last contact over {OVERDUE_AFTER_MONTHS} months ago)",
-        f"Alive, and the latest dated record is more than {OVERDUE_AFTER_MONTHS} "
+        f"Follow-up overdue (last contact over {FOLLOW_UP_OVERDUE_MONTHS} months ago)",
+        f"Alive, and the latest dated record is more than {FOLLOW_UP_OVERDUE_MONTHS} "
         "months old: contact the patient or their doctor and add a follow-up.",
         FOLLOW_UP,
         "followup",
@@ -179,17 +165,12 @@ def failing(code: str, *, today: datetime.date, facts: str = "facts__") -> Q:
     """Return the condition on a patient of failing the check `code`.
 
     Every check but "overdue" is a flag stored with the patient's derived
-    facts; "overdue" depends on today, so it compares the stored last contact.
-    `facts` is the path from what is filtered to the facts: "" for a queryset
-    of the stored facts themselves.
+    facts; "overdue" depends on today, so it compares today with the stored
+    first overdue day (registry.derive.follow_up_overdue). `facts` is the path
+    from what is filtered to the facts: "" for a queryset of the facts.
     """
     if code == "overdue":
-        return Q(
-            **{
-                f"{facts}vital_status": VitalStatus.ALIVE,
-                f"{facts}last_contact__lt": overdue_cutoff(today),
-            }
-        )
+        return Q(**{f"{facts}follow_up_overdue_from__lte": today})
     if code not in STORED:
         raise ValueError(f"unknown data quality check {code!r}")
     return Q(**{f"{facts}{code}": True})

@@ -10,7 +10,7 @@ from django.db import models
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from registry import derive, quality
+from registry import derive
 from registry.choices import is_missing
 from registry.derive import (
     ContactFact,
@@ -189,10 +189,8 @@ def patient_chart(patient: Patient, *, today: datetime.date) -> PatientChart:
         survival=derive.survival(facts, as_of=today),
         first_recurrence=derive.first_recurrence(facts),
         last_contact=last_contact,
-        follow_up_overdue=(
-            death is None
-            and last_contact is not None
-            and last_contact < quality.overdue_cutoff(today)
+        follow_up_overdue=derive.follow_up_overdue(
+            derive.follow_up_overdue_from(facts), today
         ),
     )
 

@@ -127,6 +127,11 @@ class DerivedFacts(models.Model):
     key_fields_filled = models.PositiveSmallIntegerField(
         help_text="How many of the data-quality page's key fields are filled."
     )
+    follow_up_overdue_from = models.DateField(
+        null=True,
+        help_text="The first day a living patient's follow-up is overdue "
+        "(registry.derive.follow_up_overdue_from); empty after a death.",
+    )
     # What reports describe and group patients by (registry.derive's rules).
     age = models.PositiveSmallIntegerField(
         "age at diagnosis (years)",

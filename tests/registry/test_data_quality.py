@@ -8,6 +8,8 @@ from django.db import connection
 from django.test import SimpleTestCase
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from hypothesis import given
+from hypothesis import strategies as st
 
 from registry import derive, quality
 from registry.models import DerivedFacts, Patient
@@ -60,11 +62,48 @@ def flags(patient: Patient) -> set[str]:
 
 class MonthsBeforeTests(SimpleTestCase):
     def test_same_day_a_year_earlier(self):
-        self.assertEqual(quality.months_before(D(2026, 6, 15), 12), D(2025, 6, 15))
+        self.assertEqual(derive.months_before(D(2026, 6, 15), 12), D(2025, 6, 15))
 
     def test_end_of_month_is_clipped(self):
-        self.assertEqual(quality.months_before(D(2024, 2, 29), 12), D(2023, 2, 28))
-        self.assertEqual(quality.months_before(D(2026, 3, 31), 1), D(2026, 2, 28))
+        self.assertEqual(derive.months_before(D(2024, 2, 29), 12), D(2023, 2, 28))
+        self.assertEqual(derive.months_before(D(2026, 3, 31), 1), D(2026, 2, 28))
+
+
+class OverdueFromTests(SimpleTestCase):
+    """The stored first overdue day answers "overdue today?" exactly as the rule
+    reads: alive, and the last contact before the same day 12 months earlier."""
+
+    @given(
+        last=st.dates(D(1990, 1, 1), D(2030, 12, 31)),
+        days=st.integers(300, 430),
+    )
+    def test_overdue_from_agrees_with_the_rule_on_every_day(self, last, days):
+        facts = derive.PatientFacts(diagnosis_date=last)  # last contact: diagnosis
+        today = last + datetime.timedelta(days=days)
+        rule = last < derive.months_before(today, derive.FOLLOW_UP_OVERDUE_MONTHS)
+        overdue_from = derive.follow_up_overdue_from(facts)
+        self.assertEqual(derive.follow_up_overdue(overdue_from, today), rule)
+
+    def test_month_ends_and_leap_days(self):
+        # overdue from the first day whose date a year earlier is after the contact
+        for last, first in (
+            (D(2023, 2, 28), D(2024, 3, 1)),  # 2024-02-29 a year back is 2023-02-28
+            (D(2024, 2, 29), D(2025, 3, 1)),
+            (D(2025, 1, 31), D(2026, 2, 1)),
+            (D(2025, 6, 15), D(2026, 6, 16)),
+        ):
+            with self.subTest(last=last):
+                facts = derive.PatientFacts(diagnosis_date=last)
+                self.assertEqual(derive.follow_up_overdue_from(facts), first)
+
+    def test_the_dead_and_the_undated_are_never_overdue(self):
+        dead = derive.PatientFacts(
+            diagnosis_date=D(2004, 1, 1), death_date=D(2005, 1, 1)
+        )
+        self.assertIsNone(derive.follow_up_overdue_from(dead))
+        undated = derive.PatientFacts(diagnosis_date=None)
+        self.assertIsNone(derive.follow_up_overdue_from(undated))
+        self.assertFalse(derive.follow_up_overdue(None, D(2030, 1, 1)))
 
 
 class ChecksTests(CastTestCase):
@@ -156,7 +195,8 @@ class ChecksTests(CastTestCase):
     def test_overdue_follows_the_last_known_contact_of_a_living_patient(self):
         patient = make_full_patient(site=self.north)  # last contact 2005-01-10
         self.assertIn("overdue", flags(patient))
-        make_followup(patient, date=quality.overdue_cutoff(TODAY))
+        a_year_back = derive.months_before(TODAY, derive.FOLLOW_UP_OVERDUE_MONTHS)
+        make_followup(patient, date=a_year_back)
         self.assertNotIn("overdue", flags(patient))
 
     def test_overdue_agrees_with_the_patient_page(self):
