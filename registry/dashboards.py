@@ -160,16 +160,52 @@ class Bar:
 CHART_WIDTH, CHART_HEIGHT, BAR_GAP = 600, 160, 4
 
 
-def accrual(facts: QuerySet) -> list[Bar]:
-    """Return patients by year of diagnosis, laid out as SVG bars (one query of
-    `facts`, the patients' stored facts)."""
-    rows = list(
-        facts.exclude(diagnosis_date=None)
+@dataclass(frozen=True)
+class FactsCounts:
+    """The stored facts counted once by site, year of diagnosis and strategy,
+    with the key fields filled: what the home pages show of them (the patients
+    by strategy, the accrual chart, completeness per site), from one scan."""
+
+    #: (site code, year of diagnosis or None, strategy, patients, key fields filled)
+    rows: tuple[tuple[str, int | None, str, int, int], ...]
+
+    def by_strategy(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for _, _, strategy, n, _ in self.rows:
+            found[strategy] = found.get(strategy, 0) + n
+        return found
+
+    def by_year(self) -> dict[int, int]:
+        """Return the patients by year of diagnosis (the undiagnosed left out)."""
+        found: dict[int, int] = {}
+        for _, year, _, n, _ in self.rows:
+            if year is not None:
+                found[year] = found.get(year, 0) + n
+        return dict(sorted(found.items()))
+
+    def filled_by_site(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for site, _, _, _, filled in self.rows:
+            found[site] = found.get(site, 0) + filled
+        return found
+
+
+def count_facts(facts: QuerySet) -> FactsCounts:
+    """Return `facts` (the patients' stored facts) counted by site, year of
+    diagnosis and strategy (one query of the facts alone)."""
+    rows = (
+        facts.order_by()
         .annotate(year=ExtractYear("diagnosis_date"))
-        .values("year")
-        .annotate(n=Count("pk"))
-        .order_by("year")
+        .values("site__code", "year", "strategy")
+        .annotate(n=Count("pk"), filled=Sum("key_fields_filled"))
+        .values_list("site__code", "year", "strategy", "n", "filled")
     )
+    return FactsCounts(tuple((*row[:4], row[4] or 0) for row in rows))
+
+
+def accrual(counts: FactsCounts) -> list[Bar]:
+    """Return patients by year of diagnosis, laid out as SVG bars."""
+    rows = [{"year": year, "n": n} for year, n in counts.by_year().items()]
     if not rows:
         return []
     most = max(row["n"] for row in rows)
@@ -199,16 +235,11 @@ class SiteOverview:
     verified: float | None
 
 
-def site_overview(patients: QuerySet, facts: QuerySet) -> list[SiteOverview]:
+def site_overview(patients: QuerySet, counts: FactsCounts) -> list[SiteOverview]:
     """Return completeness of key fields and the share of forms verified or
-    locked, per site (two aggregate queries: the key fields filled are summed
-    from `facts`, the same patients' stored facts, alone)."""
-    filled = dict(
-        facts.order_by()
-        .values("site__code")
-        .annotate(filled=Sum("key_fields_filled"))
-        .values_list("site__code", "filled")
-    )
+    locked, per site (two aggregate queries; the key fields filled come from
+    `counts`, the same patients' stored facts counted)."""
+    filled = counts.filled_by_site()
     result = []
     for site in monitor.site_status(patients):
         n = site.patients

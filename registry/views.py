@@ -3,7 +3,7 @@ from functools import partial
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -46,41 +46,38 @@ def home(request):
     patients = Patient.objects.for_user(user)
     facts = DerivedFacts.objects.for_user(user)
     scope = summaries.Scope(user)
-    by_site, by_strategy = scope.get("home", lambda: _holdings(patients, facts))
+    # the patients by site, and their stored facts counted once (two queries)
+    by_site = scope.get("patients-by-site", lambda: _by_site(patients))
+    counts = scope.get("facts-counts", lambda: dashboards.count_facts(facts))
+    strategies = counts.by_strategy()
     ctx = {
         "total": sum(row["n"] for row in by_site),
         "by_site": by_site,
-        "by_strategy": by_strategy,
-        **_role_home(user, patients, facts, scope),
+        "by_strategy": [
+            (code, label, strategies.get(code, 0)) for code, label in Strategy.choices
+        ],
+        **_role_home(user, patients, counts, scope),
     }
     return render(request, "registry/home.html", ctx)
 
 
-def _holdings(patients, facts) -> tuple[list[dict], list[tuple]]:
-    """Return the patients by site, and by the stored strategy (two queries:
-    the strategies counted from the stored facts alone)."""
-    by_site = list(
+def _by_site(patients) -> list[dict]:
+    """Return the patients by site (one query)."""
+    return list(
         patients.values("site__code", "site__name")
         .annotate(n=Count("id"))
         .order_by("site__code")
     )
-    strategy_counts = facts.aggregate(
-        **{code: Count("pk", filter=Q(strategy=code)) for code in Strategy.values}
-    )
-    by_strategy = [
-        (code, label, strategy_counts[code]) for code, label in Strategy.choices
-    ]
-    return by_site, by_strategy
 
 
-def _role_home(user, patients, facts, scope: summaries.Scope) -> dict:
+def _role_home(user, patients, counts, scope: summaries.Scope) -> dict:
     """Return what the user's role sees first (registry.dashboards): the nurse's
     worklist, the data manager's accrual, completeness and verification."""
     if user.has_perm("registry.verify_records"):
         return {
-            "accrual": scope.get("accrual", lambda: dashboards.accrual(facts)),
+            "accrual": dashboards.accrual(counts),
             "site_overview": scope.get(
-                "site-overview", lambda: dashboards.site_overview(patients, facts)
+                "site-overview", lambda: dashboards.site_overview(patients, counts)
             ),
             "counts": queries.counts(DataQuery.objects.for_user(user)),
         }

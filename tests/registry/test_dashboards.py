@@ -11,6 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from registry import queries, status
+from registry.derive import KEY_FIELDS
+from registry.models import DerivedFacts
 from registry.models.status import FormKind
 from tests.cast import CastTestCase
 from tests.factories import make_full_patient, make_patient, make_tumour
@@ -82,6 +84,7 @@ class ManagerOverviewTests(CastTestCase):
             make_tumour(
                 make_patient(site=self.north), diagnosis_date=datetime.date(year, 3, 1)
             )
+        make_patient(site=self.north)  # not diagnosed: no bar, but a patient
         verified = make_full_patient(site=self.south)
         for to in (1, 2):
             status.set_status(patient=verified, kind="tumour", to=to, user=self.mark)
@@ -93,6 +96,16 @@ class ManagerOverviewTests(CastTestCase):
         overview = {s.code: s for s in response.context["site_overview"]}
         self.assertEqual(overview["STH"].verified, 100 * 1 / 8)
         self.assertEqual(overview["NTH"].verified, 0)
+        # completeness: the key fields filled over the site's patients
+        for site in (self.north, self.south):
+            facts = DerivedFacts.objects.filter(patient__site=site)
+            filled = sum(facts.values_list("key_fields_filled", flat=True))
+            expected = 100 * filled / (facts.count() * len(KEY_FIELDS))
+            self.assertAlmostEqual(overview[site.code].completeness, expected)
+        self.assertEqual(overview["NTH"].patients, 4)
+        by_strategy = {code: n for code, _, n in response.context["by_strategy"]}
+        self.assertEqual(sum(by_strategy.values()), 5)
+        self.assertEqual(by_strategy["synchronous"], 1)
         self.assertNotIn("worklist", response.context)
 
 

@@ -61,9 +61,9 @@ class FactsCountedAloneTests(CastTestCase):
                 and ("COUNT(" in q["sql"] or "SUM(" in q["sql"])
             ]
             with self.subTest(url=url):
-                # home: the strategies, the accrual and the key fields filled;
-                # data quality: the checks and completeness
-                self.assertEqual(len(counts), 3 if url == "/" else 1, counts)
+                # home: the strategies, the accrual and the key fields filled,
+                # counted once; data quality: the checks and completeness
+                self.assertEqual(len(counts), 1, counts)
                 for sql in counts:
                     self.assertNotIn("registry_patient", sql)
 
