@@ -251,9 +251,10 @@ def site_quality(
 
     One query counts the patients per site; one counts every check and the
     completeness per site from `facts` (the same patients' stored facts, read
-    alone: each row carries the patient's site); one query per check lists up
-    to LISTED_PER_SITE patients of each site, and one more finds the operation
-    to fix of those without a margin.
+    alone: each row carries the patient's site); at most two queries per check
+    that some patient fails list up to LISTED_PER_SITE patients of each site
+    (:func:`_listed`), and one more finds the operation to fix of those without
+    a margin.
     """
     sites = patients.values("site", "site__code", "site__name").annotate(n=Count("pk"))
     counted = {
