@@ -235,13 +235,16 @@ class SiteOverview:
     verified: float | None
 
 
-def site_overview(patients: QuerySet, counts: FactsCounts) -> list[SiteOverview]:
+def site_overview(
+    patients: QuerySet, counts: FactsCounts, by_site: list[dict]
+) -> list[SiteOverview]:
     """Return completeness of key fields and the share of forms verified or
-    locked, per site (two aggregate queries; the key fields filled come from
-    `counts`, the same patients' stored facts counted)."""
+    locked, per site (one aggregate query; the key fields filled come from
+    `counts`, the same patients' stored facts counted, and the patients per
+    site from `by_site`, monitor.patients_by_site)."""
     filled = counts.filled_by_site()
     result = []
-    for site in monitor.site_status(patients):
+    for site in monitor.site_status(patients, by_site=by_site):
         n = site.patients
         total = filled.get(site.code) or 0
         checked = site.counts["verified"] + site.counts["locked"]

@@ -133,8 +133,22 @@ class SiteStatus:
         return self.patients * len(FormKind.values)
 
 
-def site_status(patients: QuerySet) -> list[SiteStatus]:
-    """Return the count of forms in each status per site, in two aggregate queries.
+def patients_by_site(patients: QuerySet) -> list[dict]:
+    """Return the patients by site: ``site__code``, ``site__name`` and ``n``, in
+    order of code (one query)."""
+    return list(
+        patients.order_by()
+        .values("site__code", "site__name")
+        .annotate(n=Count("pk"))
+        .order_by("site__code")
+    )
+
+
+def site_status(
+    patients: QuerySet, *, by_site: list[dict] | None = None
+) -> list[SiteStatus]:
+    """Return the count of forms in each status per site, in two aggregate queries
+    (one when `by_site`, :func:`patients_by_site` of `patients`, is given).
 
     A kind of record without a status row is incomplete, so the four counts of
     a site add up to its patients times the kinds of record. The patients are
@@ -147,21 +161,15 @@ def site_status(patients: QuerySet) -> list[SiteStatus]:
         for code in (FormStatus.COMPLETE, FormStatus.VERIFIED, FormStatus.LOCKED)
     }
     recorded = {
-        row.pop("patient__site"): row
+        row.pop("patient__site__code"): row
         for row in RecordStatus.objects.filter(patient__in=patients.values("pk"))
         .order_by()
-        .values("patient__site")
+        .values("patient__site__code")
         .annotate(**statuses)
     }
-    rows = (
-        patients.order_by()
-        .values("site", "site__code", "site__name")
-        .annotate(n=Count("pk"))
-        .order_by("site__code")
-    )
     result = []
-    for row in rows:
-        found = recorded.get(row["site"], {})
+    for row in patients_by_site(patients) if by_site is None else by_site:
+        found = recorded.get(row["site__code"], {})
         counts = {name: found.get(name, 0) for name in statuses}
         total = row["n"] * len(FormKind.values)
         counts = {"incomplete": total - sum(counts.values()), **counts}

@@ -3,7 +3,6 @@ from functools import partial
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -47,7 +46,7 @@ def home(request):
     facts = DerivedFacts.objects.for_user(user)
     scope = summaries.Scope(user)
     # the patients by site, and their stored facts counted once (two queries)
-    by_site = scope.get("patients-by-site", lambda: _by_site(patients))
+    by_site = scope.get("patients-by-site", lambda: monitor.patients_by_site(patients))
     counts = scope.get("facts-counts", lambda: dashboards.count_facts(facts))
     strategies = counts.by_strategy()
     ctx = {
@@ -56,28 +55,20 @@ def home(request):
         "by_strategy": [
             (code, label, strategies.get(code, 0)) for code, label in Strategy.choices
         ],
-        **_role_home(user, patients, counts, scope),
+        **_role_home(user, patients, counts, by_site, scope),
     }
     return render(request, "registry/home.html", ctx)
 
 
-def _by_site(patients) -> list[dict]:
-    """Return the patients by site (one query)."""
-    return list(
-        patients.values("site__code", "site__name")
-        .annotate(n=Count("id"))
-        .order_by("site__code")
-    )
-
-
-def _role_home(user, patients, counts, scope: summaries.Scope) -> dict:
+def _role_home(user, patients, counts, by_site, scope: summaries.Scope) -> dict:
     """Return what the user's role sees first (registry.dashboards): the nurse's
     worklist, the data manager's accrual, completeness and verification."""
     if user.has_perm("registry.verify_records"):
         return {
             "accrual": dashboards.accrual(counts),
             "site_overview": scope.get(
-                "site-overview", lambda: dashboards.site_overview(patients, counts)
+                "site-overview",
+                lambda: dashboards.site_overview(patients, counts, by_site),
             ),
             "counts": queries.counts(DataQuery.objects.for_user(user)),
         }

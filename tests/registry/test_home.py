@@ -67,6 +67,22 @@ class FactsCountedAloneTests(CastTestCase):
                 for sql in counts:
                     self.assertNotIn("registry_patient", sql)
 
+    def test_the_managers_home_counts_the_patients_per_site_once(self):
+        # the holdings and the form statuses per site share one count
+        make_full_patient(site=self.north)
+        make_full_patient(site=self.south)
+        self.client.force_login(self.mark)
+        with CaptureQueriesContext(connection) as queries:
+            response = self.client.get(reverse("registry:home"))
+        per_site = [
+            q["sql"]
+            for q in queries.captured_queries
+            if 'COUNT("registry_patient"."id") AS "n"' in q["sql"]
+        ]
+        self.assertEqual(len(per_site), 1, per_site)
+        overview = {s.code: s.patients for s in response.context["site_overview"]}
+        self.assertEqual(overview, {"NTH": 1, "STH": 1})
+
     def test_a_nurse_counts_only_the_facts_of_her_sites(self):
         make_full_patient(site=self.north)
         make_full_patient(site=self.south).operations.all().delete()
