@@ -134,11 +134,11 @@ class SiteStatus:
 
 
 def patients_by_site(patients: QuerySet) -> list[dict]:
-    """Return the patients by site: ``site__code``, ``site__name`` and ``n``, in
-    order of code (one query)."""
+    """Return the patients by site: ``site`` (its id), ``site__code``,
+    ``site__name`` and ``n``, in order of code (one query)."""
     return list(
         patients.order_by()
-        .values("site__code", "site__name")
+        .values("site", "site__code", "site__name")
         .annotate(n=Count("pk"))
         .order_by("site__code")
     )

@@ -22,7 +22,7 @@ from django.db.models.expressions import Window
 from django.db.models.functions import RowNumber
 from django.urls import reverse
 
-from registry import derive
+from registry import derive, monitor
 from registry.derive import (
     FOLLOW_UP_GAP,
     FOLLOW_UP_OVERDUE_MONTHS,
@@ -245,18 +245,24 @@ def fix_url(check: Check, row: dict) -> str:
 
 
 def site_quality(
-    patients: QuerySet, facts: QuerySet, *, today: datetime.date
+    patients: QuerySet,
+    facts: QuerySet,
+    *,
+    today: datetime.date,
+    by_site: list[dict] | None = None,
 ) -> list[SiteQuality]:
     """Return the data quality of each site of `patients` (a fixed few queries).
 
-    One query counts the patients per site; one counts every check and the
+    One query counts the patients per site (none when `by_site`, that count
+    from monitor.patients_by_site, is given); one counts every check and the
     completeness per site from `facts` (the same patients' stored facts, read
     alone: each row carries the patient's site); at most two queries per check
     that some patient fails list up to LISTED_PER_SITE patients of each site
     (:func:`_listed`), and one more finds the operation to fix of those without
     a margin.
     """
-    sites = patients.values("site", "site__code", "site__name").annotate(n=Count("pk"))
+    if by_site is None:
+        by_site = monitor.patients_by_site(patients)
     counted = {
         row["site"]: row
         for row in facts.order_by()
@@ -274,7 +280,7 @@ def site_quality(
         )
     }
     summaries = {}
-    for row in sites.order_by("site__code"):
+    for row in by_site:
         found = counted.get(row["site"], {})
         summaries[row["site"]] = SiteQuality(
             site_id=row["site"],

@@ -339,9 +339,12 @@ def data_quality(request):
     facts = DerivedFacts.objects.for_user(request.user)
     today = timezone.localdate()
     scope = summaries.Scope(request.user)
+    # the patients per site, counted once for the checks and the form statuses
+    # (and kept for the home page)
+    by_site = scope.get("patients-by-site", lambda: monitor.patients_by_site(patients))
     sites = scope.get(
         "data-quality",
-        lambda: quality.site_quality(patients, facts, today=today),
+        lambda: quality.site_quality(patients, facts, today=today, by_site=by_site),
         today=today,
     )
     warnings_count, warnings = quality.confirmed_warnings(patients)
@@ -355,7 +358,9 @@ def data_quality(request):
         "facts_check": FactsCheck.objects.first(),
         "facts_missing": sum(site.without_facts for site in sites),
         # form status and data queries per site (registry.monitor, .queries)
-        "site_status": scope.get("site-status", lambda: monitor.site_status(patients)),
+        "site_status": scope.get(
+            "site-status", lambda: monitor.site_status(patients, by_site=by_site)
+        ),
         "counts": queries.counts(DataQuery.objects.for_user(request.user)),
     }
     return render(request, "registry/data_quality.html", ctx)

@@ -83,6 +83,24 @@ class FactsCountedAloneTests(CastTestCase):
         overview = {s.code: s.patients for s in response.context["site_overview"]}
         self.assertEqual(overview, {"NTH": 1, "STH": 1})
 
+    def test_data_quality_after_the_home_page_counts_no_patients_per_site(self):
+        # one count of the patients per site, kept per data version, serves the
+        # home page, the data-quality checks and the form statuses per site
+        make_full_patient(site=self.north)
+        self.client.force_login(self.mark)
+        pages = {}
+        for url in (reverse("registry:home"), reverse("registry:data_quality")):
+            with CaptureQueriesContext(connection) as queries:
+                response = self.client.get(url)
+            pages[url] = [
+                q["sql"]
+                for q in queries.captured_queries
+                if 'COUNT("registry_patient"."id") AS "n"' in q["sql"]
+            ]
+        self.assertEqual([len(found) for found in pages.values()], [1, 0], pages)
+        sites = {site.code: site.patients for site in response.context["sites"]}
+        self.assertEqual(sites, {"NTH": 1})  # the sites with patients
+
     def test_a_nurse_counts_only_the_facts_of_her_sites(self):
         make_full_patient(site=self.north)
         make_full_patient(site=self.south).operations.all().delete()
