@@ -104,13 +104,13 @@ def selected_facts(cohort: QuerySet) -> tuple[str, tuple]:
     semi-join on them). Used as ``FROM (sql) f``: the database reads the
     selection as the table itself (a plain subquery is flattened).
     """
-    connection = connections[cohort.db]
-    if cohort.model is DerivedFacts:
-        columns = [field.attname for field in DerivedFacts._meta.concrete_fields]
-        return cohort.order_by().values(*columns).query.sql_with_params()
-    cohort_sql, params = cohort.order_by().values("pk").query.sql_with_params()
-    table = connection.ops.quote_name(DerivedFacts._meta.db_table)
-    return f"SELECT * FROM {table} WHERE patient_id IN ({cohort_sql})", params
+    facts = cohort
+    if cohort.model is not DerivedFacts:
+        facts = DerivedFacts.objects.using(cohort.db).filter(
+            patient__in=cohort.order_by().values("pk")
+        )
+    columns = [field.attname for field in DerivedFacts._meta.concrete_fields]
+    return facts.order_by().values(*columns).query.sql_with_params()
 
 
 def facts_sql(
