@@ -169,25 +169,24 @@ class FactsCounts:
     #: (site code, year of diagnosis or None, strategy, patients, key fields filled)
     rows: tuple[tuple[str, int | None, str, int, int], ...]
 
-    def by_strategy(self) -> dict[str, int]:
-        found: dict[str, int] = {}
-        for _, _, strategy, n, _ in self.rows:
-            found[strategy] = found.get(strategy, 0) + n
+    def _summed(self, key: int, value: int) -> dict:
+        """Return the rows' column `value` summed by their column `key`."""
+        found: dict = {}
+        for row in self.rows:
+            found[row[key]] = found.get(row[key], 0) + row[value]
         return found
+
+    def by_strategy(self) -> dict[str, int]:
+        return self._summed(2, 3)
 
     def by_year(self) -> dict[int, int]:
         """Return the patients by year of diagnosis (the undiagnosed left out)."""
-        found: dict[int, int] = {}
-        for _, year, _, n, _ in self.rows:
-            if year is not None:
-                found[year] = found.get(year, 0) + n
-        return dict(sorted(found.items()))
+        found = self._summed(1, 3)
+        years = sorted(year for year in found if year is not None)
+        return {year: found[year] for year in years}
 
     def filled_by_site(self) -> dict[str, int]:
-        found: dict[str, int] = {}
-        for site, _, _, _, filled in self.rows:
-            found[site] = found.get(site, 0) + filled
-        return found
+        return self._summed(0, 4)
 
 
 def count_facts(facts: QuerySet) -> FactsCounts:
