@@ -73,6 +73,17 @@ class ThinkTimeTests(SimpleTestCase):
             self.sent.append(time.monotonic())
             return 200, ""
 
+    def drive(self, session, results, *, deadline, seed, think):
+        load_test.drive(
+            session,
+            ["list"],
+            deadline=deadline,
+            limit=None,
+            results=results,
+            rng=random.Random(seed),
+            think=think,
+        )
+
     def test_no_request_is_sent_when_a_pause_reaches_the_deadline(self):
         # the old loop cut each pause short at the deadline and then asked for
         # a page: every pausing user at once, the last instant of the run
@@ -80,15 +91,8 @@ class ThinkTimeTests(SimpleTestCase):
         sessions = [self.FakeSession() for _ in range(5)]
         deadline = time.monotonic() + 0.2
         for number, session in enumerate(sessions):
-            load_test.drive(
-                session,
-                ["list"],
-                deadline=deadline,
-                limit=None,
-                results=results,
-                rng=random.Random(number),
-                think=60.0,  # pauses far longer than the run
-            )
+            # pauses far longer than the run
+            self.drive(session, results, deadline=deadline, seed=number, think=60.0)
         self.assertGreaterEqual(time.monotonic(), deadline)  # read on to the end
         self.assertEqual([s.sent for s in sessions], [[]] * 5)
         self.assertEqual(results.requests, 0)
@@ -97,15 +101,7 @@ class ThinkTimeTests(SimpleTestCase):
         results = load_test.Results()
         session = self.FakeSession()
         deadline = time.monotonic() + 0.3
-        load_test.drive(
-            session,
-            ["list"],
-            deadline=deadline,
-            limit=None,
-            results=results,
-            rng=random.Random(1),
-            think=0.01,
-        )
+        self.drive(session, results, deadline=deadline, seed=1, think=0.01)
         # (a pause that ends just before the deadline may send its request just
         # after it: the sleep can overrun)
         self.assertGreater(len(session.sent), 3)
