@@ -1,6 +1,7 @@
 """check_facts recomputes every patient's facts and finds stored rows that differ."""
 
 import io
+from types import SimpleNamespace
 
 from django.core.management import CommandError, call_command
 from django.urls import reverse
@@ -75,3 +76,43 @@ class CheckFactsTests(CastTestCase):
         response = self.client.get(url)
         self.assertContains(response, "1 patient has no stored facts")
         self.assertContains(response, "2 of 5 patients differed from the rules")
+
+
+class MigrationFillTests(CastTestCase):
+    """The data steps of the migrations that add a column to the stored facts."""
+
+    def test_0019_copies_each_patients_site_onto_their_facts(self):
+        import importlib
+
+        from django.apps import apps
+        from django.db import connection
+
+        migration = importlib.import_module("registry.migrations.0019_facts_site")
+        north = make_full_patient(site=self.north)
+        south = make_full_patient(site=self.south)
+        # as the column stood before the copy: no patient's site
+        DerivedFacts.objects.update(site=self.north)
+        DerivedFacts.objects.filter(patient=north).update(site=self.south)
+        # the step reads only its editor's connection
+        migration.copy_sites(apps, SimpleNamespace(connection=connection))
+        self.assertEqual(
+            dict(DerivedFacts.objects.values_list("patient", "site")),
+            {north.pk: self.north.pk, south.pk: self.south.pk},
+        )
+
+    def test_0021_computes_the_first_overdue_day_by_the_rules(self):
+        import importlib
+
+        from django.apps import apps
+
+        migration = importlib.import_module(
+            "registry.migrations.0021_follow_up_overdue_from"
+        )
+        patient = make_full_patient(site=self.north)
+        expected = DerivedFacts.objects.get(patient=patient).follow_up_overdue_from
+        self.assertIsNotNone(expected)
+        DerivedFacts.objects.update(follow_up_overdue_from=None)
+        migration.fill(apps, None)
+        self.assertEqual(
+            DerivedFacts.objects.get(patient=patient).follow_up_overdue_from, expected
+        )
