@@ -19,7 +19,7 @@ from django.urls import reverse
 
 from registry import monitor, quality, summaries
 from registry.derive import KEY_FIELDS
-from registry.models import DataQuery, Patient, RecordStatus
+from registry.models import DataQuery, DerivedFacts, Patient, RecordStatus
 from registry.models.queries import QueryStatus
 from registry.models.status import FormKind, FormStatus
 
@@ -189,17 +189,32 @@ class FactsCounts:
         return self._summed(0, 4)
 
 
-def count_facts(facts: QuerySet) -> FactsCounts:
-    """Return `facts` (the patients' stored facts) counted by site, year of
-    diagnosis and strategy (one query of the facts alone)."""
+def count_facts(sites: list[int]) -> dict[int, tuple]:
+    """Return the stored facts of each of these sites counted by year of
+    diagnosis and strategy: (year or None, strategy, patients, key fields
+    filled) rows (one query of the facts alone)."""
     rows = (
-        facts.order_by()
+        DerivedFacts.objects.filter(site__in=sites)
+        .order_by()
         .annotate(year=ExtractYear("diagnosis_date"))
-        .values("site__code", "year", "strategy")
+        .values("site", "year", "strategy")
         .annotate(n=Count("pk"), filled=Sum("key_fields_filled"))
-        .values_list("site__code", "year", "strategy", "n", "filled")
+        .values_list("site", "year", "strategy", "n", "filled")
     )
-    return FactsCounts(tuple((*row[:4], row[4] or 0) for row in rows))
+    found: dict[int, list] = {pk: [] for pk in sites}
+    for site, year, strategy, n, filled in rows:
+        found[site].append((year, strategy, n, filled or 0))
+    return {pk: tuple(counted) for pk, counted in found.items()}
+
+
+def kept_facts_counts(scope: summaries.Scope) -> FactsCounts:
+    """Return the stored facts of the scope's user's sites counted
+    (:func:`count_facts`), each site's rows kept per version of its data
+    (registry.summaries.Scope.per_site)."""
+    counted = scope.per_site("facts-counts", count_facts)
+    return FactsCounts(
+        tuple((code, *row) for pk, code, _ in scope.site_list for row in counted[pk])
+    )
 
 
 def accrual(counts: FactsCounts) -> list[Bar]:

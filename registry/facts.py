@@ -14,12 +14,16 @@ records:
 The rules are ``registry.derive``'s alone; here they are only applied. The
 plain facts of many patients are read in a fixed number of queries (one per
 clinical table), whatever their number.
+
+Each refresh also gives the data of the sites it touched a new version
+(:func:`new_versions`), for the summaries kept per site (registry.summaries).
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 
@@ -31,9 +35,13 @@ from registry.derive import ContactFact, CourseFact, OperationFact, PatientFacts
 #: Patients refreshed per statement: keeps IN lists and memory bounded.
 CHUNK = 2000
 
-# While set, writes collect the patients they touch instead of refreshing them.
+# While set, writes collect the patients they touch instead of refreshing them
+# (and the sites of the patients they delete, instead of giving each a version).
 _pending: contextvars.ContextVar[set[int] | None] = contextvars.ContextVar(
     "pending_fact_refresh", default=None
+)
+_pending_sites: contextvars.ContextVar[set[int] | None] = contextvars.ContextVar(
+    "pending_site_versions", default=None
 )
 
 
@@ -184,10 +192,13 @@ def refresh(patient_ids: Iterable[int], *, apps=None) -> None:
     with transaction.atomic():
         for start in range(0, len(ordered), CHUNK):
             chunk = ordered[start : start + CHUNK]
-            # the patients that still exist, and their sites (copied with the facts)
-            site = dict(
-                Patient.objects.filter(pk__in=chunk).values_list("pk", "site_id")
+            # the patients that still exist, their sites (copied with the facts)
+            # and the sites their facts held until now (a transfer leaves one)
+            held = ["facts__site_id"] if "site" in columns else []
+            found = list(
+                Patient.objects.filter(pk__in=chunk).values_list("pk", "site_id", *held)
             )
+            site = {row[0]: row[1] for row in found}
             # a migration's DerivedFacts may predate some facts: only its columns
             rows = [
                 DerivedFacts(
@@ -203,6 +214,38 @@ def refresh(patient_ids: Iterable[int], *, apps=None) -> None:
                 unique_fields=["patient"],
                 update_fields=columns,
             )
+            new_versions({site for row in found for site in row[1:]}, apps=apps)
+
+
+def new_versions(site_ids: Iterable[int | None], *, apps=None) -> None:
+    """Give the data of these sites a new version (``registry.models.SiteVersion``,
+    one statement): a write to their patients' data has changed what their
+    per-site summaries count (registry.summaries).
+
+    A random value rather than a count: it needs no read of the old one, and
+    two writers at one site simply leave the last one's. The sites are written
+    in order of id, so that two transactions lock them in the same order.
+    ``apps`` is a migration's app registry: one older than the versions has
+    none to change.
+    """
+    from django.apps import apps as installed
+
+    try:
+        SiteVersion = (apps or installed).get_model("registry", "SiteVersion")
+    except LookupError:
+        return
+    sites = sorted({pk for pk in site_ids if pk is not None})
+    pending = _pending_sites.get()
+    if pending is not None:
+        pending.update(sites)
+        return
+    if sites:
+        SiteVersion.objects.bulk_create(
+            [SiteVersion(site_id=pk, version=secrets.randbits(62)) for pk in sites],
+            update_conflicts=True,
+            unique_fields=["site"],
+            update_fields=["version"],
+        )
 
 
 @contextlib.contextmanager
@@ -216,12 +259,15 @@ def deferred() -> Iterator[None]:
         yield
         return
     pending: set[int] = set()
-    token = _pending.set(pending)
+    sites: set[int] = set()
+    token, sites_token = _pending.set(pending), _pending_sites.set(sites)
     try:
         yield
     finally:
         _pending.reset(token)
+        _pending_sites.reset(sites_token)
     refresh(pending)
+    new_versions(sites)
 
 
 # --- signals: save() and delete() of any clinical model ---------------------------
@@ -243,20 +289,33 @@ def on_save(sender, instance, raw=False, **kwargs) -> None:
 def on_delete(sender, instance, origin=None, **kwargs) -> None:
     from registry.models import Patient
 
+    if isinstance(instance, Patient):
+        # deleted with their records and facts: their site counts one fewer
+        new_versions([instance.site_id])
+        return
     if isinstance(origin, Patient) or (getattr(origin, "model", None) is Patient):
         return  # the patient is being deleted with their records and facts
     refresh([patient_id_of(instance)])
 
 
+def on_site_save(sender, instance, raw=False, **kwargs) -> None:
+    # a new site has a version from the start, so its summaries are kept
+    new_versions([instance.pk])
+
+
 def connect() -> None:
-    """Connect the signal handlers to every clinical model (RegistryConfig.ready)."""
+    """Connect the signal handlers to every clinical model (RegistryConfig.ready),
+    and give every site saved a new version."""
     from django.db.models.signals import post_delete, post_save
+
+    from registry.models import Site
 
     for model in clinical_models():
         post_save.connect(on_save, sender=model, dispatch_uid=f"facts-save-{model}")
         post_delete.connect(
             on_delete, sender=model, dispatch_uid=f"facts-delete-{model}"
         )
+    post_save.connect(on_site_save, sender=Site, dispatch_uid="site-version")
 
 
 def annotation_models() -> list:
@@ -333,9 +392,10 @@ def check_all(*, fix: bool = False, chunk: int = CHUNK) -> tuple[int, dict]:
 
     With ``fix``, the patients that differ are refreshed. The result is kept as
     the latest check (registry.models.FactsCheck), which the data-quality page
-    shows.
+    shows, and every site's data gets a new version: what the check found (a
+    row missing, written around the refresh) is counted on the next page.
     """
-    from registry.models import FactsCheck, Patient
+    from registry.models import FactsCheck, Patient, Site
 
     ids = Patient.objects.order_by("pk").values_list("pk", flat=True)
     checked, found = 0, {}
@@ -348,4 +408,5 @@ def check_all(*, fix: bool = False, chunk: int = CHUNK) -> tuple[int, dict]:
     FactsCheck.objects.create(
         patients=checked, mismatched=len(found), fixed=fix and bool(found)
     )
+    new_versions(Site.objects.values_list("pk", flat=True))
     return checked, found

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db import connections
 from django.db.models import Count, F, Q, QuerySet, Sum
@@ -22,14 +22,14 @@ from django.db.models.expressions import Window
 from django.db.models.functions import RowNumber
 from django.urls import reverse
 
-from registry import derive, monitor
+from registry import derive, monitor, summaries
 from registry.derive import (
     FOLLOW_UP_GAP,
     FOLLOW_UP_OVERDUE_MONTHS,
     KEY_FIELDS,
     UNTREATED_INTERVAL,
 )
-from registry.models import ConfirmedWarning, Operation
+from registry.models import ConfirmedWarning, DerivedFacts, Operation, Patient
 
 #: Patients listed per check and site on the page; the patient list has the rest.
 LISTED_PER_SITE = 25
@@ -305,6 +305,30 @@ def site_quality(
         for row in _listed(patients, check, today=today, counts=failing_by_site):
             summaries[row["site"]].items[check.code].append(row)
     return list(summaries.values())
+
+
+def kept_site_quality(
+    scope: summaries.Scope, *, today: datetime.date
+) -> list[SiteQuality]:
+    """Return :func:`site_quality` of the scope's user's sites (those with
+    patients, in order of code), each site's kept per version of its data and
+    day (registry.summaries.Scope.per_site): after a write, the written sites
+    alone are checked again. Their codes and names are read on every page."""
+
+    def check(sites: list[int]) -> dict[int, SiteQuality | None]:
+        found = site_quality(
+            Patient.objects.filter(site__in=sites),
+            DerivedFacts.objects.filter(site__in=sites),
+            today=today,
+        )
+        return {pk: None for pk in sites} | {site.site_id: site for site in found}
+
+    kept = scope.per_site("data-quality", check, today=today)
+    return [
+        replace(kept[pk], code=code, name=name)
+        for pk, code, name in scope.site_list
+        if kept[pk] is not None
+    ]
 
 
 def walks_the_site(patients: int, failing: int) -> bool:

@@ -32,7 +32,6 @@ from registry.forms import (
 from registry.models import (
     ConfirmedWarning,
     DataQuery,
-    DerivedFacts,
     FactsCheck,
     Patient,
 )
@@ -43,11 +42,11 @@ def home(request):
     """Show what the registry holds: patients by site and by resection strategy."""
     user = request.user
     patients = Patient.objects.for_user(user)
-    facts = DerivedFacts.objects.for_user(user)
     scope = summaries.Scope(user)
-    # the patients by site, and their stored facts counted once (two queries)
-    by_site = scope.get("patients-by-site", lambda: monitor.patients_by_site(patients))
-    counts = scope.get("facts-counts", lambda: dashboards.count_facts(facts))
+    # the patients by site, and their stored facts counted, each site's kept
+    # until a write to its patients' data (registry.summaries.Scope.per_site)
+    by_site = monitor.kept_patients_by_site(scope)
+    counts = dashboards.kept_facts_counts(scope)
     strategies = counts.by_strategy()
     ctx = {
         "total": sum(row["n"] for row in by_site),
@@ -336,17 +335,13 @@ def data_quality(request):
     """List, per site, the records that need attention and the completeness."""
     _require(request, "registry.view_patient")
     patients = Patient.objects.for_user(request.user)
-    facts = DerivedFacts.objects.for_user(request.user)
     today = timezone.localdate()
     scope = summaries.Scope(request.user)
-    # the patients per site, counted once for the checks and the form statuses
-    # (and kept for the home page)
-    by_site = scope.get("patients-by-site", lambda: monitor.patients_by_site(patients))
-    sites = scope.get(
-        "data-quality",
-        lambda: quality.site_quality(patients, facts, today=today, by_site=by_site),
-        today=today,
-    )
+    # each site's checks, and its patients for the form statuses (shared with
+    # the home page), kept until a write to its patients' data
+    # (registry.summaries.Scope.per_site)
+    by_site = monitor.kept_patients_by_site(scope)
+    sites = quality.kept_site_quality(scope, today=today)
     warnings_count, warnings = quality.confirmed_warnings(patients)
     ctx = {
         "warnings_count": warnings_count,

@@ -4,7 +4,7 @@ from registry.models.facts import DerivedFacts, FactsCheck
 from registry.models.followup import Death, FollowUp
 from registry.models.patients import Patient
 from registry.models.queries import DataQuery, QueryStep
-from registry.models.sites import Site
+from registry.models.sites import Site, SiteVersion
 from registry.models.status import RecordStatus
 from registry.models.tokens import ApiToken
 from registry.models.transfers import TransferLog
@@ -28,6 +28,7 @@ __all__ = [
     "RadiationCourse",
     "RecordStatus",
     "Site",
+    "SiteVersion",
     "SystemicTherapyLine",
     "TransferLog",
 ]

@@ -77,3 +77,23 @@ class Site(models.Model):
             .first()
         )
         return int(last.removeprefix(prefix)) if last else 0
+
+
+class SiteVersion(models.Model):
+    """A version of one site's patient data, for the per-site summaries.
+
+    registry.facts gives it a new random value in the same transaction as every
+    write to a patient of the site, to their records or to their stored facts
+    (and to both sites of a transfer of care), so a summary kept per site and
+    version (registry.summaries) is computed again for the sites written, not
+    for every site. A site without a row has had no such write since the table
+    was made: its summaries are not kept.
+    """
+
+    site = models.OneToOneField(
+        Site, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    version = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.site_id}: {self.version}"

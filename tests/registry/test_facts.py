@@ -7,6 +7,8 @@ from pathlib import Path
 from unittest import mock
 
 from django.apps import apps
+from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test import SimpleTestCase
@@ -15,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
-from registry import bulk, derive, services
+from registry import bulk, dashboards, derive, monitor, quality, services, summaries
 from registry import facts as facts_module
 from registry.choices import (
     Biologic,
@@ -384,6 +386,7 @@ class WritePathPropertyTests(TestCase):
         patients = [store(site, facts) for facts in cohort]
         ids = [p.pk for p in patients]
         assert_facts_agree(self, ids)
+        self.assert_kept_summaries_fresh()
         for action, which, date, primary, liver, status in steps:
             patient = patients[which]
             if not Patient.objects.filter(pk=patient.pk).exists():
@@ -391,6 +394,28 @@ class WritePathPropertyTests(TestCase):
             self.apply(action, patient, date, primary, liver, status)
             alive = Patient.objects.filter(pk__in=ids).values_list("pk", flat=True)
             assert_facts_agree(self, list(alive))
+            self.assert_kept_summaries_fresh()
+
+    def assert_kept_summaries_fresh(self):
+        """The summaries kept per site (registry.summaries.Scope.per_site) are
+        those computed afresh: each write gave its sites a new version. Leaves
+        the fresh ones kept, for the next write to make stale."""
+        admin = getattr(self, "admin", None) or User(is_superuser=True)
+        self.admin = admin
+        today = datetime.date(2025, 6, 1)
+
+        def read():
+            scope = summaries.Scope(admin)
+            counts = dashboards.kept_facts_counts(scope)
+            return (
+                monitor.kept_patients_by_site(scope),
+                sorted(counts.rows, key=repr),
+                quality.kept_site_quality(scope, today=today),
+            )
+
+        kept = read()
+        cache.clear()
+        self.assertEqual(kept, read())
 
     def apply(self, action, patient, date, primary, liver, status):
         operation = Operation.objects.filter(patient=patient).order_by("pk").first()

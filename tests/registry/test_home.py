@@ -1,10 +1,13 @@
 """The home page says what the registry holds, by site and strategy."""
 
+import datetime
+
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from registry.models import FollowUp, Site
 from tests.cast import CastTestCase
 from tests.factories import make_full_patient
 
@@ -74,32 +77,10 @@ class FactsCountedAloneTests(CastTestCase):
         self.client.force_login(self.mark)
         with CaptureQueriesContext(connection) as queries:
             response = self.client.get(reverse("registry:home"))
-        per_site = [
-            q["sql"]
-            for q in queries.captured_queries
-            if 'COUNT("registry_patient"."id") AS "n"' in q["sql"]
-        ]
+        per_site = counting(queries, "registry_patient")
         self.assertEqual(len(per_site), 1, per_site)
         overview = {s.code: s.patients for s in response.context["site_overview"]}
         self.assertEqual(overview, {"NTH": 1, "STH": 1})
-
-    def test_data_quality_after_the_home_page_counts_no_patients_per_site(self):
-        # one count of the patients per site, kept per data version, serves the
-        # home page, the data-quality checks and the form statuses per site
-        make_full_patient(site=self.north)
-        self.client.force_login(self.mark)
-        pages = {}
-        for url in (reverse("registry:home"), reverse("registry:data_quality")):
-            with CaptureQueriesContext(connection) as queries:
-                response = self.client.get(url)
-            pages[url] = [
-                q["sql"]
-                for q in queries.captured_queries
-                if 'COUNT("registry_patient"."id") AS "n"' in q["sql"]
-            ]
-        self.assertEqual([len(found) for found in pages.values()], [1, 0], pages)
-        sites = {site.code: site.patients for site in response.context["sites"]}
-        self.assertEqual(sites, {"NTH": 1})  # the sites with patients
 
     def test_a_nurse_counts_only_the_facts_of_her_sites(self):
         make_full_patient(site=self.north)
@@ -110,3 +91,98 @@ class FactsCountedAloneTests(CastTestCase):
         self.assertEqual(
             by_strategy, {**dict.fromkeys(by_strategy, 0), "synchronous": 1}
         )
+
+
+def counting(queries, table: str) -> list[str]:
+    """Return the captured queries that count rows of `table` per site."""
+    return [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith(f'SELECT "{table}"."site_id"') and "COUNT(" in q["sql"]
+    ]
+
+
+class KeptPerSiteTests(CastTestCase):
+    """The home page and data quality keep each site's counts until a write to
+    that site's patients (registry.summaries.Scope.per_site): at 10^6 patients
+    in 40 sites, the page after a write counts one site, not all of them."""
+
+    def setUp(self):
+        self.first = make_full_patient(site=self.north)
+        self.second = make_full_patient(site=self.south)
+        self.client.force_login(self.mark)
+
+    def visit(self, name: str):
+        with CaptureQueriesContext(connection) as queries:
+            response = self.client.get(reverse(name))
+        self.assertEqual(response.status_code, 200)
+        return response, queries
+
+    def test_a_write_at_one_site_counts_that_site_alone_again(self):
+        self.visit("registry:home")
+        FollowUp.objects.create(
+            patient=self.first, date=datetime.date(2024, 1, 5), disease_status="ned"
+        )
+        make_full_patient(site=self.north)
+        response, queries = self.visit("registry:home")
+        counts = counting(queries, "registry_patient") + counting(
+            queries, "registry_derivedfacts"
+        )
+        self.assertEqual(len(counts), 2, counts)  # patients, facts: north's
+        for sql in counts:
+            self.assertIn(f"IN ({self.north.pk})", sql)
+        holdings = {row["site__code"]: row["n"] for row in response.context["by_site"]}
+        self.assertEqual(holdings, {"NTH": 2, "STH": 1})
+        overview = {s.code: s.patients for s in response.context["site_overview"]}
+        self.assertEqual(overview, {"NTH": 2, "STH": 1})
+        by_strategy = {code: n for code, _, n in response.context["by_strategy"]}
+        self.assertEqual(by_strategy["synchronous"], 3)
+        # seen again with no write: nothing counted
+        _, queries = self.visit("registry:home")
+        self.assertEqual(counting(queries, "registry_derivedfacts"), [])
+
+    def test_data_quality_checks_the_written_site_alone_again(self):
+        first, _ = self.visit("registry:data_quality")
+        south = [s for s in first.context["sites"] if s.code == "STH"]
+        self.first.operations.all().delete()
+        response, queries = self.visit("registry:data_quality")
+        facts = counting(queries, "registry_derivedfacts")
+        self.assertEqual(len(facts), 1, facts)
+        self.assertIn(f"IN ({self.north.pk})", facts[0])
+        sites = {s.code: s for s in response.context["sites"]}
+        self.assertEqual([sites["STH"]], south)  # kept as it was
+        self.assertNotEqual(sites["NTH"], first.context["sites"][0])
+
+    def test_a_transfer_counts_both_sites_again(self):
+        self.visit("registry:home")
+        self.visit("registry:data_quality")
+        self.second.site = self.north
+        self.second.save()
+        response, _ = self.visit("registry:home")
+        holdings = {row["site__code"]: row["n"] for row in response.context["by_site"]}
+        self.assertEqual(holdings, {"NTH": 2})
+        response, _ = self.visit("registry:data_quality")
+        self.assertEqual(
+            {s.code: s.patients for s in response.context["sites"]}, {"NTH": 2}
+        )
+
+    def test_a_deleted_patient_is_counted_out(self):
+        self.visit("registry:home")
+        self.visit("registry:data_quality")
+        self.second.delete()
+        response, _ = self.visit("registry:home")
+        self.assertEqual(response.context["total"], 1)
+        by_strategy = {code: n for code, _, n in response.context["by_strategy"]}
+        self.assertEqual(by_strategy["synchronous"], 1)
+        response, _ = self.visit("registry:data_quality")
+        self.assertEqual([s.code for s in response.context["sites"]], ["NTH"])
+
+    def test_a_sites_name_is_read_on_every_page_not_kept(self):
+        self.visit("registry:home")
+        self.visit("registry:data_quality")
+        # renamed without a save (no new version): the kept counts stay, the
+        # name shown is today's
+        Site.objects.filter(pk=self.south.pk).update(name="South General")
+        for name in ("registry:home", "registry:data_quality"):
+            with self.subTest(page=name):
+                self.assertContains(self.visit(name)[0], "South General")

@@ -24,7 +24,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from registry import demo, derive
+from registry import demo, derive, facts
 from registry.copyrows import copy_format
 from registry.models import (
     Death,
@@ -145,6 +145,9 @@ class Command(BaseCommand):
                 Site.objects.filter(pk=site.pk).update(
                     last_registry_number=site.highest_registry_number()
                 )
+            # written around registry.facts.refresh: the sites' summaries
+            # (registry.summaries) are counted again
+            facts.new_versions(site.pk for site in sites)
         elapsed = time.perf_counter() - started
         self.stdout.write(
             self.style.SUCCESS(
@@ -167,10 +170,12 @@ class Command(BaseCommand):
         ids = list(patients.values_list("pk", flat=True))
         removed = 0
         with transaction.atomic():
-            for start in range(0, len(ids), DELETE_CHUNK):
-                chunk = ids[start : start + DELETE_CHUNK]
-                count, _ = Patient.objects.filter(pk__in=chunk).delete()
-                removed += count
+            # each deleted patient's site gets a new version once, at the end
+            with facts.deferred():
+                for start in range(0, len(ids), DELETE_CHUNK):
+                    chunk = ids[start : start + DELETE_CHUNK]
+                    count, _ = Patient.objects.filter(pk__in=chunk).delete()
+                    removed += count
             Site.objects.filter(is_synthetic=True, patients__isnull=True).delete()
         return removed
 
