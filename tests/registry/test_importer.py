@@ -352,7 +352,8 @@ class CopyTests(ImportTestCase):
     def test_new_records_and_their_history_are_copied_not_inserted(self):
         # Preparing each value for an INSERT was most of a large commit's time
         # (benchmarks/import_benchmark.py): new rows go by COPY instead, and
-        # only the stored facts and the transfer log are INSERTed.
+        # only the stored facts, the transfer log and the site's new data
+        # version (one row) are INSERTed.
         with CaptureQueriesContext(connection) as captured:
             result = self.run_import(cohort(4))
         self.assertTrue(result.committed, result.problems)
@@ -361,7 +362,10 @@ class CopyTests(ImportTestCase):
             for q in captured
             if q["sql"].startswith("INSERT INTO")
         }
-        self.assertEqual(inserted, {"registry_derivedfacts", "registry_transferlog"})
+        self.assertEqual(
+            inserted,
+            {"registry_derivedfacts", "registry_transferlog", "registry_siteversion"},
+        )
         self.assertEqual(Patient.history.count(), 4)
         self.assertEqual(Operation.history.count(), Operation.objects.count())
 
