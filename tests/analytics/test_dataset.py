@@ -22,6 +22,7 @@ from tests.factories import (
     make_site,
     make_tumour,
 )
+from tests.statements import reads
 
 AS_OF = datetime.date(2010, 1, 1)
 
@@ -196,10 +197,30 @@ class DatasetQueryCountTests(TestCase):
                     associations=[("extent", "liver_resected")],
                 )
             self.assertEqual(len(frame), size)
-            seen.append((len(frame_queries), len(count_queries)))
+            seen.append((reads(frame_queries), reads(count_queries)))
         # Facts, recorded variables (the stored age and first line among them);
         # one aggregated query for survival, one for the tables.
         self.assertEqual(seen, [(2, 2), (2, 2)])
+
+    def test_the_tables_count_gathers_parallel_rows_on_postgresql_alone(self):
+        # The tables' count sets parallel_tuple_cost for its own statement
+        # (analytics.dataset.variable_counts) and leaves the session as it was.
+        if connection.vendor != "postgresql":
+            self.skipTest("a PostgreSQL planner setting")
+        make_full_patient(site=make_site())
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW parallel_tuple_cost")
+            before = cursor.fetchone()[0]
+        with CaptureQueriesContext(connection) as queries:
+            dataset.variable_counts(
+                cohort(), group="strategy", as_of=AS_OF, baseline=["sex"]
+            )
+        statements = [q["sql"] for q in queries.captured_queries]
+        counting = next(i for i, sql in enumerate(statements) if "GROUPING" in sql)
+        self.assertIn("SET LOCAL parallel_tuple_cost = 0", statements[:counting])
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW parallel_tuple_cost")
+            self.assertEqual(cursor.fetchone()[0], before)
 
 
 class CohortScopeTests(CastTestCase):
