@@ -121,6 +121,10 @@ def env_database(name: str, default: str) -> dict:
     return config
 
 
+#: Entries the cache keeps before it drops some (each small: a site's counts).
+CACHE_ENTRIES = 5000
+
+
 def env_cache(name: str) -> dict:
     """Return CACHES for the value of variable `name`: memory (the default) or database.
 
@@ -131,11 +135,16 @@ def env_cache(name: str) -> dict:
     (registry.summaries) and the API's request counts per token.
     """
     value = os.environ.get(name, "").strip().lower() or "memory"
+    # Django keeps 300 entries and then drops a third of them, the live with
+    # the stale: the per-site summaries alone are three per site and version of
+    # its data, and a write leaves the old ones until they expire (15 minutes).
+    room = {"OPTIONS": {"MAX_ENTRIES": CACHE_ENTRIES}}
     backends = {
-        "memory": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "memory": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", **room},
         "database": {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
             "LOCATION": "registry_cache",
+            **room,
         },
     }
     if value not in backends:
