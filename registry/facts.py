@@ -289,13 +289,18 @@ def on_save(sender, instance, raw=False, **kwargs) -> None:
 def on_delete(sender, instance, origin=None, **kwargs) -> None:
     from registry.models import Patient
 
-    if isinstance(instance, Patient):
-        # deleted with their records and facts: their site counts one fewer
-        new_versions([instance.site_id])
-        return
     if isinstance(origin, Patient) or (getattr(origin, "model", None) is Patient):
         return  # the patient is being deleted with their records and facts
     refresh([patient_id_of(instance)])
+
+
+def on_patient_delete(sender, instance, **kwargs) -> None:
+    # Deleted with their records and facts: their site counts one fewer. The
+    # site as stored, not the instance's, which may predate a transfer.
+    from registry.models import Patient
+
+    found = Patient.objects.filter(pk=instance.pk).values_list("site_id", "facts__site")
+    new_versions(site for row in found for site in row)
 
 
 def on_site_save(sender, instance, raw=False, **kwargs) -> None:
@@ -306,15 +311,16 @@ def on_site_save(sender, instance, raw=False, **kwargs) -> None:
 def connect() -> None:
     """Connect the signal handlers to every clinical model (RegistryConfig.ready),
     and give every site saved a new version."""
-    from django.db.models.signals import post_delete, post_save
+    from django.db.models.signals import post_delete, post_save, pre_delete
 
-    from registry.models import Site
+    from registry.models import Patient, Site
 
     for model in clinical_models():
         post_save.connect(on_save, sender=model, dispatch_uid=f"facts-save-{model}")
         post_delete.connect(
             on_delete, sender=model, dispatch_uid=f"facts-delete-{model}"
         )
+    pre_delete.connect(on_patient_delete, sender=Patient, dispatch_uid="site-delete")
     post_save.connect(on_site_save, sender=Site, dispatch_uid="site-version")
 
 

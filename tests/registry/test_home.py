@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from registry.models import FollowUp, Site
+from registry.models import FollowUp, Patient, Site
 from tests.cast import CastTestCase
 from tests.factories import make_full_patient
 
@@ -176,6 +176,16 @@ class KeptPerSiteTests(CastTestCase):
         self.assertEqual(by_strategy["synchronous"], 1)
         response, _ = self.visit("registry:data_quality")
         self.assertEqual([s.code for s in response.context["sites"]], ["NTH"])
+
+    def test_a_patient_deleted_after_a_transfer_is_counted_out_where_they_were(self):
+        # moved by QuerySet.update: the instance in hand still names South
+        Patient.objects.filter(pk=self.second.pk).update(site=self.north)
+        response, _ = self.visit("registry:home")
+        self.assertEqual(response.context["by_site"][0]["n"], 2)
+        self.second.delete()
+        response, _ = self.visit("registry:home")
+        holdings = {row["site__code"]: row["n"] for row in response.context["by_site"]}
+        self.assertEqual(holdings, {"NTH": 1})
 
     def test_a_sites_name_is_read_on_every_page_not_kept(self):
         self.visit("registry:home")
