@@ -245,24 +245,19 @@ def fix_url(check: Check, row: dict) -> str:
 
 
 def site_quality(
-    patients: QuerySet,
-    facts: QuerySet,
-    *,
-    today: datetime.date,
-    by_site: list[dict] | None = None,
+    patients: QuerySet, facts: QuerySet, *, today: datetime.date
 ) -> list[SiteQuality]:
     """Return the data quality of each site of `patients` (a fixed few queries).
 
-    One query counts the patients per site (none when `by_site`, that count
-    from monitor.patients_by_site, is given); one counts every check and the
-    completeness per site from `facts` (the same patients' stored facts, read
-    alone: each row carries the patient's site); at most two queries per check
+    One query counts the patients per site (monitor.patients_by_site); one
+    counts every check and the completeness per site from `facts` (the same
+    patients' stored facts, read alone: each row carries the patient's site);
+    at most two queries per check
     that some patient fails list up to LISTED_PER_SITE patients of each site
     (:func:`_listed`), and one more finds the operation to fix of those without
     a margin.
     """
-    if by_site is None:
-        by_site = monitor.patients_by_site(patients)
+    by_site = monitor.patients_by_site(patients)
     counted = {
         row["site"]: row
         for row in facts.order_by()

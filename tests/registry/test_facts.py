@@ -400,8 +400,7 @@ class WritePathPropertyTests(TestCase):
         """The summaries kept per site (registry.summaries.Scope.per_site) are
         those computed afresh: each write gave its sites a new version. Leaves
         the fresh ones kept, for the next write to make stale."""
-        admin = getattr(self, "admin", None) or User(is_superuser=True)
-        self.admin = admin
+        admin = User(is_superuser=True)  # every site
         today = datetime.date(2025, 6, 1)
 
         def read():
