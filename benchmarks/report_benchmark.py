@@ -132,44 +132,31 @@ def main() -> None:
     def full_report():
         return run_report(full_spec, user=reader)
 
-    def bare_scan():
-        # every stored column the survival report reads, touched once per row,
-        # for the rows it reads: the cohort's stored facts, selected as
-        # registry.bulk.facts_sql selects them
+    # the stored columns a survival report reads: flags, then dates and strategy
+    flags = ("liver_resected", "converted", "later_palliative")
+    dates = ("diagnosis_date", "death_date", "last_contact", "strategy_completed")
+    dates += ("first_primary_resection",)
+
+    def read_facts(select: str) -> None:
+        # the rows a survival report reads: the cohort's stored facts, selected
+        # as registry.bulk.facts_sql selects them
         selected, params = bulk.selected_facts(
             dataset.cohort_facts(reader, dataset.Cohort())
         )
-        flags = " + ".join(
-            f"CASE WHEN f.{flag} THEN 1 ELSE 0 END"
-            for flag in ("liver_resected", "converted", "later_palliative")
-        )
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"""SELECT COUNT(f.strategy), MAX(f.diagnosis_date),
-                    MAX(f.death_date), MAX(f.last_contact),
-                    MAX(f.strategy_completed), MAX(f.first_primary_resection),
-                    SUM({flags})
-                FROM ({selected}) f""",
-                params,
-            )
+            cursor.execute(f"SELECT {select} FROM ({selected}) f", params)
             cursor.fetchall()
+
+    def bare_scan():
+        # every column touched once per row, in one aggregate in the database
+        flagged = " + ".join(f"CASE WHEN f.{f} THEN 1 ELSE 0 END" for f in flags)
+        maxima = ", ".join(f"MAX(f.{date})" for date in dates)
+        read_facts(f"COUNT(f.strategy), {maxima}, SUM({flagged})")
 
     def columns_read():
         # the issue's own floor ("bare scan of the columns a report needs"):
         # the same columns of the same rows, read out to Python as they are
-        selected, params = bulk.selected_facts(
-            dataset.cohort_facts(reader, dataset.Cohort())
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""SELECT f.strategy, f.diagnosis_date, f.death_date,
-                    f.last_contact, f.strategy_completed,
-                    f.first_primary_resection, f.liver_resected, f.converted,
-                    f.later_palliative
-                FROM ({selected}) f""",
-                params,
-            )
-            cursor.fetchall()
+        read_facts(", ".join(f"f.{c}" for c in ("strategy", *dates, *flags)))
 
     report = full_report()
     data = export.result_json(report)
