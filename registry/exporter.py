@@ -16,7 +16,8 @@ recorded when it is not known) with ages over 89 given as 90; free text is left
 out (it can name anyone); the site is left out. A cohort smaller than the minimum
 cell size is refused, as a report of it would be.
 
-Queries: one per record kind, whatever the number of patients.
+Queries: one per record kind (and, de-identified, one for the stored ages),
+whatever the number of patients.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 
 from django.db.models import F, QuerySet
 
-from registry import derive, dictionary
+from registry import dictionary
 from registry.dictionary import PATIENT_REFERENCE
 from registry.models import Patient, TransferLog
 
@@ -136,37 +137,25 @@ def deidentified_tables(
     (rng or random.SystemRandom()).shuffle(order)
     width = len(str(len(numbers)))
     study = {n: f"S{i:0{width}d}" for n, i in zip(numbers, order, strict=True)}
-    diagnosis, ages = _key_dates(full)
+    diagnosis = _diagnosis_dates(full)
+    # the age at diagnosis as stored with the patient's facts (registry.derive's
+    # age_at_diagnosis, written by registry.facts): read, never worked out here
+    ages = dict(patients.order_by().values_list("registry_number", "facts__age"))
     tables = []
     for table in full.values():
         tables.append(_deidentified(table, study, diagnosis, ages))
     return tables
 
 
-def _key_dates(full: dict[str, Table]) -> tuple[dict, dict]:
-    """Return each patient's date of diagnosis and age at diagnosis (uncapped).
-
-    The age is derive.age_at_diagnosis's: from the date of birth, or the age
-    recorded for a patient whose date of birth is not known.
-    """
+def _diagnosis_dates(full: dict[str, Table]) -> dict:
+    """Return each patient's date of diagnosis, by registry number."""
     tumour = full["primary_tumour"]
     at = tumour.columns.index
-    diagnosis = {r[at("registry_number")]: r[at("diagnosis_date")] for r in tumour.rows}
-    patient = full["patient"]
-    at = patient.columns.index
-    ages = {
-        r[at("registry_number")]: derive.age_at_diagnosis(
-            r[at("date_of_birth")],
-            diagnosis.get(r[at("registry_number")]),
-            r[at("age_at_diagnosis")],
-        )
-        for r in patient.rows
-    }
-    return diagnosis, ages
+    return {r[at("registry_number")]: r[at("diagnosis_date")] for r in tumour.rows}
 
 
 #: Columns written by the de-identified export in another form, never as stored:
-#: the age at diagnosis is recomputed and capped (capped_age) as the last column.
+#: the age at diagnosis is the stored one, capped (capped_age), as the last column.
 DERIVED_COLUMNS = ("date_of_birth", "age_at_diagnosis")
 
 
@@ -226,13 +215,6 @@ def capped_age(years: int | None) -> int | None:
     if years is None:
         return None
     return AGE_CAP if years > AGE_LIMIT else years
-
-
-def age(birth: datetime.date | None, on: datetime.date | None) -> int | None:
-    """Return the age in whole years on a date, with ages over 89 as 90."""
-    if birth is None or on is None:
-        return None
-    return capped_age(derive.age_on(birth, on))
 
 
 def export_deidentified(

@@ -17,7 +17,7 @@ from openpyxl import load_workbook
 
 from registry import dictionary, exporter, importer
 from registry.exporter import ExportRefused
-from registry.models import Patient, Site
+from registry.models import DerivedFacts, Patient, Site
 from tests.factories import (
     make_death,
     make_followup,
@@ -156,11 +156,21 @@ class DeidentifiedExportTests(TestCase):
         # born 1911-1916, diagnosed 2004-01-10: 92, 91, 90, 89, 88, 87 years
         self.assertEqual(ages, [87, 88, 89, 90, 90, 90])
         self.assertEqual(
-            exporter.age(datetime.date(1914, 1, 10), datetime.date(2004, 1, 10)), 90
+            [exporter.capped_age(years) for years in (None, 0, 89, 90, 104)],
+            [None, 0, 89, 90, 90],
         )
-        self.assertEqual(
-            exporter.age(datetime.date(1914, 1, 11), datetime.date(2004, 1, 10)), 89
-        )
+
+    def test_the_age_is_the_one_stored_with_the_facts(self):
+        # One rule, one place: the export reads the age registry.facts stored
+        # (derive.age_at_diagnosis's), not one it works out again. A stored age
+        # that no longer matches the dates shows which one the export wrote.
+        oldest = self.patients[0]  # born 1911: 92 at diagnosis, written as 90
+        DerivedFacts.objects.filter(patient=oldest).update(age=64)
+        DerivedFacts.objects.filter(patient=self.patients[5]).update(age=None)
+        files = members(self.export().data)
+        ages = pd.read_csv(io.BytesIO(files["patient.csv"]))["age_at_diagnosis"]
+        self.assertEqual(sorted(ages.dropna()), [64, 88, 89, 90, 90])
+        self.assertEqual(ages.isna().sum(), 1)
 
     def test_recorded_age_is_used_without_a_date_of_birth_and_capped(self):
         # Historical patients without a date of birth carry the age at diagnosis
