@@ -436,6 +436,9 @@ LOGGING = {
 }
 
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
+# No index on history_date alone: the audit log's (history_date, history_id)
+# index of each history table (migration 0015) leads with it.
+SIMPLE_HISTORY_DATE_INDEX = False
 
 _email = env_email("DJANGO_EMAIL_URL")
 EMAIL_BACKEND = _email.pop("EMAIL_BACKEND")

@@ -92,8 +92,10 @@ class DerivedFacts(models.Model):
     recurrence_from_operation = models.DateField(
         null=True, help_text="First recurrence on or after the first operation."
     )
-    last_contact = models.DateField(null=True, db_index=True)
-    strategy = models.CharField(max_length=16, choices=Strategy.choices, db_index=True)
+    # last_contact, strategy and vital_status are indexed by Meta.indexes'
+    # list indexes, which lead with them
+    last_contact = models.DateField(null=True)
+    strategy = models.CharField(max_length=16, choices=Strategy.choices)
     staged_order = models.CharField(
         max_length=16, choices=StagedOrder.choices, blank=True
     )
@@ -101,7 +103,7 @@ class DerivedFacts(models.Model):
     converted = models.BooleanField()
     later_palliative = models.BooleanField()
     vital_status = models.CharField(
-        max_length=8, choices=VitalStatus.choices, db_index=True
+        max_length=8, choices=VitalStatus.choices
     )
     # The data-quality flags (registry.quality.CHECKS; True: needs attention)
     # whose answer does not depend on today, and the completeness of key fields.

@@ -16,8 +16,12 @@ from registry.models.base import (
 class FollowUp(ClinicalRecord):
     """A follow-up contact: the patient was known to be alive on this date."""
 
+    # indexed by Meta.indexes' (patient, date) index, which leads with it
     patient = models.ForeignKey(
-        "registry.Patient", on_delete=models.CASCADE, related_name="followups"
+        "registry.Patient",
+        on_delete=models.CASCADE,
+        related_name="followups",
+        db_index=False,
     )
     date = models.DateField()
     contact_type = models.CharField(max_length=10, choices=ContactType.choices)

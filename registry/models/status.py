@@ -53,8 +53,12 @@ class FormStatus(models.IntegerChoices):
 class RecordStatus(models.Model):
     """The status of one kind of record of one patient, and its last change."""
 
+    # indexed by the unique constraint on (patient, kind), which leads with it
     patient = models.ForeignKey(
-        "registry.Patient", on_delete=models.CASCADE, related_name="form_statuses"
+        "registry.Patient",
+        on_delete=models.CASCADE,
+        related_name="form_statuses",
+        db_index=False,
     )
     kind = models.CharField(max_length=12, choices=FormKind.choices)
     status = models.PositiveSmallIntegerField(

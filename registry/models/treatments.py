@@ -60,8 +60,12 @@ def _course_warnings(record, what: str) -> list:
 class RadiationCourse(ClinicalRecord):
     """A course of radiotherapy, usually long-course chemoradiation to the pelvis."""
 
+    # indexed by Meta.indexes' (patient, date) index, which leads with it
     patient = models.ForeignKey(
-        "registry.Patient", on_delete=models.CASCADE, related_name="radiation_courses"
+        "registry.Patient",
+        on_delete=models.CASCADE,
+        related_name="radiation_courses",
+        db_index=False,
     )
     course_type = models.CharField(max_length=10, choices=RadiationType.choices)
     start_date = models.DateField()
@@ -129,8 +133,12 @@ class RadiationCourse(ClinicalRecord):
 class SystemicTherapyLine(ClinicalRecord):
     """One line of systemic therapy: a regimen, optionally with a biologic."""
 
+    # indexed by Meta.indexes' (patient, date) index, which leads with it
     patient = models.ForeignKey(
-        "registry.Patient", on_delete=models.CASCADE, related_name="systemic_lines"
+        "registry.Patient",
+        on_delete=models.CASCADE,
+        related_name="systemic_lines",
+        db_index=False,
     )
     setting = models.CharField(max_length=12, choices=TherapySetting.choices)
     regimen = models.CharField(max_length=12, choices=Regimen.choices)
@@ -202,8 +210,12 @@ class SystemicTherapyLine(ClinicalRecord):
 class Operation(ClinicalRecord):
     """An operation: what was done to the primary, the liver, and palliatively."""
 
+    # indexed by Meta.indexes' (patient, date) index, which leads with it
     patient = models.ForeignKey(
-        "registry.Patient", on_delete=models.CASCADE, related_name="operations"
+        "registry.Patient",
+        on_delete=models.CASCADE,
+        related_name="operations",
+        db_index=False,
     )
     date = models.DateField()
     primary_procedure = models.CharField(
