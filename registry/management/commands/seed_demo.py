@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from registry import demo, derive, facts
-from registry.copyrows import copy_format
+from registry.copyrows import copy_format, copy_text
 from registry.models import (
     Death,
     DerivedFacts,
@@ -238,6 +238,9 @@ class Table:
         self.defaults = {name: field.get_default() for name, field in fields.items()}
         # Extra keys are harmless: a record's values serve its history row too.
         self.defaults |= common
+        #: This table's columns of the values every row of the cohort shares
+        #: (the generator never gives them).
+        self.common = {name: value for name, value in common.items() if name in fields}
         #: The column numbered from the table's sequence (None: given, as facts').
         self.key = key
         self.next_id = 0
@@ -387,8 +390,12 @@ class PostgresTables:
         connection.ensure_connection()
         self.raw = connection.connection
         self.quote = connection.ops.quote_name
-        #: Per table, how its shared and its own columns are written.
-        self.formats: dict[Table, tuple[list, list]] = {}
+        #: Per table, how its shared and its own columns are written: the
+        #: varying ones value by value, the cohort's common ones (creation time,
+        #: version, history entry) once, as text to append (see start).
+        self.formats: dict[Table, tuple[list, list, list, list]] = {}
+        #: Per table, its columns in the order its rows are written.
+        self.columns: dict[Table, list[str]] = {}
         self.chunks: queue.Queue = queue.Queue(maxsize=1)
         self.failure: BaseException | None = None
         self.sender = threading.Thread(target=self._send_chunks, daemon=True)
@@ -397,8 +404,20 @@ class PostgresTables:
 
     def start(self, tables: list[Table]) -> None:
         for table in tables:
-            formats = [(copy_format(field), field.attname) for field in table.fields]
-            self.formats[table] = (formats[: table.shared], formats[table.shared :])
+            formats, columns = [], []
+            for part in (table.fields[: table.shared], table.fields[table.shared :]):
+                # the common values last, so they are written once per table,
+                # in the same order for a record's table and its history
+                varying = [field for field in part if field.attname not in table.common]
+                fixed = [field for field in part if field.attname in table.common]
+                texts = [copy_text(table.common[field.attname]) for field in fixed]
+                formats.append(
+                    [(copy_format(field), field.attname) for field in varying]
+                )
+                formats.append(["\t".join(texts)] if texts else [])
+                columns += [field.column for field in varying + fixed]
+            self.formats[table] = tuple(formats)
+            self.columns[table] = columns
         names = ", ".join(self.quote(table.name) for table in tables)
         # Blocks other inserts (and their nextval) until the transaction ends.
         # Reads go on, except of a table whose indexes are dropped below:
@@ -424,13 +443,15 @@ class PostgresTables:
     def add(self, table: Table, history: Table | None, values: dict) -> None:
         """Add a row to `table`, and to `history` if given (their shared columns
         are written once)."""
-        shared_formats, own_formats = self.formats[table]
+        shared_formats, shared_fixed, own_formats, own_fixed = self.formats[table]
         shared = [write(values[name]) for write, name in shared_formats]
+        shared += shared_fixed
         own = [write(values[name]) for write, name in own_formats]
-        table.rows.append("\t".join(shared + own) + "\n")
+        table.rows.append("\t".join(shared + own + own_fixed) + "\n")
         if history is not None:
-            own = [write(values[name]) for write, name in self.formats[history][1]]
-            history.rows.append("\t".join(shared + own) + "\n")
+            _, _, own_formats, own_fixed = self.formats[history]
+            own = [write(values[name]) for write, name in own_formats]
+            history.rows.append("\t".join(shared + own + own_fixed) + "\n")
 
     def write(self, rows: list[tuple[Table, list[str]]]) -> None:
         """Hand one chunk's rows to the sender, once it has sent the last."""
@@ -489,7 +510,7 @@ class PostgresTables:
                 self.chunks.task_done()
 
     def _copy(self, table: Table, lines: bytes) -> None:
-        columns = ", ".join(map(self.quote, table.columns))
+        columns = ", ".join(map(self.quote, self.columns[table]))
         statement = f"COPY {self.quote(table.name)} ({columns}) FROM STDIN"
         with self.raw.cursor() as cursor, cursor.copy(statement) as copy:
             copy.write(lines)
