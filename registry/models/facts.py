@@ -102,9 +102,7 @@ class DerivedFacts(models.Model):
     liver_resected = models.BooleanField()
     converted = models.BooleanField()
     later_palliative = models.BooleanField()
-    vital_status = models.CharField(
-        max_length=8, choices=VitalStatus.choices
-    )
+    vital_status = models.CharField(max_length=8, choices=VitalStatus.choices)
     # The data-quality flags (registry.quality.CHECKS; True: needs attention)
     # whose answer does not depend on today, and the completeness of key fields.
     no_diagnosis = models.BooleanField()
