@@ -7,16 +7,19 @@ import dataclasses
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Q
-from django.db.models.functions import ExtractYear
+from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404
+from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from registry import derive, status_admin
+from registry import derive, monitor, status_admin, summaries
 from registry import forms as entry_forms
 from registry.admin_a11y import LabelledInlineMixin
 from registry.choices import Strategy, VitalStatus
+from registry.filters import diagnosis_years
 from registry.models import (
     Death,
     FollowUp,
@@ -160,21 +163,84 @@ class DiagnosisYearFilter(admin.SimpleListFilter):
     parameter_name = "diagnosis_year"
 
     def lookups(self, request, model_admin):
-        years = (
-            PrimaryTumour.objects.filter(
-                patient__site__in=Site.objects.for_user(request.user)
-            )
-            .annotate(year=ExtractYear("diagnosis_date"))
-            .order_by("-year")
-            .values_list("year", flat=True)
-            .distinct()
-        )
-        return [(str(year), str(year)) for year in years]
+        return [(str(year), str(year)) for year in diagnosis_years(request.user)]
 
     def queryset(self, request, queryset):
         if self.value() and self.value().isdigit():
             return queryset.filter(tumour__diagnosis_date__year=int(self.value()))
         return queryset
+
+
+class SiteFilter(admin.SimpleListFilter):
+    """The patient's site, among the user's sites (a list of a few rows, where
+    the admin's own related filter looks for the sites among every patient)."""
+
+    title = _("site")
+    parameter_name = "site__id__exact"
+
+    def lookups(self, request, model_admin):
+        sites = Site.objects.for_user(request.user).order_by("code")
+        return [(str(site.pk), f"{site.code} – {site.name}") for site in sites]
+
+    def queryset(self, request, queryset):
+        if self.value() and self.value().isdigit():
+            return queryset.filter(site_id=int(self.value()))
+        return queryset
+
+
+def year_filter(field: str, label: str) -> type[admin.SimpleListFilter]:
+    """Return a list filter by the year of a record's date `field`.
+
+    Its years run from the first year of diagnosis of the user's patients
+    (diagnosis_years: the ends of an index) to this year, newest first; the
+    admin's date_hierarchy, which it replaces, looked for the years among every
+    record (at 10^6 patients, 3 s for the follow-ups' eight million rows).
+    """
+
+    class YearFilter(admin.SimpleListFilter):
+        title = label
+        parameter_name = f"{field}_year"
+
+        def lookups(self, request, model_admin):
+            first = min(diagnosis_years(request.user), default=None)
+            if first is None:
+                return []
+            years = range(timezone.localdate().year, first - 1, -1)
+            return [(str(year), str(year)) for year in years]
+
+        def queryset(self, request, queryset):
+            if self.value() and self.value().isdigit():
+                return queryset.filter(**{f"{field}__year": int(self.value())})
+            return queryset
+
+    return YearFilter
+
+
+#: The admin's lists count their rows exactly up to this many; past it they say
+#: "more than" and page no further, as the registry's audit log does: counting
+#: every follow-up of a national registry (eight million rows at 10^6
+#: patients, joined to their sites) took 2 s, and the admin counted twice.
+ADMIN_COUNT_LIMIT = 10_000
+
+
+class CappedPaginator(Paginator):
+    """A paginator whose count is one ``COUNT`` over a ``LIMIT``: it stops at
+    :data:`ADMIN_COUNT_LIMIT` rows (:attr:`exact` says whether it did)."""
+
+    limit = ADMIN_COUNT_LIMIT
+
+    @cached_property
+    def _counted(self) -> int:
+        return self.object_list.order_by()[: self.limit + 1].count()
+
+    @property
+    def exact(self) -> bool:
+        """Return whether :attr:`count` is every row, not a floor."""
+        return self._counted <= self.limit
+
+    @cached_property
+    def count(self) -> int:
+        return min(self._counted, self.limit)
 
 
 # --- patient with its clinical records ---------------------------------------
@@ -359,8 +425,32 @@ class SiteScopedAdmin(status_admin.LockedRecordsAdmin, ScopedHistoryAdmin):
     """Show a data manager only the records of their own sites."""
 
     form = VersionCheckedForm
+    # Counted over a LIMIT (CappedPaginator), once: not again unfiltered for
+    # "N results (M total)".
+    paginator = CappedPaginator
+    show_full_result_count = False
+    # nor each filter's choices counted over every row ("Show counts")
+    show_facets = admin.ShowFacets.NEVER
+    search_help_text = _("A registry number, or its beginning (e.g. NTH-000).")
 
     site_path = "patient__site"
+
+    def get_search_results(self, request, queryset, search_term):
+        """Find the rows whose registry number (search_fields) starts with the
+        term, in capitals as the numbers are given: one range of the registry
+        numbers' index, where the admin's own search (each word anywhere in
+        the number) read every patient (1 s at 10^6). A field marked ``=``
+        (the MRN) is matched whole."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        found = Q()
+        for name in self.get_search_fields(request):
+            if name.startswith("="):
+                found |= Q(**{f"{name[1:]}__iexact": term})
+            else:
+                found |= Q(**{f"{name}__startswith": term.upper()})
+        return queryset.filter(found), False
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -419,7 +509,7 @@ class PatientAdmin(SiteScopedAdmin):
         "last_contact",
     ]
     list_filter = [
-        ("site", admin.RelatedOnlyFieldListFilter),
+        SiteFilter,
         StrategyFilter,
         DiagnosisYearFilter,
         VitalStatusFilter,
@@ -449,6 +539,11 @@ class PatientAdmin(SiteScopedAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_derived()
+
+    search_help_text = _(
+        "A registry number, or its beginning (e.g. NTH-000); an MRN, whole, "
+        "for users who may see identifiers."
+    )
 
     def get_search_fields(self, request):
         # An MRN search is exact: a partial MRN should not list other patients.
@@ -557,8 +652,14 @@ class PrimaryTumourAdmin(PatientRecordAdmin):
         "clinical_n",
         "clinical_m",
     ]
-    list_filter = ["primary_site", "clinical_m", "histology", "kras", "mmr"]
-    date_hierarchy = "diagnosis_date"
+    list_filter = [
+        year_filter("diagnosis_date", _("year of diagnosis")),
+        "primary_site",
+        "clinical_m",
+        "histology",
+        "kras",
+        "mmr",
+    ]
 
 
 @admin.register(LiverMetastases)
@@ -592,8 +693,12 @@ class RadiationCourseAdmin(PatientRecordAdmin):
         "fractions",
         "completed",
     ]
-    list_filter = ["course_type", "concurrent_agent", "completed"]
-    date_hierarchy = "start_date"
+    list_filter = [
+        year_filter("start_date", _("year started")),
+        "course_type",
+        "concurrent_agent",
+        "completed",
+    ]
 
 
 @admin.register(SystemicTherapyLine)
@@ -608,8 +713,14 @@ class SystemicTherapyLineAdmin(PatientRecordAdmin):
         "cycles",
         "best_response",
     ]
-    list_filter = ["setting", "regimen", "biologic", "stop_reason", "best_response"]
-    date_hierarchy = "start_date"
+    list_filter = [
+        year_filter("start_date", _("year started")),
+        "setting",
+        "regimen",
+        "biologic",
+        "stop_reason",
+        "best_response",
+    ]
 
 
 @admin.register(Operation)
@@ -625,6 +736,7 @@ class OperationAdmin(PatientRecordAdmin):
         "clavien_dindo",
     ]
     list_filter = [
+        year_filter("date", _("year of operation")),
         "primary_procedure",
         "liver_procedure",
         "palliative_procedure",
@@ -633,21 +745,22 @@ class OperationAdmin(PatientRecordAdmin):
         "clavien_dindo",
         "emergency",
     ]
-    date_hierarchy = "date"
 
 
 @admin.register(FollowUp)
 class FollowUpAdmin(PatientRecordAdmin):
     list_display = ["patient", "date", "contact_type", "disease_status", "cea_ng_ml"]
-    list_filter = ["contact_type", "disease_status"]
-    date_hierarchy = "date"
+    list_filter = [
+        year_filter("date", _("year of contact")),
+        "contact_type",
+        "disease_status",
+    ]
 
 
 @admin.register(Death)
 class DeathAdmin(PatientRecordAdmin):
     list_display = ["patient", "date", "cause"]
-    list_filter = ["cause"]
-    date_hierarchy = "date"
+    list_filter = [year_filter("date", _("year of death")), "cause"]
 
 
 @admin.register(Site)
@@ -658,14 +771,24 @@ class SiteAdmin(ScopedHistoryAdmin):
     readonly_fields = ["is_synthetic"]
 
     def get_queryset(self, request):
-        queryset = (
-            super()
-            .get_queryset(request)
-            .annotate(n_patients=Count("patients", distinct=True))
-        )
+        queryset = super().get_queryset(request)
         if request.user.is_superuser:
             return queryset
         return queryset.filter(Q(members=request.user))
+
+    def get_changelist_instance(self, request):
+        # Each site's patients as the home page counts them (kept per version
+        # of the site's data, registry.summaries): not counted again per page
+        # with a join of every patient (1.2 s at 10^6 patients).
+        changelist = super().get_changelist_instance(request)
+        counts = {
+            row["site"]: row["n"]
+            for row in monitor.kept_patients_by_site(summaries.Scope(request.user))
+        }
+        changelist.result_list = list(changelist.result_list)
+        for site in changelist.result_list:
+            site.n_patients = counts.get(site.pk, 0)
+        return changelist
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name == "members":
@@ -690,6 +813,6 @@ class SiteAdmin(ScopedHistoryAdmin):
     def history_site_id(self, historical) -> int | None:
         return historical.id
 
-    @admin.display(description="patients", ordering="n_patients")
+    @admin.display(description="patients")
     def patient_count(self, obj):
         return obj.n_patients

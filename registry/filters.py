@@ -17,6 +17,21 @@ def _sites(request):
     return Site.objects.for_user(request.user)
 
 
+def diagnosis_years(user) -> range:
+    """Return the years of diagnosis of `user`'s patients, newest first, from
+    the first to the last: two reads from the ends of an index
+    (tumour_diagnosis_idx), not an aggregate over every patient."""
+    dates = (
+        PrimaryTumour.objects.filter(
+            patient__in=Patient.objects.for_user(user), diagnosis_date__isnull=False
+        )
+        .order_by("diagnosis_date")
+        .values_list("diagnosis_date", flat=True)
+    )
+    first, last = dates.first(), dates.reverse().first()
+    return range(last.year, first.year - 1, -1) if last else range(0)
+
+
 class PatientFilter(django_filters.FilterSet):
     """Filters over plain patient querysets (``Patient.objects.for_user``).
 
@@ -68,21 +83,8 @@ class PatientFilter(django_filters.FilterSet):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        user = self.request.user
-        # the span of diagnosis years: two reads from the ends of an index
-        # (tumour_diagnosis_idx), not an aggregate over every patient
-        dates = (
-            PrimaryTumour.objects.filter(
-                patient__in=Patient.objects.for_user(user),
-                diagnosis_date__isnull=False,
-            )
-            .order_by("diagnosis_date")
-            .values_list("diagnosis_date", flat=True)
-        )
-        first, last = dates.first(), dates.reverse().first()
-        years = range(last.year, first.year - 1, -1) if last else ()
         self.filters["diagnosis_year"].extra["choices"] = [
-            (str(year), str(year)) for year in years
+            (str(year), str(year)) for year in diagnosis_years(self.request.user)
         ]
         self.form.label_suffix = ""  # builds the form: after the choices are set
         self.set_placeholder()

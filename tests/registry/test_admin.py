@@ -1,12 +1,16 @@
 """Admin management: every page of every model renders for a data manager."""
 
+import datetime
+from unittest import mock
+
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from registry.models import Patient
+from registry.admin import CappedPaginator
+from registry.models import FollowUp, Patient
 from tests.cast import CastTestCase
 from tests.factories import make_death, make_full_patient
 
@@ -254,3 +258,104 @@ class AdminStaleEditTests(CastTestCase):
         self.assertEqual(self.client.post(url, data).status_code, 302)
         followup.refresh_from_db()
         self.assertEqual(followup.notes, "seen in clinic")
+
+
+class AdminAtScaleTests(CastTestCase):
+    """The admin's lists cost what one page costs, whatever the registry's size:
+    no count of every row, no search for the years among every record, no
+    count of each site's patients with a join (registry.admin)."""
+
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        cls.patients = [make_full_patient(site=cls.north) for _ in range(2)]
+        cls.patients.append(make_full_patient(site=cls.south))
+
+    def setUp(self):
+        self.client.force_login(self.mark)
+
+    def changelists(self):
+        for model in admin.site._registry:
+            if model._meta.app_label == "registry":
+                name = f"admin:registry_{model._meta.model_name}_changelist"
+                yield model._meta.model_name, reverse(name)
+
+    def test_no_list_counts_every_row_or_reads_every_record_for_its_years(self):
+        for name, url in self.changelists():
+            with self.subTest(model=name), CaptureQueriesContext(connection) as found:
+                self.assertEqual(self.client.get(url).status_code, 200)
+            statements = [query["sql"] for query in found.captured_queries]
+            for sql in statements:
+                if "COUNT(" in sql and name != "site":  # a few sites: counted
+                    self.assertIn("LIMIT", sql, f"{name}: a count of every row")
+                self.assertNotIn("COUNT(DISTINCT", sql, name)
+                self.assertNotRegex(
+                    sql, r"SELECT DISTINCT .*(year|YEAR)", f"{name}: years of every row"
+                )
+
+    def test_a_count_past_the_limit_says_more_than_and_offers_no_select_all(self):
+        url = reverse("admin:registry_followup_changelist")
+        with mock.patch.object(CappedPaginator, "limit", 2):
+            response = self.client.get(url)
+        self.assertGreater(FollowUp.objects.count(), 2)
+        self.assertEqual(response.context["cl"].result_count, 2)
+        self.assertContains(response, "More than 2 follow-up contacts")
+        self.assertNotContains(response, "select the objects across all pages")
+        # nor counts of each filter's choices over every row
+        self.assertNotContains(response, "Show counts")
+        with mock.patch.object(CappedPaginator, "limit", 10_000):
+            response = self.client.get(url)
+        total = FollowUp.objects.count()
+        self.assertContains(response, f"{total} follow-up contacts")
+        self.assertNotContains(response, "More than")
+
+    def test_records_are_filtered_by_the_year_of_their_date(self):
+        url = reverse("admin:registry_followup_changelist")
+        response = self.client.get(url)
+        years = [
+            choice["display"]
+            for spec in response.context["cl"].filter_specs
+            if getattr(spec, "parameter_name", None) == "date_year"
+            for choice in spec.choices(response.context["cl"])
+        ][1:]  # after "All"
+        # from this year back to the first diagnosis (2004)
+        today = datetime.date.today().year
+        self.assertEqual(years, [str(y) for y in range(today, 2003, -1)])
+        year = FollowUp.objects.order_by("date").first().date.year
+        response = self.client.get(url, {"date_year": str(year)})
+        shown = response.context["cl"].result_list
+        self.assertEqual(
+            sorted(f.pk for f in shown),
+            sorted(
+                FollowUp.objects.filter(date__year=year).values_list("pk", flat=True)
+            ),
+        )
+
+    def test_search_finds_a_registry_number_from_its_start_in_any_case(self):
+        patient = self.patients[0]
+        number = patient.registry_number  # e.g. NTH-00001
+        url = reverse("admin:registry_followup_changelist")
+        with CaptureQueriesContext(connection) as found:
+            response = self.client.get(url, {"q": number[:5].lower()})
+        self.assertEqual(
+            {f.patient_id for f in response.context["cl"].result_list},
+            {p.pk for p in self.patients if p.site == self.north},
+        )
+        # the start of the number, as the index of the numbers is read
+        self.assertTrue(
+            any("LIKE" in q["sql"] and "UPPER" not in q["sql"] for q in found),
+            "not a search from the start of the number",
+        )
+        response = self.client.get(url, {"q": number[-3:]})
+        self.assertEqual(list(response.context["cl"].result_list), [])
+
+    def test_sites_list_each_sites_patients(self):
+        url = reverse("admin:registry_site_changelist")
+        response = self.client.get(url)
+        counts = {
+            site.code: site.n_patients for site in response.context["cl"].result_list
+        }
+        self.assertEqual(counts, {"NTH": 2, "STH": 1})
+        self.assertContains(
+            response, '<td class="field-patient_count">2</td>', html=True
+        )
