@@ -13,16 +13,18 @@ class RegistryConfig(AppConfig):
         # stored derived facts, in the same transaction.
         facts.connect()
         # On SQLite, a migration that remakes a history table drops its
-        # append-only triggers: install them again after every migrate.
+        # append-only triggers and its audit-log index: install them again
+        # after every migrate.
         post_migrate.connect(reinstall_triggers, sender=self)
 
 
 def reinstall_triggers(sender, using="default", plan=None, **kwargs) -> None:
-    """Install the history tables' append-only triggers again after a migrate that
-    ran migrations (not after a test flush, which manages them itself)."""
+    """Install the history tables' append-only triggers and audit-log indexes
+    again after a migrate that ran migrations (not after a test flush, which
+    manages them itself)."""
     from django.db import connections
 
-    from registry import appendonly
+    from registry import appendonly, audit
 
     if not plan:
         return
@@ -32,3 +34,4 @@ def reinstall_triggers(sender, using="default", plan=None, **kwargs) -> None:
         return
     with connection.schema_editor() as editor:
         appendonly.reinstall(editor)
+        audit.ensure_log_indexes(editor)

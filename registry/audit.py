@@ -269,6 +269,28 @@ def _kinds(log: LogFilter) -> list[str]:
     return [log.kind] if log.kind in AUDITED else list(AUDITED)
 
 
+def log_index_tables() -> list[str]:
+    """Return the history tables the log reads, each indexed on (history_date,
+    history_id) newest first (migration 0015_audit_log_index)."""
+    return [model.history.model._meta.db_table for model in AUDITED.values()]
+
+
+def ensure_log_indexes(schema_editor) -> None:
+    """Create each log index that is missing (registry.apps, after every migrate).
+
+    On SQLite a migration that remakes a history table (any change to one of
+    its fields) builds it again from the model, which does not declare the
+    index: it would be lost with the old table, as the append-only triggers
+    would (registry.appendonly).
+    """
+    q = schema_editor.quote_name
+    for table in log_index_tables():
+        schema_editor.execute(
+            f"CREATE INDEX IF NOT EXISTS {q(table + '_log')} "
+            f"ON {q(table)} (history_date DESC, history_id DESC)"
+        )
+
+
 #: The registry's log counts its entries exactly up to this many; past it, the
 #: page says "more than" and pages no further (the CSV download has them all).
 LOG_COUNT_LIMIT = 10_000

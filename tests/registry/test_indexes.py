@@ -91,3 +91,20 @@ class RedundantIndexTests(TestCase):
             "registry_followup: ('patient_id',) in",
             "\n".join(redundant_indexes()),
         )
+
+
+class AuditLogIndexTests(TestCase):
+    def test_every_history_table_the_log_reads_keeps_its_log_index(self):
+        # On SQLite a migration that remakes a history table (0023 did, to
+        # drop its history_date index) loses the index migration 0015 made:
+        # registry.apps makes it again after every migrate.
+        from registry import audit
+
+        with connection.cursor() as cursor:
+            for table in audit.log_index_tables():
+                with self.subTest(table=table):
+                    found = connection.introspection.get_constraints(cursor, table)
+                    self.assertIn(
+                        ["history_date", "history_id"],
+                        [c["columns"] for c in found.values() if c["index"]],
+                    )
