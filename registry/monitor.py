@@ -167,6 +167,25 @@ def kept_patients_by_site(scope: summaries.Scope) -> list[dict]:
     ]
 
 
+def kept_records_by_site(scope: summaries.Scope, model) -> dict[int, int]:
+    """Return how many records of `model` (a clinical record kind) the patients
+    of each of the scope's sites have, kept per version of each site's data as
+    :func:`kept_patients_by_site` is (one query for the sites written since)."""
+
+    def count(sites: list[int]) -> dict[int, int]:
+        rows = (
+            model._default_manager.filter(patient__site__in=sites)
+            .order_by()
+            .values("patient__site")
+            .annotate(n=Count("*"))
+        )
+        return {pk: 0 for pk in sites} | {
+            row["patient__site"]: row["n"] for row in rows
+        }
+
+    return scope.per_site(f"{model._meta.label_lower}-by-site", count)
+
+
 def site_status(
     patients: QuerySet, *, by_site: list[dict] | None = None
 ) -> list[SiteStatus]:

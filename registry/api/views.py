@@ -17,7 +17,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, permissions, status, viewsets
 
-from registry import selectors, services
+from registry import monitor, selectors, services, summaries
 from registry import status as form_status
 from registry.api.serializers import RECORD_SERIALIZERS, PatientSerializer
 from registry.filters import PatientFilter, _sites
@@ -265,6 +265,11 @@ class PatientViewSet(VersionedViewSet):
             return with_form_status(selectors.patient_rows(patients))
         return selectors.patient_rows(patients)
 
+    def kept_count(self) -> int:
+        """Return how many patients the user's sites have (Pagination)."""
+        scope = summaries.Scope(self.request.user)
+        return sum(row["n"] for row in monitor.kept_patients_by_site(scope))
+
     def paginate_queryset(self, queryset):
         page = super().paginate_queryset(queryset)
         ids = [patient.pk for patient in page]
@@ -382,6 +387,12 @@ class RecordViewSet(VersionedViewSet):
             return None
         who = row.history_user.get_username() if row.history_user else "someone"
         return RecordChange(who, row.history_date, row.version, deleted=True)
+
+    def kept_count(self) -> int:
+        """Return how many records of this kind the user's sites have
+        (Pagination)."""
+        scope = summaries.Scope(self.request.user)
+        return sum(monitor.kept_records_by_site(scope, self.kind.model).values())
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

@@ -410,6 +410,9 @@ class WritePathPropertyTests(TestCase):
                 monitor.kept_patients_by_site(scope),
                 sorted(counts.rows, key=repr),
                 quality.kept_site_quality(scope, today=today),
+                # the API lists' counts of the records these writes touch
+                monitor.kept_records_by_site(scope, Operation),
+                monitor.kept_records_by_site(scope, FollowUp),
             )
 
         kept = read()

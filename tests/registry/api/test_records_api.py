@@ -200,6 +200,8 @@ class RecordListApiTests(RecordApiTestCase):
             with self.subTest(kind=slug):
                 url = reverse(f"api:{slug}-list")
                 self.client.get(url)
+                # each measured after a write: the written site counted again
+                make_full_patient(site=self.north)
                 with CaptureQueriesContext(connection) as few:
                     self.client.get(url)
                 for _ in range(4):
@@ -228,3 +230,61 @@ class DeletedRecordApiTests(RecordApiTestCase):
         operation.delete()
         response = self.client.get(reverse("api:operation-detail", args=[operation.pk]))
         self.assertEqual(response.status_code, 404)
+
+
+class KeptCountTests(RecordApiTestCase):
+    """An unfiltered list's count is the one kept per site and version of the
+    site's data (registry.api.pagination), not a count of every record on
+    every page; a write makes it count the written site again."""
+
+    def setUp(self):
+        super().setUp()
+        self.client.force_authenticate(self.mark)
+        self.north_patient = make_full_patient(site=self.north)
+        make_full_patient(site=self.south)
+        make_followup(self.north_patient, date="2006-02-01")
+
+    def count(self, url: str) -> tuple[int, list[str]]:
+        with CaptureQueriesContext(connection) as found:
+            response = self.client.get(url)
+        self.assertEqual(response.status_code, 200, response.content)
+        return response.json()["count"], [q["sql"] for q in found]
+
+    def test_a_list_seen_again_is_not_counted_again(self):
+        url = reverse("api:followup-list")
+        first, _ = self.count(url)
+        again, statements = self.count(url)
+        self.assertEqual((first, again), (3, 3))
+        self.assertEqual(again, FollowUp.objects.count())
+        counting = [sql for sql in statements if "COUNT(" in sql]
+        self.assertEqual(counting, [], "the follow-ups counted again")
+
+    def test_a_write_counts_the_written_site_again_and_nothing_else(self):
+        url = reverse("api:followup-list")
+        self.count(url)
+        make_followup(self.north_patient, date="2006-05-01")
+        after, statements = self.count(url)
+        self.assertEqual(after, 4)
+        counting = [sql for sql in statements if "COUNT(" in sql]
+        self.assertEqual(len(counting), 1, counting)
+        self.assertIn(f"IN ({self.north.pk})", counting[0])
+        # a deletion at the other site is counted out
+        FollowUp.objects.filter(patient__site=self.south).first().delete()
+        self.assertEqual(self.count(url)[0], 3)
+
+    def test_a_filtered_list_is_counted(self):
+        url = reverse("api:followup-list")
+        self.count(url)
+        count, statements = self.count(f"{url}?site=STH")
+        self.assertEqual(count, 1)
+        self.assertTrue(any("COUNT(" in sql for sql in statements))
+
+    def test_the_patients_list_counts_as_the_home_page_does(self):
+        url = reverse("api:patient-list")
+        self.assertEqual(self.count(url)[0], 2)
+        count, statements = self.count(url)
+        self.assertEqual(count, 2)
+        self.assertEqual([sql for sql in statements if "COUNT(" in sql], [])
+        # a user of one site counts that site's patients
+        self.client.force_authenticate(self.sam)
+        self.assertEqual(self.count(url)[0], 1)
