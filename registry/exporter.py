@@ -28,8 +28,11 @@ import decimal
 import io
 import random
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
+from django.db import transaction
 from django.db.models import F, QuerySet
 
 from registry import dictionary
@@ -79,10 +82,14 @@ class ExportFile:
 # --- the full export -------------------------------------------------------------
 
 
-def full_tables(patients: QuerySet) -> list[Table]:
-    """Return every record kind of `patients`, laid out as the import reads it."""
+#: Rows read from the database at a time by the streamed CSV export.
+CHUNK_ROWS = 5_000
+
+
+def full_rows(patients: QuerySet) -> Iterator[tuple[str, dict, QuerySet]]:
+    """Yield each record kind of `patients` as (name, its dictionary entries,
+    its rows as a queryset of tuples), laid out as the import reads it."""
     ids = patients.order_by().values("pk")
-    tables = []
     for kind in dictionary.record_kinds():
         entries = dictionary.entry_map(kind.name)
         names = list(entries)
@@ -100,8 +107,45 @@ def full_tables(patients: QuerySet) -> list[Table]:
                 .order_by("patient__registry_number", *kind.key, "pk")
                 .values_list(*[lookups.get(n, n) for n in names])
             )
-        tables.append(_table(kind.name, entries, [list(r) for r in rows]))
-    return tables
+        yield kind.name, entries, rows
+
+
+def full_tables(patients: QuerySet) -> list[Table]:
+    """Return every record kind of `patients`, laid out as the import reads it."""
+    return [
+        _table(name, entries, [list(r) for r in rows])
+        for name, entries, rows in full_rows(patients)
+    ]
+
+
+def write_full_csv(patients: QuerySet, out: BinaryIO) -> tuple[int, int]:
+    """Write the full export of `patients` as CSV to `out` (a binary file that
+    can seek): the zip export_full(..., fmt="csv") gives, byte for byte.
+
+    Each table is read in chunks of CHUNK_ROWS rows and written into its zip
+    member as it is read, so the memory it takes is a chunk's, whatever the
+    registry's size (export_full's other formats hold every table). Returns
+    the patients and the rows written.
+    """
+    written = []
+    # in a transaction: PostgreSQL's cursors then send their rows as they are
+    # read, where outside one Django's (WITH HOLD) are kept whole at the commit
+    with transaction.atomic(using=patients.db):
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, entries, rows in full_rows(patients):
+                with archive.open(_member(f"{name}.csv"), "w") as member:
+                    lines = io.TextIOWrapper(member, encoding="utf-8", newline="")
+                    writer = csv.writer(lines, lineterminator="\n")
+                    writer.writerow(list(entries))
+                    count = 0
+                    for row in rows.iterator(chunk_size=CHUNK_ROWS):
+                        writer.writerow([text(v) for v in row])
+                        count += 1
+                    lines.flush()
+                    lines.detach()
+                written.append(count)
+            archive.writestr(_member("dictionary.csv"), dictionary.as_csv())
+    return written[0], sum(written)
 
 
 def _table(name: str, entries: dict, rows: list[list]) -> Table:
@@ -117,6 +161,11 @@ def _table(name: str, entries: dict, rows: list[list]) -> Table:
 
 def export_full(patients: QuerySet, *, fmt: str) -> ExportFile:
     """Return the full export of `patients` in `fmt` (csv, xlsx or dta)."""
+    if fmt == "csv":  # streamed: a chunk of rows in memory, and the zip
+        out = io.BytesIO()
+        count, rows = write_full_csv(patients, out)
+        name = "registry-export-csv.zip"
+        return ExportFile(name, CONTENT_TYPES[fmt], out.getvalue(), count, rows)
     tables = full_tables(patients)
     extra = {"dictionary.csv": dictionary.as_csv()}
     return _packed("registry-export", tables, fmt, extra)
@@ -304,10 +353,15 @@ def zip_bytes(members: dict[str, bytes]) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in members.items():
-            info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, data)
+            archive.writestr(_member(name), data)
     return out.getvalue()
+
+
+def _member(name: str) -> zipfile.ZipInfo:
+    """Return a zip member's entry, with the fixed time stamp."""
+    info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
 
 
 def xlsx_bytes(tables: list[Table]) -> bytes:

@@ -7,6 +7,7 @@ import io
 import random
 import re
 import zipfile
+from unittest import mock
 
 import pandas as pd
 from django.core.management import call_command
@@ -248,3 +249,37 @@ class RoundTripTests(TestCase):
             self.assertEqual(
                 xlsx_cells(after[code].data), xlsx_cells(before[code].data)
             )
+
+
+class StreamedCsvExportTests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        site = make_site(code="NTH", name="North")
+        for n in range(4):
+            patient = make_full_patient(site=site)
+            make_followup(
+                patient, date=datetime.date(2006, 1, 5), notes=f'said "{n}",\n'
+            )
+        make_death(patient)
+
+    def test_the_streamed_csv_export_is_the_in_memory_one_byte_for_byte(self):
+        patients = Patient.objects.all()
+        streamed = exporter.export_full(patients, fmt="csv")
+        held = exporter._packed(
+            "registry-export",
+            exporter.full_tables(patients),
+            "csv",
+            {"dictionary.csv": dictionary.as_csv()},
+        )
+        self.assertEqual(streamed.data, held.data)
+        self.assertEqual((streamed.patients, streamed.rows), (4, held.rows))
+
+    def test_the_csv_export_never_holds_a_whole_table(self):
+        # read a chunk of rows at a time (CHUNK_ROWS), never as full_tables
+        with (
+            mock.patch.object(exporter, "full_tables", side_effect=AssertionError),
+            mock.patch.object(exporter, "CHUNK_ROWS", 2),
+        ):
+            export = exporter.export_full(Patient.objects.all(), fmt="csv")
+        files = members(export.data)
+        self.assertEqual(len(pd.read_csv(io.BytesIO(files["patient.csv"]))), 4)

@@ -1,0 +1,73 @@
+"""Write the full export of a user's sites to a file, for a registry of any size."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from registry import exporter
+from registry.models import Patient, Site, TransferLog
+
+
+class Command(BaseCommand):
+    help = (
+        "Write the full export (identifiers included) of the sites USER may "
+        "export, or of one of them, to a .zip of CSV files laid out as the "
+        "export page's and the import's. Each table is read and written a chunk "
+        "of rows at a time, so the memory it takes does not grow with the "
+        "registry (the export page builds the file in the server's memory, "
+        "within one request). The export is logged as the page's is, with USER."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("output", help="The .zip file to write.")
+        parser.add_argument(
+            "--user",
+            required=True,
+            help="The registry user exporting: their sites, their permission, the log.",
+        )
+        parser.add_argument("--site", help="The code of one of the user's sites.")
+
+    def handle(self, *args, output: str, user: str, site: str | None, **options):
+        account = get_user_model().objects.filter(username=user).first()
+        if account is None:
+            raise CommandError(f"No user called {user!r}.")
+        if not account.is_active or not account.has_perm("registry.export_full"):
+            raise CommandError(
+                f"{user} may not make the full export (it needs the permission "
+                "registry.export_full, which data managers have)."
+            )
+        sites = Site.objects.for_user(account)
+        if site:
+            sites = sites.filter(code=site)
+            if not sites.exists():
+                raise CommandError(f"No site with the code {site!r} among {user}'s.")
+        path = Path(output)
+        if not path.parent.is_dir():
+            raise CommandError(f"{path.parent}: no such folder.")
+        patients = Patient.objects.filter(site__in=sites)
+        # written beside the output and renamed at the end: a failed export
+        # leaves no partial file
+        handle, partial = tempfile.mkstemp(dir=path.parent, suffix=".partial")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                count, rows = exporter.write_full_csv(patients, out)
+            os.replace(partial, path)
+        except BaseException:
+            Path(partial).unlink(missing_ok=True)
+            raise
+        export = exporter.ExportFile(
+            path.name, exporter.CONTENT_TYPES["csv"], b"", count, rows
+        )
+        exporter.log(
+            account,
+            TransferLog.Action.EXPORT_FULL,
+            export,
+            sites=sites.values_list("code", flat=True),
+            detail={"via": "export_records"},
+        )
+        self.stdout.write(f"Exported {count} patients, {rows} rows, to {path}.")

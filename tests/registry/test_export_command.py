@@ -1,0 +1,80 @@
+"""The export_records command: the export page's CSV export, written to a file a
+chunk of rows at a time, for a registry of any size."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from unittest import mock
+
+from django.core.management import CommandError, call_command
+
+from registry import exporter
+from registry.models import Patient, TransferLog
+from tests.cast import CastTestCase
+from tests.factories import make_death, make_full_patient
+
+
+class ExportCommandTests(CastTestCase):
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        for site in (cls.north, cls.north, cls.south):
+            make_death(make_full_patient(site=site))
+
+    def setUp(self):
+        folder = tempfile.TemporaryDirectory()
+        self.addCleanup(folder.cleanup)
+        self.folder = Path(folder.name)
+
+    def export(self, *args) -> Path:
+        path = self.folder / "export.zip"
+        call_command("export_records", str(path), *args, stdout=mock.Mock())
+        return path
+
+    def test_it_writes_the_export_pages_file_and_logs_it_with_the_user(self):
+        path = self.export("--user", "mark")
+        patients = Patient.objects.filter(site__in=[self.north, self.south])
+        page = exporter.export_full(patients, fmt="csv")
+        self.assertEqual(path.read_bytes(), page.data)
+        log = TransferLog.objects.get()
+        self.assertEqual(
+            (log.action, log.user, log.patients, log.rows, log.sites),
+            (TransferLog.Action.EXPORT_FULL, self.mark, 3, page.rows, "NTH,STH"),
+        )
+        self.assertEqual(log.detail, {"via": "export_records"})
+
+    def test_one_site(self):
+        path = self.export("--user", "mark", "--site", "STH")
+        south = Patient.objects.filter(site=self.south)
+        self.assertEqual(path.read_bytes(), exporter.export_full(south, fmt="csv").data)
+        self.assertEqual(TransferLog.objects.get().patients, 1)
+
+    def test_refused_with_what_and_nothing_written(self):
+        cases = {
+            ("--user", "nobody"): "No user called 'nobody'",
+            ("--user", "nina"): "nina may not make the full export",
+            ("--user", "mark", "--site", "XXX"): "No site with the code 'XXX'",
+        }
+        for args, message in cases.items():
+            with self.subTest(args=args):
+                with self.assertRaisesMessage(CommandError, message):
+                    self.export(*args)
+        with self.assertRaisesMessage(CommandError, "no such folder"):
+            call_command(
+                "export_records",
+                str(self.folder / "missing" / "export.zip"),
+                "--user",
+                "mark",
+            )
+        self.assertEqual(list(self.folder.iterdir()), [])
+        self.assertFalse(TransferLog.objects.exists())
+
+    def test_a_failed_export_leaves_no_file(self):
+        failing = mock.patch.object(
+            exporter, "write_full_csv", side_effect=OSError("disk full")
+        )
+        with failing, self.assertRaisesMessage(OSError, "disk full"):
+            self.export("--user", "mark")
+        self.assertEqual(list(self.folder.iterdir()), [])
+        self.assertFalse(TransferLog.objects.exists())
