@@ -1,4 +1,5 @@
 from django.db import models, transaction
+from django.db.models.functions import Upper
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
@@ -102,7 +103,10 @@ class Patient(ClinicalRecord):
         indexes = [
             models.Index(
                 fields=["site", "registry_number"], name="patient_site_number_idx"
-            )
+            ),
+            # The admin's search matches an MRN whole, in any case
+            # (``mrn__iexact``: UPPER(mrn)), at every site of the user.
+            models.Index(Upper("mrn"), name="patient_mrn_upper_idx"),
         ]
         permissions = [
             ("view_identifiers", "Can see patient identifiers (MRN, date of birth)")

@@ -359,3 +359,35 @@ class AdminAtScaleTests(CastTestCase):
         self.assertContains(
             response, '<td class="field-patient_count">2</td>', html=True
         )
+
+
+class AdminMrnSearchTests(CastTestCase):
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        cls.patient = make_full_patient(site=cls.north, mrn="HOSP0042")
+        make_full_patient(site=cls.south)
+
+    def search(self, term: str):
+        from django.test import RequestFactory
+
+        request = RequestFactory().get("/")
+        request.user = self.mark
+        model_admin = admin.site._registry[Patient]
+        found, _ = model_admin.get_search_results(
+            request, model_admin.get_queryset(request), term
+        )
+        return found
+
+    def test_an_mrn_is_found_whole_in_any_case(self):
+        self.assertEqual(list(self.search("hosp0042")), [self.patient])
+        self.assertEqual(list(self.search("HOSP004")), [])
+
+    def test_the_mrn_is_matched_down_its_index(self):
+        # every site's patients, not read one by one: an index on UPPER(mrn)
+        if connection.vendor != "postgresql":
+            self.skipTest("the plan is PostgreSQL's")
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+        plan = self.search("hosp0042").explain()
+        self.assertIn("patient_mrn_upper_idx", plan)
