@@ -31,7 +31,7 @@ from registry.models import (
     Site,
     SystemicTherapyLine,
 )
-from registry.selectors import changes_since
+from registry.selectors import COUNT_LIMIT, changes_since, count_up_to
 from registry.useradmin import manageable_users
 
 admin.site.site_header = "Colorectal cancer outcomes registry"
@@ -216,22 +216,18 @@ def year_filter(field: str, label: str) -> type[admin.SimpleListFilter]:
     return YearFilter
 
 
-#: The admin's lists count their rows exactly up to this many; past it they say
-#: "more than" and page no further, as the registry's audit log does: counting
-#: every follow-up of a national registry (eight million rows at 10^6
-#: patients, joined to their sites) took 2 s, and the admin counted twice.
-ADMIN_COUNT_LIMIT = 10_000
-
-
 class CappedPaginator(Paginator):
-    """A paginator whose count is one ``COUNT`` over a ``LIMIT``: it stops at
-    :data:`ADMIN_COUNT_LIMIT` rows (:attr:`exact` says whether it did)."""
+    """A paginator whose count is one ``COUNT`` over a ``LIMIT``
+    (selectors.count_up_to): it stops at COUNT_LIMIT rows, as the audit log's
+    does (:attr:`exact` says whether it did). Counting every follow-up of a
+    national registry (eight million rows at 10^6 patients, joined to their
+    sites) took 2 s, and the admin counted twice."""
 
-    limit = ADMIN_COUNT_LIMIT
+    limit = COUNT_LIMIT
 
     @cached_property
     def _counted(self) -> int:
-        return self.object_list.order_by()[: self.limit + 1].count()
+        return count_up_to(self.object_list, self.limit)
 
     @property
     def exact(self) -> bool:
@@ -519,6 +515,10 @@ class PatientAdmin(SiteScopedAdmin):
     list_per_page = 50
     # The class attribute satisfies autocomplete; get_search_fields adds the MRN.
     search_fields = ["registry_number"]
+    search_help_text = _(
+        "A registry number, or its beginning (e.g. NTH-000); an MRN, whole, "
+        "for users who may see identifiers."
+    )
     inlines = [
         PrimaryTumourInline,
         LiverMetastasesInline,
@@ -539,11 +539,6 @@ class PatientAdmin(SiteScopedAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_derived()
-
-    search_help_text = _(
-        "A registry number, or its beginning (e.g. NTH-000); an MRN, whole, "
-        "for users who may see identifiers."
-    )
 
     def get_search_fields(self, request):
         # An MRN search is exact: a partial MRN should not list other patients.

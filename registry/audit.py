@@ -42,7 +42,7 @@ from registry.models import (
     SystemicTherapyLine,
 )
 from registry.models.status import FormKind, FormStatus
-from registry.selectors import display_value, entry_fields
+from registry.selectors import COUNT_LIMIT, count_up_to, display_value, entry_fields
 
 #: The audited models, by the kind name the log filters by.
 AUDITED: dict[str, type[models.Model]] = {
@@ -293,7 +293,7 @@ def ensure_log_indexes(schema_editor) -> None:
 
 #: The registry's log counts its entries exactly up to this many; past it, the
 #: page says "more than" and pages no further (the CSV download has them all).
-LOG_COUNT_LIMIT = 10_000
+LOG_COUNT_LIMIT = COUNT_LIMIT
 
 
 class LogIndex:
@@ -322,7 +322,7 @@ class LogIndex:
     @cached_property
     def _counts(self) -> list[int]:
         # one COUNT over a LIMIT per table: each stops at limit + 1 rows
-        return [part.order_by()[: self.limit + 1].count() for part in self.parts]
+        return [count_up_to(part, self.limit) for part in self.parts]
 
     @property
     def exact(self) -> bool:

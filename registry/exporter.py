@@ -82,6 +82,8 @@ class ExportFile:
 # --- the full export -------------------------------------------------------------
 
 
+#: The full export's file name, before its format.
+FULL_STEM = "registry-export"
 #: Rows read from the database at a time by the streamed CSV export.
 CHUNK_ROWS = 5_000
 
@@ -164,11 +166,11 @@ def export_full(patients: QuerySet, *, fmt: str) -> ExportFile:
     if fmt == "csv":  # streamed: a chunk of rows in memory, and the zip
         out = io.BytesIO()
         count, rows = write_full_csv(patients, out)
-        name = "registry-export-csv.zip"
+        name = f"{FULL_STEM}-{fmt}.zip"  # as _packed names it
         return ExportFile(name, CONTENT_TYPES[fmt], out.getvalue(), count, rows)
     tables = full_tables(patients)
     extra = {"dictionary.csv": dictionary.as_csv()}
-    return _packed("registry-export", tables, fmt, extra)
+    return _packed(FULL_STEM, tables, fmt, extra)
 
 
 # --- the de-identified export -----------------------------------------------------

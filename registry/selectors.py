@@ -27,6 +27,17 @@ from registry.models import (
     PrimaryTumour,
 )
 
+#: Lists of a national registry count their rows exactly up to this many (the
+#: audit log, the admin's lists); past it they say "more than" and page no
+#: further: a count of every row would cost more than the page.
+COUNT_LIMIT = 10_000
+
+
+def count_up_to(queryset: models.QuerySet, limit: int) -> int:
+    """Return how many rows `queryset` has, or ``limit + 1`` when it has more:
+    one COUNT over a LIMIT, which stops reading at the limit."""
+    return queryset.order_by()[: limit + 1].count()
+
 
 def patient_facts(patient: Patient) -> PatientFacts:
     """Return the plain facts registry.derive reads, for one patient."""
