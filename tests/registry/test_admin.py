@@ -1,6 +1,5 @@
 """Admin management: every page of every model renders for a data manager."""
 
-import datetime
 from unittest import mock
 
 from django.contrib import admin
@@ -8,6 +7,7 @@ from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from registry.admin import CappedPaginator
 from registry.models import FollowUp, Patient
@@ -319,7 +319,7 @@ class AdminAtScaleTests(CastTestCase):
             for choice in spec.choices(response.context["cl"])
         ][1:]  # after "All"
         # from this year back to the first diagnosis (2004)
-        today = datetime.date.today().year
+        today = timezone.localdate().year
         self.assertEqual(years, [str(y) for y in range(today, 2003, -1)])
         year = FollowUp.objects.order_by("date").first().date.year
         response = self.client.get(url, {"date_year": str(year)})
