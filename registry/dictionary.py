@@ -357,8 +357,9 @@ def as_xlsx() -> bytes:
 
 
 def save_workbook(book) -> bytes:
-    """Return the workbook's bytes, with a fixed creation time (same data, same
-    file)."""
+    """Return the workbook's bytes, with a fixed creation and modification time
+    in its properties (openpyxl still stamps its zip members with the time they
+    are written)."""
     import datetime
 
     fixed = datetime.datetime(2000, 1, 1)

@@ -45,6 +45,9 @@ AGE_LIMIT = 89
 AGE_CAP = 90
 #: The zip members' time stamp: the same data give the same bytes.
 FIXED_TIME = (2000, 1, 1, 0, 0, 0)
+#: Rows an XLSX sheet holds, its header row included (Excel's limit): a table
+#: longer than that is refused in XLSX before anything is read.
+XLSX_MAX_ROWS = 1_048_576
 CONTENT_TYPES = {
     "csv": "application/zip",
     "dta": "application/zip",
@@ -53,7 +56,8 @@ CONTENT_TYPES = {
 
 
 class ExportRefused(Exception):
-    """The export may not be made (a cohort below the minimum cell size)."""
+    """The export may not be made (a cohort below the minimum cell size, or a
+    table longer than an XLSX sheet holds)."""
 
 
 @dataclass(frozen=True)
@@ -161,13 +165,36 @@ def _table(name: str, entries: dict, rows: list[list]) -> Table:
     )
 
 
+def check_sheets(patients: QuerySet, fmt: str) -> None:
+    """Refuse an XLSX export of `patients` with a table longer than a sheet
+    holds (XLSX_MAX_ROWS), before reading any of it: one count per record kind.
+
+    Both exports write one row per record of the same tables, so this serves
+    the de-identified export too. Other formats have no such limit.
+    """
+    if fmt != "xlsx":
+        return
+    for name, _, rows in full_rows(patients):
+        count = rows.count()
+        if count >= XLSX_MAX_ROWS:
+            raise ExportRefused(
+                f"An XLSX sheet holds at most {XLSX_MAX_ROWS - 1:,} rows under its "
+                f"header, and the {name} table has {count:,}. Choose the zip of "
+                "CSV files or Stata instead."
+            )
+
+
 def export_full(patients: QuerySet, *, fmt: str) -> ExportFile:
-    """Return the full export of `patients` in `fmt` (csv, xlsx or dta)."""
+    """Return the full export of `patients` in `fmt` (csv, xlsx or dta).
+
+    Raises ExportRefused for an XLSX export with a table too long for a sheet.
+    """
     if fmt == "csv":  # streamed: a chunk of rows in memory, and the zip
         out = io.BytesIO()
         count, rows = write_full_csv(patients, out)
         name = f"{FULL_STEM}-{fmt}.zip"  # as _packed names it
         return ExportFile(name, CONTENT_TYPES[fmt], out.getvalue(), count, rows)
+    check_sheets(patients, fmt)
     tables = full_tables(patients)
     extra = {"dictionary.csv": dictionary.as_csv()}
     return _packed(FULL_STEM, tables, fmt, extra)
@@ -278,6 +305,7 @@ def export_deidentified(
             f"The cohort has fewer than {min_cell} patients: so that no patient can "
             "be recognised, it cannot be exported."
         )
+    check_sheets(patients, fmt)
     tables = deidentified_tables(patients, rng=rng)
     return _packed("registry-deidentified", tables, fmt, {})
 
@@ -368,20 +396,21 @@ def _member(name: str) -> zipfile.ZipInfo:
 
 def xlsx_bytes(tables: list[Table]) -> bytes:
     """Return a workbook of one sheet per table: numbers as numbers, dates as date
-    cells (YYYY-MM-DD), codes and text as text, as the import reads them back."""
+    cells (YYYY-MM-DD, openpyxl's format for a date), codes and text as text, as
+    the import reads them back.
+
+    Written in openpyxl's write-only mode: each row goes to its sheet's file as
+    it is appended, with no cell object kept, so the workbook does not take the
+    memory of one object per cell.
+    """
     from openpyxl import Workbook
 
-    book = Workbook()
-    book.remove(book.active)
+    book = Workbook(write_only=True)
     for table in tables:
         sheet = book.create_sheet(table.name)
         sheet.append(table.columns)
         for row in table.rows:
             sheet.append([_cell(v) for v in row])
-        for column in sheet.iter_cols(min_row=2):
-            for cell in column:
-                if isinstance(cell.value, datetime.date):
-                    cell.number_format = "yyyy-mm-dd"
     return dictionary.save_workbook(book)
 
 

@@ -119,7 +119,11 @@ def export_full(request):
     if form.cleaned_data["site"]:
         sites = sites.filter(pk=form.cleaned_data["site"].pk)
     patients = Patient.objects.filter(site__in=sites)
-    export = exporter.export_full(patients, fmt=form.cleaned_data["format"])
+    try:
+        export = exporter.export_full(patients, fmt=form.cleaned_data["format"])
+    except exporter.ExportRefused as exc:
+        ctx = {"form": form, "refused": str(exc)}
+        return render(request, "registry/export_full.html", ctx, status=400)
     exporter.log(
         request.user,
         TransferLog.Action.EXPORT_FULL,

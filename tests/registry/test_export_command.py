@@ -1,5 +1,5 @@
-"""The export_records command: the export page's CSV export, written to a file a
-chunk of rows at a time, for a registry of any size."""
+"""The export_records command: the export page's files, written to a file (CSV a
+chunk of rows at a time), for a registry of any size."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from registry import exporter
 from registry.models import Patient, TransferLog
 from tests.cast import CastTestCase
 from tests.factories import make_death, make_full_patient
+from tests.registry.test_exporter import xlsx_cells
 
 
 class ExportCommandTests(CastTestCase):
@@ -43,6 +44,32 @@ class ExportCommandTests(CastTestCase):
             (TransferLog.Action.EXPORT_FULL, self.mark, 3, page.rows, "NTH,STH"),
         )
         self.assertEqual(log.detail, {"via": "export_records"})
+
+    def test_xlsx_and_stata_are_the_export_pages_files(self):
+        patients = Patient.objects.filter(site__in=[self.north, self.south])
+        for fmt in ("xlsx", "dta"):
+            with self.subTest(fmt=fmt):
+                path = self.export("--user", "mark", "--format", fmt)
+                page = exporter.export_full(patients, fmt=fmt)
+                if fmt == "xlsx":  # its zip members carry the time they were written
+                    self.assertEqual(
+                        xlsx_cells(path.read_bytes()), xlsx_cells(page.data)
+                    )
+                else:
+                    self.assertEqual(path.read_bytes(), page.data)
+                log = TransferLog.objects.latest("pk")
+                self.assertEqual((log.patients, log.rows), (3, page.rows))
+
+    def test_an_xlsx_too_long_for_a_sheet_is_refused_and_nothing_written(self):
+        with mock.patch.object(exporter, "XLSX_MAX_ROWS", 3):
+            with self.assertRaisesMessage(
+                CommandError,
+                "An XLSX sheet holds at most 2 rows under its header, and the "
+                "patient table has 3.",
+            ):
+                self.export("--user", "mark", "--format", "xlsx")
+        self.assertEqual(list(self.folder.iterdir()), [])
+        self.assertFalse(TransferLog.objects.exists())
 
     def test_one_site(self):
         path = self.export("--user", "mark", "--site", "STH")

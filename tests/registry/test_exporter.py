@@ -66,6 +66,44 @@ class FullExportTests(TestCase):
         self.assertEqual(list(sheets), [k.name for k in dictionary.record_kinds()])
         self.assertEqual(len(sheets["death"]), 2)
 
+    def test_xlsx_dates_are_date_cells_in_iso_format(self):
+        export = exporter.export_full(Patient.objects.all(), fmt="xlsx")
+        book = load_workbook(io.BytesIO(export.data))
+        sheet = book["operation"]
+        column = [c.value for c in sheet[1]].index("date") + 1
+        cell = sheet.cell(row=2, column=column)
+        self.assertEqual(cell.value, datetime.datetime(2004, 8, 15))
+        self.assertEqual(cell.number_format, "yyyy-mm-dd")
+        self.assertEqual(sheet.cell(row=1, column=column).value, "date")
+
+    def test_xlsx_with_a_table_longer_than_a_sheet_is_refused_before_reading(self):
+        # 3 rows in every table but the follow-ups (5) and the deaths (1)
+        make_followup(self.patients[0], date=datetime.date(2006, 1, 5))
+        make_followup(self.patients[0], date=datetime.date(2007, 1, 5))
+        with (
+            mock.patch.object(exporter, "XLSX_MAX_ROWS", 5),
+            CaptureQueriesContext(connection) as captured,
+            self.assertRaises(ExportRefused) as refused,
+        ):
+            exporter.export_full(Patient.objects.all(), fmt="xlsx")
+        self.assertEqual(
+            str(refused.exception),
+            "An XLSX sheet holds at most 4 rows under its header, and the "
+            "follow_up table has 5. Choose the zip of CSV files or Stata instead.",
+        )
+        # counted, never read out
+        self.assertTrue(captured)
+        for query in captured:
+            self.assertIn("COUNT(", query["sql"].upper())
+        with mock.patch.object(exporter, "XLSX_MAX_ROWS", 6):
+            export = exporter.export_full(Patient.objects.all(), fmt="xlsx")
+        self.assertEqual(len(xlsx_cells(export.data)["follow_up"]), 6)
+        # CSV and Stata have no such limit
+        with mock.patch.object(exporter, "XLSX_MAX_ROWS", 5):
+            for fmt in ("csv", "dta"):
+                export = exporter.export_full(Patient.objects.all(), fmt=fmt)
+                self.assertEqual(export.rows, 24)
+
     def test_stata_files_carry_value_labels(self):
         export = exporter.export_full(Patient.objects.all(), fmt="dta")
         data = members(export.data)["operation.dta"]
@@ -199,6 +237,12 @@ class DeidentifiedExportTests(TestCase):
             return frame["study_id"].iloc[0]
 
         self.assertNotEqual({ids(s) for s in range(10)}, {ids(0)})
+
+    def test_xlsx_with_a_table_longer_than_a_sheet_is_refused(self):
+        with mock.patch.object(exporter, "XLSX_MAX_ROWS", 7):
+            with self.assertRaisesMessage(ExportRefused, "the follow_up table has"):
+                self.export("xlsx")
+            self.assertTrue(self.export("csv").data)
 
     def test_a_cohort_below_the_minimum_cell_is_refused(self):
         few = Patient.objects.filter(pk__in=[p.pk for p in self.patients[:4]])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 from pathlib import Path
+from unittest import mock
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
@@ -104,6 +105,24 @@ class TransferPageTests(TestCase):
             (log.action, log.user, log.patients, log.sites),
             ("export_full", self.nora, 5, "NTH"),
         )
+
+    def test_an_xlsx_export_too_long_for_a_sheet_is_refused_on_the_page(self):
+        for user, url in (
+            (self.nora, reverse("registry:export_full")),
+            (self.ann, reverse("analytics:deidentified_export")),
+        ):
+            self.client.force_login(user)
+            # five patients, each with one row in every table but the deaths
+            with mock.patch.object(exporter, "XLSX_MAX_ROWS", 5):
+                response = self.client.get(url, {"format": "xlsx"})
+            with self.subTest(url=url):
+                self.assertContains(
+                    response,
+                    "An XLSX sheet holds at most 4 rows under its header, and the "
+                    "patient table has 5.",
+                    status_code=400,
+                )
+                self.assertFalse(TransferLog.objects.exists())
 
     def test_deidentified_export_for_analysts(self):
         self.client.force_login(self.ann)

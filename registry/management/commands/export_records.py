@@ -16,11 +16,12 @@ from registry.models import Patient, Site, TransferLog
 class Command(BaseCommand):
     help = (
         "Write the full export (identifiers included) of the sites USER may "
-        "export, or of one of them, to a .zip of CSV files laid out as the "
-        "export page's and the import's. Each table is read and written a chunk "
-        "of rows at a time, so the memory it takes does not grow with the "
-        "registry (the export page builds the file in the server's memory, "
-        "within one request). The export is logged as the page's is, with USER."
+        "export, or of one of them, to a file laid out as the export page's and "
+        "the import's: a .zip of CSV files (the default), an XLSX workbook or a "
+        ".zip of Stata files. CSV is read and written a chunk of rows at a time, "
+        "so the memory it takes does not grow with the registry; XLSX and Stata "
+        "are built in memory, as the page builds them, but with no request's time "
+        "limit. The export is logged as the page's is, with USER."
     )
 
     def add_arguments(self, parser):
@@ -31,8 +32,17 @@ class Command(BaseCommand):
             help="The registry user exporting: their sites, their permission, the log.",
         )
         parser.add_argument("--site", help="The code of one of the user's sites.")
+        parser.add_argument(
+            "--format",
+            choices=exporter.FORMATS,
+            default="csv",
+            help="csv (a .zip of CSV files, the default), xlsx or dta (a .zip of "
+            "Stata files).",
+        )
 
-    def handle(self, *args, output: str, user: str, site: str | None, **options):
+    def handle(
+        self, *args, output: str, user: str, site: str | None, format: str, **options
+    ):
         account = get_user_model().objects.filter(username=user).first()
         if account is None:
             raise CommandError(f"No user called {user!r}.")
@@ -55,13 +65,21 @@ class Command(BaseCommand):
         handle, partial = tempfile.mkstemp(dir=path.parent, suffix=".partial")
         try:
             with os.fdopen(handle, "wb") as out:
-                count, rows = exporter.write_full_csv(patients, out)
+                if format == "csv":
+                    count, rows = exporter.write_full_csv(patients, out)
+                else:
+                    made = exporter.export_full(patients, fmt=format)
+                    out.write(made.data)
+                    count, rows = made.patients, made.rows
             os.replace(partial, path)
+        except exporter.ExportRefused as exc:
+            Path(partial).unlink(missing_ok=True)
+            raise CommandError(str(exc)) from exc
         except BaseException:
             Path(partial).unlink(missing_ok=True)
             raise
         export = exporter.ExportFile(
-            path.name, exporter.CONTENT_TYPES["csv"], b"", count, rows
+            path.name, exporter.CONTENT_TYPES[format], b"", count, rows
         )
         exporter.log(
             account,
