@@ -16,8 +16,10 @@ recorded when it is not known) with ages over 89 given as 90; free text is left
 out (it can name anyone); the site is left out. A cohort smaller than the minimum
 cell size is refused, as a report of it would be.
 
-Queries: one per record kind (and, de-identified, one for the stored ages),
-whatever the number of patients.
+Queries: one per record kind (and, de-identified, one for the patients in the
+order of their study ids; an XLSX export first counts each kind's rows),
+whatever the number of patients. The CSV files are written as their rows are
+read, a chunk at a time.
 """
 
 from __future__ import annotations
@@ -28,12 +30,14 @@ import decimal
 import io
 import random
 import zipfile
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import CharField, F, QuerySet, Value
+from django.db.models.functions import MD5, Cast, Concat
 
 from registry import dictionary
 from registry.dictionary import PATIENT_REFERENCE
@@ -88,8 +92,21 @@ class ExportFile:
 
 #: The full export's file name, before its format.
 FULL_STEM = "registry-export"
+#: The de-identified export's.
+DEIDENTIFIED_STEM = "registry-deidentified"
 #: Rows read from the database at a time by the streamed CSV export.
 CHUNK_ROWS = 5_000
+
+
+def _kind_rows(kind, ids: QuerySet) -> tuple[QuerySet, dict[str, str], str]:
+    """Return a record kind's rows of the patients `ids` selects (a queryset,
+    unordered), the lookup of each of its dictionary columns, and the lookup
+    of its patient's id."""
+    if kind.name == "patient":
+        rows = Patient.objects.filter(pk__in=ids).annotate(site_code=F("site__code"))
+        return rows, {"site": "site_code"}, "pk"
+    rows = kind.model.objects.filter(patient__in=ids)
+    return rows, {n: f"patient__{n}" for n in PATIENT_REFERENCE}, "patient_id"
 
 
 def full_rows(patients: QuerySet) -> Iterator[tuple[str, dict, QuerySet]]:
@@ -98,21 +115,12 @@ def full_rows(patients: QuerySet) -> Iterator[tuple[str, dict, QuerySet]]:
     ids = patients.order_by().values("pk")
     for kind in dictionary.record_kinds():
         entries = dictionary.entry_map(kind.name)
-        names = list(entries)
+        rows, lookups, _ = _kind_rows(kind, ids)
         if kind.name == "patient":
-            rows = (
-                Patient.objects.filter(pk__in=ids)
-                .annotate(site_code=F("site__code"))
-                .order_by("registry_number")
-                .values_list(*["site_code" if n == "site" else n for n in names])
-            )
+            order = ("registry_number",)
         else:
-            lookups = {n: f"patient__{n}" for n in PATIENT_REFERENCE}
-            rows = (
-                kind.model.objects.filter(patient__in=ids)
-                .order_by("patient__registry_number", *kind.key, "pk")
-                .values_list(*[lookups.get(n, n) for n in names])
-            )
+            order = ("patient__registry_number", *kind.key, "pk")
+        rows = rows.order_by(*order).values_list(*[lookups.get(n, n) for n in entries])
         yield kind.name, entries, rows
 
 
@@ -139,19 +147,26 @@ def write_full_csv(patients: QuerySet, out: BinaryIO) -> tuple[int, int]:
     with transaction.atomic(using=patients.db):
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
             for name, entries, rows in full_rows(patients):
-                with archive.open(_member(f"{name}.csv"), "w") as member:
-                    lines = io.TextIOWrapper(member, encoding="utf-8", newline="")
-                    writer = csv.writer(lines, lineterminator="\n")
-                    writer.writerow(list(entries))
-                    count = 0
-                    for row in rows.iterator(chunk_size=CHUNK_ROWS):
-                        writer.writerow([text(v) for v in row])
-                        count += 1
-                    lines.flush()
-                    lines.detach()
-                written.append(count)
+                rows = rows.iterator(chunk_size=CHUNK_ROWS)
+                written.append(_write_member(archive, name, list(entries), rows))
             archive.writestr(_member("dictionary.csv"), dictionary.as_csv())
     return written[0], sum(written)
+
+
+def _write_member(archive: zipfile.ZipFile, name: str, columns, rows) -> int:
+    """Write `rows` under `columns` as the CSV member `name`.csv of `archive`, as
+    they come; return how many."""
+    with archive.open(_member(f"{name}.csv"), "w") as member:
+        lines = io.TextIOWrapper(member, encoding="utf-8", newline="")
+        writer = csv.writer(lines, lineterminator="\n")
+        writer.writerow(columns)
+        count = 0
+        for row in rows:
+            writer.writerow([text(v) for v in row])
+            count += 1
+        lines.flush()
+        lines.detach()
+    return count
 
 
 def _table(name: str, entries: dict, rows: list[list]) -> Table:
@@ -207,29 +222,42 @@ def deidentified_tables(
     patients: QuerySet, *, rng: random.Random | None = None
 ) -> list[Table]:
     """Return every record kind of `patients`, de-identified by Safe Harbor."""
-    full = {t.name: t for t in full_tables(patients)}
-    patient = full["patient"]
-    number = patient.columns.index("registry_number")
-    numbers = [row[number] for row in patient.rows]
-    order = list(range(1, len(numbers) + 1))
-    (rng or random.SystemRandom()).shuffle(order)
-    width = len(str(len(numbers)))
-    study = {n: f"S{i:0{width}d}" for n, i in zip(numbers, order, strict=True)}
-    diagnosis = _diagnosis_dates(full)
-    # the age at diagnosis as stored with the patient's facts (registry.derive's
-    # age_at_diagnosis, written by registry.facts): read, never worked out here
-    ages = dict(patients.order_by().values_list("registry_number", "facts__age"))
-    tables = []
-    for table in full.values():
-        tables.append(_deidentified(table, study, diagnosis, ages))
-    return tables
+    return [
+        Table(layout.name, layout.columns, list(rows), *layout.described())
+        for layout, rows in deidentified_rows(patients, rng=rng)
+    ]
 
 
-def _diagnosis_dates(full: dict[str, Table]) -> dict:
-    """Return each patient's date of diagnosis, by registry number."""
-    tumour = full["primary_tumour"]
-    at = tumour.columns.index
-    return {r[at("registry_number")]: r[at("diagnosis_date")] for r in tumour.rows}
+@dataclass(frozen=True)
+class Layout:
+    """A record kind's table in the de-identified export: its columns, and which
+    of the kind's dictionary columns it keeps (``keep``), read in that order."""
+
+    name: str
+    columns: list[str]
+    keep: list[str]
+    dates: frozenset[str]
+    labels: dict[str, str]
+    codes: dict[str, dict[str, str]]
+    kinds: dict[str, str]
+
+    def described(self) -> tuple[dict, dict, dict]:
+        return self.labels, self.codes, self.kinds
+
+    def row(self, values, study: str, start: datetime.date | None, age) -> list:
+        """Return the table's row of a record: `values` its kept columns in
+        order, `study` its patient's study id, `start` the date of diagnosis,
+        `age` the age stored with the patient's facts."""
+        out = [study]
+        for name, value in zip(self.keep, values, strict=True):
+            if name in self.dates:
+                value = (value - start).days if value and start else None
+            out.append(value)
+        if self.name in ("patient", "primary_tumour"):
+            out.append(start.year if start else None)
+        if self.name == "patient":
+            out.append(capped_age(age))
+        return out
 
 
 #: Columns written by the de-identified export in another form, never as stored:
@@ -237,15 +265,16 @@ def _diagnosis_dates(full: dict[str, Table]) -> dict:
 DERIVED_COLUMNS = ("date_of_birth", "age_at_diagnosis")
 
 
-def _deidentified(table: Table, study: dict, diagnosis: dict, ages: dict) -> Table:
-    entries = dictionary.entry_map(table.name)
+def layout(name: str) -> Layout:
+    """Return the de-identified table of the record kind `name`."""
+    entries = dictionary.entry_map(name)
     kept_out = (*PATIENT_REFERENCE, "site")
-    if table.name == "patient":
+    if name == "patient":
         kept_out += DERIVED_COLUMNS
     keep = [
         n
-        for n in table.columns
-        if not entries[n].identifier and not entries[n].free_text and n not in kept_out
+        for n, entry in entries.items()
+        if not entry.identifier and not entry.free_text and n not in kept_out
     ]
     columns = ["study_id"]
     labels = {"study_id": "Study id (random, this export only)"}
@@ -259,33 +288,75 @@ def _deidentified(table: Table, study: dict, diagnosis: dict, ages: dict) -> Tab
             columns.append(n)
             labels[n] = entries[n].label
             kinds[n] = entries[n].type
-    if table.name in ("patient", "primary_tumour"):
+    if name in ("patient", "primary_tumour"):
         columns.append("diagnosis_year")
         labels["diagnosis_year"] = "Year of diagnosis"
         kinds["diagnosis_year"] = "integer"
-    if table.name == "patient":
+    if name == "patient":
         columns.append("age_at_diagnosis")
         labels["age_at_diagnosis"] = f"Age at diagnosis (years; {AGE_CAP} = over 89)"
         kinds["age_at_diagnosis"] = "integer"
-    at = table.columns.index
-    rows = []
-    for row in table.rows:
-        number = row[at("registry_number")]
-        start = diagnosis.get(number)
-        out = [study[number]]
-        for n in keep:
-            value = row[at(n)]
-            if entries[n].type == "date":
-                value = (value - start).days if value and start else None
-            out.append(value)
-        if table.name in ("patient", "primary_tumour"):
-            out.append(start.year if start else None)
-        if table.name == "patient":
-            out.append(capped_age(ages.get(number)))
-        rows.append(out)
-    rows.sort(key=lambda r: (r[0], *[str(v) for v in r[1:]]))
+    dates = frozenset(n for n in keep if entries[n].type == "date")
     codes = {n: entries[n].codes for n in keep if entries[n].codes}
-    return Table(table.name, columns, rows, labels, codes, kinds)
+    return Layout(name, columns, keep, dates, labels, codes, kinds)
+
+
+def deidentified_rows(
+    patients: QuerySet, *, rng: random.Random | None = None
+) -> Iterator[tuple[Layout, Iterator[list]]]:
+    """Yield each record kind of `patients`, de-identified by Safe Harbor, as its
+    Layout and its rows, read from the database CHUNK_ROWS at a time.
+
+    Each patient's study id is their place (S1, S2, ...) in an order drawn for
+    this export alone: the MD5 of a random 128-bit key (from `rng`, else the
+    system's) and the patient's id, which the database sorts by. The patients
+    are read first, in that order, keeping three numbers each (id, date of
+    diagnosis, stored age); every table is then read in the same order, so that
+    its rows come by study id and each finds its patient's numbers by walking
+    the patients alongside. Nothing else is held: the memory is a chunk's rows
+    and those numbers, whatever the number of records. Call it in a transaction
+    (PostgreSQL's cursors then send their rows as they are read).
+    """
+    ids = patients.order_by().values("pk")
+    key = f"{(rng or random.SystemRandom()).getrandbits(128):032x}"
+
+    def drawn(field: str):  # the patient's place in this export's order
+        return MD5(Concat(Value(key), Cast(field, output_field=CharField())))
+
+    people = (
+        Patient.objects.filter(pk__in=ids)
+        .annotate(drawn=drawn("pk"))
+        .order_by("drawn", "pk")
+        # the age as stored with the patient's facts (registry.derive's
+        # age_at_diagnosis, written by registry.facts): read, never worked out
+        .values_list("pk", "tumour__diagnosis_date", "facts__age")
+    )
+    pks, starts, ages = array("q"), array("l"), array("h")
+    for pk, start, age in people.iterator(chunk_size=CHUNK_ROWS):
+        pks.append(pk)
+        starts.append(start.toordinal() if start else 0)
+        ages.append(-1 if age is None else age)
+    width = len(str(len(pks)))
+
+    def rows(table: Layout, records: QuerySet) -> Iterator[list]:
+        at = 0  # the patient of the last row, in the drawn order
+        for *values, pk in records.iterator(chunk_size=CHUNK_ROWS):
+            while pks[at] != pk:
+                at += 1
+            start = datetime.date.fromordinal(starts[at]) if starts[at] else None
+            age = None if ages[at] < 0 else ages[at]
+            yield table.row(values, f"S{at + 1:0{width}d}", start, age)
+
+    for kind in dictionary.record_kinds():
+        table = layout(kind.name)
+        records, lookups, patient = _kind_rows(kind, ids)
+        key_fields = () if kind.name == "patient" else (*kind.key, "pk")
+        records = (
+            records.annotate(drawn=drawn(patient))
+            .order_by("drawn", patient, *key_fields)
+            .values_list(*[lookups.get(n, n) for n in table.keep], patient)
+        )
+        yield table, rows(table, records)
 
 
 def capped_age(years: int | None) -> int | None:
@@ -299,15 +370,39 @@ def export_deidentified(
     patients: QuerySet, *, fmt: str, min_cell: int, rng: random.Random | None = None
 ) -> ExportFile:
     """Return the de-identified export of `patients`; refuse a cohort too small."""
-    count = patients.count()
-    if count < min_cell:
+    check_cohort(patients, min_cell=min_cell)
+    check_sheets(patients, fmt)
+    if fmt == "csv":  # streamed: a chunk of rows in memory, and the zip
+        out = io.BytesIO()
+        count, rows = write_deidentified_csv(patients, out, rng=rng)
+        name = f"{DEIDENTIFIED_STEM}-{fmt}.zip"  # as _packed names it
+        return ExportFile(name, CONTENT_TYPES[fmt], out.getvalue(), count, rows)
+    with transaction.atomic(using=patients.db):
+        tables = deidentified_tables(patients, rng=rng)
+    return _packed(DEIDENTIFIED_STEM, tables, fmt, {})
+
+
+def check_cohort(patients: QuerySet, *, min_cell: int) -> None:
+    """Refuse a de-identified export of fewer than `min_cell` patients."""
+    if patients.count() < min_cell:
         raise ExportRefused(
             f"The cohort has fewer than {min_cell} patients: so that no patient can "
             "be recognised, it cannot be exported."
         )
-    check_sheets(patients, fmt)
-    tables = deidentified_tables(patients, rng=rng)
-    return _packed("registry-deidentified", tables, fmt, {})
+
+
+def write_deidentified_csv(
+    patients: QuerySet, out: BinaryIO, *, rng: random.Random | None = None
+) -> tuple[int, int]:
+    """Write the de-identified export of `patients` as a zip of CSV files to
+    `out` (a binary file that can seek), each table a chunk of rows at a time
+    (deidentified_rows). Returns the patients and the rows written."""
+    written = []
+    with transaction.atomic(using=patients.db):
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+            for table, rows in deidentified_rows(patients, rng=rng):
+                written.append(_write_member(archive, table.name, table.columns, rows))
+    return written[0], sum(written)
 
 
 # --- files -----------------------------------------------------------------------

@@ -13,7 +13,7 @@ from registry import exporter
 from registry.models import Patient, TransferLog
 from tests.cast import CastTestCase
 from tests.factories import make_death, make_full_patient
-from tests.registry.test_exporter import xlsx_cells
+from tests.registry.test_exporter import members, xlsx_cells
 
 
 class ExportCommandTests(CastTestCase):
@@ -70,6 +70,34 @@ class ExportCommandTests(CastTestCase):
                 self.export("--user", "mark", "--format", "xlsx")
         self.assertEqual(list(self.folder.iterdir()), [])
         self.assertFalse(TransferLog.objects.exists())
+
+    def test_the_deidentified_export_for_an_analyst(self):
+        for site in (self.north, self.south):  # 5 patients: the minimum cell
+            make_full_patient(site=site)
+        path = self.export("--user", "ann", "--deidentified")
+        patients = Patient.objects.filter(site__in=[self.north, self.south])
+        files = members(path.read_bytes())
+        text = "".join(data.decode() for data in files.values())
+        for patient in patients:
+            self.assertNotIn(patient.registry_number, text)
+            self.assertNotIn(patient.mrn, text)
+        self.assertEqual(files["patient.csv"].decode().count("\nS"), 5)
+        log = TransferLog.objects.get()
+        self.assertEqual(
+            (log.action, log.user, log.patients, log.sites, log.detail),
+            ("export_deidentified", self.ann, 5, "NTH,STH", {"via": "export_records"}),
+        )
+        # the page's tables, in any format
+        page = exporter.export_deidentified(patients, fmt="dta", min_cell=5)
+        path = self.export("--user", "ann", "--deidentified", "--format", "dta")
+        self.assertEqual(sorted(members(path.read_bytes())), sorted(members(page.data)))
+        # nurses may not; data managers may; a small cohort is refused
+        with self.assertRaisesMessage(CommandError, "nina may not make the de-id"):
+            self.export("--user", "nina", "--deidentified")
+        self.export("--user", "mark", "--deidentified")
+        with self.assertRaisesMessage(CommandError, "fewer than 5 patients"):
+            self.export("--user", "ann", "--deidentified", "--site", "STH")
+        self.assertEqual(TransferLog.objects.count(), 3)
 
     def test_one_site(self):
         path = self.export("--user", "mark", "--site", "STH")

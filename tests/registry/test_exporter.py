@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import datetime
 import io
 import random
@@ -237,6 +238,76 @@ class DeidentifiedExportTests(TestCase):
             return frame["study_id"].iloc[0]
 
         self.assertNotEqual({ids(s) for s in range(10)}, {ids(0)})
+
+    def test_each_tables_rows_come_by_study_id_with_their_patients_numbers(self):
+        make_followup(self.patients[0], date=datetime.date(2005, 1, 10))
+        # a stored age no other patient has tells patients[0]'s study id
+        DerivedFacts.objects.filter(patient=self.patients[0]).update(age=64)
+        for seed in range(5):
+            files = members(self.export(rng=random.Random(seed)).data)
+            tables = {
+                name.removesuffix(".csv"): pd.read_csv(io.BytesIO(data))
+                for name, data in files.items()
+            }
+            patients = tables["patient"]
+            self.assertEqual(list(patients["study_id"]), [f"S{i}" for i in range(1, 7)])
+            for name, table in tables.items():
+                with self.subTest(seed=seed, table=name):
+                    ids = list(table["study_id"])
+                    self.assertEqual(ids, sorted(ids))
+                    self.assertLessEqual(set(ids), set(patients["study_id"]))
+            first = patients.loc[patients["age_at_diagnosis"] == 64, "study_id"].item()
+            self.assertEqual(list(tables["death"]["study_id"]), [first])
+            # the same patient's contacts, in date order: 2004-01-10 to 2005-01-10,
+            # then to 2006-01-05
+            followups = tables["follow_up"]
+            days = followups.loc[followups["study_id"] == first, "date_days"]
+            self.assertEqual(list(days)[-2:], [366, 726])
+
+    def test_the_same_draw_gives_the_same_files_in_every_format(self):
+        csv_data = self.export("csv", rng=random.Random(7)).data
+        self.assertEqual(self.export("csv", rng=random.Random(7)).data, csv_data)
+        sheets = xlsx_cells(self.export("xlsx", rng=random.Random(7)).data)
+
+        def cell(value: str):  # a decimal is a number in XLSX: 50.40 is 50.4
+            try:
+                return float(value)
+            except ValueError:
+                return value
+
+        for name, data in members(csv_data).items():
+            rows = [
+                tuple(cell(v) for v in r)
+                for r in csv.reader(io.StringIO(data.decode()))
+            ]
+            # (a sheet's row ends at its last value)
+            width = len(rows[0])
+            sheet = [
+                tuple(cell(exporter.text(v)) for v in row) + ("",) * (width - len(row))
+                for row in sheets[name.removesuffix(".csv")]
+            ]
+            self.assertEqual(sheet, rows, name)
+
+    def test_the_csv_export_never_holds_a_whole_table(self):
+        # read a chunk of 2 rows at a time; the held tables never built
+        held = mock.patch.object(
+            exporter, "deidentified_tables", side_effect=AssertionError("held")
+        )
+        with mock.patch.object(exporter, "CHUNK_ROWS", 2), held:
+            streamed = self.export("csv", rng=random.Random(3))
+        self.assertEqual(streamed.data, self.export("csv", rng=random.Random(3)).data)
+        self.assertEqual((streamed.patients, streamed.rows), (6, 6 * 7 + 6 + 1))
+
+    def test_queries_do_not_grow_with_the_patients(self):
+        def queries():
+            with CaptureQueriesContext(connection) as captured:
+                self.export("csv")
+            return len(captured)
+
+        before = queries()
+        for _ in range(5):
+            make_full_patient(site=self.site)
+        self.assertEqual(queries(), before)
 
     def test_xlsx_with_a_table_longer_than_a_sheet_is_refused(self):
         with mock.patch.object(exporter, "XLSX_MAX_ROWS", 7):

@@ -1,4 +1,5 @@
-"""Write the full export of a user's sites to a file, for a registry of any size."""
+"""Write the full or de-identified export of a user's sites to a file, for a
+registry of any size."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
@@ -18,9 +20,11 @@ class Command(BaseCommand):
         "Write the full export (identifiers included) of the sites USER may "
         "export, or of one of them, to a file laid out as the export page's and "
         "the import's: a .zip of CSV files (the default), an XLSX workbook or a "
-        ".zip of Stata files. CSV is read and written a chunk of rows at a time, "
-        "so the memory it takes does not grow with the registry; XLSX and Stata "
-        "are built in memory, as the page builds them, but with no request's time "
+        ".zip of Stata files; with --deidentified, the de-identified export of "
+        "those patients (as the de-identified export page's, without a report's "
+        "cohort filters). CSV is read and written a chunk of rows at a time, so "
+        "the memory it takes does not grow with the registry; XLSX and Stata are "
+        "built in memory, as the pages build them, but with no request's time "
         "limit. The export is logged as the page's is, with USER."
     )
 
@@ -39,17 +43,36 @@ class Command(BaseCommand):
             help="csv (a .zip of CSV files, the default), xlsx or dta (a .zip of "
             "Stata files).",
         )
+        parser.add_argument(
+            "--deidentified",
+            action="store_true",
+            help="The de-identified export (Safe Harbor; needs the permission "
+            "registry.export_deidentified), not the full one.",
+        )
 
     def handle(
-        self, *args, output: str, user: str, site: str | None, format: str, **options
+        self,
+        *args,
+        output: str,
+        user: str,
+        site: str | None,
+        format: str,
+        deidentified: bool,
+        **options,
     ):
         account = get_user_model().objects.filter(username=user).first()
         if account is None:
             raise CommandError(f"No user called {user!r}.")
-        if not account.is_active or not account.has_perm("registry.export_full"):
+        action = "export_deidentified" if deidentified else "export_full"
+        if not account.is_active or not account.has_perm(f"registry.{action}"):
+            what, who = (
+                ("de-identified", "analysts and data managers")
+                if deidentified
+                else ("full", "data managers")
+            )
             raise CommandError(
-                f"{user} may not make the full export (it needs the permission "
-                "registry.export_full, which data managers have)."
+                f"{user} may not make the {what} export (it needs the permission "
+                f"registry.{action}, which {who} have)."
             )
         sites = Site.objects.for_user(account)
         if site:
@@ -65,7 +88,9 @@ class Command(BaseCommand):
         handle, partial = tempfile.mkstemp(dir=path.parent, suffix=".partial")
         try:
             with os.fdopen(handle, "wb") as out:
-                if format == "csv":
+                if deidentified:
+                    count, rows = self.deidentified(patients, format, out)
+                elif format == "csv":
                     count, rows = exporter.write_full_csv(patients, out)
                 else:
                     made = exporter.export_full(patients, fmt=format)
@@ -83,9 +108,22 @@ class Command(BaseCommand):
         )
         exporter.log(
             account,
-            TransferLog.Action.EXPORT_FULL,
+            TransferLog.Action(action),
             export,
             sites=sites.values_list("code", flat=True),
             detail={"via": "export_records"},
         )
         self.stdout.write(f"Exported {count} patients, {rows} rows, to {path}.")
+
+    @staticmethod
+    def deidentified(patients, format: str, out) -> tuple[int, int]:
+        """Write the de-identified export of `patients` to `out`; return the
+        patients and rows written (ExportRefused for a cohort too small)."""
+        if format == "csv":
+            exporter.check_cohort(patients, min_cell=settings.REGISTRY_MIN_CELL)
+            return exporter.write_deidentified_csv(patients, out)
+        made = exporter.export_deidentified(
+            patients, fmt=format, min_cell=settings.REGISTRY_MIN_CELL
+        )
+        out.write(made.data)
+        return made.patients, made.rows
