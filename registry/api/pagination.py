@@ -5,6 +5,9 @@ from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 from rest_framework import pagination
 
+#: The query parameter that asks for pages by position in the order of ids
+#: (KeysetPagination) instead of by number: ``?cursor=`` for the first.
+CURSOR = "cursor"
 #: Query parameters that choose a page, not the rows: a list asked with these
 #: alone is the whole of the user's scope.
 PAGE_PARAMETERS = {"page", "page_size", "format"}
@@ -22,8 +25,25 @@ class KnownCountPaginator(Paginator):
         return super().count if self.known is None else self.known
 
 
+class KeysetPagination(pagination.CursorPagination):
+    """Pages in the order of ids, each read from where the last ended.
+
+    REST framework's cursor pagination: ``next`` carries the last id read, and
+    the next page is ``WHERE id > that ORDER BY id LIMIT page_size`` down the
+    primary key's index, so that the last page of a national registry's
+    follow-ups costs what the first does (a page number's ``OFFSET`` reads and
+    drops every row before it). No ``count``: nothing is counted.
+    """
+
+    ordering = "pk"
+    cursor_query_param = CURSOR
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
 class Pagination(pagination.PageNumberPagination):
-    """Pages of 50 by default; ``page_size`` up to 500.
+    """Pages of 50 by default; ``page_size`` up to 500; by id with ``cursor``.
 
     A list asked without filters takes its ``count`` from the view's
     ``kept_count()`` when it has one: the count of every record of the user's
@@ -36,7 +56,12 @@ class Pagination(pagination.PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 500
 
+    keyset: KeysetPagination | None = None
+
     def paginate_queryset(self, queryset, request, view=None):
+        if CURSOR in request.query_params:  # pages by id (KeysetPagination)
+            self.keyset = KeysetPagination()
+            return self.keyset.paginate_queryset(queryset, request, view)
         known = None
         kept_count = getattr(view, "kept_count", None)
         if kept_count is not None and set(request.query_params) <= PAGE_PARAMETERS:
@@ -47,3 +72,22 @@ class Pagination(pagination.PageNumberPagination):
 
         self.django_paginator_class = paginator
         return super().paginate_queryset(queryset, request, view)
+
+    def get_paginated_response(self, data):
+        if self.keyset is not None:
+            return self.keyset.get_paginated_response(data)
+        return super().get_paginated_response(data)
+
+    def get_html_context(self):
+        if self.keyset is not None:
+            return self.keyset.get_html_context()
+        return super().get_html_context()
+
+    def get_schema_operation_parameters(self, view):
+        keyset = KeysetPagination().get_schema_operation_parameters(view)
+        cursor = next(p for p in keyset if p["name"] == CURSOR)
+        cursor["description"] = (
+            "Pages in the order of ids instead of by number: empty for the first "
+            "page, then the one in `next`. The response has no `count`."
+        )
+        return [*super().get_schema_operation_parameters(view), cursor]
