@@ -323,7 +323,10 @@ def deidentified_export(request):
     patients = dataset.cohort_queryset(request.user, cohort)
     try:
         made = exporter.export_deidentified(
-            patients, fmt=fmt, min_cell=settings.REGISTRY_MIN_CELL
+            patients,
+            fmt=fmt,
+            min_cell=settings.REGISTRY_MIN_CELL,
+            most_rows=settings.REGISTRY_WEB_XLSX_ROWS,
         )
     except exporter.ExportRefused as exc:
         ctx["refused"] = str(exc)

@@ -180,15 +180,18 @@ def _table(name: str, entries: dict, rows: list[list]) -> Table:
     )
 
 
-def check_sheets(patients: QuerySet, fmt: str) -> None:
+def check_sheets(patients: QuerySet, fmt: str, *, most_rows: int | None = None) -> None:
     """Refuse an XLSX export of `patients` with a table longer than a sheet
-    holds (XLSX_MAX_ROWS), before reading any of it: one count per record kind.
+    holds (XLSX_MAX_ROWS), or with more than `most_rows` rows in all (the web
+    pages' limit, REGISTRY_WEB_XLSX_ROWS), before reading any of it: one count
+    per record kind.
 
     Both exports write one row per record of the same tables, so this serves
     the de-identified export too. Other formats have no such limit.
     """
     if fmt != "xlsx":
         return
+    total = 0
     for name, _, rows in full_rows(patients):
         count = rows.count()
         if count >= XLSX_MAX_ROWS:
@@ -197,19 +200,31 @@ def check_sheets(patients: QuerySet, fmt: str) -> None:
                 f"header, and the {name} table has {count:,}. Choose the zip of "
                 "CSV files or Stata instead."
             )
+        total += count
+    if most_rows is not None and total > most_rows:
+        raise ExportRefused(
+            f"These patients' records make {total:,} rows, and an XLSX workbook "
+            f"of more than {most_rows:,} takes longer to write than a web page may "
+            "wait. Choose the zip of CSV files or Stata, or have the workbook "
+            "written by the command manage.py export_records --format xlsx "
+            "(README, Exporting)."
+        )
 
 
-def export_full(patients: QuerySet, *, fmt: str) -> ExportFile:
+def export_full(
+    patients: QuerySet, *, fmt: str, most_rows: int | None = None
+) -> ExportFile:
     """Return the full export of `patients` in `fmt` (csv, xlsx or dta).
 
-    Raises ExportRefused for an XLSX export with a table too long for a sheet.
+    Raises ExportRefused for an XLSX export with a table too long for a sheet,
+    or more than `most_rows` rows in all (check_sheets).
     """
     if fmt == "csv":  # streamed: a chunk of rows in memory, and the zip
         out = io.BytesIO()
         count, rows = write_full_csv(patients, out)
         name = f"{FULL_STEM}-{fmt}.zip"  # as _packed names it
         return ExportFile(name, CONTENT_TYPES[fmt], out.getvalue(), count, rows)
-    check_sheets(patients, fmt)
+    check_sheets(patients, fmt, most_rows=most_rows)
     tables = full_tables(patients)
     extra = {"dictionary.csv": dictionary.as_csv()}
     return _packed(FULL_STEM, tables, fmt, extra)
@@ -367,11 +382,17 @@ def capped_age(years: int | None) -> int | None:
 
 
 def export_deidentified(
-    patients: QuerySet, *, fmt: str, min_cell: int, rng: random.Random | None = None
+    patients: QuerySet,
+    *,
+    fmt: str,
+    min_cell: int,
+    rng: random.Random | None = None,
+    most_rows: int | None = None,
 ) -> ExportFile:
-    """Return the de-identified export of `patients`; refuse a cohort too small."""
+    """Return the de-identified export of `patients`; refuse a cohort too small
+    (or an XLSX export too large: check_sheets)."""
     check_cohort(patients, min_cell=min_cell)
-    check_sheets(patients, fmt)
+    check_sheets(patients, fmt, most_rows=most_rows)
     if fmt == "csv":  # streamed: a chunk of rows in memory, and the zip
         out = io.BytesIO()
         count, rows = write_deidentified_csv(patients, out, rng=rng)
@@ -526,7 +547,9 @@ def dta_bytes(table: Table) -> bytes:
     for name in table.columns:
         kind = table.kinds.get(name, "text")
         column = frame[name]
-        if name in table.codes:
+        if name in table.codes and table.rows:
+            # (an empty table's coded columns are left as text: pandas cannot
+            # write an empty labelled column)
             labels = list(dict.fromkeys(table.codes[name].values()))
             mapped = column.map(lambda v, c=table.codes[name]: c.get(v))
             frame[name] = pd.Categorical(mapped, categories=labels)

@@ -458,6 +458,10 @@ PASSWORD_RESET_TIMEOUT = 24 * 3600
 #: Disclosure control: for users without the identifier permission, a report cohort
 #: or group smaller than this is refused or shown as "<N" (README, Security).
 REGISTRY_MIN_CELL = env_int("REGISTRY_MIN_CELL", 5, minimum=1)
+#: Most rows an XLSX export made through a web page may have: writing a workbook
+#: takes about 1.4 s per 10,000 rows here, and a request has 30 s (gunicorn's
+#: timeout); a larger one is refused there, and manage.py export_records writes it.
+REGISTRY_WEB_XLSX_ROWS = env_int("REGISTRY_WEB_XLSX_ROWS", 150_000, minimum=1)
 
 # --- the REST API (registry/api/, README "API") -----------------------------------
 #: Requests each API token (or browser session) may make, e.g. "600/minute".

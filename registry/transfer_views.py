@@ -7,6 +7,7 @@ it exports a report's cohort.
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
@@ -120,7 +121,11 @@ def export_full(request):
         sites = sites.filter(pk=form.cleaned_data["site"].pk)
     patients = Patient.objects.filter(site__in=sites)
     try:
-        export = exporter.export_full(patients, fmt=form.cleaned_data["format"])
+        export = exporter.export_full(
+            patients,
+            fmt=form.cleaned_data["format"],
+            most_rows=settings.REGISTRY_WEB_XLSX_ROWS,
+        )
     except exporter.ExportRefused as exc:
         ctx = {"form": form, "refused": str(exc)}
         return render(request, "registry/export_full.html", ctx, status=400)

@@ -117,6 +117,17 @@ class FullExportTests(TestCase):
             labels = reader.variable_labels()
         self.assertEqual(labels["primary_procedure"], "Procedure on the primary")
 
+    def test_stata_writes_an_empty_table(self):
+        # no deaths among these two: an empty death.dta, with its variables
+        alive = Patient.objects.exclude(pk=self.patients[0].pk)
+        for export in (
+            exporter.export_full(alive, fmt="dta"),
+            exporter.export_deidentified(alive, fmt="dta", min_cell=1),
+        ):
+            frame = pd.read_stata(io.BytesIO(members(export.data)["death.dta"]))
+            self.assertEqual(len(frame), 0)
+            self.assertIn("cause", frame.columns)
+
     def test_queries_do_not_grow_with_the_patients(self):
         def queries():
             with CaptureQueriesContext(connection) as captured:
