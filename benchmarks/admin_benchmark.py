@@ -14,11 +14,9 @@ printed, never asserted: this is a measurement, not a test.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
-import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,14 +81,9 @@ def main() -> None:
     parser.add_argument("--user", default="manager")
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    os.environ.setdefault("DJANGO_SECRET_KEY", "benchmark-only")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "registry.settings")
-    os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver")
-    # whitenoise warns that staticfiles/ is missing; the pages need no assets here
-    warnings.filterwarnings("ignore", message="No directory at")
-    import django
+    from benchmarks.django_setup import setup_django
 
-    django.setup()
+    setup_django()
     from django.contrib.auth import get_user_model
     from django.db import connection
 

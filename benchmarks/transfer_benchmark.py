@@ -20,13 +20,11 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import os
 import resource
 import statistics
 import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,14 +108,9 @@ def main() -> None:
         "--one", nargs=2, metavar=("EXPORT", "FORMAT"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
-    os.environ.setdefault("DJANGO_SECRET_KEY", "benchmark-only")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "registry.settings")
-    os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver")
-    # whitenoise warns that staticfiles/ is missing; the API needs no assets here
-    warnings.filterwarnings("ignore", message="No directory at")
-    import django
+    from benchmarks.django_setup import setup_django
 
-    django.setup()
+    setup_django()
     if args.one:  # one export, in this process of its own
         print(json.dumps(export_once(*args.one)))
         return
