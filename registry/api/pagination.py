@@ -78,10 +78,10 @@ class Pagination(pagination.PageNumberPagination):
             return self.keyset.get_paginated_response(data)
         return super().get_paginated_response(data)
 
-    def get_html_context(self):
+    def to_html(self):  # the browsable API's links: previous and next alone
         if self.keyset is not None:
-            return self.keyset.get_html_context()
-        return super().get_html_context()
+            return self.keyset.to_html()
+        return super().to_html()
 
     def get_schema_operation_parameters(self, view):
         keyset = KeysetPagination().get_schema_operation_parameters(view)

@@ -339,6 +339,15 @@ class KeysetPageTests(RecordApiTestCase):
             sorted(FollowUp.objects.filter(patient=first).values_list("pk", flat=True)),
         )
 
+    def test_the_browsable_page_links_the_next_page(self):
+        self.client.force_login(self.nina)
+        url = reverse("api:followup-list") + "?cursor=&page_size=2"
+        page = self.client.get(url, HTTP_ACCEPT="text/html")
+        self.assertEqual(page.status_code, 200)
+        following = self.client.get(url).json()["next"]
+        self.assertContains(page, following.replace("&", "&amp;"))
+        self.assertNotContains(page, "page=2")
+
     def test_a_bad_cursor_is_refused_and_page_numbers_still_count(self):
         response = self.client.get(reverse("api:followup-list") + "?cursor=nonsense")
         self.assertEqual(response.status_code, 404)
