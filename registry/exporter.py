@@ -324,7 +324,10 @@ def deidentified_rows(
 
     Each patient's study id is their place (S1, S2, ...) in an order drawn for
     this export alone: the MD5 of a random 128-bit key (from `rng`, else the
-    system's) and the patient's id, which the database sorts by. The patients
+    system's) and the patient's id, which the database sorts by. The key is
+    kept nowhere; it reaches only the database's statements (a server that logs
+    slow statements writes it there, for those who may read the identifiers
+    anyway). The patients
     are read first, in that order, keeping three numbers each (id, date of
     diagnosis, stored age); every table is then read in the same order, so that
     its rows come by study id and each finds its patient's numbers by walking
