@@ -32,10 +32,11 @@ import random
 import zipfile
 from array import array
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import CharField, F, QuerySet, Value
 from django.db.models.functions import MD5, Cast, Concat
 
@@ -98,6 +99,27 @@ DEIDENTIFIED_STEM = "registry-deidentified"
 CHUNK_ROWS = 5_000
 
 
+@contextmanager
+def snapshot(using: str):
+    """Read an export in one transaction that sees one state of the registry.
+
+    On PostgreSQL a transaction of its own is made REPEATABLE READ: every
+    statement of the export then reads the data as they were at its first, so
+    a patient registered while the export runs is in none of its tables rather
+    than in some. (SQLite's transaction reads one state already.) In an outer
+    transaction the export reads as that transaction does. Within it, the
+    PostgreSQL cursors send their rows as they are read, where outside one
+    Django's (WITH HOLD) are kept whole at the commit.
+    """
+    connection = connections[using]
+    outermost = not connection.in_atomic_block
+    with transaction.atomic(using=using):
+        if outermost and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
+
+
 def _kind_rows(kind, ids: QuerySet) -> tuple[QuerySet, dict[str, str], str]:
     """Return a record kind's rows of the patients `ids` selects (a queryset,
     unordered), the lookup of each of its dictionary columns, and the lookup
@@ -142,9 +164,7 @@ def write_full_csv(patients: QuerySet, out: BinaryIO) -> tuple[int, int]:
     the patients and the rows written.
     """
     written = []
-    # in a transaction: PostgreSQL's cursors then send their rows as they are
-    # read, where outside one Django's (WITH HOLD) are kept whole at the commit
-    with transaction.atomic(using=patients.db):
+    with snapshot(patients.db):
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
             for name, entries, rows in full_rows(patients):
                 rows = rows.iterator(chunk_size=CHUNK_ROWS)
@@ -327,13 +347,12 @@ def deidentified_rows(
     system's) and the patient's id, which the database sorts by. The key is
     kept nowhere; it reaches only the database's statements (a server that logs
     slow statements writes it there, for those who may read the identifiers
-    anyway). The patients
-    are read first, in that order, keeping three numbers each (id, date of
-    diagnosis, stored age); every table is then read in the same order, so that
-    its rows come by study id and each finds its patient's numbers by walking
-    the patients alongside. Nothing else is held: the memory is a chunk's rows
-    and those numbers, whatever the number of records. Call it in a transaction
-    (PostgreSQL's cursors then send their rows as they are read).
+    anyway). The patients are read first, in that order, keeping three numbers
+    each (id, date of diagnosis, stored age); every table is then read in the
+    same order, so that its rows come by study id and each finds its patient's
+    numbers by walking the patients alongside. Nothing else is held: the memory
+    is a chunk's rows and those numbers, whatever the number of records. Call it
+    within snapshot(), so that every table reads the patients read first.
     """
     ids = patients.order_by().values("pk")
     key = f"{(rng or random.SystemRandom()).getrandbits(128):032x}"
@@ -401,7 +420,7 @@ def export_deidentified(
         count, rows = write_deidentified_csv(patients, out, rng=rng)
         name = f"{DEIDENTIFIED_STEM}-{fmt}.zip"  # as _packed names it
         return ExportFile(name, CONTENT_TYPES[fmt], out.getvalue(), count, rows)
-    with transaction.atomic(using=patients.db):
+    with snapshot(patients.db):
         tables = deidentified_tables(patients, rng=rng)
     return _packed(DEIDENTIFIED_STEM, tables, fmt, {})
 
@@ -422,7 +441,7 @@ def write_deidentified_csv(
     `out` (a binary file that can seek), each table a chunk of rows at a time
     (deidentified_rows). Returns the patients and the rows written."""
     written = []
-    with transaction.atomic(using=patients.db):
+    with snapshot(patients.db):
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
             for table, rows in deidentified_rows(patients, rng=rng):
                 written.append(_write_member(archive, table.name, table.columns, rows))

@@ -12,8 +12,8 @@ from unittest import mock
 
 import pandas as pd
 from django.core.management import call_command
-from django.db import connection
-from django.test import TestCase
+from django.db import connection, transaction
+from django.test import TestCase, TransactionTestCase
 from django.test.utils import CaptureQueriesContext
 from openpyxl import load_workbook
 
@@ -409,3 +409,23 @@ class StreamedCsvExportTests(TestCase):
             export = exporter.export_full(Patient.objects.all(), fmt="csv")
         files = members(export.data)
         self.assertEqual(len(pd.read_csv(io.BytesIO(files["patient.csv"]))), 4)
+
+
+class SnapshotTests(TransactionTestCase):
+    """An export reads one state of the registry, whatever is written meanwhile."""
+
+    def test_an_export_of_its_own_reads_in_repeatable_read_on_postgresql(self):
+        if connection.vendor != "postgresql":
+            self.skipTest("PostgreSQL's isolation level (SQLite reads one state)")
+
+        def isolation() -> str:
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW transaction_isolation")
+                return cursor.fetchone()[0]
+
+        with exporter.snapshot("default"):
+            self.assertEqual(isolation(), "repeatable read")
+        self.assertEqual(isolation(), "read committed")  # the default, after it
+        # within another transaction, that transaction's own
+        with transaction.atomic(), exporter.snapshot("default"):
+            self.assertEqual(isolation(), "read committed")
