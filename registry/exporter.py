@@ -245,7 +245,8 @@ def export_full(
         name = f"{FULL_STEM}-{fmt}.zip"  # as _packed names it
         return ExportFile(name, CONTENT_TYPES[fmt], out.getvalue(), count, rows)
     check_sheets(patients, fmt, most_rows=most_rows)
-    tables = full_tables(patients)
+    with snapshot(patients.db):
+        tables = full_tables(patients)
     extra = {"dictionary.csv": dictionary.as_csv()}
     return _packed(FULL_STEM, tables, fmt, extra)
 
