@@ -334,7 +334,7 @@ def deidentified_export(request):
     exporter.log(
         request.user,
         "export_deidentified",
-        made,
+        **made.logged(),
         sites=exporter.site_codes(request.user),
         detail={"cohort": {k: _plain(v) for k, v in vars(cohort).items() if v}},
     )

@@ -87,6 +87,10 @@ class ExportFile:
     patients: int
     rows: int
 
+    def logged(self) -> dict:
+        """Return what log() records of this file."""
+        return {"file_name": self.name, "patients": self.patients, "rows": self.rows}
+
 
 # --- the full export -------------------------------------------------------------
 
@@ -239,16 +243,55 @@ def export_full(
     Raises ExportRefused for an XLSX export with a table too long for a sheet,
     or more than `most_rows` rows in all (check_sheets).
     """
-    if fmt == "csv":  # streamed: a chunk of rows in memory, and the zip
-        out = io.BytesIO()
-        count, rows = write_full_csv(patients, out)
-        name = f"{FULL_STEM}-{fmt}.zip"  # as _packed names it
-        return ExportFile(name, CONTENT_TYPES[fmt], out.getvalue(), count, rows)
     check_sheets(patients, fmt, most_rows=most_rows)
+    return _in_memory(patients, fmt, deidentified=False)
+
+
+def write_export(
+    patients: QuerySet,
+    out: BinaryIO,
+    *,
+    fmt: str,
+    deidentified: bool = False,
+    rng: random.Random | None = None,
+) -> tuple[int, int]:
+    """Write the full (or de-identified) export of `patients` in `fmt` to `out`
+    (a binary file that can seek); return the patients and the rows written.
+
+    CSV is read and written a chunk of rows at a time (write_full_csv,
+    write_deidentified_csv); XLSX and Stata are made from the tables read
+    whole, in one snapshot. The checks (check_cohort, check_sheets) are the
+    caller's.
+    """
+    if fmt == "csv":
+        if deidentified:
+            return write_deidentified_csv(patients, out, rng=rng)
+        return write_full_csv(patients, out)
     with snapshot(patients.db):
-        tables = full_tables(patients)
-    extra = {"dictionary.csv": dictionary.as_csv()}
-    return _packed(FULL_STEM, tables, fmt, extra)
+        if deidentified:
+            tables = deidentified_tables(patients, rng=rng)
+        else:
+            tables = full_tables(patients)
+    extra = {} if deidentified else {"dictionary.csv": dictionary.as_csv()}
+    out.write(_packed(tables, fmt, extra))
+    return len(tables[0].rows), sum(len(t.rows) for t in tables)
+
+
+def file_name(fmt: str, *, deidentified: bool = False) -> str:
+    """Return the name the pages give an export in `fmt`."""
+    stem = DEIDENTIFIED_STEM if deidentified else FULL_STEM
+    return f"{stem}.xlsx" if fmt == "xlsx" else f"{stem}-{fmt}.zip"
+
+
+def _in_memory(
+    patients: QuerySet, fmt: str, *, deidentified: bool, rng=None
+) -> ExportFile:
+    out = io.BytesIO()
+    count, rows = write_export(
+        patients, out, fmt=fmt, deidentified=deidentified, rng=rng
+    )
+    name = file_name(fmt, deidentified=deidentified)
+    return ExportFile(name, CONTENT_TYPES[fmt], out.getvalue(), count, rows)
 
 
 # --- the de-identified export -----------------------------------------------------
@@ -416,14 +459,7 @@ def export_deidentified(
     (or an XLSX export too large: check_sheets)."""
     check_cohort(patients, min_cell=min_cell)
     check_sheets(patients, fmt, most_rows=most_rows)
-    if fmt == "csv":  # streamed: a chunk of rows in memory, and the zip
-        out = io.BytesIO()
-        count, rows = write_deidentified_csv(patients, out, rng=rng)
-        name = f"{DEIDENTIFIED_STEM}-{fmt}.zip"  # as _packed names it
-        return ExportFile(name, CONTENT_TYPES[fmt], out.getvalue(), count, rows)
-    with snapshot(patients.db):
-        tables = deidentified_tables(patients, rng=rng)
-    return _packed(DEIDENTIFIED_STEM, tables, fmt, {})
+    return _in_memory(patients, fmt, deidentified=True, rng=rng)
 
 
 def check_cohort(patients: QuerySet, *, min_cell: int) -> None:
@@ -453,17 +489,24 @@ def write_deidentified_csv(
 
 
 def log(
-    user, action: str, export: ExportFile, *, sites, detail: dict | None = None
+    user,
+    action: str,
+    *,
+    file_name: str,
+    patients: int,
+    rows: int,
+    sites,
+    detail: dict | None = None,
 ) -> TransferLog:
     """Record who exported what, and when."""
     return TransferLog.objects.create(
         action=action,
         user=user,
-        file_format=export.name.rsplit(".", 1)[-1],
-        file_name=export.name,
+        file_format=file_name.rsplit(".", 1)[-1],
+        file_name=file_name,
         sites=",".join(sorted(sites))[:500],
-        patients=export.patients,
-        rows=export.rows,
+        patients=patients,
+        rows=rows,
         detail=detail or {},
     )
 
@@ -488,33 +531,15 @@ def text(value) -> str:
     return str(value)
 
 
-def csv_bytes(table: Table) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(table.columns)
-    writer.writerows([text(v) for v in row] for row in table.rows)
-    return out.getvalue().encode()
-
-
-def _packed(stem: str, tables: list[Table], fmt: str, extra: dict) -> ExportFile:
-    patients = len(tables[0].rows)
-    rows = sum(len(t.rows) for t in tables)
+def _packed(tables: list[Table], fmt: str, extra: dict) -> bytes:
+    """Return `tables` as an XLSX workbook, or a zip of Stata files with the
+    `extra` members (CSV is written as it is read: write_export)."""
     if fmt == "xlsx":
-        data = xlsx_bytes(tables)
-        name = f"{stem}.xlsx"
-    elif fmt in ("csv", "dta"):
-        members = {}
-        for table in tables:
-            if fmt == "csv":
-                members[f"{table.name}.csv"] = csv_bytes(table)
-            else:
-                members[f"{table.name}.dta"] = dta_bytes(table)
-        members |= extra
-        data = zip_bytes(members)
-        name = f"{stem}-{fmt}.zip"
-    else:
-        raise ValueError(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
-    return ExportFile(name, CONTENT_TYPES[fmt], data, patients, rows)
+        return xlsx_bytes(tables)
+    if fmt == "dta":
+        members = {f"{table.name}.dta": dta_bytes(table) for table in tables}
+        return zip_bytes(members | extra)
+    raise ValueError(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
 
 
 def zip_bytes(members: dict[str, bytes]) -> bytes:

@@ -132,7 +132,7 @@ def export_full(request):
     exporter.log(
         request.user,
         TransferLog.Action.EXPORT_FULL,
-        export,
+        **export.logged(),
         sites=sites.values_list("code", flat=True),
     )
     return file_response(export)

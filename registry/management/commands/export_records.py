@@ -83,47 +83,31 @@ class Command(BaseCommand):
         if not path.parent.is_dir():
             raise CommandError(f"{path.parent}: no such folder.")
         patients = Patient.objects.filter(site__in=sites)
+        try:
+            if deidentified:
+                exporter.check_cohort(patients, min_cell=settings.REGISTRY_MIN_CELL)
+            exporter.check_sheets(patients, format)
+        except exporter.ExportRefused as exc:
+            raise CommandError(str(exc)) from exc
         # written beside the output and renamed at the end: a failed export
         # leaves no partial file
         handle, partial = tempfile.mkstemp(dir=path.parent, suffix=".partial")
         try:
             with os.fdopen(handle, "wb") as out:
-                if deidentified:
-                    count, rows = self.deidentified(patients, format, out)
-                elif format == "csv":
-                    count, rows = exporter.write_full_csv(patients, out)
-                else:
-                    made = exporter.export_full(patients, fmt=format)
-                    out.write(made.data)
-                    count, rows = made.patients, made.rows
+                count, rows = exporter.write_export(
+                    patients, out, fmt=format, deidentified=deidentified
+                )
             os.replace(partial, path)
-        except exporter.ExportRefused as exc:
-            Path(partial).unlink(missing_ok=True)
-            raise CommandError(str(exc)) from exc
         except BaseException:
             Path(partial).unlink(missing_ok=True)
             raise
-        export = exporter.ExportFile(
-            path.name, exporter.CONTENT_TYPES[format], b"", count, rows
-        )
         exporter.log(
             account,
             TransferLog.Action(action),
-            export,
+            file_name=path.name,
+            patients=count,
+            rows=rows,
             sites=sites.values_list("code", flat=True),
             detail={"via": "export_records"},
         )
         self.stdout.write(f"Exported {count} patients, {rows} rows, to {path}.")
-
-    @staticmethod
-    def deidentified(patients, format: str, out) -> tuple[int, int]:
-        """Write the de-identified export of `patients` to `out`; return the
-        patients and rows written (ExportRefused for a cohort too small)."""
-        if format == "csv":
-            exporter.check_cohort(patients, min_cell=settings.REGISTRY_MIN_CELL)
-            return exporter.write_deidentified_csv(patients, out)
-        made = exporter.export_deidentified(
-            patients, fmt=format, min_cell=settings.REGISTRY_MIN_CELL
-        )
-        out.write(made.data)
-        return made.patients, made.rows
