@@ -17,17 +17,29 @@ def _sites(request):
     return Site.objects.for_user(request.user)
 
 
-def diagnosis_years(user) -> range:
-    """Return the years of diagnosis of `user`'s patients, newest first, from
-    the first to the last: two reads from the ends of an index
-    (tumour_diagnosis_idx), not an aggregate over every patient."""
-    dates = (
+def _diagnosis_dates(user):
+    """Return the dates of diagnosis of `user`'s patients, oldest first, along
+    their index (tumour_diagnosis_idx)."""
+    return (
         PrimaryTumour.objects.filter(
             patient__in=Patient.objects.for_user(user), diagnosis_date__isnull=False
         )
         .order_by("diagnosis_date")
         .values_list("diagnosis_date", flat=True)
     )
+
+
+def first_diagnosis_year(user) -> int | None:
+    """Return the year of `user`'s first diagnosis (one read of an index)."""
+    first = _diagnosis_dates(user).first()
+    return first.year if first else None
+
+
+def diagnosis_years(user) -> range:
+    """Return the years of diagnosis of `user`'s patients, newest first, from
+    the first to the last: two reads from the ends of an index
+    (tumour_diagnosis_idx), not an aggregate over every patient."""
+    dates = _diagnosis_dates(user)
     first, last = dates.first(), dates.reverse().first()
     return range(last.year, first.year - 1, -1) if last else range(0)
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from registry.admin import CappedPaginator
-from registry.models import FollowUp, Patient
+from registry.models import FollowUp, Patient, PrimaryTumour
 from tests.cast import CastTestCase
 from tests.factories import make_death, make_full_patient
 
@@ -311,7 +311,12 @@ class AdminAtScaleTests(CastTestCase):
 
     def test_records_are_filtered_by_the_year_of_their_date(self):
         url = reverse("admin:registry_followup_changelist")
-        response = self.client.get(url)
+        with CaptureQueriesContext(connection) as found:
+            response = self.client.get(url)
+        # the first year of diagnosis: one read of the diagnoses' index
+        tumour = PrimaryTumour._meta.db_table
+        reads = [q["sql"] for q in found.captured_queries if tumour in q["sql"]]
+        self.assertEqual(len(reads), 1, reads)
         years = [
             choice["display"]
             for spec in response.context["cl"].filter_specs
