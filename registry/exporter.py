@@ -302,7 +302,7 @@ def deidentified_tables(
 ) -> list[Table]:
     """Return every record kind of `patients`, de-identified by Safe Harbor."""
     return [
-        Table(layout.name, layout.columns, list(rows), *layout.described())
+        layout.table(list(rows))
         for layout, rows in deidentified_rows(patients, rng=rng)
     ]
 
@@ -320,8 +320,9 @@ class Layout:
     codes: dict[str, dict[str, str]]
     kinds: dict[str, str]
 
-    def described(self) -> tuple[dict, dict, dict]:
-        return self.labels, self.codes, self.kinds
+    def table(self, rows: list[list]) -> Table:
+        """Return `rows` (this layout's) as the Table XLSX and Stata are made of."""
+        return Table(self.name, self.columns, rows, self.labels, self.codes, self.kinds)
 
     def row(self, values, study: str, start: datetime.date | None, age) -> list:
         """Return the table's row of a record: `values` its kept columns in
