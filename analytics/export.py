@@ -91,8 +91,22 @@ def to_json(data: dict) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False)
 
 
-def figure(data: dict, curves: dict[str, survival.KaplanMeier]) -> Figure:
-    """Return the Kaplan-Meier figure of a result (live or stored).
+def figure(data: dict) -> Figure:
+    """Return the Kaplan-Meier figure of a result (live or stored), drawn from
+    its :func:`figure_arguments` alone."""
+    return _km_figure(figure_arguments(data))
+
+
+def _km_figure(arguments: dict) -> Figure:
+    curves = curves_from_dict(arguments["curves"])
+    return plots.km_figure(
+        curves, **{k: v for k, v in arguments.items() if k != "curves"}
+    )
+
+
+def figure_arguments(data: dict) -> dict:
+    """Return what the Kaplan-Meier figure of a result is drawn from, all of it:
+    ``plots.km_figure``'s arguments, the curves as stored (``curves_to_dict``).
 
     Its title and time axis are the result's own (``title``, ``time_axis``:
     "from the 12-month landmark" in a landmark report); a result stored before
@@ -106,16 +120,16 @@ def figure(data: dict, curves: dict[str, survival.KaplanMeier]) -> Figure:
     }[data["spec"]["index"]]
     endpoint = data["endpoint"]["label"].capitalize()
     grouping = in_sentence(data["grouping"]["label"])
-    title = data.get("title") or f"{endpoint} by {grouping}"
-    return plots.km_figure(
-        curves,
-        time_unit=data.get("time_axis") or f"{data['time_unit']} since {index}",
-        ticks=data["at_risk"]["ticks"],
-        p_value=(data.get("logrank") or {}).get("p_value"),
-        small_groups=(data.get("logrank") or {}).get("small_groups", ()),
-        title=title,
-        footnote=suppressed_note(data),
-    )
+    logrank = data.get("logrank") or {}
+    return {
+        "curves": data["curves"],
+        "time_unit": data.get("time_axis") or f"{data['time_unit']} since {index}",
+        "ticks": data["at_risk"]["ticks"],
+        "p_value": logrank.get("p_value"),
+        "small_groups": list(logrank.get("small_groups", ())),
+        "title": data.get("title") or f"{endpoint} by {grouping}",
+        "footnote": suppressed_note(data),
+    }
 
 
 def suppressed_note(data: dict) -> str | None:
@@ -129,9 +143,13 @@ def suppressed_note(data: dict) -> str | None:
     )
 
 
-def figure_bytes(data: dict, curves, fmt: str) -> bytes:
-    """Return the figure rendered as PNG, SVG or PDF."""
-    return plots.render(figure(data, curves), format=fmt)
+def km_rendered(data: dict, fmt: str, *, dpi: int = 150) -> plots.Rendered:
+    """Return the Kaplan-Meier figure of a result rendered as PNG, SVG or PDF
+    (drawn once per process: ``plots.RENDERED``)."""
+    arguments = figure_arguments(data)
+    return plots.RENDERED.get(
+        ["km", arguments], lambda: _km_figure(arguments), format=fmt, dpi=dpi
+    )
 
 
 def tables(data: dict) -> dict[str, pd.DataFrame]:
@@ -281,12 +299,16 @@ def competing_table(data: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, dtype=object)
 
 
-def competing_figure_bytes(data: dict, fmt: str) -> bytes:
-    """Return the competing-risks figure of a result (``competing_risks``)."""
-    figure = plots.competing_figure(
-        data["competing_risks"], time_unit=data["time_unit"]
+def competing_rendered(data: dict, fmt: str, *, dpi: int = 150) -> plots.Rendered:
+    """Return the competing-risks figure of a result (``competing_risks``),
+    drawn once per process (``plots.RENDERED``)."""
+    section, unit = data["competing_risks"], data["time_unit"]
+    return plots.RENDERED.get(
+        ["competing", section, unit],
+        lambda: plots.competing_figure(section, time_unit=unit),
+        format=fmt,
+        dpi=dpi,
     )
-    return plots.render(figure, format=fmt)
 
 
 def _landmark(m: dict) -> dict:
@@ -351,18 +373,18 @@ def to_xlsx(data: dict) -> bytes:
     return buffer.getvalue()
 
 
-def to_pdf(data: dict, curves) -> bytes:
+def to_pdf(data: dict) -> bytes:
     """Return the whole report as a typeset PDF (analytics.documents.pdf)."""
     from analytics.documents import pdf  # ReportLab, loaded when a PDF is asked for
 
-    return pdf.render(data, curves)
+    return pdf.render(data)
 
 
-def to_docx(data: dict, curves) -> bytes:
+def to_docx(data: dict) -> bytes:
     """Return the tables, figures and text as a Word document.
 
     Written by :mod:`analytics.documents.docx`, from the tables the page shows.
     """
     from analytics.documents import docx  # python-docx, loaded when asked for
 
-    return docx.render(data, curves)
+    return docx.render(data)

@@ -8,8 +8,13 @@ here touches Django; the curves come from :func:`analytics.survival.kaplan_meier
 
 from __future__ import annotations
 
+import hashlib
 import io
-from collections.abc import Mapping, Sequence
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import matplotlib
 import numpy as np
@@ -309,6 +314,72 @@ def render(fig: Figure, *, format: str = "png", dpi: int = 150) -> bytes:
     return buffer.getvalue()
 
 
+#: Bytes of rendered figures each process keeps (:data:`RENDERED`).
+RENDERED_MAX_BYTES = 32 * 2**20
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A figure rendered to a file format: its bytes and its size in inches."""
+
+    content: bytes
+    width: float
+    height: float
+
+
+class RenderedFigures:
+    """The figures this process rendered, by what they were drawn from.
+
+    A figure is a function of what it is drawn from (a report's data, its kind,
+    the format and the resolution), so the same ones give the same bytes: the
+    page, its PNG download, the PDF and the Word document of one result, or a
+    stored run viewed again, need each figure drawn once. The most recently
+    used figures are kept up to ``max_bytes`` in all; a figure larger than that
+    is not kept.
+    """
+
+    def __init__(self, max_bytes: int = RENDERED_MAX_BYTES):
+        self.max_bytes = max_bytes
+        self._figures: OrderedDict[str, Rendered] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(
+        self, drawn_from: object, draw: Callable[[], Figure], *, format: str, dpi: int
+    ) -> Rendered:
+        """Return the figure ``draw()`` gives rendered to `format` at `dpi`,
+        drawing it only if no figure drawn from the same `drawn_from` (any
+        JSON-ready value saying everything the figure depends on) is kept."""
+        key = hashlib.sha256(
+            json.dumps([drawn_from, format, dpi], sort_keys=True).encode()
+        ).hexdigest()
+        with self._lock:
+            found = self._figures.get(key)
+            if found is not None:
+                self._figures.move_to_end(key)
+                return found
+        fig = draw()
+        width, height = (float(v) for v in fig.get_size_inches())
+        made = Rendered(render(fig, format=format, dpi=dpi), width, height)
+        with self._lock:
+            if key not in self._figures and len(made.content) <= self.max_bytes:
+                self._figures[key] = made
+                self._bytes += len(made.content)
+                while self._bytes > self.max_bytes:
+                    _, dropped = self._figures.popitem(last=False)
+                    self._bytes -= len(dropped.content)
+        return made
+
+    def clear(self) -> None:
+        with self._lock:
+            self._figures.clear()
+            self._bytes = 0
+
+
+#: This process's rendered figures (analytics.export and analytics.documents).
+RENDERED = RenderedFigures()
+
+
 #: Hazard ratios marked on a forest plot's (logarithmic) axis, where in range.
 FOREST_TICKS = (0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20)
 
@@ -374,6 +445,9 @@ def forest_figure(
 __all__ = [
     "AT_RISK_GID",
     "PALETTE",
+    "RENDERED",
+    "Rendered",
+    "RenderedFigures",
     "forest_figure",
     "km_figure",
     "p_text",

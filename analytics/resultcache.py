@@ -47,19 +47,12 @@ class Computed:
     data: dict
     row: ComputedReport
 
-    @property
-    def curves(self):
-        """Return the Kaplan-Meier curves, rebuilt from the stored data."""
-        from analytics import export
-
-        return export.curves_from_dict(self.data["curves"])
-
     def figure_png(self) -> bytes:
         """Return the figure as PNG, rendered once and stored with the result."""
         if self.row.figure_png is None:
             from analytics import export
 
-            png = export.figure_bytes(self.data, self.curves, "png")
+            png = export.km_rendered(self.data, "png").content
             ComputedReport.objects.filter(pk=self.row.pk).update(figure_png=png)
             self.row.figure_png = png
         return bytes(self.row.figure_png)

@@ -365,7 +365,7 @@ def _get_run(request, pk: int) -> ReportRun:
 @dataclass(frozen=True)
 class Download:
     """One download format: its content type, file name and how it is written
-    from a result's data (``render(data, curves, table)``)."""
+    from a result's data (``render(data, table)``)."""
 
     content_type: str
     filename: str  # formatted with stem= and table=
@@ -373,15 +373,15 @@ class Download:
 
 
 def _figure(fmt: str):
-    def render(data, curves, table):
+    def render(data, table):
         from analytics import export
 
-        return export.figure_bytes(data, curves, fmt)
+        return export.km_rendered(data, fmt).content
 
     return render
 
 
-def _csv(data, curves, table):
+def _csv(data, table):
     from analytics import export
 
     if table not in export.TABLES:
@@ -389,25 +389,25 @@ def _csv(data, curves, table):
     return export.to_csv(data, table)
 
 
-def _report_pdf(data, curves, table):
+def _report_pdf(data, table):
     from analytics import export
 
-    return export.to_pdf(data, curves)
+    return export.to_pdf(data)
 
 
-def _xlsx(data, curves, table):
+def _xlsx(data, table):
     from analytics import export
 
     return export.to_xlsx(data)
 
 
-def _docx(data, curves, table):
+def _docx(data, table):
     from analytics import export
 
-    return export.to_docx(data, curves)
+    return export.to_docx(data)
 
 
-def _json(data, curves, table):
+def _json(data, table):
     from analytics import export
 
     return export.to_json(data)
@@ -456,8 +456,7 @@ def _png_data_uri(data: dict) -> str:
 
     from analytics import export
 
-    curves = export.curves_from_dict(data["curves"])
-    png = export.figure_bytes(data, curves, "png")
+    png = export.km_rendered(data, "png").content
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
@@ -474,7 +473,7 @@ def _competing_figure(data: dict) -> dict | None:
     section = data.get("competing_risks")
     if not section or not any(a["groups"] for a in section["analyses"]):
         return None
-    png = export.competing_figure_bytes(data, "png")
+    png = export.competing_rendered(data, "png").content
     return {
         "src": "data:image/png;base64," + base64.b64encode(png).decode(),
         "caption": competing_caption(data),
@@ -494,8 +493,6 @@ def _landmark_query(request, data: dict) -> str | None:
 def _file_response(data: dict, fmt: str, table: str, result=None) -> HttpResponse:
     """Return the download `fmt` of a result's data; a stored live result
     (analytics.resultcache) serves its figure as rendered for the page."""
-    from analytics import export
-
     download = DOWNLOADS[fmt]
     stem = (data["spec"].get("name") or "report").strip().replace(" ", "_")[
         :60
@@ -503,7 +500,7 @@ def _file_response(data: dict, fmt: str, table: str, result=None) -> HttpRespons
     if fmt == "png" and result is not None:
         body = result.figure_png()
     else:
-        body = download.render(data, export.curves_from_dict(data["curves"]), table)
+        body = download.render(data, table)
     response = HttpResponse(body, content_type=download.content_type)
     filename = download.filename.format(stem=stem, table=table)
     response["Content-Disposition"] = content_disposition_header(True, filename)

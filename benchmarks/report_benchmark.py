@@ -93,7 +93,7 @@ def main() -> None:
     from django.db import connection
     from django.test import Client
 
-    from analytics import dataset, export, survival
+    from analytics import dataset, export, plots, survival
     from analytics.forms import ReportForm
     from analytics.reports import (
         frame_variables,
@@ -162,7 +162,8 @@ def main() -> None:
     data = export.result_json(report)
 
     def figure():
-        return export.figure_bytes(data, report.curves, "png")
+        # drawn and rendered each time, not served from plots.RENDERED
+        return plots.render(export.figure(data), format="png")
 
     def frame():
         # the per-patient frame the full report would read, with its variables

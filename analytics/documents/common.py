@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from matplotlib.figure import Figure
-
 from analytics import plots
 from analytics.documents import tables
 from analytics.formatting import hazard_ratio, p_text
@@ -29,14 +27,17 @@ class Picture:
     caption: str
 
 
-def picture(fig: Figure, caption: str) -> Picture:
-    """Return a figure rendered once as a high-resolution PNG."""
-    width, height = fig.get_size_inches()
-    png = plots.render(fig, format="png", dpi=FIGURE_DPI)
-    return Picture(png=png, width=float(width), height=float(height), caption=caption)
+def picture(rendered: plots.Rendered, caption: str) -> Picture:
+    """Return a figure rendered as a high-resolution PNG, with its caption."""
+    return Picture(
+        png=rendered.content,
+        width=rendered.width,
+        height=rendered.height,
+        caption=caption,
+    )
 
 
-def km_picture(data: dict, curves) -> Picture:
+def km_picture(data: dict) -> Picture:
     """Return the Kaplan-Meier figure of the result, as the page draws it."""
     from analytics import export  # export imports this package's renderers
 
@@ -50,7 +51,7 @@ def km_picture(data: dict, curves) -> Picture:
     note = export.suppressed_note(data)
     if note:
         caption = f"{caption} {note}"
-    return picture(export.figure(data, curves), caption)
+    return picture(export.km_rendered(data, "png", dpi=FIGURE_DPI), caption)
 
 
 def competing_caption(data: dict) -> str:
@@ -69,8 +70,10 @@ def competing_picture(data: dict) -> Picture | None:
     section = data.get("competing_risks")
     if not section or not any(a["groups"] for a in section["analyses"]):
         return None
-    fig = plots.competing_figure(section, time_unit=data["time_unit"])
-    return picture(fig, competing_caption(data))
+    from analytics import export  # export imports this package's renderers
+
+    rendered = export.competing_rendered(data, "png", dpi=FIGURE_DPI)
+    return picture(rendered, competing_caption(data))
 
 
 def forest_picture(data: dict) -> Picture | None:
@@ -81,17 +84,20 @@ def forest_picture(data: dict) -> Picture | None:
         return None
     labels = [f"{hazard_ratio(t)}   {p_text(t['p_value'])}" for t in terms]
     named = [{**t, "term": tables.term_label(t["term"])} for t in terms]
-    fig = plots.forest_figure(
-        named,
-        reference=cox["reference"],
-        conf_level=data["spec"]["conf_level"],
-        labels=labels,
+    reference, level = cox["reference"], data["spec"]["conf_level"]
+    rendered = plots.RENDERED.get(
+        ["forest", named, reference, level, labels],
+        lambda: plots.forest_figure(
+            named, reference=reference, conf_level=level, labels=labels
+        ),
+        format="png",
+        dpi=FIGURE_DPI,
     )
     caption = (
         f"Hazard ratios against {cox['reference']} "
         f"(Cox model{tables.adjusted_for(cox)})."
     )
-    return picture(fig, caption)
+    return picture(rendered, caption)
 
 
 def file_stem(data: dict) -> str:

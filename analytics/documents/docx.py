@@ -239,7 +239,7 @@ class Writer:
             self.paragraph(text, small=True)
 
 
-def render(data: dict, curves) -> bytes:
+def render(data: dict) -> bytes:
     """Return the report (``export.result_json``'s data) as a .docx file's bytes."""
     doc = _new_document(data)
     out = Writer(doc)
@@ -257,7 +257,7 @@ def render(data: dict, curves) -> bytes:
         if data.get(heading):
             out.heading(heading.capitalize())
             out.paragraph(data[heading])
-    out.picture(common.km_picture(data, curves))
+    out.picture(common.km_picture(data))
     out.table(tables.groups)
     if tables.pairwise:
         out.table(tables.pairwise)

@@ -321,7 +321,7 @@ def _warnings(data: dict, styles, width: float) -> list:
     return [box, Spacer(1, 6)]
 
 
-def story(data: dict, curves) -> list:
+def story(data: dict) -> list:
     """Return the flowables of the whole report, in reading order."""
     styles = paragraph_styles()
     width = frame_width(PORTRAIT)
@@ -335,7 +335,7 @@ def story(data: dict, curves) -> list:
         if line:
             flow.text(Paragraph(_text(line), styles["caption"]))
     flow.text(*_warnings(data, styles, width))
-    km = common.km_picture(data, curves)
+    km = common.km_picture(data)
     flow.text(_image(km, width), Paragraph(_text(km.caption), styles["caption"]))
     for heading in ("results", "methods"):
         if data.get(heading):
@@ -371,11 +371,11 @@ def story(data: dict, curves) -> list:
     return list(flow)
 
 
-def render(data: dict, curves) -> bytes:
+def render(data: dict) -> bytes:
     """Return the whole report (``export.result_json``'s data) as PDF bytes."""
     fonts()
     buffer = io.BytesIO()
     doc = document(buffer, title=title(data), subject=subtitle(data))
     footer = f"{title(data)} · data cut-off {data['as_of']}"
-    doc.build(story(data, curves), canvasmaker=_canvas_class(footer))
+    doc.build(story(data), canvasmaker=_canvas_class(footer))
     return buffer.getvalue()

@@ -192,7 +192,7 @@ class DemoCompetingRisksAgainstRTests(TestCase):
             self.assertEqual(len(ax.get_lines()), len(STRATEGIES))
             self.assertIn("Gray's test P = ", ax.get_legend().get_title().get_text())
         self.assertTrue(
-            export.competing_figure_bytes(self.result, "png").startswith(b"\x89PNG")
+            export.competing_rendered(self.result, "png").content.startswith(b"\x89PNG")
         )
 
     def test_csv_table_holds_each_time_and_the_tests(self):

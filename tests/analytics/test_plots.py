@@ -20,6 +20,7 @@ from matplotlib.collections import FillBetweenPolyCollection, PolyCollection
 from analytics.plots import (
     AT_RISK_GID,
     MAX_CENSOR_MARKS,
+    RenderedFigures,
     km_figure,
     render,
 )
@@ -187,3 +188,56 @@ class TestKaplanMeierFigure:
             render(fig, format="gif")
         with pytest.raises(ValueError, match="no curves"):
             km_figure({}, ticks=AML_TICKS)
+
+
+class TestRenderedFigures:
+    """A figure is drawn once per process for what it is drawn from."""
+
+    def draw_counting(self, drawn: list, **kwargs):
+        def draw():
+            drawn.append(1)
+            return aml_figure(**kwargs)[1]
+
+        return draw
+
+    def test_the_same_figure_is_drawn_once_and_served_as_drawn(self):
+        figures, drawn = RenderedFigures(), []
+        first = figures.get(["aml"], self.draw_counting(drawn), format="png", dpi=72)
+        again = figures.get(["aml"], self.draw_counting(drawn), format="png", dpi=72)
+        assert len(drawn) == 1
+        assert again == first
+        assert first.content == render(aml_figure()[1], format="png", dpi=72)
+        assert (first.width, first.height) == (7.0, 5.5)
+
+    def test_other_data_a_format_or_a_resolution_is_drawn_again(self):
+        figures, drawn = RenderedFigures(), []
+        png = figures.get(["aml"], self.draw_counting(drawn), format="png", dpi=72)
+        titled = figures.get(
+            ["aml", "titled"],
+            self.draw_counting(drawn, title="AML"),
+            format="png",
+            dpi=72,
+        )
+        svg = figures.get(["aml"], self.draw_counting(drawn), format="svg", dpi=72)
+        sharper = figures.get(["aml"], self.draw_counting(drawn), format="png", dpi=90)
+        assert len(drawn) == 4
+        assert len({png.content, titled.content, svg.content, sharper.content}) == 4
+
+    def test_the_least_recently_used_figures_go_past_the_limit(self):
+        one = render(aml_figure()[1], format="png", dpi=72)
+        figures, drawn = RenderedFigures(max_bytes=int(len(one) * 2.5)), []
+        for name in ("a", "b", "a", "c"):  # "a" used again: "b" is the oldest
+            figures.get([name], self.draw_counting(drawn), format="png", dpi=72)
+        assert len(drawn) == 3
+        figures.get(["a"], self.draw_counting(drawn), format="png", dpi=72)
+        figures.get(["c"], self.draw_counting(drawn), format="png", dpi=72)
+        assert len(drawn) == 3
+        figures.get(["b"], self.draw_counting(drawn), format="png", dpi=72)
+        assert len(drawn) == 4
+
+    def test_a_figure_larger_than_the_limit_is_served_but_not_kept(self):
+        figures, drawn = RenderedFigures(max_bytes=100), []
+        for _ in range(2):
+            made = figures.get(["aml"], self.draw_counting(drawn), format="png", dpi=72)
+            assert made.content.startswith(b"\x89PNG")
+        assert len(drawn) == 2

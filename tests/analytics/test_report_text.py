@@ -201,7 +201,7 @@ class LandmarkWordingTests(TestCase):
         )
 
     def test_figure_title_and_time_axis_name_the_landmark(self):
-        figure = export.figure(self.data, self.result.curves)
+        figure = export.figure(self.data)
         ax = figure.axes[0]
         self.assertEqual(ax.get_xlabel(), "Time (months from the 12-month landmark)")
         self.assertEqual(
@@ -336,7 +336,7 @@ class GroupLabelTests(TestCase):
         self.assertEqual(result["cox"]["reference"], "St Helen's")
         self.assertEqual([t["term"] for t in result["cox"]["terms"]], names[:1])
         self.assertEqual(list(export.tables(data)["groups"]["group"]), names)
-        legend = export.figure(data, result.curves).axes[0].get_legend()
+        legend = export.figure(data).axes[0].get_legend()
         self.assertEqual(
             [t.get_text() for t in legend.get_texts()],
             ["Northfield General (n = 5)", "St Helen's (n = 5)"],

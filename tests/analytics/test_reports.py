@@ -127,7 +127,7 @@ class ReportOnDemoCohortTests(TestCase):
         self.assertEqual(result["logrank"]["small_groups"], ["No resection"])
         self.assertIsNotNone(result["logrank"]["p_value"])
         # and on the figure, next to the P value
-        figure = export.figure(export.result_json(result), result.curves)
+        figure = export.figure(export.result_json(result))
         heading = figure.axes[0].get_legend().get_title().get_text()
         self.assertIn("P = .20\n(groups under 10 patients: P unstable)", heading)
 

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from analytics import resultcache
-from analytics.models import ComputedReport
+from analytics.models import ComputedReport, ReportRun, SavedReport
 from registry.models import Death, DerivedFacts, LiverMetastases, Site
 from tests.cast import CastTestCase
 
@@ -146,3 +146,41 @@ class NeverStaleTests(ResultCacheTestCase):
         mine = json.loads(self.download("json").content)
         self.assertLess(mine["cohort"]["patients"], 74)
         self.assertEqual(ComputedReport.objects.count(), 2)
+
+
+class FiguresDrawnOnceTests(ResultCacheTestCase):
+    """Every figure of one result is drawn once (analytics.plots.RENDERED), for
+    the page, its downloads and both documents, live or stored."""
+
+    def test_the_word_document_reuses_the_pdfs_figures(self):
+        pdf = self.download("report.pdf", competing_risks="on")
+        self.assertEqual(pdf.status_code, 200)
+        with mock.patch("analytics.plots.render", side_effect=NOT_AGAIN):
+            docx = self.download("docx", competing_risks="on")
+        self.assertEqual(docx.status_code, 200)
+
+    def test_a_stored_run_viewed_again_draws_no_figure(self):
+        self.client.get(reverse("analytics:report_result"), QUERY)
+        spec = self.client.get(reverse("analytics:report_result"), QUERY).context[
+            "spec_json"
+        ]
+        self.client.post(reverse("analytics:report_save"), {"name": "S", "spec": spec})
+        saved = SavedReport.objects.get(name="S")
+        self.client.post(reverse("analytics:saved_report_run", args=[saved.pk]))
+        run = ReportRun.objects.get()
+        first = self.client.get(run.get_absolute_url())
+        with mock.patch("analytics.plots.render", side_effect=NOT_AGAIN):
+            again = self.client.get(run.get_absolute_url())
+            png = self.client.get(
+                reverse("analytics:report_run_download", args=[run.pk, "png"])
+            )
+        self.assertEqual(again.context["figure"], first.context["figure"])
+        self.assertTrue(png.content.startswith(b"\x89PNG"))
+
+    def test_a_figure_of_other_data_is_drawn_anew(self):
+        before = self.download("report.pdf")
+        Death.objects.order_by("pk").first().delete()
+        with mock.patch("analytics.plots.render", side_effect=NOT_AGAIN):
+            with self.assertRaises(AssertionError):
+                self.download("report.pdf")
+        self.assertEqual(before.status_code, 200)

@@ -58,7 +58,7 @@ class OutOfRangeStoredValueTests(TestCase):
         report = run_report(spec, user=dataset.AllSites())
         data = report.to_dict()
         self.assertTrue(export.to_xlsx(data))
-        self.assertTrue(export.to_pdf(data, report.curves))
+        self.assertTrue(export.to_pdf(export.result_json(report)))
 
 
 class MissingCodeTests(TestCase):

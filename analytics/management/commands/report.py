@@ -90,9 +90,9 @@ class Command(BaseCommand):
         elif format == "xlsx":
             Path(output).write_bytes(export.to_xlsx(result))
         elif format == "docx":
-            Path(output).write_bytes(export.to_docx(result, report.curves))
+            Path(output).write_bytes(export.to_docx(result))
         else:
-            Path(output).write_bytes(export.to_pdf(result, report.curves))
+            Path(output).write_bytes(export.to_pdf(result))
         if output:
             self.stderr.write(
                 f"Wrote {format} report of {report['cohort']['analysed']} patients "
