@@ -12,8 +12,8 @@ records:
   which refreshes each patient once when the block ends.
 
 The rules are ``registry.derive``'s alone; here they are only applied. The
-plain facts of many patients are read in a fixed number of queries (one per
-clinical table), whatever their number.
+plain facts of many patients are read in two queries (the patients, then all
+their records in one UNION ALL), whatever their number.
 
 Each refresh also gives the data of the sites it touched a new version
 (:func:`new_versions`), for the summaries kept per site (registry.summaries).
@@ -45,34 +45,58 @@ _pending_sites: contextvars.ContextVar[set[int] | None] = contextvars.ContextVar
 )
 
 
+#: The records a patient's plain facts are read from, all in one statement (a
+#: UNION ALL): each model's columns in a common row of two dates and four texts
+#: (None where the model has fewer), tagged with the model's place here.
+RECORD_COLUMNS: tuple[tuple[str, tuple, tuple], ...] = (
+    ("LiverMetastases", (None, None), ("initial_resectability", "timing", None, None)),
+    ("Death", ("date", None), ("cause", None, None, None)),
+    (
+        "Operation",
+        ("date", None),
+        ("primary_procedure", "liver_procedure", "palliative_procedure", "margin"),
+    ),
+    ("RadiationCourse", ("start_date", "end_date"), (None, None, None, None)),
+    (
+        "SystemicTherapyLine",
+        ("start_date", "end_date"),
+        ("regimen", "biologic", None, None),
+    ),
+    ("FollowUp", ("date", None), ("disease_status", None, None, None)),
+)
+
+
 def plain_facts(patient_ids: Iterable[int], *, apps=None) -> dict[int, PatientFacts]:
-    """Return the plain facts registry.derive reads, for each patient (7 queries).
+    """Return the plain facts registry.derive reads, for each patient (2 queries).
 
     ``apps`` is a migration's app registry, when a migration fills the facts.
     """
+    ids = list(patient_ids)
+    found = _read(ids, apps=apps, sites=False)
+    return {pk: found.get(pk, (PatientFacts(diagnosis_date=None), ()))[0] for pk in ids}
+
+
+def _read(
+    ids: list[int], *, apps=None, sites: bool
+) -> dict[int, tuple[PatientFacts, tuple]]:
+    """Return, for each of these patients that exists, their plain facts and (with
+    `sites`) the sites their patient row and their stored facts hold: one query
+    for the patients and their diagnoses, one for all their records."""
     from django.apps import apps as installed
+    from django.db.models import CharField, DateField, F, Value
+    from django.db.models.functions import Cast
 
     model = (apps or installed).get_model
-    Patient = model("registry", "Patient")
-    LiverMetastases = model("registry", "LiverMetastases")
-    Death = model("registry", "Death")
-    Operation = model("registry", "Operation")
-    RadiationCourse = model("registry", "RadiationCourse")
-    SystemicTherapyLine = model("registry", "SystemicTherapyLine")
-    FollowUp = model("registry", "FollowUp")
-    ids = list(patient_ids)
-
-    def rows(model, *fields):
-        # in the order entered: the first systemic line breaks ties by it
-        return (
-            model._default_manager.filter(patient_id__in=ids)
-            .order_by("pk")
-            .values_list("patient_id", *fields)
-        )
-
-    # the patient and their diagnosis (one to one), joined: one query
+    patient_model = model("registry", "Patient")
+    held = []
+    if sites:
+        held = ["site_id"]
+        # a migration's DerivedFacts may predate the site copied onto them
+        facts_fields = {f.name for f in model("registry", "DerivedFacts")._meta.fields}
+        held += ["facts__site_id"] if "site" in facts_fields else []
+    # the patient and their diagnosis (one to one), joined
     patients = (
-        Patient._default_manager.filter(pk__in=ids)
+        patient_model._default_manager.filter(pk__in=ids)
         .order_by()
         .values_list(
             "pk",
@@ -86,69 +110,89 @@ def plain_facts(patient_ids: Iterable[int], *, apps=None) -> dict[int, PatientFa
             "tumour__clinical_t",
             "tumour__clinical_n",
             "tumour__clinical_m",
+            *held,
         )
     )
-    patient = {
-        pk: {
-            "ecog": ecog,
-            "date_of_birth": birth,
-            "age_at_diagnosis": age,
-            "diagnosis_date": diagnosis,
-            "primary_site": site or "",
-            "anal_verge_cm": verge,
-            "cea_ng_ml": cea,
-            "stage": tuple(code or "" for code in stage) if diagnosis else (),
-        }
-        for pk, ecog, birth, age, diagnosis, site, verge, cea, *stage in patients
-    }
-    liver = {
-        pk: (resectability, timing or "")
-        for pk, resectability, timing in rows(
-            LiverMetastases, "initial_resectability", "timing"
+    patient = {}
+    for pk, ecog, birth, age, diagnosis, site, verge, cea, *rest in patients:
+        stage, held_sites = rest[:3], tuple(rest[3:])
+        patient[pk] = (
+            {
+                "ecog": ecog,
+                "date_of_birth": birth,
+                "age_at_diagnosis": age,
+                "diagnosis_date": diagnosis,
+                "primary_site": site or "",
+                "anal_verge_cm": verge,
+                "cea_ng_ml": cea,
+                "stage": tuple(code or "" for code in stage) if diagnosis else (),
+            },
+            held_sites,
         )
-    }
-    death = {pk: (date, cause) for pk, date, cause in rows(Death, "date", "cause")}
+    if not patient:
+        return {}
+
+    def columns(names, field, prefix):
+        return {
+            # a typed NULL: PostgreSQL types a UNION's columns pair by pair
+            f"{prefix}{i}": F(name) if name else Cast(Value(None), field)
+            for i, name in enumerate(names)
+        }
+
+    branches = []
+    for tag, (name, dates, texts) in enumerate(RECORD_COLUMNS):
+        # every column an annotation, so that each branch selects them in order
+        selected = {
+            "of_patient": F("patient_id"),
+            "record": Value(tag),
+            "entered": F("pk"),
+            **columns(dates, DateField(), "date"),
+            **columns(texts, CharField(), "text"),
+        }
+        branches.append(
+            model("registry", name)
+            ._default_manager.filter(patient_id__in=list(patient))
+            .order_by()
+            .annotate(**selected)
+            .values_list(*selected)
+        )
+    # in the order entered within each model: the first systemic line breaks
+    # ties by it
+    records = branches[0].union(*branches[1:], all=True).order_by("entered")
+    liver, death = {}, {}
     many: dict[str, defaultdict] = {
         name: defaultdict(list)
         for name in ("operations", "radiation", "systemic", "contacts")
     }
-    for model, name, make, fields in (
-        (
-            Operation,
-            "operations",
-            OperationFact,
-            (
-                "date",
-                "primary_procedure",
-                "liver_procedure",
-                "palliative_procedure",
-                "margin",
-            ),
-        ),
-        (RadiationCourse, "radiation", CourseFact, ("start_date", "end_date")),
-        (
-            SystemicTherapyLine,
-            "systemic",
-            CourseFact,
-            ("start_date", "end_date", "regimen", "biologic"),
-        ),
-        (FollowUp, "contacts", ContactFact, ("date", "disease_status")),
-    ):
-        for patient_id, *values in rows(model, *fields):
-            many[name][patient_id].append(make(*values))
+    for pk, tag, _, first, second, *texts in records:
+        if tag == 0:
+            liver[pk] = (texts[0], texts[1] or "")
+        elif tag == 1:
+            death[pk] = (first, texts[0])
+        elif tag == 2:
+            many["operations"][pk].append(OperationFact(first, *texts))
+        elif tag == 3:
+            many["radiation"][pk].append(CourseFact(first, second))
+        elif tag == 4:
+            many["systemic"][pk].append(CourseFact(first, second, *texts[:2]))
+        else:
+            many["contacts"][pk].append(ContactFact(first, texts[0]))
     return {
-        pk: PatientFacts(
-            initial_resectability=liver.get(pk, (None, ""))[0],
-            timing=liver.get(pk, (None, ""))[1],
-            operations=tuple(many["operations"][pk]),
-            radiation=tuple(many["radiation"][pk]),
-            systemic=tuple(many["systemic"][pk]),
-            contacts=tuple(many["contacts"][pk]),
-            death_date=death.get(pk, (None, ""))[0],
-            death_cause=death.get(pk, (None, ""))[1],
-            **patient.get(pk, {"diagnosis_date": None}),
+        pk: (
+            PatientFacts(
+                initial_resectability=liver.get(pk, (None, ""))[0],
+                timing=liver.get(pk, (None, ""))[1],
+                operations=tuple(many["operations"][pk]),
+                radiation=tuple(many["radiation"][pk]),
+                systemic=tuple(many["systemic"][pk]),
+                contacts=tuple(many["contacts"][pk]),
+                death_date=death.get(pk, (None, ""))[0],
+                death_cause=death.get(pk, (None, ""))[1],
+                **values,
+            ),
+            held_sites,
         )
-        for pk in ids
+        for pk, (values, held_sites) in patient.items()
     }
 
 
@@ -179,7 +223,6 @@ def refresh(patient_ids: Iterable[int], *, apps=None) -> None:
     from django.apps import apps as installed
 
     DerivedFacts = (apps or installed).get_model("registry", "DerivedFacts")
-    Patient = (apps or installed).get_model("registry", "Patient")
     ids = {pk for pk in patient_ids if pk is not None}
     if not ids:
         return
@@ -191,22 +234,21 @@ def refresh(patient_ids: Iterable[int], *, apps=None) -> None:
     ordered = sorted(ids)
     with transaction.atomic():
         for start in range(0, len(ordered), CHUNK):
-            chunk = ordered[start : start + CHUNK]
             # the patients that still exist, their sites (copied with the facts)
             # and the sites their facts held until now (a transfer leaves one)
-            held = ["facts__site_id"] if "site" in columns else []
-            found = list(
-                Patient.objects.filter(pk__in=chunk).values_list("pk", "site_id", *held)
-            )
-            site = {row[0]: row[1] for row in found}
+            found = _read(ordered[start : start + CHUNK], apps=apps, sites=True)
             # a migration's DerivedFacts may predate some facts: only its columns
             rows = [
                 DerivedFacts(
                     patient_id=pk,
-                    **({"site_id": site[pk]} if "site" in columns else {}),
-                    **{k: v for k, v in facts.as_dict().items() if k in columns},
+                    **({"site_id": sites[0]} if "site" in columns else {}),
+                    **{
+                        k: v
+                        for k, v in derive.stored_facts(facts).as_dict().items()
+                        if k in columns
+                    },
                 )
-                for pk, facts in computed(site, apps=apps).items()
+                for pk, (facts, sites) in found.items()
             ]
             DerivedFacts.objects.bulk_create(
                 rows,
@@ -214,7 +256,9 @@ def refresh(patient_ids: Iterable[int], *, apps=None) -> None:
                 unique_fields=["patient"],
                 update_fields=columns,
             )
-            new_versions({site for row in found for site in row[1:]}, apps=apps)
+            new_versions(
+                {site for _, sites in found.values() for site in sites}, apps=apps
+            )
 
 
 def new_versions(site_ids: Iterable[int | None], *, apps=None) -> None:

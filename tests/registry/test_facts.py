@@ -295,7 +295,7 @@ class BulkQueryCountTests(TestCase):
 
 
 class PlainFactsQueryCountTests(TestCase):
-    def test_plain_facts_read_one_query_per_table_whatever_the_cohort_size(self):
+    def test_plain_facts_read_two_queries_whatever_the_cohort_size(self):
         site = make_site()
         counts = []
         for size in (2, 12):
@@ -306,8 +306,28 @@ class PlainFactsQueryCountTests(TestCase):
                 facts = facts_module.plain_facts(ids)
             self.assertEqual(len(facts), size)
             counts.append(len(queries))
-        # the patient joined with their diagnosis, then one query per table
-        self.assertEqual(counts, [7, 7])
+        # the patients joined with their diagnoses, then every record at once
+        self.assertEqual(counts, [2, 2])
+
+    def test_a_refresh_reads_twice_and_writes_twice_whatever_the_cohort_size(self):
+        site = make_site()
+        counts = []
+        for size in (1, 6):
+            while Patient.objects.count() < size:
+                make_full_patient(site=site)
+            ids = list(Patient.objects.values_list("pk", flat=True))
+            with CaptureQueriesContext(connection) as queries:
+                facts_module.refresh(ids)
+            statements = [
+                q["sql"].lstrip("(").split()[0]
+                for q in queries
+                if "SAVEPOINT" not in q["sql"] and q["sql"] not in ("BEGIN", "COMMIT")
+            ]
+            counts.append(statements)
+        # the patients with their sites, their records, their facts, their sites'
+        # data versions
+        self.assertEqual(counts, [["SELECT", "SELECT", "INSERT", "INSERT"]] * 2)
+        assert_facts_agree(self, ids)
 
 
 class FetchFrameTests(TestCase):
