@@ -31,7 +31,7 @@ import io
 import random
 import zipfile
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -158,21 +158,31 @@ def full_tables(patients: QuerySet) -> list[Table]:
     ]
 
 
+def streamed_tables(
+    patients: QuerySet, *, deidentified: bool, rng: random.Random | None = None
+) -> Iterator[tuple[str, list[str], Iterator]]:
+    """Yield each table of the full (or de-identified) export of `patients` as
+    its name, its columns and its rows, read from the database CHUNK_ROWS at a
+    time as they are iterated: what the CSV and XLSX exports write as they read,
+    so that their memory is a chunk's whatever the registry's size (Stata's
+    files are made from the tables held whole). Call it within snapshot()."""
+    if deidentified:
+        for table, rows in deidentified_rows(patients, rng=rng):
+            yield table.name, table.columns, rows
+        return
+    for name, entries, rows in full_rows(patients):
+        yield name, list(entries), rows.iterator(chunk_size=CHUNK_ROWS)
+
+
 def write_full_csv(patients: QuerySet, out: BinaryIO) -> tuple[int, int]:
     """Write the full export of `patients` as CSV to `out` (a binary file that
-    can seek): the zip export_full(..., fmt="csv") gives, byte for byte.
-
-    Each table is read in chunks of CHUNK_ROWS rows and written into its zip
-    member as it is read, so the memory it takes is a chunk's, whatever the
-    registry's size (export_full's other formats hold every table). Returns
-    the patients and the rows written.
-    """
+    can seek), each table as it is read (streamed_tables), with the data
+    dictionary. Returns the patients and the rows written."""
     written = []
     with snapshot(patients.db):
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-            for name, entries, rows in full_rows(patients):
-                rows = rows.iterator(chunk_size=CHUNK_ROWS)
-                written.append(_write_member(archive, name, list(entries), rows))
+            for name, columns, rows in streamed_tables(patients, deidentified=False):
+                written.append(_write_member(archive, name, columns, rows))
             archive.writestr(_member("dictionary.csv"), dictionary.as_csv())
     return written[0], sum(written)
 
@@ -258,22 +268,31 @@ def write_export(
     """Write the full (or de-identified) export of `patients` in `fmt` to `out`
     (a binary file that can seek); return the patients and the rows written.
 
-    CSV is read and written a chunk of rows at a time (write_full_csv,
-    write_deidentified_csv); XLSX and Stata are made from the tables read
-    whole, in one snapshot. The checks (check_cohort, check_sheets) are the
+    CSV and XLSX are read and written a chunk of rows at a time
+    (streamed_tables); Stata's files are made from the tables read whole. Each
+    reads in one snapshot. The checks (check_cohort, check_sheets) are the
     caller's.
     """
     if fmt == "csv":
         if deidentified:
             return write_deidentified_csv(patients, out, rng=rng)
         return write_full_csv(patients, out)
+    if fmt == "xlsx":
+        with snapshot(patients.db):
+            tables = streamed_tables(patients, deidentified=deidentified, rng=rng)
+            written = write_xlsx(tables, out)
+        return written[0], sum(written)
+    if fmt != "dta":
+        raise ValueError(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
     with snapshot(patients.db):
         if deidentified:
             tables = deidentified_tables(patients, rng=rng)
         else:
             tables = full_tables(patients)
-    extra = {} if deidentified else {"dictionary.csv": dictionary.as_csv()}
-    out.write(_packed(tables, fmt, extra))
+    members = {f"{table.name}.dta": dta_bytes(table) for table in tables}
+    if not deidentified:
+        members["dictionary.csv"] = dictionary.as_csv()
+    out.write(zip_bytes(members))
     return len(tables[0].rows), sum(len(t.rows) for t in tables)
 
 
@@ -477,12 +496,14 @@ def write_deidentified_csv(
 ) -> tuple[int, int]:
     """Write the de-identified export of `patients` as a zip of CSV files to
     `out` (a binary file that can seek), each table a chunk of rows at a time
-    (deidentified_rows). Returns the patients and the rows written."""
+    (streamed_tables). Returns the patients and the rows written."""
     written = []
     with snapshot(patients.db):
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-            for table, rows in deidentified_rows(patients, rng=rng):
-                written.append(_write_member(archive, table.name, table.columns, rows))
+            for name, columns, rows in streamed_tables(
+                patients, deidentified=True, rng=rng
+            ):
+                written.append(_write_member(archive, name, columns, rows))
     return written[0], sum(written)
 
 
@@ -532,17 +553,6 @@ def text(value) -> str:
     return str(value)
 
 
-def _packed(tables: list[Table], fmt: str, extra: dict) -> bytes:
-    """Return `tables` as an XLSX workbook, or a zip of Stata files with the
-    `extra` members (CSV is written as it is read: write_export)."""
-    if fmt == "xlsx":
-        return xlsx_bytes(tables)
-    if fmt == "dta":
-        members = {f"{table.name}.dta": dta_bytes(table) for table in tables}
-        return zip_bytes(members | extra)
-    raise ValueError(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
-
-
 def zip_bytes(members: dict[str, bytes]) -> bytes:
     """Return a zip of `members` with fixed time stamps (same data, same bytes)."""
     out = io.BytesIO()
@@ -559,24 +569,30 @@ def _member(name: str) -> zipfile.ZipInfo:
     return info
 
 
-def xlsx_bytes(tables: list[Table]) -> bytes:
-    """Return a workbook of one sheet per table: numbers as numbers, dates as date
-    cells (YYYY-MM-DD, openpyxl's format for a date), codes and text as text, as
-    the import reads them back.
+def write_xlsx(tables: Iterable[tuple[str, list[str], Iterable]], out) -> list[int]:
+    """Write a workbook of one sheet per table (name, columns, rows) to `out`:
+    numbers as numbers, dates as date cells (YYYY-MM-DD, openpyxl's format for a
+    date), codes and text as text, as the import reads them back. Returns each
+    sheet's number of rows.
 
     Written in openpyxl's write-only mode: each row goes to its sheet's file as
-    it is appended, with no cell object kept, so the workbook does not take the
-    memory of one object per cell.
+    it is appended, with no cell object kept, so that rows read a chunk at a
+    time (streamed_tables) are never all held.
     """
     from openpyxl import Workbook
 
     book = Workbook(write_only=True)
-    for table in tables:
-        sheet = book.create_sheet(table.name)
-        sheet.append(table.columns)
-        for row in table.rows:
+    written = []
+    for name, columns, rows in tables:
+        sheet = book.create_sheet(name)
+        sheet.append(columns)
+        count = 0
+        for row in rows:
             sheet.append([_cell(v) for v in row])
-    return dictionary.save_workbook(book)
+            count += 1
+        written.append(count)
+    out.write(dictionary.save_workbook(book))
+    return written
 
 
 def _cell(value):

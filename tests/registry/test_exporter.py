@@ -309,6 +309,22 @@ class DeidentifiedExportTests(TestCase):
         self.assertEqual(streamed.data, self.export("csv", rng=random.Random(3)).data)
         self.assertEqual((streamed.patients, streamed.rows), (6, 6 * 7 + 6 + 1))
 
+    def test_the_xlsx_export_never_holds_a_whole_table(self):
+        # each sheet written as its rows are read, 2 at a time
+        held = mock.patch.object(
+            exporter, "deidentified_tables", side_effect=AssertionError("held")
+        )
+        with mock.patch.object(exporter, "CHUNK_ROWS", 2), held:
+            streamed = self.export("xlsx", rng=random.Random(3))
+        csv_files = members(self.export("csv", rng=random.Random(3)).data)
+        sheets = xlsx_cells(streamed.data)
+        self.assertEqual(set(sheets), {n.removesuffix(".csv") for n in csv_files})
+        for name, data in csv_files.items():
+            lines = list(csv.reader(io.StringIO(data.decode())))
+            sheet = sheets[name.removesuffix(".csv")]
+            self.assertEqual((sheet[0], len(sheet)), (tuple(lines[0]), len(lines)))
+        self.assertEqual((streamed.patients, streamed.rows), (6, 6 * 7 + 6 + 1))
+
     def test_queries_do_not_grow_with_the_patients(self):
         def queries():
             with CaptureQueriesContext(connection) as captured:
@@ -377,7 +393,7 @@ class RoundTripTests(TestCase):
             )
 
 
-class StreamedCsvExportTests(TestCase):
+class StreamedExportTests(TestCase):
     @classmethod
     def setUpTestData(cls):
         site = make_site(code="NTH", name="North")
@@ -412,6 +428,22 @@ class StreamedCsvExportTests(TestCase):
             export = exporter.export_full(Patient.objects.all(), fmt="csv")
         files = members(export.data)
         self.assertEqual(len(pd.read_csv(io.BytesIO(files["patient.csv"]))), 4)
+
+    def test_the_xlsx_export_never_holds_a_whole_table(self):
+        patients = Patient.objects.all()
+        tables = exporter.full_tables(patients)
+        with (
+            mock.patch.object(exporter, "full_tables", side_effect=AssertionError),
+            mock.patch.object(exporter, "CHUNK_ROWS", 2),
+        ):
+            export = exporter.export_full(patients, fmt="xlsx")
+        sheets = xlsx_cells(export.data)
+        self.assertEqual(list(sheets), [table.name for table in tables])
+        for table in tables:
+            self.assertEqual(sheets[table.name][0], tuple(table.columns))
+            self.assertEqual(len(sheets[table.name]), len(table.rows) + 1)
+        rows = sum(len(table.rows) for table in tables)
+        self.assertEqual((export.patients, export.rows), (4, rows))
 
 
 class SnapshotTests(TransactionTestCase):
