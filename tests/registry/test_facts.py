@@ -295,27 +295,27 @@ class BulkQueryCountTests(TestCase):
 
 
 class PlainFactsQueryCountTests(TestCase):
-    def test_plain_facts_read_two_queries_whatever_the_cohort_size(self):
+    def grown(self, *sizes):
+        """Yield the ids of every patient as the registry grows to each size."""
         site = make_site()
-        counts = []
-        for size in (2, 12):
+        for size in sizes:
             while Patient.objects.count() < size:
                 make_full_patient(site=site)
-            ids = list(Patient.objects.values_list("pk", flat=True))
+            yield list(Patient.objects.values_list("pk", flat=True))
+
+    def test_plain_facts_read_two_queries_whatever_the_cohort_size(self):
+        counts = []
+        for ids in self.grown(2, 12):
             with CaptureQueriesContext(connection) as queries:
                 facts = facts_module.plain_facts(ids)
-            self.assertEqual(len(facts), size)
+            self.assertEqual(len(facts), len(ids))
             counts.append(len(queries))
         # the patients joined with their diagnoses, then every record at once
         self.assertEqual(counts, [2, 2])
 
     def test_a_refresh_reads_twice_and_writes_twice_whatever_the_cohort_size(self):
-        site = make_site()
         counts = []
-        for size in (1, 6):
-            while Patient.objects.count() < size:
-                make_full_patient(site=site)
-            ids = list(Patient.objects.values_list("pk", flat=True))
+        for ids in self.grown(1, 6):
             with CaptureQueriesContext(connection) as queries:
                 facts_module.refresh(ids)
             statements = [
@@ -324,10 +324,10 @@ class PlainFactsQueryCountTests(TestCase):
                 if "SAVEPOINT" not in q["sql"] and q["sql"] not in ("BEGIN", "COMMIT")
             ]
             counts.append(statements)
+            assert_facts_agree(self, ids)
         # the patients with their sites, their records, their facts, their sites'
         # data versions
         self.assertEqual(counts, [["SELECT", "SELECT", "INSERT", "INSERT"]] * 2)
-        assert_facts_agree(self, ids)
 
 
 class FetchFrameTests(TestCase):
