@@ -98,9 +98,3 @@ def forest_picture(data: dict) -> Picture | None:
         f"(Cox model{tables.adjusted_for(cox)})."
     )
     return picture(rendered, caption)
-
-
-def file_stem(data: dict) -> str:
-    """Return the file name (without extension) of a result's downloads."""
-    name = (data["spec"].get("name") or "report").strip().replace(" ", "_")[:60]
-    return name or "report"
