@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from django.db import connections, transaction
-from django.db.models import CharField, F, QuerySet, Value
+from django.db.models import CharField, F, Func, QuerySet, Value
 from django.db.models.functions import MD5, Cast, Concat
 
 from registry import dictionary
@@ -407,22 +407,22 @@ def deidentified_rows(
     Layout and its rows, read from the database CHUNK_ROWS at a time.
 
     Each patient's study id is their place (S1, S2, ...) in an order drawn for
-    this export alone: the MD5 of a random 128-bit key (from `rng`, else the
-    system's) and the patient's id, which the database sorts by. The key is
-    kept nowhere; it reaches only the database's statements (a server that logs
-    slow statements writes it there, for those who may read the identifiers
-    anyway). The patients are read first, in that order, keeping three numbers
-    each (id, date of diagnosis, stored age); every table is then read in the
-    same order, so that its rows come by study id and each finds its patient's
-    numbers by walking the patients alongside. Nothing else is held: the memory
-    is a chunk's rows and those numbers, whatever the number of records. Call it
-    within snapshot(), so that every table reads the patients read first.
+    this export alone: the MD5 of a random key and the patient's id, which the
+    database sorts by. The key is kept nowhere (_order_key): on PostgreSQL the
+    server draws it into a setting of the export's transaction, so it is in no
+    statement and no log either. The patients are read first, in that order,
+    keeping three numbers each (id, date of diagnosis, stored age); every table
+    is then read in the same order, so that its rows come by study id and each
+    finds its patient's numbers by walking the patients alongside. Nothing else
+    is held: the memory is a chunk's rows and those numbers, whatever the number
+    of records. Call it within snapshot(), so that every table reads the
+    patients read first.
     """
     ids = patients.order_by().values("pk")
-    key = f"{(rng or random.SystemRandom()).getrandbits(128):032x}"
+    key = _order_key(patients.db, rng)
 
     def drawn(field: str):  # the patient's place in this export's order
-        return MD5(Concat(Value(key), Cast(field, output_field=CharField())))
+        return MD5(Concat(key, Cast(field, output_field=CharField())))
 
     people = (
         Patient.objects.filter(pk__in=ids)
@@ -458,6 +458,39 @@ def deidentified_rows(
             .values_list(*[lookups.get(n, n) for n in table.keep], patient)
         )
         yield table, rows(table, records)
+
+
+#: The setting of a de-identified export's transaction that holds its key, on
+#: PostgreSQL.
+ORDER_KEY_SETTING = "registry.export_order_key"
+
+
+def _order_key(using: str, rng: random.Random | None):
+    """Return the key of a de-identified export's order as an SQL expression.
+
+    On PostgreSQL, without `rng`, the server draws it (gen_random_uuid, 122
+    random bits) into a setting of the export's transaction, which every
+    statement then reads (current_setting): the key is sent in no statement,
+    so a server that logs its statements (slow ones, say) cannot write down
+    what links study ids to patients. Otherwise it is a random 128-bit key in
+    the statements: from `rng` (the tests' repeatable draws), or the system's
+    (SQLite, which keeps no log of statements).
+    """
+    connection = connections[using]
+    if rng is None and connection.vendor == "postgresql":
+        if not connection.in_atomic_block:
+            raise RuntimeError("a de-identified export is read within snapshot()")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config(%s, gen_random_uuid()::text, true)",
+                [ORDER_KEY_SETTING],
+            )
+        return Func(
+            Value(ORDER_KEY_SETTING),
+            function="current_setting",
+            output_field=CharField(),
+        )
+    return Value(f"{(rng or random.SystemRandom()).getrandbits(128):032x}")
 
 
 def capped_age(years: int | None) -> int | None:
