@@ -33,7 +33,7 @@ import zipfile
 from array import array
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 from django.db import connections, transaction
@@ -67,11 +67,12 @@ class ExportRefused(Exception):
 
 @dataclass(frozen=True)
 class Table:
-    """One record kind's rows as text cells, with what Stata needs to label them."""
+    """One record kind's rows, with what Stata needs to label them. The rows
+    are a list, or, as streamed_tables gives them, read as they are iterated."""
 
     name: str
     columns: list[str]
-    rows: list[list]
+    rows: Iterable
     labels: dict[str, str]
     codes: dict[str, dict[str, str]]
     kinds: dict[str, str]
@@ -150,28 +151,20 @@ def full_rows(patients: QuerySet) -> Iterator[tuple[str, dict, QuerySet]]:
         yield kind.name, entries, rows
 
 
-def full_tables(patients: QuerySet) -> list[Table]:
-    """Return every record kind of `patients`, laid out as the import reads it."""
-    return [
-        _table(name, entries, [list(r) for r in rows])
-        for name, entries, rows in full_rows(patients)
-    ]
-
-
 def streamed_tables(
     patients: QuerySet, *, deidentified: bool, rng: random.Random | None = None
-) -> Iterator[tuple[str, list[str], Iterator]]:
-    """Yield each table of the full (or de-identified) export of `patients` as
-    its name, its columns and its rows, read from the database CHUNK_ROWS at a
-    time as they are iterated: what the CSV and XLSX exports write as they read,
-    so that their memory is a chunk's whatever the registry's size (Stata's
-    files are made from the tables held whole). Call it within snapshot()."""
+) -> Iterator[Table]:
+    """Yield each table of the full (or de-identified) export of `patients`,
+    its rows read from the database CHUNK_ROWS at a time as they are iterated:
+    the CSV and XLSX exports write them as they read, so that their memory is
+    a chunk's whatever the registry's size; a Stata file is made from one table
+    held whole at a time. Call it within snapshot()."""
     if deidentified:
-        for table, rows in deidentified_rows(patients, rng=rng):
-            yield table.name, table.columns, rows
+        for layout, rows in deidentified_rows(patients, rng=rng):
+            yield layout.table(rows)
         return
     for name, entries, rows in full_rows(patients):
-        yield name, list(entries), rows.iterator(chunk_size=CHUNK_ROWS)
+        yield _table(name, entries, rows.iterator(chunk_size=CHUNK_ROWS))
 
 
 def write_full_csv(patients: QuerySet, out: BinaryIO) -> tuple[int, int]:
@@ -181,21 +174,21 @@ def write_full_csv(patients: QuerySet, out: BinaryIO) -> tuple[int, int]:
     written = []
     with snapshot(patients.db):
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-            for name, columns, rows in streamed_tables(patients, deidentified=False):
-                written.append(_write_member(archive, name, columns, rows))
+            for table in streamed_tables(patients, deidentified=False):
+                written.append(_write_member(archive, table))
             archive.writestr(_member("dictionary.csv"), dictionary.as_csv())
     return written[0], sum(written)
 
 
-def _write_member(archive: zipfile.ZipFile, name: str, columns, rows) -> int:
-    """Write `rows` under `columns` as the CSV member `name`.csv of `archive`, as
-    they come; return how many."""
-    with archive.open(_member(f"{name}.csv"), "w") as member:
+def _write_member(archive: zipfile.ZipFile, table: Table) -> int:
+    """Write `table` as the CSV member <name>.csv of `archive`, its rows as they
+    come; return how many."""
+    with archive.open(_member(f"{table.name}.csv"), "w") as member:
         lines = io.TextIOWrapper(member, encoding="utf-8", newline="")
         writer = csv.writer(lines, lineterminator="\n")
-        writer.writerow(columns)
+        writer.writerow(table.columns)
         count = 0
-        for row in rows:
+        for row in table.rows:
             writer.writerow([text(v) for v in row])
             count += 1
         lines.flush()
@@ -203,7 +196,7 @@ def _write_member(archive: zipfile.ZipFile, name: str, columns, rows) -> int:
     return count
 
 
-def _table(name: str, entries: dict, rows: list[list]) -> Table:
+def _table(name: str, entries: dict, rows: Iterable) -> Table:
     return Table(
         name=name,
         columns=list(entries),
@@ -268,9 +261,9 @@ def write_export(
     """Write the full (or de-identified) export of `patients` in `fmt` to `out`
     (a binary file that can seek); return the patients and the rows written.
 
-    CSV and XLSX are read and written a chunk of rows at a time
-    (streamed_tables); Stata's files are made from the tables read whole. Each
-    reads in one snapshot. The checks (check_cohort, check_sheets) are the
+    CSV and XLSX are read and written a chunk of rows at a time; a Stata file
+    is made from its table read whole, one table at a time (streamed_tables).
+    Each reads in one snapshot. The checks (check_cohort, check_sheets) are the
     caller's.
     """
     if fmt == "csv":
@@ -284,16 +277,16 @@ def write_export(
         return written[0], sum(written)
     if fmt != "dta":
         raise ValueError(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
+    members, written = {}, []
     with snapshot(patients.db):
-        if deidentified:
-            tables = deidentified_tables(patients, rng=rng)
-        else:
-            tables = full_tables(patients)
-    members = {f"{table.name}.dta": dta_bytes(table) for table in tables}
+        for table in streamed_tables(patients, deidentified=deidentified, rng=rng):
+            held = replace(table, rows=list(table.rows))
+            members[f"{table.name}.dta"] = dta_bytes(held)
+            written.append(len(held.rows))
     if not deidentified:
         members["dictionary.csv"] = dictionary.as_csv()
     out.write(zip_bytes(members))
-    return len(tables[0].rows), sum(len(t.rows) for t in tables)
+    return written[0], sum(written)
 
 
 def file_name(fmt: str, *, deidentified: bool = False) -> str:
@@ -316,16 +309,6 @@ def _in_memory(
 # --- the de-identified export -----------------------------------------------------
 
 
-def deidentified_tables(
-    patients: QuerySet, *, rng: random.Random | None = None
-) -> list[Table]:
-    """Return every record kind of `patients`, de-identified by Safe Harbor."""
-    return [
-        layout.table(list(rows))
-        for layout, rows in deidentified_rows(patients, rng=rng)
-    ]
-
-
 @dataclass(frozen=True)
 class Layout:
     """A record kind's table in the de-identified export: its columns, and which
@@ -339,8 +322,8 @@ class Layout:
     codes: dict[str, dict[str, str]]
     kinds: dict[str, str]
 
-    def table(self, rows: list[list]) -> Table:
-        """Return `rows` (this layout's) as the Table XLSX and Stata are made of."""
+    def table(self, rows: Iterable) -> Table:
+        """Return `rows` (this layout's) as a Table."""
         return Table(self.name, self.columns, rows, self.labels, self.codes, self.kinds)
 
     def row(self, values, study: str, start: datetime.date | None, age) -> list:
@@ -533,10 +516,8 @@ def write_deidentified_csv(
     written = []
     with snapshot(patients.db):
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-            for name, columns, rows in streamed_tables(
-                patients, deidentified=True, rng=rng
-            ):
-                written.append(_write_member(archive, name, columns, rows))
+            for table in streamed_tables(patients, deidentified=True, rng=rng):
+                written.append(_write_member(archive, table))
     return written[0], sum(written)
 
 
@@ -602,8 +583,8 @@ def _member(name: str) -> zipfile.ZipInfo:
     return info
 
 
-def write_xlsx(tables: Iterable[tuple[str, list[str], Iterable]], out) -> list[int]:
-    """Write a workbook of one sheet per table (name, columns, rows) to `out`:
+def write_xlsx(tables: Iterable[Table], out) -> list[int]:
+    """Write a workbook of one sheet per table to `out`:
     numbers as numbers, dates as date cells (YYYY-MM-DD, openpyxl's format for a
     date), codes and text as text, as the import reads them back. Returns each
     sheet's number of rows.
@@ -616,11 +597,11 @@ def write_xlsx(tables: Iterable[tuple[str, list[str], Iterable]], out) -> list[i
 
     book = Workbook(write_only=True)
     written = []
-    for name, columns, rows in tables:
-        sheet = book.create_sheet(name)
-        sheet.append(columns)
+    for table in tables:
+        sheet = book.create_sheet(table.name)
+        sheet.append(table.columns)
         count = 0
-        for row in rows:
+        for row in table.rows:
             sheet.append([_cell(v) for v in row])
             count += 1
         written.append(count)
@@ -637,7 +618,8 @@ def _cell(value):
 
 
 def dta_bytes(table: Table) -> bytes:
-    """Return a Stata 14+ .dta file: codes as labelled integers, dates as dates."""
+    """Return a Stata 14+ .dta file of a table whose rows are a list: codes as
+    labelled integers, dates as dates."""
     import pandas as pd
 
     frame = pd.DataFrame(table.rows, columns=table.columns, dtype=object)

@@ -8,11 +8,14 @@ import io
 import random
 import re
 import zipfile
+from contextlib import contextmanager
+from dataclasses import replace
 from unittest import mock
 
 import pandas as pd
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.test import TestCase, TransactionTestCase
 from django.test.utils import CaptureQueriesContext
 from openpyxl import load_workbook
@@ -37,6 +40,41 @@ def members(data: bytes) -> dict[str, bytes]:
 def xlsx_cells(data: bytes) -> dict[str, list[tuple]]:
     book = load_workbook(io.BytesIO(data), read_only=True)
     return {ws.title: list(ws.iter_rows(values_only=True)) for ws in book.worksheets}
+
+
+def held_tables(patients) -> list[exporter.Table]:
+    """Return the full export's tables with their rows in lists."""
+    with exporter.snapshot(patients.db):
+        return [
+            replace(table, rows=[list(row) for row in table.rows])
+            for table in exporter.streamed_tables(patients, deidentified=False)
+        ]
+
+
+@contextmanager
+def reads_and_stata_files(events: list):
+    """Note in `events`, in order, each read of rows a chunk at a time
+    (QuerySet.iterator: ("read", chunk size)) and each Stata file made
+    (("stata", table))."""
+    iterate, stata = QuerySet.iterator, exporter.dta_bytes
+
+    def iterator(self, chunk_size=None):
+        events.append(("read", chunk_size))
+        return iterate(self, chunk_size=chunk_size)
+
+    def dta_bytes(table):
+        events.append(("stata", table.name))
+        return stata(table)
+
+    with (
+        mock.patch.object(QuerySet, "iterator", iterator),
+        mock.patch.object(exporter, "dta_bytes", dta_bytes),
+        mock.patch.object(exporter, "CHUNK_ROWS", 2),
+    ):
+        yield
+
+
+KINDS = len(dictionary.record_kinds())
 
 
 class FullExportTests(TestCase):
@@ -319,22 +357,34 @@ class DeidentifiedExportTests(TestCase):
             self.assertEqual(sheet, rows, name)
 
     def test_the_csv_export_never_holds_a_whole_table(self):
-        # read a chunk of 2 rows at a time; the held tables never built
-        held = mock.patch.object(
-            exporter, "deidentified_tables", side_effect=AssertionError("held")
-        )
-        with mock.patch.object(exporter, "CHUNK_ROWS", 2), held:
+        # the patients, then each table, read 2 rows at a time
+        events = []
+        with reads_and_stata_files(events):
             streamed = self.export("csv", rng=random.Random(3))
+        self.assertEqual(events, [("read", 2)] * (1 + KINDS))
         self.assertEqual(streamed.data, self.export("csv", rng=random.Random(3)).data)
+        self.assertEqual((streamed.patients, streamed.rows), (6, 6 * 7 + 6 + 1))
+
+    def test_the_stata_export_holds_one_table_at_a_time(self):
+        events = []
+        with reads_and_stata_files(events):
+            streamed = self.export("dta", rng=random.Random(3))
+        # the patients read first (their study ids), then each table read and
+        # made into its file before the next is read
+        tables = [name.removesuffix(".dta") for name in members(streamed.data)]
+        expected = [("read", 2)]
+        for name in tables:
+            expected += [("read", 2), ("stata", name)]
+        self.assertEqual(events, expected)
+        self.assertEqual(len(tables), KINDS)
         self.assertEqual((streamed.patients, streamed.rows), (6, 6 * 7 + 6 + 1))
 
     def test_the_xlsx_export_never_holds_a_whole_table(self):
         # each sheet written as its rows are read, 2 at a time
-        held = mock.patch.object(
-            exporter, "deidentified_tables", side_effect=AssertionError("held")
-        )
-        with mock.patch.object(exporter, "CHUNK_ROWS", 2), held:
+        events = []
+        with reads_and_stata_files(events):
             streamed = self.export("xlsx", rng=random.Random(3))
+        self.assertEqual(events, [("read", 2)] * (1 + KINDS))
         csv_files = members(self.export("csv", rng=random.Random(3)).data)
         sheets = xlsx_cells(streamed.data)
         self.assertEqual(set(sheets), {n.removesuffix(".csv") for n in csv_files})
@@ -427,7 +477,7 @@ class StreamedExportTests(TestCase):
         patients = Patient.objects.all()
         streamed = exporter.export_full(patients, fmt="csv")
         files = members(streamed.data)
-        tables = exporter.full_tables(patients)  # what XLSX and Stata are made of
+        tables = held_tables(patients)  # what a Stata file is made of
         for table in tables:
             out = io.StringIO()
             writer = csv.writer(out, lineterminator="\n")
@@ -439,23 +489,35 @@ class StreamedExportTests(TestCase):
         self.assertEqual((streamed.patients, streamed.rows), (4, rows))
 
     def test_the_csv_export_never_holds_a_whole_table(self):
-        # read a chunk of rows at a time (CHUNK_ROWS), never as full_tables
-        with (
-            mock.patch.object(exporter, "full_tables", side_effect=AssertionError),
-            mock.patch.object(exporter, "CHUNK_ROWS", 2),
-        ):
+        # each table read a chunk of rows at a time (CHUNK_ROWS)
+        events = []
+        with reads_and_stata_files(events):
             export = exporter.export_full(Patient.objects.all(), fmt="csv")
+        self.assertEqual(events, [("read", 2)] * KINDS)
         files = members(export.data)
         self.assertEqual(len(pd.read_csv(io.BytesIO(files["patient.csv"]))), 4)
 
+    def test_the_stata_export_holds_one_table_at_a_time(self):
+        events = []
+        with reads_and_stata_files(events):
+            export = exporter.export_full(Patient.objects.all(), fmt="dta")
+        tables = held_tables(Patient.objects.all())
+        expected = []
+        for table in tables:
+            expected += [("read", 2), ("stata", table.name)]
+        self.assertEqual(events, expected)
+        files = members(export.data)
+        for table in tables:
+            frame = pd.read_stata(io.BytesIO(files[f"{table.name}.dta"]))
+            self.assertEqual(len(frame), len(table.rows), table.name)
+
     def test_the_xlsx_export_never_holds_a_whole_table(self):
         patients = Patient.objects.all()
-        tables = exporter.full_tables(patients)
-        with (
-            mock.patch.object(exporter, "full_tables", side_effect=AssertionError),
-            mock.patch.object(exporter, "CHUNK_ROWS", 2),
-        ):
+        tables = held_tables(patients)
+        events = []
+        with reads_and_stata_files(events):
             export = exporter.export_full(patients, fmt="xlsx")
+        self.assertEqual(events, [("read", 2)] * KINDS)
         sheets = xlsx_cells(export.data)
         self.assertEqual(list(sheets), [table.name for table in tables])
         for table in tables:
