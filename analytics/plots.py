@@ -351,7 +351,8 @@ class RenderedFigures:
         drawing it only if no figure drawn from the same `drawn_from` (any
         JSON-ready value saying everything the figure depends on) is kept."""
         key = hashlib.sha256(
-            json.dumps([drawn_from, format, dpi], sort_keys=True).encode()
+            # (numbers numpy gives, in a live result, by their text)
+            json.dumps([drawn_from, format, dpi], sort_keys=True, default=str).encode()
         ).hexdigest()
         with self._lock:
             found = self._figures.get(key)

@@ -241,3 +241,15 @@ class TestRenderedFigures:
             made = figures.get(["aml"], self.draw_counting(drawn), format="png", dpi=72)
             assert made.content.startswith(b"\x89PNG")
         assert len(drawn) == 2
+
+    def test_numpy_numbers_in_what_it_is_drawn_from_are_keys_too(self):
+        # a live result (the report command's) may hold numpy's numbers
+        figures, drawn = RenderedFigures(), []
+        for _ in range(2):
+            figures.get(
+                ["aml", np.int64(3), np.float64(0.5)],
+                self.draw_counting(drawn),
+                format="png",
+                dpi=72,
+            )
+        assert len(drawn) == 1
