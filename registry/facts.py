@@ -46,23 +46,31 @@ _pending_sites: contextvars.ContextVar[set[int] | None] = contextvars.ContextVar
 
 
 #: The records a patient's plain facts are read from, all in one statement (a
-#: UNION ALL): each model's columns in a common row of two dates and four texts
-#: (None where the model has fewer), tagged with the model's place here.
-RECORD_COLUMNS: tuple[tuple[str, tuple, tuple], ...] = (
-    ("LiverMetastases", (None, None), ("initial_resectability", "timing", None, None)),
-    ("Death", ("date", None), ("cause", None, None, None)),
+#: UNION ALL): the fact each gives, its model, and its columns in a common row
+#: of two dates and four texts (None where the model has fewer); each row is
+#: tagged with its model's place here.
+RECORD_COLUMNS: tuple[tuple[str, str, tuple, tuple], ...] = (
     (
+        "liver",
+        "LiverMetastases",
+        (None, None),
+        ("initial_resectability", "timing", None, None),
+    ),
+    ("death", "Death", ("date", None), ("cause", None, None, None)),
+    (
+        "operations",
         "Operation",
         ("date", None),
         ("primary_procedure", "liver_procedure", "palliative_procedure", "margin"),
     ),
-    ("RadiationCourse", ("start_date", "end_date"), (None, None, None, None)),
+    ("radiation", "RadiationCourse", ("start_date", "end_date"), (None,) * 4),
     (
+        "systemic",
         "SystemicTherapyLine",
         ("start_date", "end_date"),
         ("regimen", "biologic", None, None),
     ),
-    ("FollowUp", ("date", None), ("disease_status", None, None, None)),
+    ("contacts", "FollowUp", ("date", None), ("disease_status", None, None, None)),
 )
 
 
@@ -140,7 +148,7 @@ def _read(
         }
 
     branches = []
-    for tag, (name, dates, texts) in enumerate(RECORD_COLUMNS):
+    for tag, (_, name, dates, texts) in enumerate(RECORD_COLUMNS):
         # every column an annotation, so that each branch selects them in order
         selected = {
             "of_patient": F("patient_id"),
@@ -165,18 +173,18 @@ def _read(
         for name in ("operations", "radiation", "systemic", "contacts")
     }
     for pk, tag, _, first, second, *texts in records:
-        if tag == 0:
+        fact = RECORD_COLUMNS[tag][0]
+        if fact == "liver":
             liver[pk] = (texts[0], texts[1] or "")
-        elif tag == 1:
+        elif fact == "death":
             death[pk] = (first, texts[0])
-        elif tag == 2:
-            many["operations"][pk].append(OperationFact(first, *texts))
-        elif tag == 3:
-            many["radiation"][pk].append(CourseFact(first, second))
-        elif tag == 4:
-            many["systemic"][pk].append(CourseFact(first, second, *texts[:2]))
-        else:
-            many["contacts"][pk].append(ContactFact(first, texts[0]))
+        elif fact == "operations":
+            many[fact][pk].append(OperationFact(first, *texts))
+        elif fact == "contacts":
+            many[fact][pk].append(ContactFact(first, texts[0]))
+        else:  # a radiation course, or a systemic line with its regimen and biologic
+            regimen, biologic = (text or "" for text in texts[:2])
+            many[fact][pk].append(CourseFact(first, second, regimen, biologic))
     return {
         pk: (
             PatientFacts(
