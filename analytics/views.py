@@ -326,7 +326,7 @@ def deidentified_export(request):
             patients,
             fmt=fmt,
             min_cell=settings.REGISTRY_MIN_CELL,
-            most_rows=settings.REGISTRY_WEB_XLSX_ROWS,
+            most_rows=exporter.web_row_limit(fmt),
         )
     except exporter.ExportRefused as exc:
         ctx["refused"] = str(exc)

@@ -36,6 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import BinaryIO
 
+from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import CharField, F, Func, QuerySet, Value
 from django.db.models.functions import MD5, Cast, Concat
@@ -207,28 +208,39 @@ def _table(name: str, entries: dict, rows: Iterable) -> Table:
     )
 
 
-def check_sheets(patients: QuerySet, fmt: str, *, most_rows: int | None = None) -> None:
+def web_row_limit(fmt: str) -> int:
+    """Return the most rows an export in `fmt` made through a web page may have
+    (REGISTRY_WEB_XLSX_ROWS, REGISTRY_WEB_EXPORT_ROWS): a request has 30 s."""
+    if fmt == "xlsx":
+        return settings.REGISTRY_WEB_XLSX_ROWS
+    return settings.REGISTRY_WEB_EXPORT_ROWS
+
+
+def check_size(patients: QuerySet, fmt: str, *, most_rows: int | None = None) -> None:
     """Refuse an XLSX export of `patients` with a table longer than a sheet
-    holds (XLSX_MAX_ROWS), or with more than `most_rows` rows in all (the web
-    pages' limit, REGISTRY_WEB_XLSX_ROWS), before reading any of it: one count
+    holds (XLSX_MAX_ROWS), or an export with more than `most_rows` rows in all
+    (a web page's limit, web_row_limit), before reading any of it: one count
     per record kind.
 
     Both exports write one row per record of the same tables, so this serves
-    the de-identified export too. Other formats have no such limit.
+    the de-identified export too. CSV and Stata have no sheet limit: without
+    `most_rows` they are not counted.
     """
-    if fmt != "xlsx":
+    if fmt != "xlsx" and most_rows is None:
         return
     total = 0
     for name, _, rows in full_rows(patients):
         count = rows.count()
-        if count >= XLSX_MAX_ROWS:
+        if fmt == "xlsx" and count >= XLSX_MAX_ROWS:
             raise ExportRefused(
                 f"An XLSX sheet holds at most {XLSX_MAX_ROWS - 1:,} rows under its "
                 f"header, and the {name} table has {count:,}. Choose the zip of "
                 "CSV files or Stata instead."
             )
         total += count
-    if most_rows is not None and total > most_rows:
+    if most_rows is None or total <= most_rows:
+        return
+    if fmt == "xlsx":
         raise ExportRefused(
             f"These patients' records make {total:,} rows, and an XLSX workbook "
             f"of more than {most_rows:,} takes longer to write than a web page may "
@@ -236,6 +248,12 @@ def check_sheets(patients: QuerySet, fmt: str, *, most_rows: int | None = None) 
             "written by the command manage.py export_records --format xlsx "
             "(README, Exporting)."
         )
+    raise ExportRefused(
+        f"These patients' records make {total:,} rows, and an export of more than "
+        f"{most_rows:,} takes longer to write than a web page may wait. Have it "
+        f"written by the command manage.py export_records --format {fmt} "
+        "(README, Exporting), or export one site at a time."
+    )
 
 
 def export_full(
@@ -244,9 +262,9 @@ def export_full(
     """Return the full export of `patients` in `fmt` (csv, xlsx or dta).
 
     Raises ExportRefused for an XLSX export with a table too long for a sheet,
-    or more than `most_rows` rows in all (check_sheets).
+    or more than `most_rows` rows in all (check_size).
     """
-    check_sheets(patients, fmt, most_rows=most_rows)
+    check_size(patients, fmt, most_rows=most_rows)
     return _in_memory(patients, fmt, deidentified=False)
 
 
@@ -263,7 +281,7 @@ def write_export(
 
     CSV and XLSX are read and written a chunk of rows at a time; a Stata file
     is made from its table read whole, one table at a time (streamed_tables).
-    Each reads in one snapshot. The checks (check_cohort, check_sheets) are the
+    Each reads in one snapshot. The checks (check_cohort, check_size) are the
     caller's.
     """
     if fmt == "csv":
@@ -492,9 +510,9 @@ def export_deidentified(
     most_rows: int | None = None,
 ) -> ExportFile:
     """Return the de-identified export of `patients`; refuse a cohort too small
-    (or an XLSX export too large: check_sheets)."""
+    (or an export too large: check_size)."""
     check_cohort(patients, min_cell=min_cell)
-    check_sheets(patients, fmt, most_rows=most_rows)
+    check_size(patients, fmt, most_rows=most_rows)
     return _in_memory(patients, fmt, deidentified=True, rng=rng)
 
 

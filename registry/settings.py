@@ -462,6 +462,10 @@ REGISTRY_MIN_CELL = env_int("REGISTRY_MIN_CELL", 5, minimum=1)
 #: takes about 1.4 s per 10,000 rows here, and a request has 30 s (gunicorn's
 #: timeout); a larger one is refused there, and manage.py export_records writes it.
 REGISTRY_WEB_XLSX_ROWS = env_int("REGISTRY_WEB_XLSX_ROWS", 150_000, minimum=1)
+#: Most rows a CSV or Stata export made through a web page may have: about 12-25 s
+#: per 1,500,000 rows (100,000 patients) here; a larger one is refused there, and
+#: manage.py export_records writes it.
+REGISTRY_WEB_EXPORT_ROWS = env_int("REGISTRY_WEB_EXPORT_ROWS", 1_500_000, minimum=1)
 
 # --- the REST API (registry/api/, README "API") -----------------------------------
 #: Requests each API token (or browser session) may make, e.g. "600/minute".

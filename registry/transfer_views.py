@@ -7,7 +7,6 @@ it exports a report's cohort.
 from __future__ import annotations
 
 from django import forms
-from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
@@ -124,7 +123,7 @@ def export_full(request):
         export = exporter.export_full(
             patients,
             fmt=form.cleaned_data["format"],
-            most_rows=settings.REGISTRY_WEB_XLSX_ROWS,
+            most_rows=exporter.web_row_limit(form.cleaned_data["format"]),
         )
     except exporter.ExportRefused as exc:
         ctx = {"form": form, "refused": str(exc)}

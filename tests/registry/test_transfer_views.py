@@ -145,12 +145,46 @@ class TransferPageTests(TestCase):
                     response, "manage.py export_records --format xlsx", status_code=400
                 )
                 self.assertEqual(TransferLog.objects.count(), logged)
-                # CSV is written as it is read: no such limit
+                # CSV has a limit of its own (REGISTRY_WEB_EXPORT_ROWS)
                 response = self.client.get(url, {"format": "csv"})
                 self.assertEqual(response.status_code, 200)
             with self.subTest(url=url), self.settings(REGISTRY_WEB_XLSX_ROWS=35):
                 response = self.client.get(url, {"format": "xlsx"})
                 self.assertEqual(response.status_code, 200)
+
+    def test_an_export_too_large_for_a_web_page_is_refused_there_in_any_format(self):
+        # North's 5 patients: 5 rows in each of 7 tables, no deaths
+        cases = (
+            (self.nora, reverse("registry:export_full")),
+            (self.ann, reverse("analytics:deidentified_export")),
+        )
+        for user, url in cases:
+            self.client.force_login(user)
+            for fmt in ("csv", "dta"):
+                with (
+                    self.subTest(url=url, fmt=fmt),
+                    self.settings(REGISTRY_WEB_EXPORT_ROWS=34),
+                ):
+                    logged = TransferLog.objects.count()
+                    response = self.client.get(url, {"format": fmt})
+                    self.assertContains(
+                        response,
+                        "These patients&#x27; records make 35 rows, and an export of "
+                        "more than 34 takes longer",
+                        status_code=400,
+                    )
+                    self.assertContains(
+                        response,
+                        f"manage.py export_records --format {fmt}",
+                        status_code=400,
+                    )
+                    self.assertEqual(TransferLog.objects.count(), logged)
+                with (
+                    self.subTest(url=url, fmt=fmt),
+                    self.settings(REGISTRY_WEB_EXPORT_ROWS=35),
+                ):
+                    response = self.client.get(url, {"format": fmt})
+                    self.assertEqual(response.status_code, 200)
 
     def test_deidentified_export_for_analysts(self):
         self.client.force_login(self.ann)

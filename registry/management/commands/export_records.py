@@ -86,7 +86,7 @@ class Command(BaseCommand):
         try:
             if deidentified:
                 exporter.check_cohort(patients, min_cell=settings.REGISTRY_MIN_CELL)
-            exporter.check_sheets(patients, format)
+            exporter.check_size(patients, format)
         except exporter.ExportRefused as exc:
             raise CommandError(str(exc)) from exc
         # written beside the output and renamed at the end: a failed export
