@@ -106,11 +106,15 @@ class TransferPageTests(TestCase):
             ("export_full", self.nora, 5, "NTH"),
         )
 
-    def test_an_xlsx_export_too_long_for_a_sheet_is_refused_on_the_page(self):
-        for user, url in (
+    def export_pages(self):
+        """Return each export page with a user who may use it."""
+        return (
             (self.nora, reverse("registry:export_full")),
             (self.ann, reverse("analytics:deidentified_export")),
-        ):
+        )
+
+    def test_an_xlsx_export_too_long_for_a_sheet_is_refused_on_the_page(self):
+        for user, url in self.export_pages():
             self.client.force_login(user)
             # five patients, each with one row in every table but the deaths
             with mock.patch.object(exporter, "XLSX_MAX_ROWS", 5):
@@ -126,11 +130,7 @@ class TransferPageTests(TestCase):
 
     def test_an_xlsx_export_too_large_for_a_web_page_is_refused_there(self):
         # North's 5 patients: 5 rows in each of 7 tables, no deaths
-        cases = (
-            (self.nora, reverse("registry:export_full")),
-            (self.ann, reverse("analytics:deidentified_export")),
-        )
-        for user, url in cases:
+        for user, url in self.export_pages():
             self.client.force_login(user)
             with self.subTest(url=url), self.settings(REGISTRY_WEB_XLSX_ROWS=34):
                 logged = TransferLog.objects.count()
@@ -154,11 +154,7 @@ class TransferPageTests(TestCase):
 
     def test_an_export_too_large_for_a_web_page_is_refused_there_in_any_format(self):
         # North's 5 patients: 5 rows in each of 7 tables, no deaths
-        cases = (
-            (self.nora, reverse("registry:export_full")),
-            (self.ann, reverse("analytics:deidentified_export")),
-        )
-        for user, url in cases:
+        for user, url in self.export_pages():
             self.client.force_login(user)
             for fmt in ("csv", "dta"):
                 with (
