@@ -28,7 +28,6 @@ import csv
 import datetime
 import decimal
 import io
-import itertools
 import random
 import zipfile
 from array import array
@@ -636,31 +635,33 @@ def _cell(value):
     return str(value)
 
 
-#: Rows of a table turned into typed columns at a time, for its Stata file.
-DTA_CHUNK_ROWS = 50_000
-
-
 def dta_bytes(table: Table) -> bytes:
-    """Return a Stata 14+ .dta file of a table: codes as labelled integers,
-    dates as dates.
-
-    pandas writes a .dta from a whole frame, so the table is held, but as
-    typed columns: its rows are taken DTA_CHUNK_ROWS at a time and each chunk
-    made into columns of numbers, dates and codes before the next is read, so
-    that no list of every row (a Python object per cell) is ever held.
-    """
+    """Return a Stata 14+ .dta file of a table whose rows are a list: codes as
+    labelled integers, dates as dates."""
     import pandas as pd
 
-    rows = iter(table.rows)
-    chunks = []
-    while chunk := list(itertools.islice(rows, DTA_CHUNK_ROWS)):
-        chunks.append(_typed_columns(table, chunk))
-    if chunks:
-        frame = pd.concat(chunks, ignore_index=True)
-    else:
-        frame = _typed_columns(table, [])
-    dates = {n: "td" for n in table.columns if table.kinds.get(n) == "date"}
-    dates = {n: kind for n, kind in dates.items() if n not in table.codes}
+    frame = pd.DataFrame(table.rows, columns=table.columns, dtype=object)
+    dates = {}
+    for name in table.columns:
+        kind = table.kinds.get(name, "text")
+        column = frame[name]
+        if name in table.codes and table.rows:
+            # (an empty table's coded columns are left as text: pandas cannot
+            # write an empty labelled column)
+            labels = list(dict.fromkeys(table.codes[name].values()))
+            mapped = column.map(lambda v, c=table.codes[name]: c.get(v))
+            frame[name] = pd.Categorical(mapped, categories=labels)
+        elif kind == "date":
+            frame[name] = pd.to_datetime(column)
+            dates[name] = "td"
+        elif kind in ("decimal", "integer"):
+            frame[name] = pd.to_numeric(column.map(_number), errors="coerce")
+        elif kind == "boolean":
+            frame[name] = column.map(lambda v: None if v is None else int(v)).astype(
+                "float"
+            )
+        else:
+            frame[name] = column.map(text).astype(str)
     out = io.BytesIO()
     frame.to_stata(
         out,
@@ -672,33 +673,6 @@ def dta_bytes(table: Table) -> bytes:
         time_stamp=datetime.datetime(2000, 1, 1),
     )
     return out.getvalue()
-
-
-def _typed_columns(table: Table, rows: list):
-    """Return `rows` of `table` as a frame of the columns its Stata file holds."""
-    import pandas as pd
-
-    frame = pd.DataFrame(rows, columns=table.columns, dtype=object)
-    for name in table.columns:
-        kind = table.kinds.get(name, "text")
-        column = frame[name]
-        if name in table.codes and rows:
-            # (an empty table's coded columns are left as text: pandas cannot
-            # write an empty labelled column)
-            labels = list(dict.fromkeys(table.codes[name].values()))
-            mapped = column.map(lambda v, c=table.codes[name]: c.get(v))
-            frame[name] = pd.Categorical(mapped, categories=labels)
-        elif kind == "date":
-            frame[name] = pd.to_datetime(column)
-        elif kind in ("decimal", "integer"):
-            frame[name] = pd.to_numeric(column.map(_number), errors="coerce")
-        elif kind == "boolean":
-            frame[name] = column.map(lambda v: None if v is None else int(v)).astype(
-                "float"
-            )
-        else:
-            frame[name] = column.map(text).astype(str)
-    return frame
 
 
 def _number(value):

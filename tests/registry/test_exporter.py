@@ -511,27 +511,6 @@ class StreamedExportTests(TestCase):
             frame = pd.read_stata(io.BytesIO(files[f"{table.name}.dta"]))
             self.assertEqual(len(frame), len(table.rows), table.name)
 
-    def test_a_stata_file_is_typed_a_chunk_of_rows_at_a_time_into_the_same_file(self):
-        patients = Patient.objects.all()
-        whole = exporter.export_full(patients, fmt="dta").data
-        typed, sizes = exporter._typed_columns, []
-
-        def typed_columns(table, rows):
-            sizes.append(len(rows))
-            return typed(table, rows)
-
-        with (
-            mock.patch.object(exporter, "DTA_CHUNK_ROWS", 1),
-            mock.patch.object(exporter, "_typed_columns", typed_columns),
-        ):
-            chunked = exporter.export_full(patients, fmt="dta").data
-        # every row on its own (columns empty in most chunks included), and an
-        # empty table once, empty
-        tables = held_tables(patients)
-        calls = sum(len(table.rows) or 1 for table in tables)
-        self.assertEqual((max(sizes), len(sizes)), (1, calls))
-        self.assertEqual(chunked, whole)
-
     def test_the_xlsx_export_never_holds_a_whole_table(self):
         patients = Patient.objects.all()
         tables = held_tables(patients)
