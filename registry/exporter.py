@@ -168,16 +168,24 @@ def streamed_tables(
         yield _table(name, entries, rows.iterator(chunk_size=CHUNK_ROWS))
 
 
-def write_full_csv(patients: QuerySet, out: BinaryIO) -> tuple[int, int]:
-    """Write the full export of `patients` as CSV to `out` (a binary file that
-    can seek), each table as it is read (streamed_tables), with the data
-    dictionary. Returns the patients and the rows written."""
+def write_csv(
+    patients: QuerySet,
+    out: BinaryIO,
+    *,
+    deidentified: bool = False,
+    rng: random.Random | None = None,
+) -> tuple[int, int]:
+    """Write the full (or de-identified) export of `patients` as a zip of CSV
+    files to `out` (a binary file that can seek), each table as it is read
+    (streamed_tables), the full one with the data dictionary. Returns the
+    patients and the rows written."""
     written = []
     with snapshot(patients.db):
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-            for table in streamed_tables(patients, deidentified=False):
+            for table in streamed_tables(patients, deidentified=deidentified, rng=rng):
                 written.append(_write_member(archive, table))
-            archive.writestr(_member("dictionary.csv"), dictionary.as_csv())
+            if not deidentified:
+                archive.writestr(_member("dictionary.csv"), dictionary.as_csv())
     return written[0], sum(written)
 
 
@@ -285,9 +293,7 @@ def write_export(
     caller's.
     """
     if fmt == "csv":
-        if deidentified:
-            return write_deidentified_csv(patients, out, rng=rng)
-        return write_full_csv(patients, out)
+        return write_csv(patients, out, deidentified=deidentified, rng=rng)
     if fmt == "xlsx":
         with snapshot(patients.db):
             tables = streamed_tables(patients, deidentified=deidentified, rng=rng)
@@ -523,20 +529,6 @@ def check_cohort(patients: QuerySet, *, min_cell: int) -> None:
             f"The cohort has fewer than {min_cell} patients: so that no patient can "
             "be recognised, it cannot be exported."
         )
-
-
-def write_deidentified_csv(
-    patients: QuerySet, out: BinaryIO, *, rng: random.Random | None = None
-) -> tuple[int, int]:
-    """Write the de-identified export of `patients` as a zip of CSV files to
-    `out` (a binary file that can seek), each table a chunk of rows at a time
-    (streamed_tables). Returns the patients and the rows written."""
-    written = []
-    with snapshot(patients.db):
-        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-            for table in streamed_tables(patients, deidentified=True, rng=rng):
-                written.append(_write_member(archive, table))
-    return written[0], sum(written)
 
 
 # --- files -----------------------------------------------------------------------

@@ -127,7 +127,7 @@ class ExportCommandTests(CastTestCase):
 
     def test_a_failed_export_leaves_no_file(self):
         failing = mock.patch.object(
-            exporter, "write_full_csv", side_effect=OSError("disk full")
+            exporter, "write_csv", side_effect=OSError("disk full")
         )
         with failing, self.assertRaisesMessage(OSError, "disk full"):
             self.export("--user", "mark")
