@@ -5,7 +5,7 @@ dictionary, as a .zip of CSV files, an XLSX workbook (one sheet per kind), or a
 .zip of Stata .dta files with value labels; the full export adds the dictionary
 itself. The full export is laid out exactly as the import reads it, so that a
 registry exported, imported into an empty registry and exported again gives
-the same files (tests/registry/test_round_trip.py).
+the same files (RoundTripTests in tests/registry/test_exporter.py).
 
 The **de-identified** export follows HIPAA's Safe Harbor method (45 CFR
 164.514(b)(2)): no MRN, date of birth, registry number or source record id (each
@@ -17,9 +17,11 @@ out (it can name anyone); the site is left out. A cohort smaller than the minimu
 cell size is refused, as a report of it would be.
 
 Queries: one per record kind (and, de-identified, one for the patients in the
-order of their study ids; an XLSX export first counts each kind's rows),
-whatever the number of patients. The CSV files are written as their rows are
-read, a chunk at a time.
+order of their study ids; an export made on a web page, or an XLSX one, first
+counts each kind's rows: check_size), whatever the number of patients, all in
+one snapshot of the registry. CSV files and XLSX sheets are written as their
+rows are read, a chunk at a time; a Stata file is made from its table held
+whole, one table at a time.
 """
 
 from __future__ import annotations
@@ -62,8 +64,8 @@ CONTENT_TYPES = {
 
 
 class ExportRefused(Exception):
-    """The export may not be made (a cohort below the minimum cell size, or a
-    table longer than an XLSX sheet holds)."""
+    """The export may not be made (a cohort below the minimum cell size, a table
+    longer than an XLSX sheet holds, or more rows than a web page may write)."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ class ExportFile:
 FULL_STEM = "registry-export"
 #: The de-identified export's.
 DEIDENTIFIED_STEM = "registry-deidentified"
-#: Rows read from the database at a time by the streamed CSV export.
+#: Rows read from the database at a time (streamed_tables).
 CHUNK_ROWS = 5_000
 
 
@@ -168,25 +170,17 @@ def streamed_tables(
         yield _table(name, entries, rows.iterator(chunk_size=CHUNK_ROWS))
 
 
-def write_csv(
-    patients: QuerySet,
-    out: BinaryIO,
-    *,
-    deidentified: bool = False,
-    rng: random.Random | None = None,
-) -> tuple[int, int]:
-    """Write the full (or de-identified) export of `patients` as a zip of CSV
-    files to `out` (a binary file that can seek), each table as it is read
-    (streamed_tables), the full one with the data dictionary. Returns the
-    patients and the rows written."""
+def write_csv(tables: Iterable[Table], out: BinaryIO, extra: dict) -> list[int]:
+    """Write a zip of one CSV file per table to `out` (a binary file that can
+    seek), each as its rows are read, then the `extra` members; return each
+    table's number of rows."""
     written = []
-    with snapshot(patients.db):
-        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-            for table in streamed_tables(patients, deidentified=deidentified, rng=rng):
-                written.append(_write_member(archive, table))
-            if not deidentified:
-                archive.writestr(_member("dictionary.csv"), dictionary.as_csv())
-    return written[0], sum(written)
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for table in tables:
+            written.append(_write_member(archive, table))
+        for name, data in extra.items():
+            archive.writestr(_member(name), data)
+    return written
 
 
 def _write_member(archive: zipfile.ZipFile, table: Table) -> int:
@@ -287,29 +281,18 @@ def write_export(
     """Write the full (or de-identified) export of `patients` in `fmt` to `out`
     (a binary file that can seek); return the patients and the rows written.
 
-    CSV and XLSX are read and written a chunk of rows at a time; a Stata file
-    is made from its table read whole, one table at a time (streamed_tables).
-    Each reads in one snapshot. The checks (check_cohort, check_size) are the
-    caller's.
+    The tables are read in one snapshot (streamed_tables): CSV and XLSX are
+    written as they are read, a Stata file from its table held whole. The
+    checks (check_cohort, check_size) are the caller's.
     """
-    if fmt == "csv":
-        return write_csv(patients, out, deidentified=deidentified, rng=rng)
-    if fmt == "xlsx":
-        with snapshot(patients.db):
-            tables = streamed_tables(patients, deidentified=deidentified, rng=rng)
-            written = write_xlsx(tables, out)
-        return written[0], sum(written)
-    if fmt != "dta":
+    writers = {"csv": write_csv, "xlsx": write_xlsx, "dta": write_dta}
+    if fmt not in writers:
         raise ValueError(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
-    members, written = {}, []
+    # the full export carries the data dictionary (as the import reads it)
+    extra = {} if deidentified else {"dictionary.csv": dictionary.as_csv()}
     with snapshot(patients.db):
-        for table in streamed_tables(patients, deidentified=deidentified, rng=rng):
-            held = replace(table, rows=list(table.rows))
-            members[f"{table.name}.dta"] = dta_bytes(held)
-            written.append(len(held.rows))
-    if not deidentified:
-        members["dictionary.csv"] = dictionary.as_csv()
-    out.write(zip_bytes(members))
+        tables = streamed_tables(patients, deidentified=deidentified, rng=rng)
+        written = writers[fmt](tables, out, extra)
     return written[0], sum(written)
 
 
@@ -593,11 +576,12 @@ def _member(name: str) -> zipfile.ZipInfo:
     return info
 
 
-def write_xlsx(tables: Iterable[Table], out) -> list[int]:
-    """Write a workbook of one sheet per table to `out`:
-    numbers as numbers, dates as date cells (YYYY-MM-DD, openpyxl's format for a
-    date), codes and text as text, as the import reads them back. Returns each
-    sheet's number of rows.
+def write_xlsx(tables: Iterable[Table], out: BinaryIO, extra: dict) -> list[int]:
+    """Write a workbook of one sheet per table to `out`: numbers as numbers,
+    dates as date cells (YYYY-MM-DD, openpyxl's format for a date), codes and
+    text as text, as the import reads them back. Returns each sheet's number of
+    rows. (A workbook has no `extra` files: the data dictionary is a download
+    of its own.)
 
     Written in openpyxl's write-only mode: each row goes to its sheet's file as
     it is appended, with no cell object kept, so that rows read a chunk at a
@@ -625,6 +609,19 @@ def _cell(value):
     if isinstance(value, bool | int | float | datetime.date) or value is None:
         return value
     return str(value)
+
+
+def write_dta(tables: Iterable[Table], out: BinaryIO, extra: dict) -> list[int]:
+    """Write a zip of one Stata file per table to `out`, each made from its
+    table held whole before the next is read, then the `extra` members; return
+    each table's number of rows."""
+    members, written = {}, []
+    for table in tables:
+        held = replace(table, rows=list(table.rows))
+        members[f"{table.name}.dta"] = dta_bytes(held)
+        written.append(len(held.rows))
+    out.write(zip_bytes(members | extra))
+    return written
 
 
 def dta_bytes(table: Table) -> bytes:
