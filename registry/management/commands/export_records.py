@@ -22,10 +22,11 @@ class Command(BaseCommand):
         "the import's: a .zip of CSV files (the default), an XLSX workbook or a "
         ".zip of Stata files; with --deidentified, the de-identified export of "
         "those patients (as the de-identified export page's, without a report's "
-        "cohort filters). CSV is read and written a chunk of rows at a time, so "
-        "the memory it takes does not grow with the registry; XLSX and Stata are "
-        "built in memory, as the pages build them, but with no request's time "
-        "limit. The export is logged as the page's is, with USER."
+        "cohort filters). CSV and XLSX are read and written a chunk of rows at a "
+        "time, so the memory they take does not grow with the registry; a Stata "
+        "file is made from its table held whole, one table at a time. There is no "
+        "request's time or size limit, as on the pages. The export is logged as "
+        "the page's is, with USER."
     )
 
     def add_arguments(self, parser):
