@@ -77,6 +77,21 @@ def reads_and_stata_files(events: list):
 KINDS = len(dictionary.record_kinds())
 
 
+def assert_queries_do_not_grow(test, export) -> None:
+    """Assert that `export()` makes as many queries with five more patients at
+    the test's site."""
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            export()
+        return len(captured)
+
+    before = queries()
+    for _ in range(5):
+        make_full_patient(site=test.site)
+    test.assertEqual(queries(), before)
+
+
 class FullExportTests(TestCase):
     @classmethod
     def setUpTestData(cls):
@@ -167,15 +182,9 @@ class FullExportTests(TestCase):
             self.assertIn("cause", frame.columns)
 
     def test_queries_do_not_grow_with_the_patients(self):
-        def queries():
-            with CaptureQueriesContext(connection) as captured:
-                exporter.export_full(Patient.objects.all(), fmt="csv")
-            return len(captured)
-
-        before = queries()
-        for _ in range(5):
-            make_full_patient(site=self.site)
-        self.assertEqual(queries(), before)
+        assert_queries_do_not_grow(
+            self, lambda: exporter.export_full(Patient.objects.all(), fmt="csv")
+        )
 
 
 class DeidentifiedExportTests(TestCase):
@@ -395,15 +404,7 @@ class DeidentifiedExportTests(TestCase):
         self.assertEqual((streamed.patients, streamed.rows), (6, 6 * 7 + 6 + 1))
 
     def test_queries_do_not_grow_with_the_patients(self):
-        def queries():
-            with CaptureQueriesContext(connection) as captured:
-                self.export("csv")
-            return len(captured)
-
-        before = queries()
-        for _ in range(5):
-            make_full_patient(site=self.site)
-        self.assertEqual(queries(), before)
+        assert_queries_do_not_grow(self, lambda: self.export("csv"))
 
     def test_xlsx_with_a_table_longer_than_a_sheet_is_refused(self):
         with mock.patch.object(exporter, "XLSX_MAX_ROWS", 7):
