@@ -787,10 +787,14 @@ def date_out_of_bounds(
 def before_birth(
     value: datetime.date | None, birth: datetime.date | None, *, what: str
 ) -> str | None:
-    """Return a refusal if `value` (a diagnosis, treatment, contact) precedes birth."""
+    """Return a refusal if `value` (a diagnosis, treatment, contact) precedes birth.
+
+    The birth date itself is an identifier, so the refusal never quotes it: a
+    user without the permission to see identifiers meets it too.
+    """
     if value is None or birth is None or value >= birth:
         return None
-    return f"{what} ({value}) is before the date of birth ({birth})."
+    return f"{what} ({value}) is before the date of birth."
 
 
 def age_on(birth: datetime.date, day: datetime.date) -> int:

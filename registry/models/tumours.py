@@ -23,8 +23,8 @@ from registry.models.base import (
     ClinicalRecord,
     at_least,
     at_most,
-    birth_date,
     check_not_after_death,
+    check_not_before_birth,
     check_not_future,
     first_follow_up,
     key_dates,
@@ -107,11 +107,13 @@ class PrimaryTumour(ClinicalRecord):
                     f"Diagnosis ({self.diagnosis_date}) is after the patient's death "
                     f"on {death}."
                 )
-            birth = birth_date(self.patient_id)
-            if birth and self.diagnosis_date < birth:
-                errors.setdefault("diagnosis_date", []).append(
-                    f"Diagnosis ({self.diagnosis_date}) is before the date of birth."
-                )
+            check_not_before_birth(
+                errors,
+                "diagnosis_date",
+                self.diagnosis_date,
+                "Diagnosis",
+                self.patient_id,
+            )
             first_contact = first_follow_up(self.patient_id)
             if first_contact and first_contact < self.diagnosis_date:
                 errors.setdefault("diagnosis_date", []).append(
