@@ -42,7 +42,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from registry import copyrows, dictionary, facts, importfiles
+from registry import copyrows, dictionary, facts, importfiles, status
 from registry.dictionary import PATIENT_REFERENCE, Entry, RecordKind
 from registry.models import Patient, Site, TransferLog
 from registry.models.base import KnownDates, known_dates
@@ -714,7 +714,7 @@ class _Import:
         why = reason(self.file_name, self.user)
         summary = self.result()
         touched: set[int] = set()
-        with transaction.atomic(), facts.deferred():
+        with transaction.atomic(), facts.deferred(), status.acting_as(self.user):
             ids = self._write_patients(why)
             for kind in dictionary.record_kinds()[1:]:
                 touched |= self._write_kind(kind, ids, why)

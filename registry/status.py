@@ -22,7 +22,9 @@ verified again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
@@ -63,8 +65,30 @@ def kind_of(model: type[models.Model]) -> FormKind:
     return MODEL_KINDS[model._meta.model_name]
 
 
+#: The user a write outside any request is made for (see :func:`acting_as`).
+_acting_user: ContextVar = ContextVar("registry_status_acting_user", default=None)
+
+
+@contextlib.contextmanager
+def acting_as(user) -> Iterator[None]:
+    """Name `user` as who changes the statuses inside the block.
+
+    For writes that no request carries, such as ``import_records --user``: a
+    verified kind those writes send back to complete records that user, as
+    their records' history rows do.
+    """
+    token = _acting_user.set(user)
+    try:
+        yield
+    finally:
+        _acting_user.reset(token)
+
+
 def _current_user():
-    """Return the user of the request being served (simple-history's), or None."""
+    """Return the user named by :func:`acting_as`, else the user of the request
+    being served (simple-history's), or None."""
+    if (acting := _acting_user.get()) is not None:
+        return acting
     request = getattr(HistoricalRecords.context, "request", None)
     user = getattr(request, "user", None)
     return user if getattr(user, "is_authenticated", False) else None

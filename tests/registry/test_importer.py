@@ -269,6 +269,29 @@ class CommitTests(ImportTestCase):
         self.assertEqual(operation.patient.facts.strategy, "primary_only")
         self.assertEqual(Operation.objects.count(), 3)
 
+    def test_a_verified_kind_sent_back_by_an_import_names_who_imported(self):
+        # run as import_records --user runs it: outside any request
+        from registry import status
+        from registry.models.status import FormStatus, RecordStatus
+
+        self.run_import(cohort(3))
+        operation = Operation.objects.get(patient__source_record_id="SRC2")
+        for to in (FormStatus.COMPLETE, FormStatus.VERIFIED):
+            status.set_status(
+                patient=operation.patient, kind="operation", to=to, user=self.nora
+            )
+        files = cohort(3)
+        files[2] = csv_file(
+            "operation",
+            [operation_row(1), operation_row(2, margin="R1"), operation_row(3)],
+        )
+        self.run_import(files, name="trial-v2.zip")
+        row = RecordStatus.objects.get(patient=operation.patient, kind="operation")
+        self.assertEqual(row.status, FormStatus.COMPLETE)
+        self.assertEqual(row.changed_by, self.nora)
+        self.assertEqual(row.history.first().history_user, self.nora)
+        self.assertEqual(operation.history.first().history_user, self.nora)
+
     def test_rows_may_name_stored_patients_by_registry_number(self):
         patient = make_full_patient(site=self.site)
         files = [
