@@ -165,14 +165,16 @@ EXCLUSION_REASONS = ("no_index_date", "group_unknown")
 class SurvivalTable:
     """A cohort counted by what its survival analysis needs, and nothing more.
 
-    ``counts`` has one row per distinct (group, days, event, competing, flags)
-    with ``n`` patients, for the patients kept: group is a categorical of labels
-    (as in :func:`patient_frame`), ``days`` an int, ``event``, ``competing`` (a
-    death that competes with the event a cumulative incidence estimates:
-    ``registry.bulk``'s survival_competing) and the :data:`TABLE_FLAGS` bools
-    (``unresected_primary``: no resection of the primary). ``excluded`` counts
-    the others by reason (:data:`EXCLUSION_REASONS`: no index date on or before
-    the cut-off, or no value for the grouping).
+    ``counts`` has one row per distinct (group, days, event, competing) with
+    ``n`` patients, for the patients kept: group is a categorical of labels
+    (as in :func:`patient_frame`), ``days`` an int, ``event`` and ``competing``
+    (a death that competes with the event a cumulative incidence estimates:
+    ``registry.bulk``'s survival_competing) bools. ``excluded`` counts the
+    others by reason (:data:`EXCLUSION_REASONS`: no index date on or before the
+    cut-off, or no value for the grouping).
+    ``flags`` counts the kept patients by the :data:`TABLE_FLAGS` bools
+    (``unresected_primary``: no resection of the primary), the later events a
+    report counts over the whole cohort, so they are no part of ``counts``.
     ``resections`` counts the kept patients resected (primary, liver or both) by
     the days from diagnosis to the later of the two first resections (columns
     ``days``, ``n``), for the landmark a report suggests.
@@ -181,6 +183,7 @@ class SurvivalTable:
     counts: pd.DataFrame
     excluded: dict[str, int]
     resections: pd.DataFrame
+    flags: pd.DataFrame
 
     @property
     def patients(self) -> int:
@@ -213,9 +216,9 @@ def survival_table(
     patients, their stored facts (:func:`cohort_facts`).
 
     registry.bulk's per-patient facts are counted by ``GROUP BY`` group, days,
-    yes/no columns (event, competing death and :data:`TABLE_FLAGS`, packed as
-    the bits of one integer) and exclusion reason, and (in the same statement)
-    by exclusion reason and days to resection, so only distinct rows leave the
+    event and competing death (packed as the bits of one integer) and exclusion
+    reason, and (in the same statement) by exclusion reason, days to resection
+    and :data:`TABLE_FLAGS` (packed likewise), so only distinct rows leave the
     database: at national scale, tens of thousands of rows instead of millions.
     The two counts are two plain aggregates over the same rows: on PostgreSQL
     each its own parallel scan, on SQLite one temporary table read twice.
@@ -240,22 +243,29 @@ def survival_table(
         source = f"g.{q('grp')}"
         join = f"LEFT JOIN ({group_sql}) g ON g.{q('gid')} = f.id"
     cutoff = connection.ops.adapt_datefield_value(as_of)
-    # the yes/no columns as the bits of one integer, so the database hashes
-    # four keys per patient rather than nine
-    yes_no = {
+
+    def packed(conditions: dict[str, str]) -> str:
+        # yes/no columns as the bits of one integer: one key to hash, not many
+        return " + ".join(
+            f"CASE WHEN {condition} THEN {1 << i} ELSE 0 END"
+            for i, condition in enumerate(conditions.values())
+        )
+
+    status = {
         "event": "f.survival_event = 1",
         "competing": "f.survival_competing = 1",
+    }
+    # the later events a report counts over the whole cohort, not by time
+    flags = {
         "liver_resected": "f.liver_resected",
         "converted": "f.converted",
         "unresected_primary": "f.first_primary_resection IS NULL",
         "later_palliative": "f.later_palliative",
     }
-    bits = " + ".join(
-        f"CASE WHEN {condition} THEN {1 << i} ELSE 0 END"
-        for i, condition in enumerate(yes_no.values())
-    )
+    assert tuple(flags) == TABLE_FLAGS
     rows = f"""
-        SELECT {source} AS grp, f.survival_days AS days, {bits} AS bits,
+        SELECT {source} AS grp, f.survival_days AS days, {packed(status)} AS status,
+            {packed(flags)} AS flags,
             CASE WHEN f.survival_start IS NULL OR f.survival_start > %s THEN 1
                 WHEN {no_group(source)} THEN 2
                 ELSE 0 END AS reason,
@@ -270,27 +280,38 @@ def survival_table(
     inline = "NOT MATERIALIZED " if vendor == "postgresql" else ""
     sql = f"""
     WITH c AS {inline}({rows})
-    SELECT 1, grp, days, bits, reason, NULL, COUNT(*)
-    FROM c GROUP BY grp, days, bits, reason
+    SELECT 1, grp, days, status, reason, NULL, COUNT(*)
+    FROM c GROUP BY grp, days, status, reason
     UNION ALL
-    SELECT 0, NULL, NULL, NULL, reason, resected, COUNT(*)
-    FROM c GROUP BY reason, resected"""
+    SELECT 0, NULL, NULL, flags, reason, resected, COUNT(*)
+    FROM c GROUP BY reason, resected, flags"""
     with connection.cursor() as cursor:
         cursor.execute(sql, (cutoff, *NO_GROUP, *params, *join_params))
         fetched = cursor.fetchall()
-    counted, group, days, packed, reason, resection, n = (
+    counted, group, days, bits, reason, resection, n = (
         list(zip(*fetched, strict=True)) or [()] * 7
     )
     counted = np.array(counted, dtype=bool)
     n = np.array(n, dtype=np.int64)
     reasons = np.array(reason, dtype=float)
-    # the kept patients' days to resection (reason 0), kept apart in Python:
-    # PostgreSQL cannot estimate the rows of a WHERE on the reason's CASE, and
-    # planned a nested loop over every patient for them
-    resected = np.array(resection, dtype=float)[~counted]
-    resections = pd.DataFrame({"days": resected, "n": n[~counted]})[
-        ~np.isnan(resected) & (reasons[~counted] == 0)
-    ].astype(int)
+    bits = np.array(bits, dtype=float)
+    # the kept patients (reason 0) of the second count: by days to resection
+    # and by flags, summed in Python. PostgreSQL cannot estimate the rows of a
+    # WHERE on the reason's CASE, and planned a nested loop over every patient
+    # for them.
+    second = ~counted & (reasons == 0)
+    resected = np.array(resection, dtype=float)[second]
+    done = ~np.isnan(resected)
+    resections = (
+        pd.DataFrame({"days": resected[done].astype(int), "n": n[second][done]})
+        .groupby("days", as_index=False)["n"]
+        .sum()
+    )
+    flag_table = (
+        pd.DataFrame({**_unpacked(bits[second], TABLE_FLAGS), "n": n[second]})
+        .groupby(list(TABLE_FLAGS), as_index=False)["n"]
+        .sum()
+    )
     reason = reasons[counted]
     kept = reason == 0
     excluded = {
@@ -298,20 +319,26 @@ def survival_table(
         for code, why in enumerate(EXCLUSION_REASONS, start=1)
         if (reason == code).any()
     }
-    packed = np.array(packed, dtype=float)[counted][kept].astype(np.int64)
     counts = pd.DataFrame(
         {
             "group": _labels(np.array(group, dtype=object)[counted][kept], variable),
             "days": np.array(days, dtype=float)[counted][kept].astype(np.int64),
-            **{name: (packed & (1 << i)) > 0 for i, name in enumerate(yes_no)},
+            **_unpacked(bits[counted][kept], status),
             "n": n[counted][kept],
         }
     )
     return SurvivalTable(
         counts=counts,
         excluded=excluded,
-        resections=resections.reset_index(drop=True),
+        resections=resections,
+        flags=flag_table,
     )
+
+
+def _unpacked(bits: np.ndarray, names: Iterable[str]) -> dict[str, np.ndarray]:
+    """Return yes/no columns packed as the bits of `bits`, a column per name."""
+    packed = bits.astype(np.int64)
+    return {name: (packed & (1 << i)) > 0 for i, name in enumerate(names)}
 
 
 @dataclass(frozen=True)
@@ -514,14 +541,24 @@ def table_from_frame(frame: pd.DataFrame) -> SurvivalTable:
             "days": kept["days"].astype(int),
             "event": kept["event"].astype(bool),
             "competing": kept["competing"].astype(bool),
-            "liver_resected": kept["first_liver_resection"].notna(),
-            "converted": kept["converted"] == "Yes",
-            "unresected_primary": kept["first_primary_resection"].isna(),
-            "later_palliative": kept["later_palliative"] == "Yes",
         }
     )
     counts = (
         counts.groupby(list(counts.columns), observed=True, dropna=False)
+        .size()
+        .rename("n")
+        .reset_index()
+    )
+    flags = (
+        pd.DataFrame(
+            {
+                "liver_resected": kept["first_liver_resection"].notna(),
+                "converted": kept["converted"] == "Yes",
+                "unresected_primary": kept["first_primary_resection"].isna(),
+                "later_palliative": kept["later_palliative"] == "Yes",
+            }
+        )
+        .groupby(list(TABLE_FLAGS))
         .size()
         .rename("n")
         .reset_index()
@@ -534,7 +571,7 @@ def table_from_frame(frame: pd.DataFrame) -> SurvivalTable:
         for reason, mask in zip(EXCLUSION_REASONS, (no_time, no_group), strict=True)
         if mask.any()
     }
-    return SurvivalTable(counts, excluded, resections)
+    return SurvivalTable(counts, excluded, resections, flags)
 
 
 #: The derived facts a patient frame carries (registry.bulk.COLUMNS, in order).

@@ -262,7 +262,7 @@ def run_report(spec: ReportSpec, *, user) -> Report:
         sections.update(counted_sections(cohort, spec, split.hidden))
     else:
         sections.update(count_sections(split))
-    sections["events"] = events_section(cohort.table.counts).to_dict()
+    sections["events"] = events_section(cohort.table.flags).to_dict()
     sections["landmark_analysis"] = cohort.landmark_info
     warning, sections["suggested_landmark"] = immortal_time(spec, cohort.table)
     if warning:
@@ -340,7 +340,8 @@ class Cohort:
 
         A change to any of them changes the fingerprint: the patients' rows
         when the report read them, else the counts (all it read): the survival
-        table's, then each of the tables' counts, in the report's order.
+        table's (its counts, flags and resections), then each of the tables'
+        counts, in the report's order.
         """
         if self.analysed is not None:
             return dataset.fingerprint(
@@ -348,14 +349,16 @@ class Cohort:
                 ["registry_number", "group", "days", "event"],
             )
         counts = self.table.counts
-        digest = dataset.fingerprint(
-            counts.assign(group=counts["group"].astype(str)),
-            ["group", "days", "event", *dataset.TABLE_FLAGS, "n"],
-        )
-        if self.counted is None:
-            return digest
-        digests = [digest]
-        for name, part in self.counted.parts():
+        digests = [
+            dataset.counts_fingerprint(
+                counts.assign(group=counts["group"].astype(str))
+            ),
+            "flags",
+            dataset.counts_fingerprint(self.table.flags),
+            "resections",
+            dataset.counts_fingerprint(self.table.resections),
+        ]
+        for name, part in self.counted.parts() if self.counted else ():
             digests.append(name)
             digests.append(dataset.counts_fingerprint(part))
         return hashlib.sha256("\n".join(digests).encode()).hexdigest()
@@ -965,19 +968,22 @@ def association_section(analysed: pd.DataFrame, factor: str, outcome: str) -> di
 # --- step 6: later events, landmark suggestion --------------------------------
 
 
-def events_section(counts: pd.DataFrame) -> Events:
-    """Return the later events: liver resection, conversion, palliative surgery."""
-    n = int(counts["n"].sum())
+def events_section(flags: pd.DataFrame) -> Events:
+    """Return the later events: liver resection, conversion, palliative surgery.
+
+    ``flags`` counts the analysed patients by them (:attr:`SurvivalTable.flags`).
+    """
+    n = int(flags["n"].sum())
 
     def patients(mask) -> int:
-        return int(counts.loc[mask, "n"].sum())
+        return int(flags.loc[mask, "n"].sum())
 
-    unresected = counts["unresected_primary"]
+    unresected = flags["unresected_primary"]
     return Events(
-        liver_resected=Share.of_total(patients(counts["liver_resected"]), n),
-        converted=Share.of_total(patients(counts["converted"]), n),
+        liver_resected=Share.of_total(patients(flags["liver_resected"]), n),
+        converted=Share.of_total(patients(flags["converted"]), n),
         later_palliative_unresected_primary=Count(
-            n=patients(unresected & counts["later_palliative"]),
+            n=patients(unresected & flags["later_palliative"]),
             of=patients(unresected),
         ),
     )
@@ -1014,11 +1020,11 @@ def immortal_time(
         return None, None
     flag, event = LATER_EVENTS.get(spec.group_by, ("resected", "a resection"))
     resections = table.resections[table.resections["days"] > 0]
-    counts = table.counts
+    flags = table.flags
     if flag == "resected":
         happened = int(resections["n"].sum())
     else:
-        happened = int(counts.loc[counts[flag], "n"].sum())
+        happened = int(flags.loc[flags[flag], "n"].sum())
         if flag == "liver_resected" and resections.empty:
             happened = 0  # every resection on the day of diagnosis: nothing later
     if not happened:

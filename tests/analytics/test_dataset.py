@@ -41,7 +41,8 @@ def frame_with_flags(queryset, group):
 
 
 def assert_same_tables(a, b):
-    """Assert two SurvivalTables hold the same counts, exclusions and resections."""
+    """Assert two SurvivalTables hold the same counts, exclusions, resections
+    and flags."""
 
     def rows(frame):
         frame = (
@@ -58,6 +59,8 @@ def assert_same_tables(a, b):
     )
     assert a.excluded == b.excluded
     assert rows(a.resections) == rows(b.resections)
+    assert list(a.flags.columns) == list(b.flags.columns)
+    assert rows(a.flags) == rows(b.flags)
 
 
 class PatientFrameTests(TestCase):
@@ -137,10 +140,17 @@ class PatientFrameTests(TestCase):
 
     def test_counts_carry_the_treatment_flags_and_resection_times(self):
         table = dataset.survival_table(cohort(), group="strategy", as_of=AS_OF)
-        counts = table.counts.set_index("group")
-        staged = counts.loc["Staged resection"]
-        self.assertTrue(staged["liver_resected"])
-        self.assertFalse(staged["unresected_primary"])
+        # the three fully treated patients: liver and primary resected, not
+        # converted, no later palliative surgery; counted once each
+        flags = table.flags
+        self.assertEqual(flags["n"].sum(), table.counts["n"].sum())
+        treated = flags[
+            flags["liver_resected"]
+            & ~flags["unresected_primary"]
+            & ~flags["converted"]
+            & ~flags["later_palliative"]
+        ]
+        self.assertEqual(treated["n"].sum(), 3)
         # synchronous patients: primary and liver on the day of make_full_patient's
         # operation; the staged one's liver comes later, on 2004-11-01
         diagnosed = self.staged.tumour.diagnosis_date
