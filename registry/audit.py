@@ -244,18 +244,49 @@ class LogFilter:
     date_from: datetime.date | None = None
     date_to: datetime.date | None = None
 
+    @cached_property
+    def moved_away(self) -> tuple[int, ...]:
+        """Return the patients once at the log's sites whose changes now show at
+        another: now at another site (a transfer of care), or deleted at
+        another after one. Two queries, once per log; few patients."""
+        sites = self.site_ids
+        once_here = Patient.history.filter(id=OuterRef("id"), site_id__in=sites)
+        elsewhere = (
+            Patient.objects.exclude(site_id__in=sites)
+            .filter(Exists(once_here))
+            .order_by()
+            .values_list("id", flat=True)
+        )
+        # the deletions' rows: few, read down their own partial index
+        # (ensure_log_indexes)
+        deleted_elsewhere = (
+            Patient.history.filter(history_type="-")
+            .exclude(site_id__in=sites)
+            .exclude(Exists(Patient.objects.filter(pk=OuterRef("id"))))
+            .filter(Exists(once_here))
+            .order_by()
+            .values_list("id", flat=True)
+        )
+        return tuple(sorted({*elsewhere, *deleted_elsewhere}))
+
 
 def _history(kind: str, log: LogFilter) -> models.QuerySet:
-    """Return the history rows of `kind` that the log shows."""
+    """Return the history rows of `kind` that the log shows.
+
+    A patient's changes go with the patient, as their pages do: to the site
+    they are at now (a transfer of care takes the changes made before it too),
+    or, once deleted, to the site they were at when deleted, as the admin's
+    history pages decide it. Read as the patients ever at the log's sites (the
+    patients' history: a join the database walks in step with the log's date
+    index and stops where the page does) less those that have left them
+    (:attr:`LogFilter.moved_away`, a few ids read once per log).
+    """
     model = AUDITED[kind]
-    rows = model.history.all()
-    if model is Patient:
-        rows = rows.filter(site_id__in=log.site_ids)
-    else:
-        # by the patient's site in the patient's history: deleted patients too
-        rows = rows.filter(
-            patient_id__in=Patient.history.filter(site_id__in=log.site_ids).values("id")
-        )
+    patient = "id" if model is Patient else "patient_id"
+    ever_here = Patient.history.filter(site_id__in=log.site_ids).values("id")
+    rows = model.history.filter(**{f"{patient}__in": ever_here})
+    if log.moved_away:
+        rows = rows.exclude(**{f"{patient}__in": log.moved_away})
     if log.user_id:
         rows = rows.filter(history_user_id=log.user_id)
     if log.date_from:
@@ -275,8 +306,13 @@ def log_index_tables() -> list[str]:
     return [model.history.model._meta.db_table for model in AUDITED.values()]
 
 
+#: The partial index of the patients' deletions (migration 0025).
+DELETIONS_INDEX = "registry_historicalpatient_deleted"
+
+
 def ensure_log_indexes(schema_editor) -> None:
-    """Create each log index that is missing (registry.apps, after every migrate).
+    """Create each log index that is missing (registry.apps, after every migrate),
+    and the partial index of the patients' deletions.
 
     On SQLite a migration that remakes a history table (any change to one of
     its fields) builds it again from the model, which does not declare the
@@ -289,6 +325,12 @@ def ensure_log_indexes(schema_editor) -> None:
             f"CREATE INDEX IF NOT EXISTS {q(table + '_log')} "
             f"ON {q(table)} (history_date DESC, history_id DESC)"
         )
+    # the patients' deletions, which LogFilter.moved_away reads (0025)
+    patients = Patient.history.model._meta.db_table
+    schema_editor.execute(
+        f"CREATE INDEX IF NOT EXISTS {q(DELETIONS_INDEX)} "
+        f"ON {q(patients)} (id, site_id) WHERE history_type = '-'"
+    )
 
 
 #: The registry's log counts its entries exactly up to this many; past it, the

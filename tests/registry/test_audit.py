@@ -148,6 +148,52 @@ class AuditLogTests(CastTestCase):
             "Disease status: No evidence of disease → Hepatic recurrence",
         )
 
+    def test_a_transferred_patients_changes_go_with_the_patient(self):
+        # a transfer of care from North to South, then South's nurse changes
+        # the follow-up: North's manager can no longer open the patient, and
+        # reads none of their changes in the log, before or after the move;
+        # South's manager, whose patient it now is, reads them all
+        moved = make_full_patient(site=self.north)
+        change_followup(moved, self.nina, notes="North's own note")
+        moved.site = self.south
+        moved.save()
+        change_followup(moved, self.sam, notes="South's later note")
+        seen = {e.patient for e in self.client.get(self.url).context["entries"]}
+        self.assertNotIn(moved.registry_number, seen)
+        self.assertEqual(
+            self.client.get(
+                reverse("registry:patient_detail", args=[moved.pk])
+            ).status_code,
+            404,
+        )
+        export = self.client.get(reverse("registry:audit_export"))
+        self.assertNotIn(
+            "South's later note", b"".join(export.streaming_content).decode()
+        )
+        sue = make_user("sue", group="Data manager", sites=[self.south], is_staff=True)
+        self.client.force_login(sue)
+        theirs = [
+            e
+            for e in self.client.get(self.url, {"kind": "followup"}).context["entries"]
+            if e.patient == moved.registry_number
+        ]
+        # the factory's creation (no user), North's change and South's
+        self.assertLessEqual({"nina", "sam"}, {e.who for e in theirs})
+
+    def test_a_deleted_patients_changes_stay_with_their_last_site(self):
+        gone = make_full_patient(site=self.north)
+        change_followup(gone, self.nina, notes="Before the deletion")
+        number = gone.registry_number
+        gone.delete()
+        entries = self.client.get(self.url).context["entries"]
+        self.assertIn(number, {e.patient for e in entries})
+        self.client.force_login(self.sam)  # South's nurse: no log at all
+        self.assertEqual(self.client.get(self.url).status_code, 403)
+        sue = make_user("sue", group="Data manager", sites=[self.south], is_staff=True)
+        self.client.force_login(sue)
+        entries = self.client.get(self.url).context["entries"]
+        self.assertNotIn(number, {e.patient for e in entries})
+
     def test_filters_by_user_kind_and_date(self):
         by_nina = self.client.get(self.url, {"user": self.nina.pk}).context["entries"]
         self.assertEqual([(e.who, e.kind) for e in by_nina], [("nina", "followup")])
