@@ -374,7 +374,11 @@ class _Parser:
                     f"{key}: expected a number, got {_quote.repr(value)}"
                 )
                 return default
-        if not math.isfinite(value):
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:  # a whole number of hundreds of digits
+            finite = False
+        if not finite:
             self.errors.append(
                 f"{key}: expected a finite number, got {_quote.repr(value)}"
             )

@@ -97,6 +97,25 @@ class ReportSpecTests(SimpleTestCase):
         self.assertIn("landmark: must be more than 0 (got -3)", errors)
         self.assertIn("times[1]: must be a number more than 0 ('soon')", errors)
 
+    def test_whole_numbers_too_large_for_a_float_are_refused_not_crashed_on(self):
+        # JSON numbers of hundreds of digits arrive as Python ints
+        huge = int("1" + "0" * 400)
+        errors = self.errors({"landmark": huge, "times": [12, huge]})
+        self.assertTrue(
+            any(e.startswith("landmark: expected a finite number") for e in errors),
+            errors,
+        )
+        self.assertTrue(
+            any(e.startswith("times[1]: must be a number more than 0") for e in errors),
+            errors,
+        )
+        parsed = parse_json('{"conf_level": 1%s}' % ("0" * 400))
+        with self.assertRaises(InvalidSpec) as caught:
+            ReportSpec.from_dict(parsed)
+        self.assertTrue(
+            caught.exception.errors[0].startswith("conf_level: expected a finite")
+        )
+
     def test_bad_dates_are_refused(self):
         errors = self.errors(
             {
