@@ -13,6 +13,7 @@ import csv
 import datetime
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,9 +50,27 @@ def read(files) -> tuple[list[Sheet], list[FileProblem]]:
     for name, data in _named_files(files, problems):
         try:
             sheets.extend(_sheets_of(name, data))
-        except (ValueError, zipfile.BadZipFile, UnicodeDecodeError, KeyError) as exc:
+        except UNREADABLE as exc:
             problems.append(FileProblem(name, f"cannot be read: {exc}"))
     return sheets, problems
+
+
+#: What reading a file that is not what its name says raises: a bad encoding or
+#: CSV (csv.Error, with its row), a damaged or encrypted .zip (RuntimeError:
+#: "password required"; zlib.error, EOFError, NotImplementedError: a method
+#: zipfile lacks), an XLSX that is not one (KeyError for a missing part,
+#: SyntaxError: the XML parsers' errors).
+UNREADABLE = (
+    ValueError,
+    KeyError,
+    csv.Error,
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    RuntimeError,
+    NotImplementedError,
+    SyntaxError,
+)
 
 
 def _named_files(files, problems) -> list[tuple[str, bytes]]:
@@ -95,12 +114,15 @@ def _sheets_of(name: str, data: bytes) -> list[Sheet]:
 def _csv_sheet(source: str, kind: str, data: bytes) -> Sheet:
     text = data.decode("utf-8-sig")
     reader = csv.reader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in next(reader, [])]
-    sheet = Sheet(kind.strip().lower(), source, header)
-    for number, cells in enumerate(reader, start=FIRST_ROW):
-        if not any(c.strip() for c in cells):
-            continue
-        sheet.rows.append((number, dict(zip(header, cells, strict=False))))
+    try:
+        header = [h.strip() for h in next(reader, [])]
+        sheet = Sheet(kind.strip().lower(), source, header)
+        for number, cells in enumerate(reader, start=FIRST_ROW):
+            if not any(c.strip() for c in cells):
+                continue
+            sheet.rows.append((number, dict(zip(header, cells, strict=False))))
+    except csv.Error as exc:  # e.g. a cell longer than the csv module reads
+        raise csv.Error(f"row {reader.line_num}: {exc}") from exc
     return sheet
 
 

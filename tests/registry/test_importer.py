@@ -160,6 +160,48 @@ class DryRunTests(ImportTestCase):
         self.assertIn(("patient.csv", 1, "favourite_colour"), self.where(result))
         self.assertIn(("surgery.csv", None, ""), self.where(result))
 
+    def test_files_that_cannot_be_read_are_named_not_crashed_on(self):
+        import zipfile
+
+        # a CSV cell longer than the csv module reads (131,072 characters)
+        huge = b'source_record_id,sex\n"' + b"x" * 200_000 + b'",F\n'
+        # an XLSX whose sheet is not XML
+        book = Workbook()
+        book.active.title = "patient"
+        book.active.append(["source_record_id"])
+        saved = io.BytesIO()
+        book.save(saved)
+        broken = io.BytesIO()
+        with (
+            zipfile.ZipFile(io.BytesIO(saved.getvalue())) as old,
+            zipfile.ZipFile(broken, "w") as new,
+        ):
+            for item in old.infolist():
+                data = old.read(item)
+                if item.filename.startswith("xl/worksheets/"):
+                    data = b"<worksheet><sheetData><row"
+                new.writestr(item, data)
+        # a .zip whose member is encrypted (the flag set in both headers)
+        locked = io.BytesIO()
+        with zipfile.ZipFile(locked, "w") as archive:
+            archive.writestr("patient.csv", "source_record_id\nSRC1\n")
+        locked = bytearray(locked.getvalue())
+        for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+            at = locked.index(signature) + offset
+            locked[at] |= 0x1
+        files = [
+            ("patient.csv", huge),
+            ("trial.xlsx", broken.getvalue()),
+            ("trial.zip", bytes(locked)),
+        ]
+        result = self.run_import(files, commit=False)
+        self.assertFalse(result.ok)
+        problems = {p.source: p.message for p in result.problems}
+        for name in ("patient.csv", "trial.xlsx", "trial.zip"):
+            self.assertIn("cannot be read", problems.get(name, ""), problems)
+        self.assertIn("row 2", problems["patient.csv"])
+        self.assertFalse(Patient.objects.exists())
+
     def test_another_sites_patient_is_refused(self):
         south = make_site(code="STH", name="South")
         other = make_full_patient(site=south)
