@@ -158,6 +158,35 @@ class VitalStatusFilter(admin.SimpleListFilter):
         return queryset
 
 
+#: The years a date can have (Python's datetime), and the ids a key can.
+YEARS, KEYS = (1, 9999), (1, 2**63 - 1)
+
+
+def whole_number(value: str | None, bounds: tuple[int, int]) -> int | None:
+    """Return `value` as a whole number within `bounds`, or None.
+
+    A list filter's value comes from the query string: only ASCII digits are
+    read ("²" is a digit to str.isdigit, not to int), and only numbers the
+    database and datetime can take (year 99999 or a 20-digit id raised an
+    error, a server error for the user).
+    """
+    if not value or not (value.isascii() and value.isdigit()):
+        return None
+    number = int(value)
+    return number if bounds[0] <= number <= bounds[1] else None
+
+
+def filtered(queryset, value: str | None, bounds: tuple[int, int], lookup: str):
+    """Return `queryset` filtered by `lookup` = `value`: unfiltered without a
+    value, empty for a value no row can have (not a number, out of bounds)."""
+    if not value:
+        return queryset
+    number = whole_number(value, bounds)
+    if number is None:
+        return queryset.none()
+    return queryset.filter(**{lookup: number})
+
+
 class DiagnosisYearFilter(admin.SimpleListFilter):
     title = _("year of diagnosis")
     parameter_name = "diagnosis_year"
@@ -166,9 +195,7 @@ class DiagnosisYearFilter(admin.SimpleListFilter):
         return [(str(year), str(year)) for year in diagnosis_years(request.user)]
 
     def queryset(self, request, queryset):
-        if self.value() and self.value().isdigit():
-            return queryset.filter(tumour__diagnosis_date__year=int(self.value()))
-        return queryset
+        return filtered(queryset, self.value(), YEARS, "tumour__diagnosis_date__year")
 
 
 class SiteFilter(admin.SimpleListFilter):
@@ -183,9 +210,7 @@ class SiteFilter(admin.SimpleListFilter):
         return [(str(site.pk), f"{site.code} – {site.name}") for site in sites]
 
     def queryset(self, request, queryset):
-        if self.value() and self.value().isdigit():
-            return queryset.filter(site_id=int(self.value()))
-        return queryset
+        return filtered(queryset, self.value(), KEYS, "site_id")
 
 
 def year_filter(field: str, label: str) -> type[admin.SimpleListFilter]:
@@ -209,9 +234,7 @@ def year_filter(field: str, label: str) -> type[admin.SimpleListFilter]:
             return [(str(year), str(year)) for year in years]
 
         def queryset(self, request, queryset):
-            if self.value() and self.value().isdigit():
-                return queryset.filter(**{f"{field}__year": int(self.value())})
-            return queryset
+            return filtered(queryset, self.value(), YEARS, f"{field}__year")
 
     return YearFilter
 

@@ -92,6 +92,22 @@ class PatientAdminTests(CastTestCase):
         response = self.client.get(self.url, {"vital": "dead"})
         self.assertEqual(list(response.context["cl"].result_list), [self.southern])
 
+    def test_year_and_site_values_no_row_can_have_list_nothing(self):
+        # from a typed or edited query string: a year past 9999 or 0, a digit
+        # that is not ASCII, an id past the database's integers
+        follow_ups = reverse("admin:registry_followup_changelist")
+        for url, query in (
+            (self.url, {"diagnosis_year": "99999"}),
+            (self.url, {"diagnosis_year": "\u00b2"}),
+            (self.url, {"site__id__exact": "9" * 20}),
+            (follow_ups, {"date_year": "0"}),
+            (follow_ups, {"date_year": "99999"}),
+        ):
+            with self.subTest(query=query):
+                response = self.client.get(url, query)
+                self.assertEqual(response.status_code, 200)
+                self.assertEqual(list(response.context["cl"].result_list), [])
+
     def test_site_and_year_filters(self):
         response = self.client.get(
             self.url, {"site__id__exact": self.south.pk, "diagnosis_year": "2004"}
