@@ -109,6 +109,35 @@ class ReportCommandTests(TestCase):
         with self.assertRaisesMessage(CommandError, "is not valid JSON (line 1"):
             self.run_command("--spec", spec.name)
 
+    def test_an_output_in_no_folder_or_that_is_a_folder_is_refused_first(self):
+        folder = Path(tempfile.mkdtemp())
+        cases = {
+            str(folder / "missing" / "report.json"): "no such folder",
+            str(folder): "is a folder",
+        }
+        for output, message in cases.items():
+            for format in ("json", "pdf"):
+                with self.subTest(output=output, format=format):
+                    with self.assertRaisesMessage(CommandError, f"--output: {output}"):
+                        self.run_command(
+                            "--spec",
+                            str(EXAMPLE),
+                            "--format",
+                            format,
+                            "--output",
+                            output,
+                        )
+                    with self.assertRaisesMessage(CommandError, message):
+                        self.run_command(
+                            "--spec",
+                            str(EXAMPLE),
+                            "--format",
+                            format,
+                            "--output",
+                            output,
+                        )
+        self.assertEqual(list(folder.iterdir()), [])
+
     def test_binary_formats_need_an_output_file(self):
         with self.assertRaisesMessage(CommandError, "give --output FILE"):
             self.run_command("--spec", str(EXAMPLE), "--format", "pdf")

@@ -122,6 +122,8 @@ class ExportCommandTests(CastTestCase):
                 "--user",
                 "mark",
             )
+        with self.assertRaisesMessage(CommandError, "is a folder"):
+            call_command("export_records", str(self.folder), "--user", "mark")
         self.assertEqual(list(self.folder.iterdir()), [])
         self.assertFalse(TransferLog.objects.exists())
 

@@ -20,6 +20,7 @@ from analytics.spec import (
     ReportSpec,
     parse_json,
 )
+from registry.management.output import output_path
 
 FORMATS = ("json", "csv", "xlsx", "pdf", "docx")
 #: Formats written as a file, never to standard output.
@@ -71,6 +72,8 @@ class Command(BaseCommand):
             raise CommandError(
                 f"--table: no table {table!r} (tables: {', '.join(export.TABLES)})"
             )
+        if output:
+            output_path(output)
         reader = self._reader(user)
         data = self._read_spec(spec)
         try:

@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from registry import exporter
+from registry.management.output import output_path
 from registry.models import Patient, Site, TransferLog
 
 
@@ -80,9 +81,7 @@ class Command(BaseCommand):
             sites = sites.filter(code=site)
             if not sites.exists():
                 raise CommandError(f"No site with the code {site!r} among {user}'s.")
-        path = Path(output)
-        if not path.parent.is_dir():
-            raise CommandError(f"{path.parent}: no such folder.")
+        path = output_path(output, option="output")
         patients = Patient.objects.filter(site__in=sites)
         try:
             if deidentified:
