@@ -978,6 +978,11 @@ def _design(
                 idx.append(len(cols))
                 cols.append((cov_code == j).astype(float))
                 names.append(f"{cov}={level}")
+            if len(cov_levels) == 1:  # as R's coxph: a factor needs two levels
+                raise ValueError(
+                    f"the covariate {cov} has one value only ({cov_levels[0]}) "
+                    "among the patients analysed: it cannot be adjusted for"
+                )
             if idx:
                 terms.append((cov, idx))
     if len(set(names)) != len(names):

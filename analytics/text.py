@@ -137,7 +137,7 @@ def methods_text(spec: ReportSpec, s: dict) -> str:
         "log-rank test, overall and pairwise with Holm's correction for multiple "
         "comparisons.",
     ]
-    if s.get("cox"):
+    if s.get("cox") and not s["cox"].get("error"):  # a model was fitted
         adjusted = (
             ", adjusted for "
             + ", ".join(in_sentence(VARIABLES[c].label) for c in spec.covariates)

@@ -1,5 +1,6 @@
 """run_report on the demo cohort: warnings, landmark analysis, clear errors."""
 
+import datetime
 import io
 import math
 
@@ -18,7 +19,14 @@ from analytics.reports import (
     weighted_quantile,
 )
 from analytics.spec import InvalidSpec, ReportSpec
-from tests.factories import make_full_patient, make_site
+from analytics.text import methods_text
+from tests.factories import (
+    make_death,
+    make_full_patient,
+    make_patient,
+    make_site,
+    make_tumour,
+)
 
 CUTOFF = "2009-12-31"
 #: A report of survival alone: no baseline table, associations or subgroups.
@@ -294,6 +302,27 @@ class GroupOfOneTests(TestCase):
         self.assertIsNone(result["logrank"]["p_value"])
         self.assertEqual(result["logrank"]["note"], "one group: nothing to compare")
         self.assertIsNone(result["cox"])
+
+
+class ConstantCovariateTests(TestCase):
+    def test_a_covariate_of_one_value_is_refused_and_no_model_is_described(self):
+        # every patient ECOG 2: R's coxph refuses such a factor ("contrasts can
+        # be applied only to factors with 2 or more levels"); the report must
+        # neither drop it silently nor say the model was adjusted for it
+        site = make_site()
+        for i in range(10):
+            patient = make_patient(site=site, sex="FM"[i % 2], ecog=2)
+            make_tumour(patient, diagnosis_date=datetime.date(2004, 1, 10))
+            make_death(patient, date=datetime.date(2005, 1 + i, 1))
+        spec = ReportSpec.from_dict(
+            {"group_by": "sex", "covariates": ["ecog"], "as_of": CUTOFF}
+        )
+        result = run_report(spec, user=dataset.AllSites())
+        self.assertIn("ecog has one value only", result["cox"]["error"])
+        self.assertIn("could not be fitted", " ".join(result["warnings"]))
+        methods = methods_text(spec, result.sections)
+        self.assertNotIn("Cox proportional-hazards model", methods)
+        self.assertNotIn("adjusted for", methods)
 
 
 class PTextTests(TestCase):
