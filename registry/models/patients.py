@@ -146,6 +146,16 @@ class Patient(ClinicalRecord):
     def get_absolute_url(self) -> str:
         return reverse("registry:patient_detail", args=[self.pk])
 
+    def validate_constraints(self, exclude=None) -> None:
+        """Check the MRN and source id unique per site whenever the site is
+        checked, even from a form that leaves those identifiers out (a user
+        who may not see them can still move a patient to another site): a
+        taken one is the constraint's message, which quotes no identifier,
+        not a database error."""
+        if exclude and "site" not in exclude:
+            exclude = set(exclude) - {"mrn", "source_record_id"}
+        super().validate_constraints(exclude=exclude)
+
     def clean(self) -> None:
         errors: dict = {}
         check_date(

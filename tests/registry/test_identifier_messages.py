@@ -86,13 +86,47 @@ class DateOfBirthNotInRefusalsTests(CastTestCase):
         url = reverse("admin:registry_operation_change", args=[self.operation.pk])
         page = self.client.get(url)
         self.assertNotContains(page, self.born)
-        form = page.context["adminform"].form
-        data = {
-            name: form[name].value()
-            for name in form.fields
-            if form[name].value() is not None
-        }
+        data = filled(page.context["adminform"].form)
         response = self.client.post(url, {**data, "date": "1901-01-01"})
         self.assertEqual(response.status_code, 200)
         self.assertContains(response, "before the date of birth")
         self.assertNotContains(response, self.born)
+
+
+class MrnTakenAtTheNewSiteTests(CastTestCase):
+    def test_a_move_onto_a_taken_mrn_is_refused_by_a_form_without_the_mrn(self):
+        # a staff user who may change patients but not see identifiers: the
+        # admin's form has no MRN field, yet moving the patient to a site where
+        # their MRN is taken must be a message (naming no MRN), not a server error
+        cache.clear()
+        moving = make_full_patient(site=self.north, mrn="SAME01")
+        make_full_patient(site=self.south, mrn="SAME01")
+        self.client.force_login(
+            without_identifiers(
+                "clerk", "Data manager", [self.north, self.south], is_staff=True
+            )
+        )
+        url = reverse("admin:registry_patient_change", args=[moving.pk])
+        page = self.client.get(url)
+        self.assertNotIn("mrn", page.context["adminform"].form.fields)
+        data = filled(page.context["adminform"].form)
+        for inline in page.context["inline_admin_formsets"]:
+            formset = inline.formset
+            data |= filled(formset.management_form)
+            for form in formset.forms:
+                data |= filled(form)
+        response = self.client.post(url, {**data, "site": str(self.south.pk)})
+        self.assertEqual(response.status_code, 200)
+        self.assertContains(response, "A patient with this MRN exists at this site.")
+        self.assertNotContains(response, "SAME01")
+        moving.refresh_from_db()
+        self.assertEqual(moving.site, self.north)
+
+
+def filled(form) -> dict:
+    """Return the POST data of `form` as it stands, under its prefix."""
+    return {
+        form.add_prefix(name): form[name].value()
+        for name in form.fields
+        if form[name].value() is not None
+    }
