@@ -221,6 +221,10 @@ def locked_record_problems(rows: list[Row]) -> list[Problem]:
     return problems
 
 
+#: What a problem shows for the value of an identifier column (MRN, birth date).
+HIDDEN = "(identifier not shown)"
+
+
 class _Import:
     """The state of one import: the rows read, the stored records, the problems."""
 
@@ -247,7 +251,10 @@ class _Import:
             entry = dictionary.entry_map(row.kind.name).get(column)
         number = row.number if isinstance(row, Row) else row
         if entry is not None and entry.identifier and value:
-            value = "(identifier not shown)"
+            # nor in the message, where a rule may quote the value it read
+            for shown in {str(value), str(value).strip()} - {""}:
+                message = message.replace(shown, HIDDEN)
+            value = HIDDEN
         self.problems.append(Problem(source, number, column, str(value), message))
 
     def read(self, files) -> None:
@@ -314,6 +321,16 @@ class _Import:
 
     def _parse(self, row: Row, entry: Entry, text: str) -> None:
         text = (text or "").strip()
+        if "\x00" in text:  # PostgreSQL's text holds none; forms refuse it too
+            row.bad.add(entry.name)
+            self.problem(
+                row.source,
+                row,
+                entry.name,
+                text.replace("\x00", "\\x00"),
+                "holds a NUL character (\\x00), which no field may hold",
+            )
+            return
         try:
             row.values[entry.name] = parse(entry, text)
         except ValueError as exc:
@@ -736,17 +753,19 @@ class _Import:
         new = [r for r in rows if r.patient < 0]
         site = Site.objects.select_for_update().get(pk=self.site.pk)
         prefix = site.registry_prefix()
-        given = [
+        given = {
             int(r.instance.registry_number.removeprefix(prefix))
             for r in new
             if r.instance.registry_number
             and r.instance.registry_number.removeprefix(prefix).isdigit()
-        ]
+        }
         number = max(site.last_registry_number, site.highest_registry_number())
         for row in new:
             row.instance.pk = None
             if not row.instance.registry_number:
                 number += 1
+                while number in given:  # named by another new patient's row
+                    number += 1
                 row.instance.registry_number = f"{prefix}{number:05d}"
         last = max([number, *given])
         Site.objects.filter(pk=site.pk).update(last_registry_number=last)

@@ -145,11 +145,16 @@ class DryRunTests(ImportTestCase):
         self.assertNotIn("1950-03-01", messages)  # an identifier (test below)
 
     def test_identifier_values_are_not_repeated_in_problems(self):
-        files = [csv_file("patient", [patient_row(1, date_of_birth="1950-13-01")])]
-        result = self.run_import(files, commit=False)
-        (problem,) = result.problems
-        self.assertEqual(problem.column, "date_of_birth")
-        self.assertNotIn("1950-13-01", str(problem))
+        # not a date, a date in the future, a date before the earliest birth:
+        # the rules' messages quote the date they read; the problem must not
+        for born in ("1950-13-01", "2095-03-04", " 1801-02-03 "):
+            with self.subTest(born=born):
+                files = [csv_file("patient", [patient_row(1, date_of_birth=born)])]
+                result = self.run_import(files, commit=False)
+                (problem,) = result.problems
+                self.assertEqual(problem.column, "date_of_birth")
+                self.assertNotIn(born.strip(), str(problem))
+                self.assertNotIn(born.strip(), problem.message)
 
     def test_unknown_file_and_column_are_named(self):
         files = [
@@ -310,6 +315,34 @@ class CommitTests(ImportTestCase):
         # the stored facts follow: no liver resection now
         self.assertEqual(operation.patient.facts.strategy, "primary_only")
         self.assertEqual(Operation.objects.count(), 3)
+
+    def test_a_new_patients_given_number_is_not_given_again_to_another(self):
+        # a file naming a new patient NTH-00001 and another with no number: the
+        # registry numbers the other after it, not as NTH-00001 again
+        files = [
+            csv_file(
+                "patient",
+                [patient_row(1), patient_row(2, registry_number="NTH-00001")],
+            ),
+        ]
+        result = self.run_import(files)
+        self.assertTrue(result.ok, result.problems)
+        self.assertEqual(
+            sorted(Patient.objects.values_list("registry_number", flat=True)),
+            ["NTH-00001", "NTH-00002"],
+        )
+
+    def test_a_nul_character_in_a_cell_is_a_problem_not_a_server_error(self):
+        files = [
+            csv_file("patient", [patient_row(1)]),
+            csv_file("follow_up", [follow_up_row(1, notes="seen\x00 in clinic")]),
+        ]
+        result = self.run_import(files)
+        self.assertFalse(result.ok)
+        (problem,) = result.problems
+        self.assertEqual((problem.row, problem.column), (2, "notes"))
+        self.assertIn("NUL", problem.message)
+        self.assertFalse(Patient.objects.exists())
 
     def test_a_verified_kind_sent_back_by_an_import_names_who_imported(self):
         # run as import_records --user runs it: outside any request
