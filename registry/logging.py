@@ -23,12 +23,14 @@ class RedactQueryStringFilter(logging.Filter):
 # PostgreSQL's DETAIL lines quote the offending values: "Key (site_id, mrn)=(1,
 # H123) already exists", "Failing row contains (..., H123, 1950-05-17, ...)".
 _KEY_VALUES = re.compile(
-    r"(Key \([^)\n]*\))=\(.*?\)"
+    r"(Key \([^)\n]*\))=\((?s:.*?)\)"  # a value may hold a line break
     r"(?=\s+(?:already exists|is not present|is still referenced|conflicts with)"
     r"|\.?\s*$)",
     re.MULTILINE,
 )
-_FAILING_ROW = re.compile(r"(Failing row contains )\(.*$", re.MULTILINE)
+_FAILING_ROW = re.compile(
+    r"(Failing row contains )\((?s:.*?)\)(?=\.?\s*$)", re.MULTILINE
+)
 REDACTED = "[redacted]"
 
 

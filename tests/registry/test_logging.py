@@ -84,6 +84,20 @@ class RedactDatabaseDetailFilterTests(SimpleTestCase):
         self.assertIn("Key (site_id, mrn)=([redacted]) already exists", text)
         self.assertIn("patient_mrn_unique_per_site", text)
 
+    def test_key_values_across_a_line_break_leave_the_traceback(self):
+        # an MRN stored with a line break in it (the API took one)
+        error = IntegrityError(PG_UNIQUE.replace("H12(3)45", "ZQ99\n8877"))
+        text = self.format(self.error_record(error))
+        self.assertNotIn("8877", text)
+        self.assertIn("Key (site_id, mrn)=([redacted]) already exists", text)
+
+    def test_a_failing_row_across_a_line_break_leaves_the_traceback(self):
+        error = IntegrityError(PG_CHECK.replace("H123456", "ZQ99\n8877"))
+        text = self.format(self.error_record(error))
+        self.assertNotIn("8877", text)
+        self.assertNotIn("1950-05-17", text)
+        self.assertIn("Failing row contains ([redacted])", text)
+
     def test_a_failing_row_leaves_the_traceback(self):
         text = self.format(self.error_record(IntegrityError(PG_CHECK)))
         self.assertNotIn("H123456", text)
