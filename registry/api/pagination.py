@@ -4,6 +4,7 @@ name from the settings while the views are still being imported)."""
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 from rest_framework import pagination
+from rest_framework.exceptions import NotFound
 
 #: The query parameter that asks for pages by position in the order of ids
 #: (KeysetPagination) instead of by number: ``?cursor=`` for the first.
@@ -40,6 +41,18 @@ class KeysetPagination(pagination.CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def decode_cursor(self, request):
+        """Return the cursor of the request; 404 ("Invalid cursor") for a
+        position that is not an id, as REST framework answers a bad offset
+        (it would pass the position to the query as it is: a server error)."""
+        cursor = super().decode_cursor(request)
+        position = cursor.position if cursor else None
+        if position is not None and not (
+            position.isascii() and position.isdigit() and int(position) < 2**63
+        ):
+            raise NotFound(self.invalid_cursor_message)
+        return cursor
 
 
 class Pagination(pagination.PageNumberPagination):
