@@ -233,6 +233,24 @@ class SavedReportTests(ReportViewTestCase):
         self.assertContains(page, run.fingerprint)
         self.assertContains(page, "Provenance")
 
+    def test_a_name_or_specification_with_a_null_character_is_refused(self):
+        # PostgreSQL's text and jsonb hold no NUL: refused with a message, as a
+        # form refuses one, and nothing saved
+        spec = {"group_by": "sex", "as_of": "2009-12-31"}
+        for name, data in (
+            ("Demo\x00study", spec),
+            ("Demo study", {**spec, "reference": "\x00"}),
+        ):
+            with self.subTest(name=name, data=data):
+                response = self.client.post(
+                    reverse("analytics:report_save"),
+                    {"name": name, "spec": json.dumps(data)},
+                    follow=True,
+                )
+                self.assertContains(response, "The report could not be saved")
+                self.assertContains(response, "NUL character")
+        self.assertFalse(SavedReport.objects.exists())
+
     def test_rerun_says_whether_the_data_changed(self):
         saved, _ = self.save()
         url = reverse("analytics:saved_report_run", args=[saved.pk])

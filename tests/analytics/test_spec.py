@@ -116,6 +116,21 @@ class ReportSpecTests(SimpleTestCase):
             caught.exception.errors[0].startswith("conf_level: expected a finite")
         )
 
+    def test_a_null_character_anywhere_is_refused_where_it_is(self):
+        errors = self.errors(
+            {
+                "name": "Study\x00",
+                "reference": "\x00",
+                "cohort": {"sites": ["N\x00TH"]},
+                "bad\x00key": 1,
+            }
+        )
+        for where in ("name", "reference", "cohort.sites[0]", "bad\\x00key"):
+            self.assertIn(
+                f"{where}: holds a NUL character (\\u0000), which no field may hold",
+                errors,
+            )
+
     def test_bad_dates_are_refused(self):
         errors = self.errors(
             {
