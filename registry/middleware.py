@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
+from django.http import HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
@@ -117,3 +118,37 @@ def _stamp_activity(session) -> None:
     if session.get("_session_expiry") is None:
         hard_limit = datetime.timedelta(seconds=settings.SESSION_COOKIE_AGE)
         session.set_expiry(now + hard_limit)
+
+
+#: Where the REST API's URLs start (registry.urls): its refusals are JSON.
+API_PREFIX = "/api/"
+
+
+def refuse_null_characters(get_response):
+    """Answer 400 to a request whose query string or form holds a NUL character.
+
+    No field of the registry may hold one (PostgreSQL's text cannot), and no
+    browser sends one from what a user typed: Django's form fields refuse it,
+    but values read outside a form (a reason for a change, an admin list
+    filter, the admin's autocomplete term) reached the database, a server
+    error on PostgreSQL. JSON bodies are the API's fields' to refuse.
+    """
+
+    def middleware(request):
+        for source in (request.GET, request.POST):
+            for name, values in source.lists():
+                if "\x00" in name or any("\x00" in value for value in values):
+                    shown = name.replace("\x00", "\\x00")[:100]
+                    message = (
+                        f"{shown!r} holds a NUL character (\\x00), which no "
+                        "field may hold."
+                    )
+                    if request.path_info.startswith(API_PREFIX):  # as the API says
+                        return JsonResponse({"detail": message}, status=400)
+                    return HttpResponseBadRequest(
+                        f"Bad request: {message}",
+                        content_type="text/plain; charset=utf-8",
+                    )
+        return get_response(request)
+
+    return middleware

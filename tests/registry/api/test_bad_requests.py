@@ -59,6 +59,11 @@ class BadApiRequestTests(CastTestCase):
                 with self.subTest(field=field, how=how):
                     response = self.api.post(url, body, format=how)
                     self.assertEqual(response.status_code, 400)
-                    self.assertIn(
-                        "Null characters are not allowed", str(response.json()[field])
+                    # a JSON body: the field refuses it; a form: the registry
+                    # refuses any NUL before any view (registry.middleware)
+                    said = str(response.json().get(field, response.json()))
+                    self.assertTrue(
+                        "Null characters are not allowed" in said
+                        or f"'{field}' holds a NUL character" in said,
+                        said,
                     )
