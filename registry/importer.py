@@ -137,7 +137,11 @@ class Row:
 
 
 class ImportAborted(Exception):
-    """Raised inside the commit to roll the whole import back."""
+    """Raised inside the commit to roll the whole import back, with why."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = problems
 
 
 def run_import(
@@ -164,7 +168,17 @@ def run_import(
     result = job.result()
     if commit and result.ok:
         say("writing")
-        job.write()
+        try:
+            job.write()
+        except ImportAborted as aborted:  # what was checked changed meanwhile
+            result.problems.extend(aborted.problems)
+            return result
+        except ValidationError as refused:  # e.g. records locked meanwhile
+            result.problems.extend(
+                Problem(job.file_name, None, "", "", message)
+                for message in refused.messages
+            )
+            return result
         result.committed = True
     return result
 
@@ -732,6 +746,7 @@ class _Import:
         summary = self.result()
         touched: set[int] = set()
         with transaction.atomic(), facts.deferred(), status.acting_as(self.user):
+            self._still_as_checked()
             ids = self._write_patients(why)
             for kind in dictionary.record_kinds()[1:]:
                 touched |= self._write_kind(kind, ids, why)
@@ -746,6 +761,67 @@ class _Import:
                 rows=summary.rows,
                 detail={k: dict(v) for k, v in summary.counts.items()},
             )
+
+    def _still_as_checked(self) -> None:
+        """Lock what the check read, and stop the write if it changed since.
+
+        Between the check and the write (a large file takes minutes) another
+        user may delete a patient the file names, or change or delete a record
+        it updates: writing then would fail on the missing patient or write
+        over their change with its version. The stored patients the rows name
+        and the records they update are locked (``SELECT ... FOR UPDATE``) and
+        compared with what was read; any difference raises ImportAborted.
+        """
+        problems: list[Problem] = []
+        named = sorted({r.patient for r in self._all_rows() if (r.patient or 0) > 0})
+        alive: set[int] = set()
+        for start in range(0, len(named), CHUNK):
+            alive.update(
+                Patient.objects.select_for_update()
+                .filter(pk__in=named[start : start + CHUNK])
+                .values_list("pk", flat=True)
+            )
+        for row in self._all_rows():
+            if (row.patient or 0) > 0 and row.patient not in alive:
+                problems.append(
+                    Problem(
+                        row.source,
+                        row.number,
+                        "",
+                        "",
+                        "the patient was deleted since the file was checked: "
+                        "nothing was written; check the file again",
+                    )
+                )
+        for kind in dictionary.record_kinds():
+            rows = [
+                r
+                for r in self.rows.get(kind.name, [])
+                if (r.patient or 0) > 0 and not r.created and r.changed
+            ]
+            ids = sorted(r.instance.pk for r in rows)
+            versions: dict[int, int] = {}
+            for start in range(0, len(ids), CHUNK):
+                versions.update(
+                    kind.model.objects.select_for_update()
+                    .filter(pk__in=ids[start : start + CHUNK])
+                    .values_list("pk", "version")
+                )
+            for row in rows:
+                if versions.get(row.instance.pk) != row.instance.version:
+                    what = "changed" if row.instance.pk in versions else "deleted"
+                    problems.append(
+                        Problem(
+                            row.source,
+                            row.number,
+                            "",
+                            "",
+                            f"this {kind.label.lower()} was {what} since the file "
+                            "was checked: nothing was written; check the file again",
+                        )
+                    )
+        if problems:
+            raise ImportAborted(problems)
 
     def _write_patients(self, why: str) -> dict[int, int]:
         """Write the patients; return the ids of the new ones by their number."""

@@ -344,6 +344,60 @@ class CommitTests(ImportTestCase):
         self.assertIn("NUL", problem.message)
         self.assertFalse(Patient.objects.exists())
 
+    def test_a_record_changed_since_the_check_stops_the_write(self):
+        # a nurse saves the operation between the import's check and its
+        # write: the import must not write over her change with her version
+        from unittest import mock
+
+        from registry import services
+
+        self.run_import(cohort(1))
+        operation = Operation.objects.get()
+        checked = importer._Import.check
+
+        def check_then_a_nurse_saves(job):
+            checked(job)
+            mine = Operation.objects.get(pk=operation.pk)
+            mine.margin = "R1"
+            services.update_record(record=mine, loaded_version=mine.version)
+
+        files = cohort(1)
+        files[2] = csv_file("operation", [operation_row(1, margin="R0")])
+        with mock.patch.object(importer._Import, "check", check_then_a_nurse_saves):
+            result = self.run_import(files, name="v2.zip")
+        self.assertFalse(result.committed)
+        (problem,) = result.problems
+        self.assertEqual((problem.source, problem.row), ("operation.csv", 2))
+        self.assertIn("changed since the file was checked", problem.message)
+        operation.refresh_from_db()
+        self.assertEqual((operation.margin, operation.version), ("R1", 2))
+
+    def test_a_patient_deleted_since_the_check_stops_the_write(self):
+        from unittest import mock
+
+        self.run_import(cohort(1))
+        patient = Patient.objects.get()
+        checked = importer._Import.check
+
+        def check_then_the_patient_is_deleted(job):
+            checked(job)
+            Patient.objects.get(pk=patient.pk).delete()
+
+        files = cohort(1)
+        files[3] = csv_file(
+            "follow_up", [follow_up_row(1), follow_up_row(1, date="2006-01-10")]
+        )
+        with mock.patch.object(
+            importer._Import, "check", check_then_the_patient_is_deleted
+        ):
+            result = self.run_import(files, name="v2.zip")
+        self.assertFalse(result.committed)
+        self.assertIn(
+            "deleted since the file was checked",
+            " ".join(p.message for p in result.problems),
+        )
+        self.assertFalse(FollowUp.objects.exists())
+
     def test_a_verified_kind_sent_back_by_an_import_names_who_imported(self):
         # run as import_records --user runs it: outside any request
         from registry import status
