@@ -659,6 +659,13 @@ class PatientRecordAdmin(SiteScopedAdmin):
     list_select_related = ["patient"]
     search_fields = ["patient__registry_number"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # A record stays with the patient it was added to, as on the data-entry
+        # pages and in the API: moved, the patient it left kept facts derived
+        # from it, and a move onto a locked patient passed the form's lock check.
+        fixed = ["patient"] if obj is not None else []
+        return [*super().get_readonly_fields(request, obj), *fixed]
+
 
 @admin.register(PrimaryTumour)
 class PrimaryTumourAdmin(PatientRecordAdmin):

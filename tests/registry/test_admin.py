@@ -412,3 +412,26 @@ class AdminMrnSearchTests(CastTestCase):
             cursor.execute("SET LOCAL enable_seqscan = off")
         plan = self.search("hosp0042").explain()
         self.assertIn("patient_mrn_upper_idx", plan)
+
+
+class RecordStaysWithItsPatientTests(CastTestCase):
+    def test_a_records_patient_cannot_be_changed_in_the_admin(self):
+        from registry import facts
+
+        self.client.force_login(self.mark)
+        first = make_full_patient(site=self.north)
+        other = make_full_patient(site=self.north)
+        operation = first.operations.get()
+        url = reverse("admin:registry_operation_change", args=[operation.pk])
+        page = self.client.get(url)
+        form = page.context["adminform"].form
+        self.assertNotIn("patient", form.fields)
+        data = {
+            name: form[name].value()
+            for name in form.fields
+            if form[name].value() is not None
+        }
+        self.client.post(url, {**data, "patient": str(other.pk)})
+        operation.refresh_from_db()
+        self.assertEqual(operation.patient, first)
+        self.assertEqual(facts.differences([first.pk, other.pk]), {})
