@@ -231,6 +231,7 @@ def refresh(patient_ids: Iterable[int], *, apps=None) -> None:
     from django.apps import apps as installed
 
     DerivedFacts = (apps or installed).get_model("registry", "DerivedFacts")
+    Patient = (apps or installed).get_model("registry", "Patient")
     ids = {pk for pk in patient_ids if pk is not None}
     if not ids:
         return
@@ -242,9 +243,21 @@ def refresh(patient_ids: Iterable[int], *, apps=None) -> None:
     ordered = sorted(ids)
     with transaction.atomic():
         for start in range(0, len(ordered), CHUNK):
+            part = ordered[start : start + CHUNK]
+            # One patient's writers refresh in turn: without a lock, two saves
+            # at once (a death, a follow-up) each read the records without the
+            # other's, and the last to write its facts wins with stale ones.
+            # In id order; NO KEY UPDATE, which a record's insert (KEY SHARE on
+            # its patient) does not wait for, so two inserts cannot deadlock.
+            list(
+                Patient._default_manager.select_for_update(no_key=True)
+                .filter(pk__in=part)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
             # the patients that still exist, their sites (copied with the facts)
             # and the sites their facts held until now (a transfer leaves one)
-            found = _read(ordered[start : start + CHUNK], apps=apps, sites=True)
+            found = _read(part, apps=apps, sites=True)
             # a migration's DerivedFacts may predate some facts: only its columns
             rows = [
                 DerivedFacts(

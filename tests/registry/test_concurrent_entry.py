@@ -4,11 +4,11 @@ import threading
 import unittest
 
 from django.contrib.auth.models import Permission
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client, TransactionTestCase
 from django.urls import reverse
 
-from registry.models import Patient
+from registry.models import DerivedFacts, Patient
 from tests.factories import make_site, make_user
 from tests.registry.form_data import new_patient_data
 
@@ -98,3 +98,56 @@ class ConcurrentPatientEntryTests(TransactionTestCase):
                 # the second is told, at the MRN, that the patient exists
                 self.assertTrue(next(r[1] for r in results if r[0] == 200))
                 self.assertEqual(Patient.objects.filter(mrn=mrn).count(), 1)
+
+
+@unittest.skipUnless(
+    connection.vendor == "postgresql", "row locks need PostgreSQL (SQLite: one writer)"
+)
+class ConcurrentRecordsOfOnePatientTests(TransactionTestCase):
+    """Two saves of one patient's records at once: the stored facts must hold
+    both (each refresh reads the records, then writes the facts)."""
+
+    def test_a_death_and_a_follow_up_saved_at_once_both_reach_the_facts(self):
+        import datetime
+        import time
+
+        from registry import facts
+        from tests.factories import make_death, make_followup, make_full_patient
+
+        patient = make_full_patient()
+        saved, go, errors = threading.Event(), threading.Event(), []
+
+        def death_held_open():
+            try:
+                with transaction.atomic():
+                    make_death(patient, date=datetime.date(2007, 6, 1))
+                    saved.set()
+                    go.wait(10)  # the follow-up's save starts meanwhile
+            except Exception as exc:  # noqa: BLE001 (reported below)
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        def follow_up():
+            try:
+                saved.wait(10)
+                make_followup(patient, date=datetime.date(2006, 1, 10))
+            except Exception as exc:  # noqa: BLE001
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        threads = [
+            threading.Thread(target=death_held_open),
+            threading.Thread(target=follow_up),
+        ]
+        for thread in threads:
+            thread.start()
+        saved.wait(10)
+        time.sleep(1)  # the follow-up's refresh has read the records by now
+        go.set()
+        for thread in threads:
+            thread.join(20)
+        self.assertEqual(errors, [])
+        self.assertEqual(facts.differences([patient.pk]), {})
+        self.assertEqual(DerivedFacts.objects.get(patient=patient).vital_status, "dead")

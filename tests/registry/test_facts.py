@@ -313,7 +313,7 @@ class PlainFactsQueryCountTests(TestCase):
         # the patients joined with their diagnoses, then every record at once
         self.assertEqual(counts, [2, 2])
 
-    def test_a_refresh_reads_twice_and_writes_twice_whatever_the_cohort_size(self):
+    def test_a_refresh_locks_reads_twice_and_writes_twice_whatever_the_size(self):
         counts = []
         for ids in self.grown(1, 6):
             with CaptureQueriesContext(connection) as queries:
@@ -325,9 +325,11 @@ class PlainFactsQueryCountTests(TestCase):
             ]
             counts.append(statements)
             assert_facts_agree(self, ids)
-        # the patients with their sites, their records, their facts, their sites'
-        # data versions
-        self.assertEqual(counts, [["SELECT", "SELECT", "INSERT", "INSERT"]] * 2)
+        # the patients locked (PostgreSQL: FOR NO KEY UPDATE), the patients with
+        # their sites, their records, their facts, their sites' data versions
+        self.assertEqual(
+            counts, [["SELECT", "SELECT", "SELECT", "INSERT", "INSERT"]] * 2
+        )
 
 
 class FetchFrameTests(TestCase):
