@@ -80,6 +80,11 @@ class Problem:
         value = f" ({self.value!r})" if self.value else ""
         return f"{where}{value}: {self.message}"
 
+    @classmethod
+    def of_row(cls, row: Row, message: str) -> Problem:
+        """Return a problem of a whole row (no one column)."""
+        return cls(row.source, row.number, "", "", message)
+
     def to_dict(self) -> dict:
         return {
             "source": self.source,
@@ -223,11 +228,8 @@ def locked_record_problems(rows: list[Row]) -> list[Problem]:
         kind = kind_of(row.kind.model)
         if (row.patient, kind) in locked:
             problems.append(
-                Problem(
-                    row.source,
-                    row.number,
-                    "",
-                    "",
+                Problem.of_row(
+                    row,
                     f"locked: this patient's {kind.label.lower()} records are "
                     "locked; a data manager must unlock them before they change",
                 )
@@ -784,11 +786,8 @@ class _Import:
         for row in self._all_rows():
             if (row.patient or 0) > 0 and row.patient not in alive:
                 problems.append(
-                    Problem(
-                        row.source,
-                        row.number,
-                        "",
-                        "",
+                    Problem.of_row(
+                        row,
                         "the patient was deleted since the file was checked: "
                         "nothing was written; check the file again",
                     )
@@ -811,11 +810,8 @@ class _Import:
                 if versions.get(row.instance.pk) != row.instance.version:
                     what = "changed" if row.instance.pk in versions else "deleted"
                     problems.append(
-                        Problem(
-                            row.source,
-                            row.number,
-                            "",
-                            "",
+                        Problem.of_row(
+                            row,
                             f"this {kind.label.lower()} was {what} since the file "
                             "was checked: nothing was written; check the file again",
                         )
