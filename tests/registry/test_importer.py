@@ -372,6 +372,32 @@ class CommitTests(ImportTestCase):
         operation.refresh_from_db()
         self.assertEqual((operation.margin, operation.version), ("R1", 2))
 
+    def test_records_locked_since_the_check_stop_the_write_with_a_problem(self):
+        from unittest import mock
+
+        from registry.models.status import FormStatus, RecordStatus
+
+        self.run_import(cohort(1))
+        operation = Operation.objects.get()
+        checked = importer._Import.check
+
+        def check_then_a_manager_locks(job):
+            checked(job)
+            RecordStatus.objects.update_or_create(
+                patient=operation.patient,
+                kind="operation",
+                defaults={"status": FormStatus.LOCKED},
+            )
+
+        files = cohort(1)
+        files[2] = csv_file("operation", [operation_row(1, margin="R0")])
+        with mock.patch.object(importer._Import, "check", check_then_a_manager_locks):
+            result = self.run_import(files, name="v2.zip")
+        self.assertFalse(result.committed)
+        self.assertIn("Locked", " ".join(p.message for p in result.problems))
+        operation.refresh_from_db()
+        self.assertEqual(operation.version, 1)
+
     def test_a_patient_deleted_since_the_check_stops_the_write(self):
         from unittest import mock
 
