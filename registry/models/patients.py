@@ -1,3 +1,4 @@
+from django.core.validators import RegexValidator
 from django.db import models, transaction
 from django.db.models.functions import Upper
 from django.urls import reverse
@@ -14,6 +15,14 @@ from registry.models.base import (
     raise_if,
 )
 from registry.models.querysets import PatientQuerySet
+
+#: An MRN is one line of printable text: a line break or control character
+#: in one (the API and imports took them) is a typing or export error.
+ONE_LINE = RegexValidator(
+    r"\A[^\x00-\x1f\x7f]*\Z",
+    "An MRN holds no line breaks or control characters.",
+    code="control_characters",
+)
 
 
 class Patient(ClinicalRecord):
@@ -50,6 +59,7 @@ class Patient(ClinicalRecord):
         "medical record number",
         max_length=30,
         blank=True,
+        validators=[ONE_LINE],
         help_text="Identifier: the hospital's medical record number. Leave blank "
         "only for historical data whose hospital number is lost.",
     )

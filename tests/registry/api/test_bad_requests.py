@@ -67,3 +67,22 @@ class BadApiRequestTests(CastTestCase):
                         or f"'{field}' holds a NUL character" in said,
                         said,
                     )
+
+
+class MrnControlCharacterTests(CastTestCase):
+    def test_an_mrn_with_a_line_break_or_control_character_is_refused(self):
+        cache.clear()
+        patient = make_full_patient(site=self.north)
+        api = APIClient()
+        api.force_authenticate(self.mark)
+        for mrn in ("ZQ99\n8877", "ZQ99\t8877", "ZQ99\x1b8877"):
+            with self.subTest(mrn=repr(mrn)):
+                response = api.patch(
+                    reverse("api:patient-detail", args=[patient.pk]),
+                    {"mrn": mrn, "version": patient.version},
+                    format="json",
+                )
+                self.assertEqual(response.status_code, 400)
+                self.assertIn("line breaks or control characters", str(response.json()))
+        patient.refresh_from_db()
+        self.assertNotIn("8877", patient.mrn)
