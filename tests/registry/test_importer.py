@@ -156,6 +156,14 @@ class DryRunTests(ImportTestCase):
                 self.assertNotIn(born.strip(), str(problem))
                 self.assertNotIn(born.strip(), problem.message)
 
+    def test_an_mrn_with_a_control_character_is_a_problem_not_shown(self):
+        files = [csv_file("patient", [patient_row(1, mrn="M12\x1b345")])]
+        result = self.run_import(files, commit=False)
+        (problem,) = result.problems
+        self.assertEqual((problem.row, problem.column), (2, "mrn"))
+        self.assertIn("no line breaks or control characters", problem.message)
+        self.assertNotIn("M12", str(problem))
+
     def test_unknown_file_and_column_are_named(self):
         files = [
             csv_file("patient", [patient_row(1, favourite_colour="blue")]),
