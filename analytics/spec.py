@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, fields, replace
 from analytics.variables import TIME_UNITS, VARIABLES, Cohort
 from registry import choices
 from registry.choices import Endpoint, IndexDate
+from registry.nulls import HOLDS_NUL, null_characters
 
 #: Index dates a report may count from ("landmark" restarts the clock at L).
 INDEXES = (*IndexDate.values, "landmark")
@@ -226,7 +227,7 @@ class ReportSpec:
 
         if not isinstance(data, Mapping):
             raise InvalidSpec(["the specification must be a JSON object"])
-        if nul := null_characters(data):
+        if nul := null_characters(data, whole="the specification"):
             raise InvalidSpec(
                 [
                     f"{_cut(where)}: {HOLDS_NUL}, which no field may hold"
@@ -321,32 +322,6 @@ class ReportSpec:
     def unit_days(self) -> float:
         """Return how many days one time unit holds."""
         return TIME_UNITS[self.time_unit]
-
-
-#: Why a text holding U+0000 is refused: PostgreSQL's text and jsonb hold none.
-HOLDS_NUL = "holds a NUL character (\\u0000)"
-
-
-def null_characters(data) -> list[str]:
-    """Return where in `data` (its fields' paths, in order) a text or a key
-    holds a NUL character."""
-    found: list[str] = []
-    pending: list[tuple[str, object]] = [("", data)]
-    while pending:  # not recursive: the JSON may be nested as deep as allowed
-        path, value = pending.pop(0)
-        if isinstance(value, str):
-            if "\x00" in value:
-                found.append(path or "the specification")
-        elif isinstance(value, Mapping):
-            for key, item in value.items():
-                shown = str(key).replace("\x00", "\\x00")
-                where = f"{path}.{shown}" if path else shown
-                if isinstance(key, str) and "\x00" in key:
-                    found.append(where)
-                pending.append((where, item))
-        elif isinstance(value, list | tuple):
-            pending.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
-    return found
 
 
 class _Parser:

@@ -15,6 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers, patch_cache_control
 
+from registry.nulls import HOLDS_NUL
+
 
 def no_store(get_response):
     """Tell browsers and proxies to keep no copy of any page or download.
@@ -131,7 +133,8 @@ def refuse_null_characters(get_response):
     browser sends one from what a user typed: Django's form fields refuse it,
     but values read outside a form (a reason for a change, an admin list
     filter, the admin's autocomplete term) reached the database, a server
-    error on PostgreSQL. JSON bodies are the API's fields' to refuse.
+    error on PostgreSQL. The API's JSON bodies are refused the same way by its
+    parser (registry.api.parsers).
     """
 
     def middleware(request):
@@ -139,10 +142,7 @@ def refuse_null_characters(get_response):
             for name, values in source.lists():
                 if "\x00" in name or any("\x00" in value for value in values):
                     shown = name.replace("\x00", "\\x00")[:100]
-                    message = (
-                        f"{shown!r} holds a NUL character (\\x00), which no "
-                        "field may hold."
-                    )
+                    message = f"{shown!r} {HOLDS_NUL}, which no field may hold."
                     if request.path_info.startswith(API_PREFIX):  # as the API says
                         return JsonResponse({"detail": message}, status=400)
                     return HttpResponseBadRequest(

@@ -21,24 +21,6 @@ from registry.models.status import FormKind, FormStatus
 PATIENT_FACTS = ("diagnosis_date", "strategy", "vital_status", "last_contact")
 
 
-class CodeField(serializers.SlugRelatedField):
-    """A related object named by a code (a site's code, a registry number).
-
-    REST framework's field looks the text up as it is; one holding a NUL
-    character, which PostgreSQL's text cannot hold, ended in a database
-    error. It is refused here, with the message a form gives.
-    """
-
-    default_error_messages = {
-        "null_characters": "Null characters are not allowed.",
-    }
-
-    def to_internal_value(self, data):
-        if isinstance(data, str) and "\x00" in data:
-            self.fail("null_characters")
-        return super().to_internal_value(data)
-
-
 class VersionedSerializer(serializers.ModelSerializer):
     """A record with the version it was read at.
 
@@ -112,7 +94,7 @@ class PatientSerializer(VersionedSerializer):
     shown as on the patient form.
     """
 
-    site = CodeField(
+    site = serializers.SlugRelatedField(
         slug_field="code",
         queryset=Site.objects.none(),
         help_text="The site's code; set when the patient is created, then fixed.",
@@ -160,7 +142,7 @@ class PatientSerializer(VersionedSerializer):
 class RecordSerializer(VersionedSerializer):
     """A patient's record of one kind; the patient named by registry number."""
 
-    registry_number = CodeField(
+    registry_number = serializers.SlugRelatedField(
         source="patient",
         slug_field="registry_number",
         queryset=Patient.objects.none(),

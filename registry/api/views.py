@@ -347,7 +347,7 @@ class RecordViewSet(VersionedViewSet):
     def create(self, request, *args, **kwargs):
         # a locked kind refuses the addition (423) before the body is checked
         number = request.data.get("registry_number") if _is_dict(request.data) else None
-        if isinstance(number, str) and "\x00" not in number:  # else the field's 400
+        if isinstance(number, str):
             patient_id = (
                 Patient.objects.for_user(request.user)
                 .filter(registry_number=number)
