@@ -352,27 +352,36 @@ class CommitTests(ImportTestCase):
         self.assertIn("NUL", problem.message)
         self.assertFalse(Patient.objects.exists())
 
+    def import_with_a_write_between(self, files, between):
+        """Run the import of `files` with `between()` run after its check and
+        before its write: another user's write while a large file is checked."""
+        from unittest import mock
+
+        checked = importer._Import.check
+
+        def check_then(job):
+            checked(job)
+            between()
+
+        with mock.patch.object(importer._Import, "check", check_then):
+            return self.run_import(files, name="v2.zip")
+
     def test_a_record_changed_since_the_check_stops_the_write(self):
         # a nurse saves the operation between the import's check and its
         # write: the import must not write over her change with her version
-        from unittest import mock
-
         from registry import services
 
         self.run_import(cohort(1))
         operation = Operation.objects.get()
-        checked = importer._Import.check
 
-        def check_then_a_nurse_saves(job):
-            checked(job)
+        def a_nurse_saves():
             mine = Operation.objects.get(pk=operation.pk)
             mine.margin = "R1"
             services.update_record(record=mine, loaded_version=mine.version)
 
         files = cohort(1)
         files[2] = csv_file("operation", [operation_row(1, margin="R0")])
-        with mock.patch.object(importer._Import, "check", check_then_a_nurse_saves):
-            result = self.run_import(files, name="v2.zip")
+        result = self.import_with_a_write_between(files, a_nurse_saves)
         self.assertFalse(result.committed)
         (problem,) = result.problems
         self.assertEqual((problem.source, problem.row), ("operation.csv", 2))
@@ -381,50 +390,35 @@ class CommitTests(ImportTestCase):
         self.assertEqual((operation.margin, operation.version), ("R1", 2))
 
     def test_records_locked_since_the_check_stop_the_write_with_a_problem(self):
-        from unittest import mock
-
         from registry.models.status import FormStatus, RecordStatus
 
         self.run_import(cohort(1))
         operation = Operation.objects.get()
-        checked = importer._Import.check
-
-        def check_then_a_manager_locks(job):
-            checked(job)
-            RecordStatus.objects.update_or_create(
+        files = cohort(1)
+        files[2] = csv_file("operation", [operation_row(1, margin="R0")])
+        result = self.import_with_a_write_between(
+            files,
+            lambda: RecordStatus.objects.update_or_create(
                 patient=operation.patient,
                 kind="operation",
                 defaults={"status": FormStatus.LOCKED},
-            )
-
-        files = cohort(1)
-        files[2] = csv_file("operation", [operation_row(1, margin="R0")])
-        with mock.patch.object(importer._Import, "check", check_then_a_manager_locks):
-            result = self.run_import(files, name="v2.zip")
+            ),
+        )
         self.assertFalse(result.committed)
         self.assertIn("Locked", " ".join(p.message for p in result.problems))
         operation.refresh_from_db()
         self.assertEqual(operation.version, 1)
 
     def test_a_patient_deleted_since_the_check_stops_the_write(self):
-        from unittest import mock
-
         self.run_import(cohort(1))
         patient = Patient.objects.get()
-        checked = importer._Import.check
-
-        def check_then_the_patient_is_deleted(job):
-            checked(job)
-            Patient.objects.get(pk=patient.pk).delete()
-
         files = cohort(1)
         files[3] = csv_file(
             "follow_up", [follow_up_row(1), follow_up_row(1, date="2006-01-10")]
         )
-        with mock.patch.object(
-            importer._Import, "check", check_then_the_patient_is_deleted
-        ):
-            result = self.run_import(files, name="v2.zip")
+        result = self.import_with_a_write_between(
+            files, lambda: Patient.objects.get(pk=patient.pk).delete()
+        )
         self.assertFalse(result.committed)
         self.assertIn(
             "deleted since the file was checked",
