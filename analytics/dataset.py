@@ -155,8 +155,15 @@ STORED_FACTS = {
     "biologic": "first_biologic",
 }
 
-#: Yes/no columns of a survival table besides the event (see survival_table).
-TABLE_FLAGS = ("liver_resected", "converted", "unresected_primary", "later_palliative")
+#: Yes/no columns of a survival table besides the event (SurvivalTable.flags),
+#: each as survival_table reads it from the stored facts (f).
+TABLE_FLAG_COLUMNS = {
+    "liver_resected": "f.liver_resected",
+    "converted": "f.converted",
+    "unresected_primary": "f.first_primary_resection IS NULL",
+    "later_palliative": "f.later_palliative",
+}
+TABLE_FLAGS = tuple(TABLE_FLAG_COLUMNS)
 #: Why a patient of the cohort is left out of the survival analysis.
 EXCLUSION_REASONS = ("no_index_date", "group_unknown")
 
@@ -256,13 +263,7 @@ def survival_table(
         "competing": "f.survival_competing = 1",
     }
     # the later events a report counts over the whole cohort, not by time
-    flags = {
-        "liver_resected": "f.liver_resected",
-        "converted": "f.converted",
-        "unresected_primary": "f.first_primary_resection IS NULL",
-        "later_palliative": "f.later_palliative",
-    }
-    assert tuple(flags) == TABLE_FLAGS
+    flags = TABLE_FLAG_COLUMNS
     rows = f"""
         SELECT {source} AS grp, f.survival_days AS days, {packed(status)} AS status,
             {packed(flags)} AS flags,
