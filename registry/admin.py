@@ -31,6 +31,7 @@ from registry.models import (
     Site,
     SystemicTherapyLine,
 )
+from registry.params import KEYS, YEARS, whole_number
 from registry.selectors import COUNT_LIMIT, changes_since, count_up_to
 from registry.useradmin import manageable_users
 
@@ -158,27 +159,10 @@ class VitalStatusFilter(admin.SimpleListFilter):
         return queryset
 
 
-#: The years a date can have (Python's datetime), and the ids a key can.
-YEARS, KEYS = (1, 9999), (1, 2**63 - 1)
-
-
-def whole_number(value: str | None, bounds: tuple[int, int]) -> int | None:
-    """Return `value` as a whole number within `bounds`, or None.
-
-    A list filter's value comes from the query string: only ASCII digits are
-    read ("²" is a digit to str.isdigit, not to int), and only numbers the
-    database and datetime can take (year 99999 or a 20-digit id raised an
-    error, a server error for the user).
-    """
-    if not value or not (value.isascii() and value.isdigit()):
-        return None
-    number = int(value)
-    return number if bounds[0] <= number <= bounds[1] else None
-
-
 def filtered(queryset, value: str | None, bounds: tuple[int, int], lookup: str):
-    """Return `queryset` filtered by `lookup` = `value`: unfiltered without a
-    value, empty for a value no row can have (not a number, out of bounds)."""
+    """Return `queryset` filtered by `lookup` = `value` (a list filter's, from
+    the query string): unfiltered without a value, empty for a value no row
+    can have (not a number, out of bounds: registry.params)."""
     if not value:
         return queryset
     number = whole_number(value, bounds)

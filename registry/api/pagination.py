@@ -6,6 +6,8 @@ from django.utils.functional import cached_property
 from rest_framework import pagination
 from rest_framework.exceptions import NotFound
 
+from registry.params import KEYS, whole_number
+
 #: The query parameter that asks for pages by position in the order of ids
 #: (KeysetPagination) instead of by number: ``?cursor=`` for the first.
 CURSOR = "cursor"
@@ -48,9 +50,7 @@ class KeysetPagination(pagination.CursorPagination):
         (it would pass the position to the query as it is: a server error)."""
         cursor = super().decode_cursor(request)
         position = cursor.position if cursor else None
-        if position is not None and not (
-            position.isascii() and position.isdigit() and int(position) < 2**63
-        ):
+        if position is not None and whole_number(position, (0, KEYS[1])) is None:
             raise NotFound(self.invalid_cursor_message)
         return cursor
 
