@@ -46,6 +46,7 @@ from registry import copyrows, dictionary, facts, importfiles, status
 from registry.dictionary import PATIENT_REFERENCE, Entry, RecordKind
 from registry.models import Patient, Site, TransferLog
 from registry.models.base import KnownDates, known_dates
+from registry.nulls import HOLDS_NUL
 
 #: Patients whose stored records are read per query.
 CHUNK = 2000
@@ -337,14 +338,14 @@ class _Import:
 
     def _parse(self, row: Row, entry: Entry, text: str) -> None:
         text = (text or "").strip()
-        if "\x00" in text:  # PostgreSQL's text holds none; forms refuse it too
+        if "\x00" in text:  # a file's cell: refused as forms and the API refuse it
             row.bad.add(entry.name)
             self.problem(
                 row.source,
                 row,
                 entry.name,
                 text.replace("\x00", "\\x00"),
-                "holds a NUL character (\\x00), which no field may hold",
+                f"{HOLDS_NUL}, which no field may hold",
             )
             return
         try:
@@ -771,15 +772,15 @@ class _Import:
         user may delete a patient the file names, or change or delete a record
         it updates: writing then would fail on the missing patient or write
         over their change with its version. The stored patients the rows name
-        and the records they update are locked (``SELECT ... FOR UPDATE``) and
+        and the records they update are locked (``SELECT ... FOR [NO KEY] UPDATE``) and
         compared with what was read; any difference raises ImportAborted.
         """
         problems: list[Problem] = []
         named = sorted({r.patient for r in self._all_rows() if (r.patient or 0) > 0})
         alive: set[int] = set()
         for start in range(0, len(named), CHUNK):
-            alive.update(
-                Patient.objects.select_for_update()
+            alive.update(  # as a refresh locks them (registry.facts)
+                Patient.objects.select_for_update(no_key=True)
                 .filter(pk__in=named[start : start + CHUNK])
                 .values_list("pk", flat=True)
             )
