@@ -522,6 +522,12 @@ class NewPatientForm:
         self.tumour = PrimaryTumourForm(data, prefix="tumour")
         self.liver = LiverMetastasesForm(data, prefix="liver")
         self.liver_later = LiverLaterForm(data, prefix="liver")
+        if data is not None and self.skip_liver:
+            # Left for later, so neither checked nor saved: the page shows it
+            # again as typed, without the errors a blank part would have.
+            liver = self.liver
+            typed = {name: data.get(liver.add_prefix(name)) for name in liver.fields}
+            self.liver = LiverMetastasesForm(initial=typed, prefix="liver")
         # The diagnosis' warnings read the liver timing entered beside it; the
         # liver part leaves that warning to the diagnosis, so it is shown once.
         if data is not None and not self.skip_liver:

@@ -122,6 +122,24 @@ class PatientCreateTests(CastTestCase):
         self.assertRedirects(response, patient.get_absolute_url())
         self.assertFalse(LiverMetastases.objects.exists())
 
+    def test_liver_left_for_later_is_not_checked_when_another_part_is_wrong(self):
+        # Found by an audit: the page rendered the skipped liver part as seven
+        # missing required fields beside the real error (a mid rectum 14 cm
+        # from the anal verge), though the nurse had chosen to leave it.
+        blank = {f"liver-{name}": "" for name in ("timing", "lesion_count", "extent")}
+        response = self.post(
+            **{"liver-later": "on", "liver-largest_mm": "35"},
+            **{"tumour-anal_verge_cm": "14", **blank},
+        )
+        self.assertEqual(Patient.objects.count(), 0)
+        self.assertTrue(errors_at(response, "anal_verge_cm", prefix="tumour"))
+        self.assertEqual(response.context["form"].liver.errors, {})
+        self.assertNotContains(response, "This field is required.")
+        self.assertNotContains(response, 'id="id_liver-lesion_count_error"')
+        # what was typed in the skipped part is shown again, as typed
+        self.assertContains(response, 'name="liver-largest_mm" value="35"')
+        self.assertContains(response, 'id="id_liver-later" checked')
+
     def test_site_of_another_user_cannot_be_chosen(self):
         response = self.post(**{"patient-site": str(self.south.pk)})
         self.assertTrue(errors_at(response, "site", prefix="patient"))
