@@ -112,3 +112,46 @@ def test_analyst_builds_a_report_with_the_builders_help(
     assert shown and shown.startswith("Computing the report…"), shown
     expect(page.get_by_role("heading", level=1)).to_contain_text("The seed study")
     screenshot(page, "seed-study-result")
+
+
+#: For each card of the result page, how far its tables stick out past the
+#: card's right edge (pixels; a table in a .table-wrap scrolls inside it, so the
+#: wrapper is what must fit), and how far the page is wider than the window.
+OVERFLOW = """() => {
+  const out = {};
+  for (const card of document.querySelectorAll("main section.card")) {
+    const title = (card.querySelector("h2") || {}).textContent || "?";
+    const right = card.getBoundingClientRect().right;
+    for (const table of card.querySelectorAll("table")) {
+      const box = table.closest(".table-wrap") || table;
+      const over = Math.round(box.getBoundingClientRect().right - right);
+      if (over > 0) out[title.trim()] = over;
+    }
+  }
+  out["(page)"] = document.documentElement.scrollWidth
+    - document.documentElement.clientWidth;
+  return out;
+}"""
+
+
+def test_the_full_reports_tables_fit_their_cards_on_a_tablet_and_a_laptop(
+    live_server, log_in, groups
+):
+    # Found by an audit: the subgroup tables were not wrapped to scroll, and
+    # "By liver resection" stuck out 257 px past its card at 820 px (27 px at
+    # 1280), the page scrolling sideways. docs/data-entry.md: the pages fit a
+    # laptop (1366 pixels) and a tablet (820 pixels).
+    call_command("seed_demo", stdout=io.StringIO())
+    analyst("ann")
+    page = log_in("ann")
+    page.goto(f"{live_server.url}/reports/new/?preset=seed-study")
+    page.get_by_role("button", name="Run report").click()
+    page.wait_for_load_state()
+    assert page.locator("h2", has_text="By liver resection").count() == 1
+    found = {}
+    for width in (820, 1280):
+        page.set_viewport_size({"width": width, "height": 900})
+        overflow = page.evaluate(OVERFLOW)
+        if overflow.pop("(page)") > 0 or overflow:
+            found[width] = overflow
+    assert found == {}, f"tables stick out of their cards: {found}"
