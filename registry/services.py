@@ -55,6 +55,12 @@ class StaleEdit(Exception):
         self.current_state = current_state
         self.changes = changes
 
+    @property
+    def never_written(self) -> bool:
+        """Return True if the version loaded is ahead of the record's: none read it."""
+        current = self.current_version
+        return current is not None and self.loaded_version > current
+
 
 def create_patient(
     *,

@@ -197,8 +197,25 @@ class VersionedViewSet(viewsets.ModelViewSet):
                 {"version": [f"Not a version number: {str(value)[:20]!r}."]}
             ) from None
 
-    def _stale(self, stale: services.StaleEdit, verb: str, record) -> Conflict:
-        """Return the refusal of a stale edit, saying what changed and by whom."""
+    def _stale(
+        self, stale: services.StaleEdit, verb: str, record
+    ) -> Conflict | exceptions.ValidationError:
+        """Return the refusal of a stale edit, saying what changed and by whom.
+
+        A version the record never had is no conflict with another user: the
+        client sent a wrong one, and is told so.
+        """
+        if stale.never_written:
+            return exceptions.ValidationError(
+                {
+                    "version": [
+                        f"{verb}: this {record._meta.verbose_name} has no version "
+                        f"{stale.loaded_version}; it is at version "
+                        f"{stale.current_version}. Read it again and send the "
+                        "version you read."
+                    ]
+                }
+            )
         hidden = frozenset()
         if not self.request.user.has_perm("registry.view_identifiers"):
             hidden = frozenset(Patient.IDENTIFIER_FIELDS)

@@ -130,6 +130,22 @@ class RecordUpdateApiTests(RecordApiTestCase):
         self.assertEqual(self.operation.margin, "R1")
         self.assertIsNone(self.operation.length_of_stay_days)
 
+    def test_a_version_never_written_is_refused_as_such_not_blamed_on_others(self):
+        # Found by an audit: README step 3 sent If-Match "2" to a record at
+        # version 1 and was told someone else had changed it since.
+        for send in (
+            lambda: self.patch(self.nina, 2, margin="R1"),
+            lambda: self.client.delete(self.url, HTTP_IF_MATCH='"7"'),
+        ):
+            response = send()
+            self.assertEqual(response.status_code, 400, response.content)
+            message = response.json()["version"][0]
+            self.assertIn("has no version", message)
+            self.assertIn("it is at version 1", message)
+            self.assertNotIn("someone else", message)
+        self.operation.refresh_from_db()
+        self.assertEqual((self.operation.version, self.operation.margin), (1, "R0"))
+
     def test_put_replaces_the_record_at_the_version_read(self):
         self.client.force_authenticate(self.nina)
         data = {**api_data("operation", margin="R2"), "version": 1}
