@@ -48,6 +48,19 @@ class ApiTokensPageTests(CastTestCase):
         )
         self.assertIsNone(never.expires_at)
 
+    def test_page_gives_dates_as_iso_8601_as_every_page_does(self):
+        # Found by an audit: "30 Nov 2026, 13:20", where the README says the
+        # pages give dates as YYYY-MM-DD everywhere.
+        self.make(lifetime="90")
+        token = ApiToken.objects.get(user=self.nina)
+        page = self.client.get(reverse("api_tokens"))
+        made = timezone.localtime(token.created_at)
+        self.assertContains(page, made.strftime("%Y-%m-%d %H:%M"))
+        self.assertContains(
+            page, timezone.localtime(token.expires_at).date().isoformat()
+        )
+        self.assertNotContains(page, made.strftime("%b %Y"))
+
     def test_page_lists_only_own_tokens_by_name(self):
         tokens.create_token(user=self.sam, name="Sam's sync")
         self.make(name="Nina's scripts")
