@@ -176,9 +176,11 @@ class SurvivalTable:
     ``n`` patients, for the patients kept: group is a categorical of labels
     (as in :func:`patient_frame`), ``days`` an int, ``event`` and ``competing``
     (a death that competes with the event a cumulative incidence estimates:
-    ``registry.bulk``'s survival_competing) bools. ``excluded`` counts the
-    others by reason (:data:`EXCLUSION_REASONS`: no index date on or before the
-    cut-off, or no value for the grouping).
+    ``registry.bulk``'s survival_competing) bools. After a landmark in months
+    or years the restarted clock is not in whole days (6 months is 182.625
+    days): :func:`table_from_frame` then keeps ``days`` as floats, as R times
+    them. ``excluded`` counts the others by reason (:data:`EXCLUSION_REASONS`:
+    no index date on or before the cut-off, or no value for the grouping).
     ``flags`` counts the kept patients by the :data:`TABLE_FLAGS` bools
     (``unresected_primary``: no resection of the primary), the later events a
     report counts over the whole cohort, so they are no part of ``counts``.
@@ -536,10 +538,13 @@ def table_from_frame(frame: pd.DataFrame) -> SurvivalTable:
     no_time = frame["days"].isna()
     no_group = frame["group"].isna() & ~no_time
     kept = frame[~no_time & ~no_group]
+    days = kept["days"].astype(float)
+    if (days == days.round()).all():
+        days = days.astype(np.int64)
     counts = pd.DataFrame(
         {
             "group": kept["group"],
-            "days": kept["days"].astype(int),
+            "days": days,
             "event": kept["event"].astype(bool),
             "competing": kept["competing"].astype(bool),
         }

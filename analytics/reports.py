@@ -624,8 +624,13 @@ def cox_section(
     extra = [weights] if weights else []
     frame = testable[["time", "event", "group", *covariates, *extra]].copy()
     for name in covariates:
-        if VARIABLES[name].kind != "continuous":
-            frame[name] = frame[name].astype(str).where(frame[name].notna())
+        column = frame[name]
+        # a categorical column keeps its levels' order (the dictionary's: "< 25%"
+        # first, the reference, as R's factor in clinical order); others as text
+        if VARIABLES[name].kind != "continuous" and not isinstance(
+            column.dtype, pd.CategoricalDtype
+        ):
+            frame[name] = column.astype(str).where(column.notna())
     before = len(frame)
     frame = frame.dropna()
     dropped = before - len(frame)

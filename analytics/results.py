@@ -288,6 +288,9 @@ class CoxSection(Section):
 
     reference: str
     covariates: list[str] = field(default_factory=list)
+    #: each categorical covariate's reference level (the others' ratios are
+    #: against it)
+    covariate_references: dict[str, str] = field(default_factory=dict)
     n: int = 0
     events: int = 0
     terms: list[HazardRatio] = field(default_factory=list)
@@ -302,6 +305,7 @@ class CoxSection(Section):
         return cls(
             reference=fit.reference,
             covariates=covariates,
+            covariate_references=dict(fit.covariate_references),
             n=int(fit.n),
             events=int(fit.events),
             terms=[HazardRatio.from_term(t) for t in fit.terms],

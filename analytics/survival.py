@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import combinations
 from typing import Literal, overload
@@ -279,7 +279,8 @@ class Cox:
     """A Cox proportional-hazards fit: hazard ratios and the PH check.
 
     ``terms`` has one :class:`HazardRatio` per non-reference level of ``group``
-    (in group order) and then per covariate; ``n`` and ``events`` count the
+    (in group order) and then per covariate; ``covariate_references`` gives each
+    categorical covariate's reference (its first level); ``n`` and ``events`` count the
     patients used (complete cases); ``ph_test`` has one row per model term (the
     grouping variable is one term with df = levels - 1) and ``"GLOBAL"`` last;
     ``warnings`` lists what else makes the fit doubtful, for the report to show;
@@ -295,6 +296,7 @@ class Cox:
     ph_test: list[PHTest]
     warnings: list[str]
     conf_level: float = 0.95
+    covariate_references: dict[str, str] = field(default_factory=dict)
 
     @property
     def doubtful(self) -> list[PHTest]:
@@ -750,6 +752,9 @@ def pairwise_logrank(
     This is ``survdiff`` on each two-group subset followed by
     ``p.adjust(p, method = adjust)`` (Holm by default), the way
     ``survminer::pairwise_survdiff`` does it. Pairs come in group order (a < b).
+    A pair with no event while both groups are at risk has nothing to compare:
+    P = 1 (statistic 0), as survdiff and survminer give it, and it counts
+    among the comparisons the P values are adjusted for.
     Same assumptions as :func:`logrank`.
     """
     data = _prepare(df, duration=duration, event=event, group=group, weights=weights)
@@ -761,8 +766,9 @@ def pairwise_logrank(
         # at-risk counts of a group only depend on its own rows, so the pair's
         # columns of the full table are the table of the pair's subset
         chisq, dof, _, _ = _logrank_core(deaths[:, [a, b]], at_risk[:, [a, b]])
-        p = float(_chi2_sf(chisq, dof)) if dof > 0 else None
-        raw.append((a, b, chisq, p))
+        # No event while both are at risk: survdiff gives chi-square 0 on 0 df
+        # with P = 1, which survminer uses, counted in the adjustment
+        raw.append((a, b, chisq, float(_chi2_sf(chisq, dof)) if dof > 0 else 1.0))
     adjusted = adjust_p([r[3] for r in raw], method=adjust)
     return [
         PairwiseLogRank(
@@ -915,6 +921,7 @@ class _Design:
     weight: np.ndarray  # patients per row (1 for one row per patient)
     time_order: np.ndarray  # rows in time order
     time_starts: np.ndarray  # where each distinct time starts in that order
+    references: dict[str, str]  # categorical covariate -> its reference level
 
     @cached_property
     def efron(self) -> _EfronSetup:
@@ -957,6 +964,7 @@ def _design(
     names: list[str] = []
     terms: list[tuple[str, list[int]]] = []
     group_cols = []
+    references: dict[str, str] = {}
     for j, level in enumerate(levels):
         if j == ref:
             continue
@@ -985,13 +993,25 @@ def _design(
                 )
             if idx:
                 terms.append((cov, idx))
+            references[cov] = cov_levels[0]
     if len(set(names)) != len(names):
         raise ValueError(f"coefficient names collide: {names}")
     matrix = np.column_stack(cols) if cols else np.empty((time.size, 0))
     order = np.argsort(time, kind="stable")
     _, starts = np.unique(time[order], return_index=True)
     return _Design(
-        matrix, names, terms, time, ev, levels[ref], levels, code, weight, order, starts
+        matrix,
+        names,
+        terms,
+        time,
+        ev,
+        levels[ref],
+        levels,
+        code,
+        weight,
+        order,
+        starts,
+        references,
     )
 
 
@@ -1262,7 +1282,8 @@ def cox(
     covariates
         Further columns: numeric or boolean ones enter linearly (hazard ratio per
         unit); any other column is treated as categorical, with its first level as
-        reference.
+        reference (a categorical dtype's first category used, else the first in
+        sorted order, as R's ``factor``).
     ties
         Only ``"efron"`` (R's and lifelines' default) is supported.
     conf_level
@@ -1375,6 +1396,7 @@ def cox(
         ph_test=ph,
         warnings=notes,
         conf_level=conf_level,
+        covariate_references=design.references,
     )
 
 

@@ -283,9 +283,12 @@ def term_label(term: str) -> str:
 
 
 def adjusted_for(cox: dict) -> str:
-    """Return ", adjusted for age at diagnosis, ECOG performance status", or ""."""
+    """Return ", adjusted for age at diagnosis, ECOG performance status (against
+    0)", or "": a categorical covariate with the level its ratios are against."""
+    references = cox.get("covariate_references") or {}
     covariates = [
-        in_sentence(VARIABLES[c].label) if c in VARIABLES else c
+        (in_sentence(VARIABLES[c].label) if c in VARIABLES else c)
+        + (f" (against {references[c]})" if c in references else "")
         for c in cox.get("covariates") or ()
     ]
     return f", adjusted for {', '.join(covariates)}" if covariates else ""
