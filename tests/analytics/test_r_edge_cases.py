@@ -10,6 +10,7 @@ import pytest
 from django.test import TestCase
 
 from analytics import dataset
+from analytics.documents.tables import cox_caption
 from analytics.reports import run_report
 from analytics.spec import ReportSpec
 from registry import facts
@@ -159,3 +160,8 @@ class OrdinalCovariateTests(TestCase):
         assert terms["extent=25–50%"]["hazard_ratio"] == pytest.approx(1.2189, abs=1e-4)
         assert terms["extent=50–75%"]["hazard_ratio"] == pytest.approx(1.3768, abs=1e-4)
         assert terms["B"]["hazard_ratio"] == pytest.approx(1.2911, abs=1e-4)
+        # the table's caption says what the covariate's levels are against
+        assert rep["cox"]["covariate_references"] == {"extent": "< 25%"}
+        assert "adjusted for extent of liver disease (against < 25%)" in (
+            cox_caption(rep["cox"])
+        )
