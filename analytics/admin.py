@@ -69,13 +69,16 @@ class ReportRunInline(admin.TabularInline):
     readonly_fields = fields
 
     def get_queryset(self, request):
-        # as on the saved report's page: only the runs this user may open
-        return super().get_queryset(request).visible_to(request.user)
+        # as on the saved report's page: only the runs this user may open, each
+        # with who ran it (and its report, which the inline reads) in one query
+        runs = super().get_queryset(request).visible_to(request.user)
+        return runs.select_related("run_by", "saved_report")
 
 
 @admin.register(SavedReport)
 class SavedReportAdmin(SimpleHistoryAdmin):
     form = SavedReportForm
     list_display = ["name", "owner", "created_at", "updated_at"]
+    list_select_related = ["owner"]  # nullable: the admin would not join it
     search_fields = ["name"]
     inlines = [ReportRunInline]

@@ -126,6 +126,18 @@ def assert_unlocked(model: type[models.Model], ids: Iterable[int]) -> None:
         _refuse(model, sorted(locked))
 
 
+def locked_kinds(patient_ids: Iterable[int]) -> set[tuple[int, str]]:
+    """Return the (patient, kind) pairs locked among `patient_ids` (one query)."""
+    ids = sorted(set(patient_ids))
+    if not ids:
+        return set()
+    return set(
+        RecordStatus.objects.filter(
+            patient_id__in=ids, status=FormStatus.LOCKED
+        ).values_list("patient_id", "kind")
+    )
+
+
 def has_locks(patient_id: int) -> bool:
     """Return whether any kind of record of the patient is locked."""
     return RecordStatus.objects.filter(

@@ -15,6 +15,7 @@ from django.http import HttpResponseRedirect
 
 from registry import status
 from registry.models.status import MODEL_KINDS
+from registry.status import kind_of
 
 
 def check_form(instance, reason: str) -> None:
@@ -24,6 +25,10 @@ def check_form(instance, reason: str) -> None:
     instance._change_reason = reason or ""
     status.check_write(instance)
 
+
+#: The request attribute holding, while the admin lists what a deletion deletes,
+#: the locked kinds of each patient it reaches (LockedRecordsAdmin).
+LOCKS_READ = "_registry_locks_read"
 
 #: What a deletion without a reason is told.
 REASON_REQUIRED = "Say why this is deleted: the audit trail keeps the reason."
@@ -70,9 +75,36 @@ class LockedRecordsAdmin:
         allowed = super().has_delete_permission(request, obj)
         if not allowed or obj is None or obj.pk is None:
             return allowed
-        if type(obj)._meta.model_name == "patient":
+        is_patient = type(obj)._meta.model_name == "patient"
+        patient = obj.pk if is_patient else obj.patient_id
+        locked = getattr(request, LOCKS_READ, {}).get(patient)
+        if locked is not None:  # read for the deletion's list of what it deletes
+            return not (locked if is_patient else kind_of(type(obj)) in locked)
+        if is_patient:
             return not status.has_locks(obj.pk)
         return not status.locked_records(type(obj), [obj.pk])
+
+    def get_deleted_objects(self, objs, request):
+        """List what deleting `objs` deletes, with the locks read in one query.
+
+        Django asks each listed record's admin whether it may be deleted, one
+        record at a time; a patient's page lists every record they have. The
+        locked kinds of the patients `objs` are or belong to are read first,
+        for :meth:`has_delete_permission` to answer from.
+        """
+        objs = list(objs)
+        patients = {
+            obj.pk if type(obj)._meta.model_name == "patient" else obj.patient_id
+            for obj in objs
+        }
+        read = {patient: set() for patient in patients}
+        for patient, kind in status.locked_kinds(patients):
+            read[patient].add(kind)
+        setattr(request, LOCKS_READ, read)
+        try:
+            return super().get_deleted_objects(objs, request)
+        finally:
+            delattr(request, LOCKS_READ)
 
     def delete_queryset(self, request, queryset):
         # One by one, so each deletion's history row keeps the reason; the

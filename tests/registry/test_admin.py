@@ -1,5 +1,6 @@
 """Admin management: every page of every model renders for a data manager."""
 
+import datetime
 from unittest import mock
 
 from django.contrib import admin
@@ -9,10 +10,19 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from analytics.models import ReportRun, SavedReport
 from registry.admin import CappedPaginator
-from registry.models import FollowUp, Patient, PrimaryTumour
+from registry.models import FollowUp, Patient, PrimaryTumour, RecordStatus
+from registry.models.status import FormKind, FormStatus
 from tests.cast import CastTestCase
-from tests.factories import make_death, make_full_patient
+from tests.factories import (
+    make_death,
+    make_followup,
+    make_full_patient,
+    make_operation,
+    make_site,
+    make_user,
+)
 
 
 class AdminPagesTests(CastTestCase):
@@ -435,3 +445,145 @@ class RecordStaysWithItsPatientTests(CastTestCase):
         operation.refresh_from_db()
         self.assertEqual(operation.patient, first)
         self.assertEqual(facts.differences([first.pk, other.pk]), {})
+
+
+class AdminQueriesDoNotGrowTests(CastTestCase):
+    """Pages an audit found querying once per row they list: each now costs the
+    same with ten more rows (patients, records, runs, versions)."""
+
+    def setUp(self):
+        self.client.force_login(self.mark)
+
+    def counted(self, url, data=None) -> tuple[int, object]:
+        def ask():
+            if data is None:
+                return self.client.get(url)
+            return self.client.post(url, data)
+
+        ask()  # what is read once per process (content types) is read
+        connection.queries_log.clear()
+        with CaptureQueriesContext(connection) as queries:
+            response = ask()
+        self.assertEqual(response.status_code, 200, url)
+        return len(queries), response
+
+    def test_a_patients_delete_page_reads_their_records_locks_at_once(self):
+        patient = make_full_patient(site=self.north)
+        url = reverse("admin:registry_patient_delete", args=[patient.pk])
+        few, _ = self.counted(url)
+        for month in range(2, 12):
+            make_followup(patient, date=datetime.date(2005, month, 3))
+            make_operation(patient, date=datetime.date(2004, 9, month))
+        many, response = self.counted(url)
+        self.assertEqual(many, few)
+        self.assertContains(response, "Are you sure")
+        self.assertEqual(response.context["perms_lacking"], set())
+
+    def test_a_locked_record_still_stops_the_deletion_it_is_listed_in(self):
+        patient = make_full_patient(site=self.north)
+        other = make_full_patient(site=self.north)
+        RecordStatus.objects.update_or_create(
+            patient=patient,
+            kind=FormKind.FOLLOWUP,
+            defaults={"status": FormStatus.LOCKED},
+        )
+        selected = FollowUp.objects.filter(patient__in=[patient, other])
+        response = self.client.post(
+            reverse("admin:registry_followup_changelist"),
+            {
+                "action": "delete_selected",
+                "_selected_action": list(selected.values_list("pk", flat=True)),
+            },
+        )
+        self.assertEqual(response.context["perms_lacking"], {"follow-up contact"})
+        self.assertNotContains(response, "Are you sure")
+        # and a patient with a locked kind is not deleted from their own page
+        url = reverse("admin:registry_patient_delete", args=[patient.pk])
+        self.assertEqual(self.client.get(url).status_code, 403)
+
+    def test_bulk_delete_confirmation_reads_the_locks_at_once(self):
+        patient = make_full_patient(site=self.north)
+        for month in range(2, 12):
+            make_followup(patient, date=datetime.date(2005, month, 3))
+        url = reverse("admin:registry_followup_changelist")
+        ids = list(patient.followups.values_list("pk", flat=True))
+
+        def confirmation(selected):
+            data = {"action": "delete_selected", "_selected_action": selected}
+            count, response = self.counted(url, data)
+            self.assertContains(response, "Are you sure")
+            return count
+
+        self.assertEqual(confirmation(ids), confirmation(ids[:1]))
+
+    def test_a_site_with_patients_is_refused_deletion_without_listing_them(self):
+        site = make_site(code="WST", name="West Hospital")
+        site.members.add(self.mark)
+        make_full_patient(site=site)
+        url = reverse("admin:registry_site_delete", args=[site.pk])
+        few, _ = self.counted(url)
+        for _ in range(10):
+            make_full_patient(site=site)
+        many, response = self.counted(url)
+        self.assertEqual(many, few)
+        self.assertContains(response, "11 patients (move them to another site")
+        self.assertNotContains(response, "Are you sure")
+        self.client.post(url, {"post": "yes", "change_reason": "closed"})
+        self.assertTrue(site.__class__.objects.filter(pk=site.pk).exists())
+
+    def test_a_site_without_patients_can_still_be_deleted(self):
+        site = make_site(code="WST", name="West Hospital")
+        site.members.add(self.mark)
+        url = reverse("admin:registry_site_delete", args=[site.pk])
+        self.assertContains(self.client.get(url), "Are you sure")
+
+    def test_the_saved_reports_list_joins_their_owners(self):
+        url = reverse("admin:analytics_savedreport_changelist")
+        SavedReport.objects.create(name="R0", spec={"group_by": "sex"}, owner=self.ann)
+        few, _ = self.counted(url)
+        for i in range(1, 11):
+            owner = make_user(f"owner{i}", group="Analyst", sites=[self.north])
+            SavedReport.objects.create(
+                name=f"R{i}", spec={"group_by": "sex"}, owner=owner
+            )
+        self.assertEqual(self.counted(url)[0], few)
+
+    def test_a_saved_reports_page_joins_its_runs_runners(self):
+        saved = SavedReport.objects.create(
+            name="R", spec={"group_by": "sex"}, owner=self.mark
+        )
+        url = reverse("admin:analytics_savedreport_change", args=[saved.pk])
+
+        def run():
+            made = ReportRun.objects.create(
+                saved_report=saved,
+                run_by=make_user(f"runner{ReportRun.objects.count()}"),
+                software_version="test",
+                data_cutoff=datetime.date(2009, 12, 31),
+                fingerprint="x",
+                patients=5,
+                result={},
+            )
+            made.sites.set([self.north])
+
+        run()
+        few, _ = self.counted(url)
+        for _ in range(10):
+            run()
+        self.assertEqual(self.counted(url)[0], few)
+
+    def test_a_sites_history_reads_its_members_once_per_page(self):
+        url = reverse("admin:registry_site_history", args=[self.north.pk])
+        few, _ = self.counted(url)
+        for i in range(10):
+            make_user(f"member{i}", group="Data entry", sites=[self.north])
+        many, response = self.counted(url)
+        self.assertEqual(many, few)
+        # the change of members is still shown, by user
+        self.assertContains(response, "member9")
+        changes = [
+            change
+            for record in response.context["page_obj"]
+            for change in getattr(record, "history_delta_changes", [])
+        ]
+        self.assertIn("Members", {change["field"] for change in changes})
