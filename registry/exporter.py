@@ -43,7 +43,7 @@ from django.db import connections, transaction
 from django.db.models import CharField, F, Func, QuerySet, Value
 from django.db.models.functions import MD5, Cast, Concat
 
-from registry import dictionary
+from registry import dictionary, importfiles
 from registry.dictionary import PATIENT_REFERENCE
 from registry.models import Patient, TransferLog
 
@@ -596,19 +596,36 @@ def write_xlsx(tables: Iterable[Table], out: BinaryIO, extra: dict) -> list[int]
         sheet.append(table.columns)
         count = 0
         for row in table.rows:
-            sheet.append([_cell(v) for v in row])
+            sheet.append([_cell(v, sheet) for v in row])
             count += 1
         written.append(count)
     out.write(dictionary.save_workbook(book))
     return written
 
 
-def _cell(value):
+#: The first date an XLSX date cell holds unambiguously: Excel's serial numbers
+#: count 1900 as a leap year, and read serials 0 and 1 as times of day.
+XLSX_FIRST_DATE = datetime.date(1900, 3, 1)
+
+
+def _cell(value, sheet):
+    """Return `value` as an XLSX cell that reads back as it was written."""
     if isinstance(value, decimal.Decimal):
         return float(value)
+    if isinstance(value, datetime.date) and value < XLSX_FIRST_DATE:
+        return value.isoformat()  # as text, which the import reads as a date
     if isinstance(value, bool | int | float | datetime.date) or value is None:
         return value
-    return str(value)
+    text = importfiles.xlsx_escape(str(value))
+    if text.startswith("="):
+        # text as typed ("=> MDT ..."), not a formula, which openpyxl would
+        # make of it and a spreadsheet would run
+        from openpyxl.cell import WriteOnlyCell
+
+        cell = WriteOnlyCell(sheet, value=text)
+        cell.data_type = "s"
+        return cell
+    return text
 
 
 def write_dta(tables: Iterable[Table], out: BinaryIO, extra: dict) -> list[int]:

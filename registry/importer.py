@@ -138,6 +138,9 @@ class Row:
     instance: object = None
     changed: list[str] = field(default_factory=list)
     created: bool = False
+    #: Which of the file's records of the patient on this date (0 the first):
+    #: it matches the stored record of that date in the same place, by id.
+    occurrence: int = 0
     #: Columns whose cell could not be read (already reported).
     bad: set[str] = field(default_factory=set)
 
@@ -309,6 +312,8 @@ class _Import:
 
     def _read_sheet(self, kind: RecordKind, sheet) -> None:
         entries = dictionary.entry_map(kind.name)
+        for number, column, message in sheet.problems:
+            self.problems.append(Problem(sheet.source, number, column, "", message))
         for column in sheet.header:
             if column not in entries:
                 self.problems.append(
@@ -545,7 +550,8 @@ class _Import:
             found: dict = defaultdict(list)
             for start in range(0, len(ids), CHUNK):
                 part = ids[start : start + CHUNK]
-                for record in kind.model.objects.filter(patient_id__in=part):
+                records = kind.model.objects.filter(patient_id__in=part)
+                for record in records.order_by("pk"):
                     found[self._key(kind, record.patient_id, record)].append(record)
             self.stored[kind.name] = found
 
@@ -555,7 +561,16 @@ class _Import:
         return (patient, *(get(name) for name in kind.key))
 
     def _match_records(self, kind: RecordKind) -> None:
-        seen: dict[tuple, Row] = {}
+        """Match each row to the stored record it updates, if any.
+
+        A patient may have several records of a kind on one date (a resection
+        of the primary and one of the liver as two operations of the day, a
+        clinic visit and a telephone call): the file's rows of that date match
+        the stored records of that date in order, the first row the first
+        record by id, as the export writes them; the rows past them add
+        records. Two rows alike in every value are one row given twice.
+        """
+        seen: dict[tuple, list[Row]] = {}
         for row in self.rows[kind.name]:
             if row.patient is None or any(row.values.get(k) is None for k in kind.key):
                 if row.patient is not None:
@@ -563,29 +578,21 @@ class _Import:
                 row.patient = None
                 continue
             key = self._key(kind, row.patient, row.values)
-            if key in seen:
-                what = "patient" if kind.single else "patient and date"
+            earlier = seen.setdefault(key, [])
+            same = [r for r in earlier if kind.single or r.values == row.values]
+            if same:
+                what = "patient" if kind.single else "values"
                 self.problem(
                     row.source,
                     row,
                     kind.key[0] if kind.key else "registry_number",
                     str(key[-1]) if kind.key else "",
-                    f"duplicate: the same {what} as row {seen[key].number}",
+                    f"duplicate: the same {what} as row {same[0].number}",
                 )
                 row.patient = None
                 continue
-            seen[key] = row
-            stored = self.stored[kind.name].get(key, [])
-            if len(stored) > 1:
-                self.problem(
-                    row.source,
-                    row,
-                    kind.key[0],
-                    str(key[-1]),
-                    f"the registry holds {len(stored)} {kind.label} records of this "
-                    "patient on this date: correct them on the patient's page first",
-                )
-                row.patient = None
+            row.occurrence = len(earlier)
+            earlier.append(row)
 
     # --- validating --------------------------------------------------------------
 
@@ -604,7 +611,7 @@ class _Import:
         else:
             key = self._key(kind, row.patient, row.values)
             found = self.stored[kind.name].get(key, [])
-            stored = found[0] if found else None
+            stored = found[row.occurrence] if row.occurrence < len(found) else None
         if stored is None:
             instance = kind.model()
             if kind.name == "patient":
@@ -635,13 +642,14 @@ class _Import:
         many: dict[int, dict[tuple, tuple]] = defaultdict(dict)
         for kind in dictionary.record_kinds()[1:]:
             for key, records in self.stored[kind.name].items():
-                self._note(kind, key, records[0], single, many)
+                for occurrence, record in enumerate(records):
+                    self._note(kind, key, record, single, many, occurrence)
         for row in rows:
             if row.kind.name == "patient":
                 births[row.patient] = row.instance.date_of_birth
             else:
                 key = self._key(row.kind, row.patient, row.values)
-                self._note(row.kind, key, row.instance, single, many)
+                self._note(row.kind, key, row.instance, single, many, row.occurrence)
         patients = set(births) | set(many) | {p for d in single.values() for p in d}
         dates = {}
         for pk in patients:
@@ -658,7 +666,7 @@ class _Import:
         return dates
 
     @staticmethod
-    def _note(kind: RecordKind, key, record, single, many) -> None:
+    def _note(kind: RecordKind, key, record, single, many, occurrence: int) -> None:
         if kind.name in single:
             single[kind.name][key[0]] = record
             return
@@ -671,7 +679,7 @@ class _Import:
             if getattr(record, f, None)
         ]
         follow_ups = when if kind.name == "follow_up" else []
-        many[key[0]][(kind.name, *key[1:])] = (
+        many[key[0]][(kind.name, *key[1:], occurrence)] = (
             tuple((d, what) for d in when),
             tuple(follow_ups),
         )

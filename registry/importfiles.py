@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import re
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -29,6 +30,10 @@ class Sheet:
     source: str
     header: list[str]
     rows: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    #: What is wrong with the file's columns, as (row, column, message): a
+    #: column named twice, values under a column with no name, a row of more
+    #: cells than the header names.
+    problems: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -112,41 +117,130 @@ def _sheets_of(name: str, data: bytes) -> list[Sheet]:
 
 
 def _csv_sheet(source: str, kind: str, data: bytes) -> Sheet:
-    text = data.decode("utf-8-sig")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        row = data[: exc.start].count(b"\n") + 1
+        raise ValueError(
+            f"row {row} is not UTF-8 text (byte {data[exc.start]:#04x}): save the "
+            "file as CSV UTF-8"
+        ) from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        header = [h.strip() for h in next(reader, [])]
-        sheet = Sheet(kind.strip().lower(), source, header)
-        for number, cells in enumerate(reader, start=FIRST_ROW):
-            if not any(c.strip() for c in cells):
-                continue
-            sheet.rows.append((number, dict(zip(header, cells, strict=False))))
+        header = next(reader, [])
+        rows = list(enumerate(reader, start=FIRST_ROW))
     except csv.Error as exc:  # e.g. a cell longer than the csv module reads
         raise csv.Error(f"row {reader.line_num}: {exc}") from exc
-    return sheet
+    return _sheet(kind, source, header, rows, lambda i: f"column {i + 1}")
 
 
 def _xlsx_sheets(source: str, data: bytes) -> list[Sheet]:
     from openpyxl import load_workbook
+    from openpyxl.utils import get_column_letter
 
     book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     sheets = []
     for ws in book.worksheets:
         rows = ws.iter_rows(values_only=True)
-        header = [_text(h).strip() for h in next(rows, ())]
-        sheet = Sheet(ws.title.strip().lower(), f"{source}:{ws.title}", header)
-        for number, values in enumerate(rows, start=FIRST_ROW):
-            cells = [_text(v) for v in values]
-            if not any(c.strip() for c in cells):
-                continue
-            sheet.rows.append((number, dict(zip(header, cells, strict=False))))
-        sheets.append(sheet)
+        header = [_text(h) for h in next(rows, ())]
+        cells = [
+            (number, [_text(v) for v in values])
+            for number, values in enumerate(rows, start=FIRST_ROW)
+        ]
+        sheets.append(
+            _sheet(
+                ws.title,
+                f"{source}:{ws.title}",
+                header,
+                cells,
+                lambda i: f"column {get_column_letter(i + 1)}",
+            )
+        )
     book.close()
     return sheets
 
 
+def _sheet(kind: str, source: str, header: list[str], rows, position) -> Sheet:
+    """Return the sheet of `rows` ((number, cells) pairs) under `header`.
+
+    Blank rows are skipped, and so is a column with no name and no value (a
+    trailing comma, a formatted column of a spreadsheet). What else is wrong
+    with the columns is kept in the sheet's problems, the column named by its
+    name or, without one, its `position` ("column F").
+    """
+    header = [h.strip() for h in header]
+    columns: dict[str, int] = {}
+    sheet = Sheet(kind.strip().lower(), source, [])
+    for i, name in enumerate(header):
+        if not name:
+            continue
+        if name in columns:
+            sheet.problems.append(
+                (
+                    1,
+                    name,
+                    f"the column is given twice ({position(columns[name])} and "
+                    f"{position(i)}): keep one",
+                )
+            )
+            continue
+        columns[name] = i
+    sheet.header = list(columns)
+    unnamed = [i for i, name in enumerate(header) if not name]
+    noted: set[int] = set()
+    for number, cells in rows:
+        if not any(c.strip() for c in cells):
+            continue
+        for i in unnamed:
+            if i < len(cells) and cells[i].strip() and i not in noted:
+                noted.add(i)
+                sheet.problems.append(
+                    (
+                        number,
+                        position(i),
+                        "a value in a column without a name in row 1: name the "
+                        "column, or remove it",
+                    )
+                )
+        if any(c.strip() for c in cells[len(header) :]):
+            sheet.problems.append(
+                (
+                    number,
+                    position(len(header)),
+                    f"{len(cells)} cells, where row 1 names {len(header)} columns: a "
+                    "value holding a comma must be in double quotes",
+                )
+            )
+        sheet.rows.append(
+            (number, {name: cells[i] for name, i in columns.items() if i < len(cells)})
+        )
+    return sheet
+
+
+#: What XLSX text cannot hold (control characters other than tab and line
+#: breaks), and what OOXML writes for any character: "_x000B_".
+_UNHELD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]|_x[0-9A-Fa-f]{4}_")
+_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def xlsx_escape(text: str) -> str:
+    """Return `text` as an XLSX cell holds it: a control character as OOXML's
+    "_xHHHH_" (Word's line break, U+000B, pasted into a note), and a text of
+    that form itself with its "_" escaped, as Excel writes them."""
+    return _UNHELD.sub(
+        lambda m: f"_x{ord(m[0]):04X}_" if len(m[0]) == 1 else f"_x005F{m[0]}", text
+    )
+
+
+def xlsx_unescape(text: str) -> str:
+    """Return the text an XLSX cell stands for (see :func:`xlsx_escape`)."""
+    return _ESCAPED.sub(lambda m: chr(int(m[1], 16)), text) if "_x" in text else text
+
+
 def _text(value) -> str:
     """Return an XLSX cell as the text a CSV file would hold."""
+    if isinstance(value, str):
+        return xlsx_unescape(value)
     if value is None:
         return ""
     if isinstance(value, datetime.datetime):

@@ -173,6 +173,71 @@ class DryRunTests(ImportTestCase):
         self.assertIn(("patient.csv", 1, "favourite_colour"), self.where(result))
         self.assertIn(("surgery.csv", None, ""), self.where(result))
 
+    def test_columns_named_twice_or_not_at_all_are_named_by_place(self):
+        # Found by an audit: of two "sex" columns the last won in silence, and a
+        # blank header cell was "unknown column" with no name to find it by.
+        twice = (
+            b"source_record_id,mrn,date_of_birth,sex,presenting_symptom,sex\n"
+            b"E1,M1,1950-01-01,F,none,M\n"
+        )
+        unnamed = (
+            b"source_record_id,mrn,date_of_birth,sex,,presenting_symptom\n"
+            b"E1,M1,1950-01-01,F,,none\n"
+            b"E2,M2,1950-01-01,F,oops,none\n"
+        )
+        book = Workbook()
+        book.active.title = "patient"
+        book.active.append(["source_record_id", "mrn", None, "sex"])
+        book.active.append(["E1", "M1", "stray", "F"])
+        saved = io.BytesIO()
+        book.save(saved)
+        for name, data, where, says in (
+            ("patient.csv", twice, (1, "sex"), "given twice (column 4 and column 6)"),
+            ("patient.csv", unnamed, (3, "column 5"), "column without a name"),
+            ("trial.xlsx", saved.getvalue(), (2, "column C"), "without a name"),
+        ):
+            with self.subTest(name=name, where=where):
+                result = self.run_import([(name, data)])
+                self.assertFalse(result.committed)
+                found = {(p.row, p.column): p.message for p in result.problems}
+                self.assertIn(says, found.get(where, ""), found)
+                self.assertFalse(Patient.objects.exists())
+
+    def test_a_column_with_no_name_and_no_value_is_left_out(self):
+        # a trailing comma in every row, as spreadsheets often save
+        data = (
+            b"source_record_id,mrn,date_of_birth,sex,presenting_symptom,\n"
+            b"E1,M1,1950-01-01,F,none,\n"
+        )
+        result = self.run_import([("patient.csv", data)], commit=False)
+        self.assertEqual(result.problems, [])
+
+    def test_a_row_longer_than_the_header_is_a_problem_not_cut(self):
+        # an unquoted comma in the last column's text: the rest was dropped
+        data = (
+            b"source_record_id,date,contact_type,disease_status,notes\n"
+            b"SRC1,2005-01-10,clinic,ned,CT clear, CEA normal, see letter\n"
+        )
+        files = [
+            csv_file("patient", [patient_row(1)]),
+            csv_file("primary_tumour", [tumour_row(1)]),
+            ("follow_up.csv", data),
+        ]
+        result = self.run_import(files)
+        self.assertFalse(result.committed)
+        (problem,) = result.problems
+        self.assertEqual((problem.source, problem.row), ("follow_up.csv", 2))
+        self.assertIn("7 cells, where row 1 names 5 columns", problem.message)
+        self.assertIn("double quotes", problem.message)
+        self.assertFalse(Patient.objects.exists())
+
+    def test_a_file_not_in_utf8_names_the_row_to_look_at(self):
+        data = "source_record_id,mrn\nE1,M1\nE2,Müller\n".encode("latin-1")
+        result = self.run_import([("patient.csv", data)], commit=False)
+        (problem,) = result.problems
+        self.assertIn("row 3 is not UTF-8 text", problem.message)
+        self.assertIn("save the file as CSV UTF-8", problem.message)
+
     def test_files_that_cannot_be_read_are_named_not_crashed_on(self):
         import zipfile
 
