@@ -260,3 +260,37 @@ class ImportCommandTests(TestCase):
     def test_unknown_site(self):
         with self.assertRaisesMessage(CommandError, "No site with the code 'XX'"):
             call_command("import_records", ".", "--site", "XX", stdout=io.StringIO())
+
+    def test_the_user_credited_must_be_one_who_may_import_at_the_site(self):
+        # Found by an audit: --user sam (a nurse of another site) committed, and
+        # the history credited him with the import.
+        import tempfile
+
+        south = make_site(code="STH", name="South")
+        make_user("sam", group="Data entry", sites=[south])
+        make_user("sue", group="Data manager", sites=[south])
+        make_user("nora", group="Data manager", sites=[self.site])
+        with tempfile.TemporaryDirectory() as folder:
+            path = str(self.write(Path(folder) / "trial", cohort(1)))
+            for user, says in (
+                ("sam", "sam may not import records"),
+                ("sue", "No site with the code 'NTH' among sue's"),
+            ):
+                with self.subTest(user=user):
+                    with self.assertRaisesMessage(CommandError, says):
+                        call_command(
+                            "import_records",
+                            path,
+                            *("--site", "NTH", "--commit", "--user", user),
+                            stdout=io.StringIO(),
+                        )
+                    self.assertFalse(Patient.objects.exists())
+            call_command(
+                "import_records",
+                path,
+                *("--site", "NTH", "--commit", "--user", "nora"),
+                stdout=io.StringIO(),
+            )
+            self.assertEqual(
+                Patient.objects.get().history.get().history_user.username, "nora"
+            )

@@ -32,8 +32,9 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--user",
-            help="The registry user the history records as making the changes "
-            "(default: none; the reason names the command-line user).",
+            help="The registry user the history records as making the changes: one "
+            "who may import at the site (default: none; the reason names the "
+            "command-line user).",
         )
 
     def handle(self, *args, path: str, site: str, commit: bool, user, **options):
@@ -42,9 +43,18 @@ class Command(BaseCommand):
             raise CommandError(f"No site with the code {site!r}.")
         account = None
         if user:
+            # the history credits the import to this user: one who may make it,
+            # as the import page holds its users
             account = get_user_model().objects.filter(username=user).first()
             if account is None:
                 raise CommandError(f"No user called {user!r}.")
+            if not account.is_active or not account.has_perm("registry.import_records"):
+                raise CommandError(
+                    f"{user} may not import records (it needs the permission "
+                    "registry.import_records, which data managers have)."
+                )
+            if not Site.objects.for_user(account).filter(pk=found.pk).exists():
+                raise CommandError(f"No site with the code {site!r} among {user}'s.")
         if not Path(path).exists():
             raise CommandError(f"{path}: no such file or folder.")
         result = importer.run_import(
