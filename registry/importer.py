@@ -410,6 +410,13 @@ class _Import:
             )
         )
 
+    @property
+    def unknown(self) -> str:
+        """Say that a registry number is no patient of this site, whether or
+        not another site has it: as a page of another site's patient is not
+        found, an import does not confirm that one exists."""
+        return f"unknown patient: no patient of site {self.site.code} has this number"
+
     def _remember(self, patient: Patient) -> None:
         self.stored_patients[patient.pk] = patient
         self.by_number[patient.registry_number] = patient.pk
@@ -432,13 +439,7 @@ class _Import:
                     f"this import is for site {self.site.code}",
                 )
             if number in self.other_site_numbers:
-                self.problem(
-                    row.source,
-                    row,
-                    "registry_number",
-                    number,
-                    "this patient belongs to another site",
-                )
+                self.problem(row.source, row, "registry_number", number, self.unknown)
                 continue
             pk = self.by_number.get(number) if number else None
             if pk is None and source and source in self.by_source and not number:
@@ -534,9 +535,9 @@ class _Import:
                 row.patient = pk
                 continue
             column = "registry_number" if number else "source_record_id"
-            if number in self.other_site_numbers:
-                message = "this patient belongs to another site"
-            elif not number and not source:
+            if number:
+                message = self.unknown
+            elif not source:
                 message = "name the patient: registry_number or source_record_id"
             else:
                 message = "unknown patient: not in the registry nor in the patient file"

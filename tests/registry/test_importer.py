@@ -295,7 +295,16 @@ class DryRunTests(ImportTestCase):
         ]
         result = self.run_import(files, commit=False)
         (problem,) = result.problems
-        self.assertIn("another site", problem.message)
+        self.assertIn("no patient of site NTH has this number", problem.message)
+        # Found by an audit: the import said "belongs to another site", where a
+        # page of another site's patient does not confirm that it exists
+        self.assertNotIn("another site", problem.message)
+        files[0] = csv_file(
+            "follow_up",
+            [follow_up_row(0, source_record_id="", registry_number="STH-99999")],
+        )
+        (missing,) = self.run_import(files, commit=False).problems
+        self.assertEqual(missing.message, problem.message)
 
 
 class CommitTests(ImportTestCase):
