@@ -115,6 +115,15 @@ class ImportResult:
     def rows(self) -> int:
         return sum(sum(c.values()) for c in self.counts.values())
 
+    def outcomes(self) -> str:
+        """Return the rows by outcome in words: "3 created, 22 unchanged"."""
+        total = sum(self.counts.values(), Counter())
+        return ", ".join(
+            f"{total[outcome]} {outcome}"
+            for outcome in ("created", "updated", "unchanged")
+            if total[outcome]
+        )
+
     def to_dict(self) -> dict:
         return {
             "ok": self.ok,

@@ -235,6 +235,14 @@ class ImportCommandTests(TestCase):
                 "import_records", str(path), "--site", "NTH", "--commit", stdout=out
             )
             self.assertEqual(Patient.objects.count(), 3)
+            self.assertRegex(out.getvalue(), r"Imported: (\d+) rows \(\1 created\)")
+            # the same files again: said to change nothing (an audit found it said
+            # "Imported: 25 rows" as if it had written them again)
+            again = io.StringIO()
+            call_command(
+                "import_records", str(path), "--site", "NTH", "--commit", stdout=again
+            )
+            self.assertRegex(again.getvalue(), r"Imported: (\d+) rows \(\1 unchanged\)")
 
     def test_problems_exit_non_zero_with_the_list(self):
         import tempfile

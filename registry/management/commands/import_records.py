@@ -78,7 +78,8 @@ class Command(BaseCommand):
             )
         if result.committed:
             self.stdout.write(
-                f"Imported: {result.rows} rows, {result.patients} patients."
+                f"Imported: {result.rows} rows ({result.outcomes()}), "
+                f"{result.patients} patients."
             )
         else:
             self.stdout.write(
