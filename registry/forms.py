@@ -201,7 +201,14 @@ class RecordForm(forms.ModelForm):
         # user may not see, the patient): such a message goes to the top of the
         # form, prefixed with the field's name, instead of crashing add_error().
         # A constraint's message goes to the field the constraint is about.
-        super()._update_errors(self._placed(errors))
+        # A field whose value could not be read shows only why: the model saw
+        # it blank (or as stored), and its messages about it would contradict
+        # what was typed ("Give the date of birth" beside "Enter a valid date").
+        unread = set(self._errors or ()) - {NON_FIELD_ERRORS}
+        placed = self._placed(errors).error_dict
+        kept = {name: found for name, found in placed.items() if name not in unread}
+        if kept:
+            super()._update_errors(ValidationError(kept))
 
     def add_model_error(self, error: ValidationError) -> None:
         """Add errors raised by the model layer after validation (by a service)."""

@@ -140,6 +140,17 @@ class PatientCreateTests(CastTestCase):
         self.assertContains(response, 'name="liver-largest_mm" value="35"')
         self.assertContains(response, 'id="id_liver-later" checked')
 
+    def test_a_date_that_cannot_be_read_is_told_only_that(self):
+        # Found by an audit: "14/07/1951" got "Enter a valid date." and "Give
+        # the date of birth, or the age at diagnosis ...", though it was given.
+        response = self.post(**{"patient-date_of_birth": "14/07/1951"})
+        self.assertEqual(Patient.objects.count(), 0)
+        self.assertEqual(
+            errors_at(response, "date_of_birth", prefix="patient"),
+            ["Enter a valid date."],
+        )
+        self.assertNotContains(response, "Give the date of birth")
+
     def test_site_of_another_user_cannot_be_chosen(self):
         response = self.post(**{"patient-site": str(self.south.pk)})
         self.assertTrue(errors_at(response, "site", prefix="patient"))
