@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 
 from django.contrib.auth import get_user_model
 from django.db import models
-from django.db.models import Exists, OuterRef, Subquery, Value
+from django.db.models import Exists, Max, OuterRef, Subquery, Value
 from django.utils.functional import cached_property
 from django.utils.text import capfirst
 
@@ -445,12 +445,19 @@ def _with_previous(kind: str, history_ids: list[int]) -> Iterator[tuple]:
 def _patient_numbers(ids: Iterable[int | None]) -> dict[int, str]:
     """Return registry numbers by patient id, deleted patients included."""
     ids = {pk for pk in ids if pk is not None}
-    numbers = dict(
+    # each patient's latest version only, not every version they have
+    latest = (
         Patient.history.filter(id__in=ids)
-        .order_by("id", "history_id")
-        .values_list("id", "registry_number")
+        .order_by()
+        .values("id")
+        .annotate(last=Max("history_id"))
+        .values("last")
     )
-    return numbers
+    return dict(
+        Patient.history.filter(history_id__in=latest).values_list(
+            "id", "registry_number"
+        )
+    )
 
 
 def export_rows(log: LogFilter, *, hidden: frozenset[str]) -> Iterator[AuditEntry]:

@@ -105,6 +105,25 @@ class PatientAuditTests(CastTestCase):
         self.assertEqual(len(many), len(few))
 
 
+class PatientNumbersTests(CastTestCase):
+    def test_each_patients_latest_number_is_read_not_every_version(self):
+        # Found by an audit: the log read every version of each patient on its
+        # page, to keep one registry number each.
+        patient = make_full_patient(site=self.north)
+        for n in range(5):
+            patient.ecog = n % 2
+            patient.save()
+        patient.registry_number = "NTH-RENAMED"
+        patient.save()
+        with CaptureQueriesContext(connection) as found:
+            numbers = audit._patient_numbers([patient.pk])
+        self.assertEqual(numbers, {patient.pk: "NTH-RENAMED"})
+        (query,) = found.captured_queries
+        with connection.cursor() as cursor:
+            cursor.execute(query["sql"])
+            self.assertEqual(len(cursor.fetchall()), 1)  # of 8 versions
+
+
 class RecordDeletionReasonTests(CastTestCase):
     def test_deleting_without_a_reason_is_refused_and_nothing_deleted(self):
         patient = make_full_patient(site=self.north)
