@@ -23,7 +23,7 @@ from registry.choices import (
     Endpoint,
     IndexDate,
     LiverProcedure,
-    Missing,
+    Margin,
     PalliativeProcedure,
     PrimaryProcedure,
     Resectability,
@@ -53,9 +53,10 @@ LIVER_RESECTIONS = frozenset(
 #: Initial calls from which a later liver resection counts as a conversion.
 CONVERSION_CALLS = frozenset({Resectability.UNRESECTABLE, Resectability.POTENTIALLY})
 
-#: Margins that are no answer: blank, unknown, not recorded ("not applicable" is
-#: an answer, as R0 is).
-MARGIN_NOT_GIVEN = frozenset({"", Missing.UNKNOWN, Missing.NOT_RECORDED})
+#: The margins a resection is given by: R0, R1, R2. Blank, unknown and not
+#: recorded are no answer, and "not applicable (no resection)" is none for a
+#: resection.
+RESECTION_MARGINS = frozenset({Margin.R0, Margin.R1, Margin.R2})
 
 #: Disease statuses at follow-up that end recurrence/progression-free survival.
 RECURRENCE_STATUSES = frozenset(
@@ -142,6 +143,8 @@ class PatientFacts:
     stage: tuple[str, ...] = ()
     #: The liver metastases' timing (MetastasisTiming); blank without a record.
     timing: str = ""
+    #: When metachronous liver metastases were detected, if recorded.
+    detected_date: datetime.date | None = None
     #: The date of birth (an identifier: read only for the age at diagnosis) and
     #: the age recorded instead when it is not known.
     date_of_birth: datetime.date | None = None
@@ -285,12 +288,15 @@ def later_palliative_surgery(facts: PatientFacts) -> bool:
 
 
 def last_known_contact(facts: PatientFacts) -> datetime.date | None:
-    """Return the latest dated fact about the patient (death included)."""
+    """Return the latest dated fact about the patient (death included): the
+    diagnosis, an operation, a course's end (or start), a follow-up contact,
+    the detection of metachronous liver metastases, the death."""
     dates: list[datetime.date] = [op.date for op in facts.operations]
     for course in facts.radiation + facts.systemic:
         dates.append(course.end_date or course.start_date)
     dates.extend(contact.date for contact in facts.contacts)
-    dates.extend(d for d in (facts.diagnosis_date, facts.death_date) if d)
+    dated = (facts.diagnosis_date, facts.detected_date, facts.death_date)
+    dates.extend(d for d in dated if d)
     return max(dates, default=None)
 
 
@@ -484,10 +490,11 @@ def contradiction(facts: PatientFacts) -> bool:
 
 def lacks_margin(operation: OperationFact) -> bool:
     """Return True if this operation resected the primary or the liver but its
-    margin is blank or a missing-data code (unknown, not recorded: MARGIN_NOT_GIVEN).
+    margin is not one of RESECTION_MARGINS (blank, unknown, not recorded, or
+    "not applicable", which says there was no resection).
     """
     resected = operation.resects_primary or operation.resects_liver
-    return resected and operation.margin in MARGIN_NOT_GIVEN
+    return resected and operation.margin not in RESECTION_MARGINS
 
 
 def no_margin(facts: PatientFacts) -> bool:

@@ -53,7 +53,7 @@ RECORD_COLUMNS: tuple[tuple[str, str, tuple, tuple], ...] = (
     (
         "liver",
         "LiverMetastases",
-        (None, None),
+        ("detected_date", None),
         ("initial_resectability", "timing", None, None),
     ),
     ("death", "Death", ("date", None), ("cause", None, None, None)),
@@ -175,7 +175,7 @@ def _read(
     for pk, tag, _, first, second, *texts in records:
         fact = RECORD_COLUMNS[tag][0]
         if fact == "liver":
-            liver[pk] = (texts[0], texts[1] or "")
+            liver[pk] = (texts[0], texts[1] or "", first)
         elif fact == "death":
             death[pk] = (first, texts[0])
         elif fact == "operations":
@@ -188,8 +188,9 @@ def _read(
     return {
         pk: (
             PatientFacts(
-                initial_resectability=liver.get(pk, (None, ""))[0],
-                timing=liver.get(pk, (None, ""))[1],
+                initial_resectability=liver.get(pk, (None, "", None))[0],
+                timing=liver.get(pk, (None, "", None))[1],
+                detected_date=liver.get(pk, (None, "", None))[2],
                 operations=tuple(many["operations"][pk]),
                 radiation=tuple(many["radiation"][pk]),
                 systemic=tuple(many["systemic"][pk]),

@@ -61,6 +61,7 @@ _DATED = {
     "systemic_therapy_line": "line of systemic therapy",
     "operation": "operation",
     "follow_up": "follow-up contact",
+    "liver_metastases": "detection of liver metastases",
 }
 
 
@@ -685,7 +686,7 @@ class _Import:
         what = _DATED[kind.name]
         when = [
             getattr(record, f)
-            for f in ("date", "start_date", "end_date")
+            for f in ("date", "start_date", "end_date", "detected_date")
             if getattr(record, f, None)
         ]
         follow_ups = when if kind.name == "follow_up" else []

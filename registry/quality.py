@@ -431,13 +431,12 @@ def _margin_operations(patient_ids: list[int]) -> dict[int, int]:
     """Return, per patient, their first resection without a margin (one query).
 
     Which resection lacks its margin is registry.derive.lacks_margin's rule; only
-    operations with a blank margin are read.
+    operations without one of the resection margins are read.
     """
     first: dict[int, int] = {}
     operations = (
-        Operation.objects.filter(
-            patient_id__in=patient_ids, margin__in=list(derive.MARGIN_NOT_GIVEN)
-        )
+        Operation.objects.filter(patient_id__in=patient_ids)
+        .exclude(margin__in=list(derive.RESECTION_MARGINS))
         .order_by("patient_id", "date", "pk")
         .values_list(
             "patient_id",

@@ -173,6 +173,7 @@ def patient_chart(patient: Patient, *, today: datetime.date) -> PatientChart:
     facts = PatientFacts(
         diagnosis_date=tumour.diagnosis_date if tumour else None,
         initial_resectability=liver.initial_resectability if liver else None,
+        detected_date=liver.detected_date if liver else None,
         operations=tuple(_operation_fact(op) for op in operations),
         radiation=tuple(CourseFact(c.start_date, c.end_date) for c in radiation),
         systemic=tuple(CourseFact(c.start_date, c.end_date) for c in systemic),

@@ -33,6 +33,14 @@ class ClinicalQuerySet(models.QuerySet):
         from registry import facts, status
 
         patients = list(self._patient_ids())
+        # records moved to another patient change that patient's facts too
+        # (bulk_update's is an expression: it refreshes the new ones itself, and
+        # this update the old ones)
+        moved_to = kwargs.get("patient_id", kwargs.get("patient"))
+        if isinstance(moved_to, models.Model):
+            moved_to = moved_to.pk
+        if isinstance(moved_to, int):
+            patients.append(moved_to)
         status.assert_unlocked_patients(self.model, patients)
         updated = super().update(**kwargs)
         facts.refresh(patients)
@@ -134,8 +142,9 @@ class KnownDates:
     """The dates of one patient that the chronology checks of clean() read.
 
     ``dated`` holds (date, what) for every dated record other than the diagnosis
-    and the death: operations, follow-up contacts, and the start and end of
-    radiation courses and systemic therapy lines.
+    and the death: operations, follow-up contacts, the start and end of
+    radiation courses and systemic therapy lines, and the detection of
+    metachronous liver metastases.
     """
 
     birth: datetime.date | None = None

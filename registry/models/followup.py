@@ -113,6 +113,7 @@ def latest_record_after(patient_id: int, date) -> tuple[str, object] | None:
         RadiationCourse,
         SystemicTherapyLine,
     )
+    from registry.models.tumours import LiverMetastases
 
     if (dates := known(patient_id)) is not None:
         later = [(when, what) for when, what in dates.dated if when > date]
@@ -126,6 +127,7 @@ def latest_record_after(patient_id: int, date) -> tuple[str, object] | None:
         (FollowUp, ("date",), "follow-up contact"),
         (RadiationCourse, ("start_date", "end_date"), "radiation course"),
         (SystemicTherapyLine, ("start_date", "end_date"), "line of systemic therapy"),
+        (LiverMetastases, ("detected_date",), "detection of liver metastases"),
     ):
         for field in fields:
             found = (

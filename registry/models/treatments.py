@@ -286,6 +286,12 @@ class Operation(ClinicalRecord):
             errors.setdefault("margin", []).append(
                 "A resection margin needs a resection of the primary or the liver."
             )
+        if self.margin == Margin.NOT_APPLICABLE and resected:
+            errors.setdefault("margin", []).append(
+                "A resection of the primary or the liver has a margin: R0, R1 or "
+                "R2, or unknown or not recorded (not applicable is for an "
+                "operation without a resection)."
+            )
         raise_if(errors)
 
     def entry_warnings(self) -> list:

@@ -540,12 +540,15 @@ class MissingKeyFieldFlagTests(SimpleTestCase):
         )
         self.assertFalse(derive.no_margin(complete(operations=operations)))
 
-    def test_only_a_blank_margin_is_missing(self):
-        # "not applicable" is an answer, as R0, R1 and R2 are
-        for margin in ("R0", "R1", "R2", "na"):
+    def test_a_resection_has_its_margin_only_as_r0_r1_or_r2(self):
+        for margin in ("R0", "R1", "R2"):
             with self.subTest(margin=margin):
                 operations = (op(D(2004, 7, 15), primary="lar", margin=margin),)
                 self.assertFalse(derive.no_margin(complete(operations=operations)))
+        # "Not applicable (no resection)" says there was none: for a resection
+        # it is no margin (an audit found such resections never listed)
+        operations = (op(D(2004, 7, 15), primary="lar", margin="na"),)
+        self.assertTrue(derive.no_margin(complete(operations=operations)))
 
 
 class LateOperationTests(SimpleTestCase):
