@@ -37,7 +37,10 @@ User = get_user_model()
 
 
 def manageable_users(manager):
-    """Return the users `manager` may manage (everyone, for a superuser)."""
+    """Return the users `manager` may manage (everyone, for a superuser): of
+    the manager's sites only, with no rights but the registry's groups give (no
+    permission of their own, no other group: a group a superuser made for
+    auditors or IT may hold rights a data manager has not)."""
     if manager.is_superuser:
         return User.objects.all()
     own = Site.objects.filter(members=manager)
@@ -46,6 +49,7 @@ def manageable_users(manager):
         User.objects.filter(is_superuser=False, registry_sites__in=own)
         .exclude(registry_sites__in=others)
         .exclude(user_permissions__isnull=False)
+        .exclude(groups__in=Group.objects.exclude(name__in=REGISTRY_GROUPS))
         .distinct()
     )
 

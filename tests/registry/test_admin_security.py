@@ -295,6 +295,30 @@ class AdminUserManagementTests(AdminScopeTestCase):
         self.assertContains(response, "Select a valid choice")
         self.assertFalse(self.nina.groups.filter(name="Auditors").exists())
 
+    def test_a_user_of_another_group_is_not_the_managers_to_take_over(self):
+        # Found by an audit: Nora set the password of a North user in a group a
+        # superuser made, with rights over the groups, then could log in as him
+        auditors = Group.objects.create(name="Auditors")
+        auditors.permissions.add(
+            *Permission.objects.filter(
+                content_type__app_label="auth", codename__in=["change_group"]
+            )
+        )
+        vic = make_user("vic", group="Auditors", sites=[self.north])
+        response = self.client.post(
+            reverse("admin:auth_user_password_change", args=[vic.pk]),
+            {
+                "usable_password": "true",
+                "password1": "nora knows this one now",
+                "password2": "nora knows this one now",
+            },
+        )
+        self.assertEqual(response.status_code, 404)
+        vic.refresh_from_db()
+        self.assertFalse(vic.check_password("nora knows this one now"))
+        listed = self.client.get(reverse("admin:auth_user_changelist"))
+        self.assertNotIn(vic, listed.context["cl"].result_list)
+
     def test_a_manager_sees_only_the_users_of_their_own_sites(self):
         response = self.client.get(reverse("admin:auth_user_changelist"))
         usernames = {u.username for u in response.context["cl"].result_list}
