@@ -1,11 +1,16 @@
 from django import forms
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.forms.fields import InvalidJSONInput, JSONString
 from simple_history.admin import SimpleHistoryAdmin
 
 from analytics.models import ReportRun, SavedReport
 from analytics.spec import InvalidSpec, ReportSpec, parse_json
+from registry.useradmin import manageable_users
+
+User = get_user_model()
 
 
 class SpecField(forms.JSONField):
@@ -82,3 +87,38 @@ class SavedReportAdmin(SimpleHistoryAdmin):
     list_select_related = ["owner"]  # nullable: the admin would not join it
     search_fields = ["name"]
     inlines = [ReportRunInline]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        """Offer as owners the users this user manages (and the owner it has):
+        not every user of every site."""
+        form = super().get_form(request, obj, change=change, **kwargs)
+        owners = Q(pk__in=manageable_users(request.user).values("pk"))
+        if obj is not None and obj.owner_id:
+            owners |= Q(pk=obj.owner_id)
+        form.base_fields["owner"].queryset = User.objects.filter(owners)
+        return form
+
+    def get_deleted_objects(self, objs, request):
+        """Refuse to delete a report with runs this user may not see.
+
+        A run is seen only by who ran it and by managers of every site it
+        covers (ReportRun.visible_to): the deletion would take with it runs over
+        other sites, the record of what they reported.
+        """
+        objs = list(objs)
+        hidden = (
+            ReportRun.objects.filter(saved_report__in=objs)
+            .exclude(pk__in=ReportRun.objects.visible_to(request.user).values("pk"))
+            .count()
+        )
+        if hidden:
+            return (
+                [],
+                {},
+                set(),
+                [
+                    f"{hidden} runs over sites you are not a member of (only who ran "
+                    "them, a manager of all their sites or a superuser may delete them)"
+                ],
+            )
+        return super().get_deleted_objects(objs, request)

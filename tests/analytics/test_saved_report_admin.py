@@ -5,9 +5,10 @@ import json
 
 from django.urls import reverse
 
-from analytics.models import SavedReport
+from analytics.models import ReportRun, SavedReport
 from analytics.spec import MAX_JSON_DEPTH, MAX_TIMES, ReportSpec
 from tests.cast import CastTestCase
+from tests.factories import make_user
 
 INLINE = {
     "runs-TOTAL_FORMS": "0",
@@ -111,3 +112,53 @@ class BuilderFromBrokenSavedReportTests(CastTestCase):
                 self.assertTrue(
                     message.startswith(f"“{saved.name}” cannot be opened here: ")
                 )
+
+
+class SavedReportAdminScopeTests(CastTestCase):
+    """Found by an audit: a manager of North deleted, with a report of South's
+    manager, its run over South, and read every user of every site as owners."""
+
+    def setUp(self):
+        self.nora = make_user(
+            "nora", group="Data manager", sites=[self.north], is_staff=True
+        )
+        self.stella = make_user(
+            "stella", group="Data manager", sites=[self.south], is_staff=True
+        )
+        self.saved = SavedReport.objects.create(
+            name="South arms", spec=ReportSpec().to_dict(), owner=self.stella
+        )
+        self.run = ReportRun.objects.create(
+            saved_report=self.saved,
+            run_by=self.stella,
+            software_version="test",
+            data_cutoff="2009-12-31",
+            fingerprint="0" * 64,
+            patients=7,
+            result={},
+        )
+        self.run.sites.set([self.south])
+        self.client.force_login(self.nora)
+
+    def test_a_report_with_runs_over_other_sites_is_not_deleted(self):
+        url = reverse("admin:analytics_savedreport_delete", args=[self.saved.pk])
+        page = self.client.get(url)
+        self.assertContains(page, "1 runs over sites you are not a member of")
+        self.assertNotContains(page, "Are you sure")
+        self.client.post(url, {"post": "yes"})
+        self.assertTrue(ReportRun.objects.filter(pk=self.run.pk).exists())
+        # who may see every run deletes it, with them
+        self.client.force_login(self.mark)
+        self.assertContains(self.client.get(url), "Are you sure")
+
+    def test_owners_offered_are_the_users_the_manager_manages(self):
+        response = self.client.get(reverse("admin:analytics_savedreport_add"))
+        owners = {
+            str(label)
+            for value, label in response.context["adminform"]
+            .form.fields["owner"]
+            .choices
+            if value
+        }
+        self.assertIn("nina", owners)
+        self.assertFalse({"sam", "stella", "mark"} & owners, owners)
