@@ -13,8 +13,10 @@ count below the minimum cell size (``REGISTRY_MIN_CELL``):
 - a test computed with such a group is not shown: :func:`analytics.reports.run_report`
   leaves suppressed groups out of every test before this module masks what is left.
 
-Pure: no Django, no database; the functions take and return a report result as
-:func:`analytics.export.result_json` builds it (or the sections of one).
+No database: the functions take and return a report result as
+:func:`analytics.export.result_json` builds it (or the sections of one). What
+a count below the minimum is, and who sees one, is registry.disclosure's rule,
+which the registry's own pages follow too.
 """
 
 from __future__ import annotations
@@ -23,35 +25,10 @@ import copy
 import re
 from collections.abc import Iterable, Mapping
 
+from registry.disclosure import cell, is_masked, is_small, masked
+
 #: The groups of liver_resected, converted, ...: a cross table's outcome columns.
 YES_NO = ("No", "Yes")
-
-
-def masked(min_cell: int) -> str:
-    """Return how a hidden count is written: "<5" for a minimum of 5."""
-    return f"<{min_cell}"
-
-
-def is_masked(value) -> bool:
-    """Return whether `value` is a hidden count ("<5")."""
-    return isinstance(value, str) and value.startswith("<")
-
-
-def is_small(value, min_cell: int) -> bool:
-    """Return whether a count must be hidden: below `min_cell` (zero too), or hidden.
-
-    None (nothing counted) is not a count and stays as it is.
-    """
-    if value is None:
-        return False
-    if is_masked(value):
-        return True
-    return value < min_cell
-
-
-def cell(value, min_cell: int):
-    """Return a count as it may be shown: the count itself, or "<5"."""
-    return masked(min_cell) if is_small(value, min_cell) else value
 
 
 def suppressed_groups(sizes: Mapping[str, int], min_cell: int) -> list[str]:

@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from django.conf import settings
 
 from analytics import compare, competing, dataset, disclosure, survival
 from analytics.dataset import VARIABLES
@@ -66,6 +65,7 @@ from analytics.text import (
     results_text,
     time_axis,
 )
+from registry import disclosure as registry_disclosure
 from registry.choices import Endpoint, IndexDate
 from registry.routers import reading_reports
 
@@ -92,9 +92,6 @@ __all__ = [
 COUNTED = {"duration": "time", "event": "event", "weights": "n"}
 #: Landmark analyses round the suggested landmark up to a multiple of this (months).
 LANDMARK_STEP_MONTHS = 3
-#: Users with this permission see every count; others see none below
-#: settings.REGISTRY_MIN_CELL (analytics.disclosure).
-SEES_EVERY_COUNT = "registry.view_identifiers"
 
 
 class ReportError(ValueError):
@@ -164,13 +161,12 @@ def frame_variables(spec: ReportSpec) -> list[str]:
 def min_cell_for(user) -> int | None:
     """Return the smallest count `user` may see, or None when they may see any.
 
-    Users who may see identifiers see everything, and so does whoever runs the
-    ``report`` command without ``--user`` (:class:`dataset.AllSites`); everyone
-    else sees no count below ``settings.REGISTRY_MIN_CELL``.
+    As registry.disclosure.min_cell_for says; whoever runs the ``report``
+    command without ``--user`` (:class:`dataset.AllSites`) sees everything.
     """
-    if isinstance(user, dataset.AllSites) or user.has_perm(SEES_EVERY_COUNT):
+    if isinstance(user, dataset.AllSites):
         return None
-    return settings.REGISTRY_MIN_CELL
+    return registry_disclosure.min_cell_for(user)
 
 
 # --- the run ------------------------------------------------------------------

@@ -12,6 +12,7 @@ from django_tables2 import RequestConfig
 
 from registry import (
     dashboards,
+    disclosure,
     monitor,
     quality,
     queries,
@@ -48,11 +49,16 @@ def home(request):
     by_site = monitor.kept_patients_by_site(scope)
     counts = dashboards.kept_facts_counts(scope)
     strategies = counts.by_strategy()
+    # a user who may not see identifiers sees no small count, as in reports
+    min_cell = disclosure.min_cell_for(user)
     ctx = {
         "total": sum(row["n"] for row in by_site),
-        "by_site": by_site,
+        "by_site": [
+            {**row, "n": disclosure.cell(row["n"], min_cell)} for row in by_site
+        ],
         "by_strategy": [
-            (code, label, strategies.get(code, 0)) for code, label in Strategy.choices
+            (code, label, disclosure.cell(strategies.get(code, 0), min_cell))
+            for code, label in Strategy.choices
         ],
         **_role_home(user, patients, counts, by_site, scope),
     }

@@ -32,6 +32,27 @@ class HomeTests(CastTestCase):
         self.assertEqual(response.context["total"], 1)
         self.assertNotContains(response, "South Hospital")
 
+    def test_an_analyst_sees_no_count_below_the_minimum_cell(self):
+        # Found by an audit: the home page showed "No resection 1", a count the
+        # analyst's reports mask as "<5" (README, Minimum cell size)
+        for _ in range(6):
+            make_full_patient(site=self.north)
+        make_full_patient(site=self.north).operations.all().delete()
+        self.client.force_login(self.ann)
+        response = self.client.get(reverse("registry:home"))
+        by_strategy = {code: n for code, _, n in response.context["by_strategy"]}
+        self.assertEqual(by_strategy["synchronous"], 6)
+        self.assertEqual(by_strategy["none"], "<5")
+        self.assertEqual(by_strategy["staged"], "<5")  # zero too, as reports
+        by_site = {row["site__code"]: row["n"] for row in response.context["by_site"]}
+        self.assertEqual(by_site["NTH"], 7)
+        self.assertNotContains(response, '<td class="num">1</td>')
+        # who may see identifiers sees every count
+        self.client.force_login(self.mark)
+        response = self.client.get(reverse("registry:home"))
+        by_strategy = {code: n for code, _, n in response.context["by_strategy"]}
+        self.assertEqual((by_strategy["none"], by_strategy["staged"]), (1, 0))
+
     def test_query_count_does_not_grow_with_the_registry(self):
         self.client.force_login(self.mark)
         counts = []
