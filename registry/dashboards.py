@@ -248,6 +248,17 @@ class SiteOverview:
     completeness: float | None
     verified: float | None
 
+    @property
+    def completeness_label(self) -> str:
+        """Return the completeness as the data-quality page shows it: rounded
+        down, so never 100% while a field is missing."""
+        return quality.percent_down(self.completeness)
+
+    @property
+    def verified_label(self) -> str:
+        """Return the share verified, rounded down likewise."""
+        return quality.percent_down(self.verified)
+
 
 def site_overview(
     patients: QuerySet, counts: FactsCounts, by_site: list[dict]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+from unittest import mock
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from registry import queries, status
+from registry import dashboards, queries, status
 from registry.derive import KEY_FIELDS
 from registry.models import DerivedFacts
 from registry.models.status import FormKind
@@ -79,6 +80,22 @@ class NurseWorklistTests(CastTestCase):
 
 
 class ManagerOverviewTests(CastTestCase):
+    def test_shares_round_down_never_to_100_with_a_field_missing(self):
+        # Found by an audit: 399.5 of 400 patients' key fields showed as 100.0%
+        # on the home page (rounded to nearest), 99.9% on the data-quality page
+        self.client.force_login(self.mark)
+        almost = dashboards.SiteOverview("NTH", "North", 400, 99.96, 99.96)
+        with mock.patch.object(dashboards, "site_overview", return_value=[almost]):
+            response = self.client.get(HOME)
+        row = response.content.decode().split('id="site-overview"')[1]
+        row = row.split("</tr>", 2)[1]
+        self.assertIn("99.9%", row)
+        self.assertNotIn("100.0%", row)
+        whole = dashboards.SiteOverview("NTH", "North", 400, 100.0, 100.0)
+        self.assertEqual(
+            (whole.completeness_label, whole.verified_label), ("100", "100")
+        )
+
     def test_accrual_by_year_and_verification_per_site(self):
         for year in (2003, 2004, 2004):
             make_tumour(
