@@ -159,4 +159,8 @@ def create_with_history(objs: list, model, *, user, reason: str) -> None:
         + [f.column for f in own],
         ("\n".join(history_lines) + "\n").encode(),
     )
-    facts.refresh(facts.patient_id_of(obj) for obj in objs)
+    patient_ids = [facts.patient_id_of(obj) for obj in objs]
+    status.after_verified_bulk_change(
+        model, patient_ids, happened="records were added (import)"
+    )
+    facts.refresh(patient_ids)

@@ -186,6 +186,20 @@ def _refuse(model, ids) -> None:
     )
 
 
+def status_of(record: models.Model) -> FormStatus | None:
+    """Return the status of `record`'s kind for its patient (one query; None
+    where no status was ever set, INCOMPLETE for a record with no patient yet)."""
+    kind = kind_of(type(record))
+    patient_id = record.pk if kind == FormKind.PATIENT else record.patient_id
+    if patient_id is None:
+        return FormStatus.INCOMPLETE
+    return (
+        RecordStatus.objects.filter(patient_id=patient_id, kind=kind)
+        .values_list("status", flat=True)
+        .first()
+    )
+
+
 def check_write(record: models.Model) -> FormStatus:
     """Refuse a save of `record` if its kind is locked for the patient.
 
@@ -194,14 +208,7 @@ def check_write(record: models.Model) -> FormStatus:
     Returns the status found, so the caller can demote a verified record.
     """
     kind = kind_of(type(record))
-    patient_id = record.pk if kind == FormKind.PATIENT else record.patient_id
-    if patient_id is None:
-        return FormStatus.INCOMPLETE
-    status = (
-        RecordStatus.objects.filter(patient_id=patient_id, kind=kind)
-        .values_list("status", flat=True)
-        .first()
-    )
+    status = status_of(record)
     if status == FormStatus.LOCKED:
         raise ValidationError(
             f"Locked: the {kind.label.lower()} of this patient cannot be changed. "
@@ -221,27 +228,33 @@ def check_write(record: models.Model) -> FormStatus:
     return FormStatus(status) if status is not None else FormStatus.INCOMPLETE
 
 
-def after_verified_change(record: models.Model) -> None:
-    """Send the record's kind back to complete: a verified record was changed."""
+def after_verified_change(
+    record: models.Model, *, happened: str = "a record was added"
+) -> None:
+    """Send the record's kind back to complete: a verified kind's record was
+    changed, added or deleted (what `happened`, when no reason was given)."""
     kind = kind_of(type(record))
     patient_id = record.pk if kind == FormKind.PATIENT else record.patient_id
     row = RecordStatus.objects.get(patient_id=patient_id, kind=kind)
     row.status = FormStatus.COMPLETE
     row.changed_by = _current_user()
     row.changed_at = timezone.now()
-    reason = getattr(record, "_change_reason", "") or "a record was added"
+    reason = getattr(record, "_change_reason", "") or happened
     row.reason = f"Changed after verification: {reason}"[:200]
     row._change_reason = row.reason
     row.save()
 
 
 def after_verified_bulk_change(
-    model: type[models.Model], patient_ids: Iterable[int]
+    model: type[models.Model],
+    patient_ids: Iterable[int],
+    *,
+    happened: str = "a bulk change (import)",
 ) -> None:
     """Send `model`'s kind back to complete for these patients where it was
-    verified: a bulk update (an import) changed records a data manager had
-    verified, which must be verified again. One query to find them, one to
-    write them, with their history rows."""
+    verified: a bulk write (an import's updates or new records, a bulk
+    deletion) changed what a data manager had verified, which must be verified
+    again. One query to find them, one to write them, with their history rows."""
     from simple_history.utils import bulk_update_with_history
 
     kind = kind_of(model)
@@ -253,7 +266,7 @@ def after_verified_bulk_change(
     if not rows:
         return
     user, now = _current_user(), timezone.now()
-    reason = "Changed after verification: a bulk change (import)"
+    reason = f"Changed after verification: {happened}"
     for row in rows:
         row.status, row.changed_by, row.changed_at, row.reason = (
             FormStatus.COMPLETE,

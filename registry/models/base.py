@@ -54,7 +54,11 @@ class ClinicalQuerySet(models.QuerySet):
             self.model, (facts.patient_id_of(obj) for obj in objs)
         )
         created = super().bulk_create(objs, *args, **kwargs)
-        facts.refresh(facts.patient_id_of(obj) for obj in created)
+        patient_ids = [facts.patient_id_of(obj) for obj in created]
+        status.after_verified_bulk_change(
+            self.model, patient_ids, happened="records were added (import)"
+        )
+        facts.refresh(patient_ids)
         return created
 
     def bulk_update(self, objs, fields, *args, **kwargs):
@@ -77,12 +81,15 @@ class ClinicalQuerySet(models.QuerySet):
         # deleting patients is refused while any of their records is locked.
         from registry import status
 
-        status.assert_unlocked_patients(
-            self.model,
-            self._patient_ids(),
-            any_kind=self.model._meta.model_name == "patient",
-        )
-        return super().delete()
+        is_patient = self.model._meta.model_name == "patient"
+        patient_ids = list(self._patient_ids())
+        status.assert_unlocked_patients(self.model, patient_ids, any_kind=is_patient)
+        deleted = super().delete()
+        if not is_patient:  # a patient's statuses go with them
+            status.after_verified_bulk_change(
+                self.model, patient_ids, happened="records were deleted"
+            )
+        return deleted
 
     delete.alters_data = True
     delete.queryset_only = True
@@ -129,12 +136,17 @@ class ClinicalRecord(models.Model):
     def delete(self, *args, **kwargs):
         from registry import status
 
+        is_patient = type(self)._meta.model_name == "patient"
         status.assert_unlocked_patients(
             type(self),
-            [self.pk if type(self)._meta.model_name == "patient" else self.patient_id],
-            any_kind=type(self)._meta.model_name == "patient",
+            [self.pk if is_patient else self.patient_id],
+            any_kind=is_patient,
         )
-        return super().delete(*args, **kwargs)
+        found = None if is_patient else status.status_of(self)
+        deleted = super().delete(*args, **kwargs)
+        if found == status.FormStatus.VERIFIED:  # verified again, without it
+            status.after_verified_change(self, happened="a record was deleted")
+        return deleted
 
 
 @dataclass(frozen=True)

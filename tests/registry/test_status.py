@@ -9,12 +9,13 @@ from django.db import transaction
 from django.test import TestCase
 from django.urls import reverse
 
-from registry import services, status
+from registry import importer, services, status
 from registry.models import FollowUp, Operation, Patient, RecordStatus
 from registry.models.status import FormStatus
 from tests.cast import CastTestCase
 from tests.factories import make_followup, make_full_patient, make_operation
 from tests.registry.form_data import RECORD_DATA
+from tests.registry.import_files import csv_file, operation_row
 from tests.registry.test_admin_security import form_data
 
 
@@ -235,6 +236,56 @@ class VerifiedRecordTests(CastTestCase):
         row = RecordStatus.objects.get(patient=self.patient, kind="operation")
         self.assertEqual(row.status, FormStatus.COMPLETE)
         self.assertIn("bulk change", row.history.latest().history_change_reason)
+
+    def kind_status(self) -> RecordStatus:
+        return RecordStatus.objects.get(patient=self.patient, kind="operation")
+
+    def test_an_operation_added_by_an_import_sends_the_kind_back(self):
+        # Found by an audit: an imported record left its kind "verified"
+        row = operation_row(
+            0,
+            source_record_id="",
+            registry_number=self.patient.registry_number,
+            date="2005-02-01",
+            primary_procedure="none",
+            liver_procedure="none",
+            palliative_procedure="stoma",
+            intent="palliative",
+        )
+        result = importer.run_import(
+            [csv_file("operation", [row])],
+            site=self.north,
+            user=self.mark,
+            commit=True,
+            file_name="operations.csv",
+        )
+        self.assertTrue(result.committed, [str(p) for p in result.problems])
+        self.assertEqual(self.patient.operations.count(), 2)
+        self.assertEqual(self.kind_status().status, FormStatus.COMPLETE)
+        self.assertIn("records were added", self.kind_status().reason)
+
+    def test_deleting_a_verified_record_sends_the_kind_back(self):
+        # Found by an audit: what the manager verified had changed, still verified
+        make_operation(self.patient, date=datetime.date(2005, 2, 1))
+        second = self.patient.operations.latest("pk")
+        # the addition sent the kind back to complete: the manager verifies again
+        status.set_status(
+            patient=self.patient,
+            kind="operation",
+            to=FormStatus.VERIFIED,
+            user=self.mark,
+        )
+        self.client.force_login(self.nina)
+        url = reverse(
+            "registry:record_delete", args=[self.patient.pk, "operation", second.pk]
+        )
+        response = self.client.post(
+            url, {"version": second.version, "reason": "entered twice"}
+        )
+        self.assertEqual(response.status_code, 302)
+        self.assertEqual(self.kind_status().status, FormStatus.COMPLETE)
+        self.assertIn("entered twice", self.kind_status().reason)
+        self.assertEqual(self.kind_status().changed_by, self.nina)
 
     def test_change_of_a_verified_record_without_a_reason_is_refused(self):
         self.client.force_login(self.nina)
