@@ -27,6 +27,9 @@ from registry.selectors import (
     version_state,
 )
 
+#: What a deletion without a reason is told, on every path.
+REASON_REQUIRED = "Say why this is deleted: the audit trail keeps the reason."
+
 
 class StaleEdit(Exception):
     """The record changed (or was deleted) after the user loaded it."""
@@ -137,12 +140,16 @@ def delete_record(
 ) -> None:
     """Delete `record` (and what depends on it), if nobody saved it since loaded.
 
-    The model refuses a locked record (registry.status); the `reason` is kept
-    with the deletion in the change history.
+    The model refuses a locked record (registry.status); the `reason`, which
+    every deletion needs, is kept with the deletion in the change history.
     """
     record._change_reason = reason.strip()
     with transaction.atomic():
+        # a stale, deleted or locked record is said first
         _claim(record, loaded_version)
+        if not record._change_reason:
+            record.check_deletable()
+            raise ValidationError({"reason": [REASON_REQUIRED]})
         ConfirmedWarning.objects.filter(
             record_kind=record._meta.model_name, record_id=record.pk
         ).delete()

@@ -15,6 +15,7 @@ from django.http import HttpResponseRedirect
 
 from registry import status
 from registry.models.status import MODEL_KINDS
+from registry.services import REASON_REQUIRED
 from registry.status import kind_of
 
 
@@ -29,9 +30,6 @@ def check_form(instance, reason: str) -> None:
 #: The request attribute holding, while the admin lists what a deletion deletes,
 #: the locked kinds of each patient it reaches (LockedRecordsAdmin).
 LOCKS_READ = "_registry_locks_read"
-
-#: What a deletion without a reason is told.
-REASON_REQUIRED = "Say why this is deleted: the audit trail keeps the reason."
 
 
 def _reason(request) -> str:

@@ -82,7 +82,7 @@ DELETE_PARAMETERS = [
     OpenApiParameter(
         "reason",
         OpenApiTypes.STR,
-        description="Why (kept in the history); needed for a verified record.",
+        description="Why (kept in the history): every deletion needs one.",
     ),
 ]
 

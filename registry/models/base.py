@@ -133,7 +133,9 @@ class ClinicalRecord(models.Model):
         if found == status.FormStatus.VERIFIED:
             status.after_verified_change(self)
 
-    def delete(self, *args, **kwargs):
+    def check_deletable(self) -> None:
+        """Refuse (ValidationError) to delete a locked record, or a patient with
+        any kind locked (registry.status)."""
         from registry import status
 
         is_patient = type(self)._meta.model_name == "patient"
@@ -142,6 +144,12 @@ class ClinicalRecord(models.Model):
             [self.pk if is_patient else self.patient_id],
             any_kind=is_patient,
         )
+
+    def delete(self, *args, **kwargs):
+        from registry import status
+
+        self.check_deletable()
+        is_patient = type(self)._meta.model_name == "patient"
         found = None if is_patient else status.status_of(self)
         deleted = super().delete(*args, **kwargs)
         if found == status.FormStatus.VERIFIED:  # verified again, without it

@@ -352,7 +352,9 @@ class DataEntryLockTests(LockTestCase):
         with self.assertRaisesMessage(ValidationError, "Locked"):
             services.update_record(record=self.operation, loaded_version=1)
         with self.assertRaisesMessage(ValidationError, "Locked"):
-            services.delete_record(record=self.operation, loaded_version=1)
+            services.delete_record(
+                record=self.operation, loaded_version=1, reason="duplicate"
+            )
         self.assertUnchanged()  # the version claim rolled back too
 
 

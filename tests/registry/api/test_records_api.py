@@ -179,10 +179,24 @@ class RecordUpdateApiTests(RecordApiTestCase):
 
     def test_deletion_at_the_version_read_keeps_a_history_row_with_the_user(self):
         self.client.force_authenticate(self.nina)
-        response = self.client.delete(self.url, HTTP_IF_MATCH='"1"')
+        response = self.client.delete(
+            f"{self.url}?reason=entered+twice", HTTP_IF_MATCH='"1"'
+        )
         self.assertEqual(response.status_code, 204)
         row = Operation.history.get(id=self.operation.pk, history_type="-")
         self.assertEqual(row.history_user, self.nina)
+        self.assertEqual(row.history_change_reason, "entered twice")
+
+    def test_a_deletion_without_a_reason_is_refused(self):
+        # Found by an audit: the API deleted (a verified operation) with no
+        # reason, which the pages and the admin refuse
+        self.client.force_authenticate(self.nina)
+        response = self.client.delete(f"{self.url}?version=1")
+        self.assertEqual(response.status_code, 400)
+        self.assertIn("Say why this is deleted", response.json()["reason"][0])
+        self.assertTrue(Operation.objects.filter(pk=self.operation.pk).exists())
+        self.operation.refresh_from_db()
+        self.assertEqual(self.operation.version, 1)  # the claim rolled back
 
     def test_another_sites_record_is_not_found(self):
         self.client.force_authenticate(self.sam)
@@ -233,7 +247,8 @@ class DeletedRecordApiTests(RecordApiTestCase):
         operation = make_operation(patient)
         url = reverse("api:operation-detail", args=[operation.pk])
         self.client.force_authenticate(self.mark)
-        self.assertEqual(self.client.delete(f"{url}?version=1").status_code, 204)
+        response = self.client.delete(f"{url}?version=1&reason=duplicate")
+        self.assertEqual(response.status_code, 204)
         self.client.force_authenticate(self.nina)
         response = self.client.patch(url, {"margin": "R1", "version": 1}, format="json")
         self.assertEqual(response.status_code, 410)

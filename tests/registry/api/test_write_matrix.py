@@ -71,12 +71,14 @@ class WriteMatrixTests(CastTestCase):
                     version = 2 if update == 200 else 1
                     if kind == "patient":
                         continue  # deleted below, after its records
-                    response = self.client.delete(f"{url}?version={version}")
+                    response = self.client.delete(
+                        f"{url}?version={version}&reason=test"
+                    )
                     self.assertEqual(response.status_code, delete, response.content)
             with self.subTest(role=role, kind="patient deletion"):
                 url = reverse("api:patient-detail", args=[patient.pk])
                 # a nurse may delete no patient anywhere: 403 before the site
                 update, delete = {**PATIENT_WRITES, "sam": (404, 403)}[role]
                 version = 2 if update == 200 else 1
-                response = self.client.delete(f"{url}?version={version}")
+                response = self.client.delete(f"{url}?version={version}&reason=test")
                 self.assertEqual(response.status_code, delete, response.content)
