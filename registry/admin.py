@@ -17,7 +17,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from simple_history.models import DeletedObject, ModelChange
 from simple_history.utils import get_m2m_reverse_field_name
 
-from registry import derive, monitor, status_admin, summaries
+from registry import derive, monitor, services, status_admin, summaries
 from registry import forms as entry_forms
 from registry.admin_a11y import LabelledInlineMixin
 from registry.choices import Strategy, VitalStatus
@@ -251,6 +251,33 @@ class CappedPaginator(Paginator):
 # --- patient with its clinical records ---------------------------------------
 
 
+class RecordInlineFormSet(forms.BaseInlineFormSet):
+    """The patient page's records of one kind: a row ticked for deletion is
+    deleted as from the record's own delete page, with the page's reason and
+    not while its kind is locked; otherwise refused with a message on the page,
+    nothing saved (a locked record was a server error)."""
+
+    def clean(self):
+        super().clean()
+        reason = self.data.get("change_reason", "").strip()
+        for form in self.deleted_forms:
+            record = form.instance
+            if record.pk is None:
+                continue
+            if not reason:
+                raise ValidationError(
+                    f"{services.REASON_REQUIRED} (Reason for the change, below)"
+                )
+            try:
+                record.check_deletable()
+            except ValidationError as error:
+                raise ValidationError(error.messages) from None
+
+    def delete_existing(self, obj, commit=True):
+        obj._change_reason = self.data.get("change_reason", "").strip()[:100]
+        super().delete_existing(obj, commit=commit)
+
+
 class PrimaryTumourInline(admin.StackedInline):
     form = VersionCheckedForm
     model = PrimaryTumour
@@ -292,6 +319,7 @@ class LiverMetastasesInline(admin.StackedInline):
 
 class RadiationCourseInline(LabelledInlineMixin, admin.TabularInline):
     form = VersionCheckedForm
+    formset = RecordInlineFormSet
     model = RadiationCourse
     extra = 0
     # The fields of the data-entry form, so the two never drift apart.
@@ -300,6 +328,7 @@ class RadiationCourseInline(LabelledInlineMixin, admin.TabularInline):
 
 class SystemicTherapyLineInline(LabelledInlineMixin, admin.TabularInline):
     form = VersionCheckedForm
+    formset = RecordInlineFormSet
     model = SystemicTherapyLine
     extra = 0
     # The fields of the data-entry form, so the two never drift apart.
@@ -308,6 +337,7 @@ class SystemicTherapyLineInline(LabelledInlineMixin, admin.TabularInline):
 
 class OperationInline(LabelledInlineMixin, admin.TabularInline):
     form = VersionCheckedForm
+    formset = RecordInlineFormSet
     model = Operation
     extra = 0
     # The fields of the data-entry form, so the two never drift apart.
@@ -316,6 +346,7 @@ class OperationInline(LabelledInlineMixin, admin.TabularInline):
 
 class FollowUpInline(LabelledInlineMixin, admin.TabularInline):
     form = VersionCheckedForm
+    formset = RecordInlineFormSet
     model = FollowUp
     extra = 0
     # The fields of the data-entry form, so the two never drift apart.
@@ -324,6 +355,7 @@ class FollowUpInline(LabelledInlineMixin, admin.TabularInline):
 
 class DeathInline(admin.StackedInline):
     form = VersionCheckedForm
+    formset = RecordInlineFormSet
     model = Death
     can_delete = True
     fields = [("date", "cause"), "loaded_version"]

@@ -523,3 +523,45 @@ class AdminDeletionReasonTests(CastTestCase):
         self.assertFalse(Operation.objects.filter(pk=self.operation.pk).exists())
         deletion = Operation.history.get(history_type="-")
         self.assertEqual(deletion.history_change_reason, "test patient")
+
+
+class AdminPatientPageDeletionTests(CastTestCase):
+    """Found by an audit: a record row ticked for deletion on the admin's patient
+    page was deleted without a reason, and a locked one was a server error."""
+
+    def setUp(self):
+        self.patient = make_full_patient(site=self.north)
+        self.url = reverse("admin:registry_patient_change", args=[self.patient.pk])
+        self.client.force_login(self.mark)
+
+    def delete_followup(self, **extra):
+        data = admin_page_data(self.client.get(self.url))
+        prefix = next(
+            key.removesuffix("-0-id")
+            for key in data
+            if key.endswith("-0-id") and "followup" in key.lower()
+        )
+        data[f"{prefix}-0-DELETE"] = "on"
+        data.update(extra)
+        return self.client.post(self.url, data)
+
+    def test_a_deletion_without_a_reason_is_refused(self):
+        response = self.delete_followup(change_reason="")
+        self.assertEqual(response.status_code, 200)
+        self.assertContains(response, "Say why this is deleted")
+        self.assertTrue(FollowUp.objects.filter(patient=self.patient).exists())
+
+    def test_a_locked_record_is_refused_with_the_locks_message(self):
+        lock(self.patient, "followup", manager=self.mark)
+        response = self.delete_followup(change_reason="duplicate")
+        self.assertEqual(response.status_code, 200)
+        self.assertContains(response, "Locked")
+        self.assertTrue(FollowUp.objects.filter(patient=self.patient).exists())
+
+    def test_with_a_reason_the_deletion_keeps_it(self):
+        response = self.delete_followup(change_reason="entered twice")
+        self.assertEqual(response.status_code, 302)
+        self.assertFalse(FollowUp.objects.filter(patient=self.patient).exists())
+        deletion = FollowUp.history.get(history_type="-")
+        self.assertEqual(deletion.history_change_reason, "entered twice")
+        self.assertEqual(deletion.history_user, self.mark)
