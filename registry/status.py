@@ -84,7 +84,7 @@ def acting_as(user) -> Iterator[None]:
         _acting_user.reset(token)
 
 
-def _current_user():
+def current_user():
     """Return the user named by :func:`acting_as`, else the user of the request
     being served (simple-history's), or None."""
     if (acting := _acting_user.get()) is not None:
@@ -237,7 +237,7 @@ def after_verified_change(
     patient_id = record.pk if kind == FormKind.PATIENT else record.patient_id
     row = RecordStatus.objects.get(patient_id=patient_id, kind=kind)
     row.status = FormStatus.COMPLETE
-    row.changed_by = _current_user()
+    row.changed_by = current_user()
     row.changed_at = timezone.now()
     reason = getattr(record, "_change_reason", "") or happened
     row.reason = f"Changed after verification: {reason}"[:200]
@@ -265,7 +265,7 @@ def after_verified_bulk_change(
     )
     if not rows:
         return
-    user, now = _current_user(), timezone.now()
+    user, now = current_user(), timezone.now()
     reason = f"Changed after verification: {happened}"
     for row in rows:
         row.status, row.changed_by, row.changed_at, row.reason = (

@@ -15,6 +15,12 @@ from django.utils import timezone
 
 from registry import derive
 
+#: Set while ClinicalQuerySet.bulk_update runs: the updates it makes are its
+#: own, whose callers write their history (bulk_update_with_history).
+_in_bulk_update: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "in_bulk_update", default=False
+)
+
 
 class ClinicalQuerySet(models.QuerySet):
     """Bulk writes of clinical records that keep the stored derived facts equal.
@@ -23,6 +29,10 @@ class ClinicalQuerySet(models.QuerySet):
     signals, so they refresh the patients they touch themselves
     (registry.facts.refresh). An update of bookkeeping fields alone (the version
     counter an edit claims) cannot change a derived fact and refreshes nothing.
+    Any other ``update()`` is a change like a save: it counts a new version of
+    each record (so an open form is refused, not written over), writes each
+    record's history row with the acting user (registry.status), and sends a
+    verified kind back to complete.
     """
 
     BOOKKEEPING = frozenset({"version", "updated_at"})
@@ -30,6 +40,30 @@ class ClinicalQuerySet(models.QuerySet):
     def update(self, **kwargs) -> int:
         if set(kwargs) <= self.BOOKKEEPING:
             return super().update(**kwargs)
+        if _in_bulk_update.get():
+            return self._update_facts(kwargs)
+        from registry import facts, status
+
+        changed = list(self.order_by().values_list("pk", flat=True))
+        kwargs.setdefault("version", models.F("version") + 1)
+        updated = self._update_facts(kwargs)
+        records = list(self.model._default_manager.filter(pk__in=changed))
+        self.model.history.bulk_history_create(
+            records,
+            update=True,
+            default_user=status.current_user(),
+            default_change_reason="a bulk update",
+        )
+        status.after_verified_bulk_change(
+            self.model,
+            {facts.patient_id_of(record) for record in records},
+            happened="records were changed (a bulk update)",
+        )
+        return updated
+
+    def _update_facts(self, kwargs) -> int:
+        """Update, refreshing the facts of the patients the records are of and
+        of the patient they move to."""
         from registry import facts, status
 
         patients = list(self._patient_ids())
@@ -69,7 +103,11 @@ class ClinicalQuerySet(models.QuerySet):
             status.assert_unlocked_patients(
                 self.model, (facts.patient_id_of(obj) for obj in objs)
             )
-        updated = super().bulk_update(objs, fields, *args, **kwargs)
+        token = _in_bulk_update.set(True)
+        try:
+            updated = super().bulk_update(objs, fields, *args, **kwargs)
+        finally:
+            _in_bulk_update.reset(token)
         if not set(fields) <= self.BOOKKEEPING:
             patient_ids = [facts.patient_id_of(obj) for obj in objs]
             status.after_verified_bulk_change(self.model, patient_ids)

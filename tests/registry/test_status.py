@@ -565,3 +565,44 @@ class AdminPatientPageDeletionTests(CastTestCase):
         deletion = FollowUp.history.get(history_type="-")
         self.assertEqual(deletion.history_change_reason, "entered twice")
         self.assertEqual(deletion.history_user, self.mark)
+
+
+class QuerySetUpdateTests(CastTestCase):
+    """Found by an audit: QuerySet.update() of clinical records (a shell fix, a
+    program's bulk correction) kept no history, left a verified kind verified
+    and the nurse's worklist stale. It is now a change like a save."""
+
+    def setUp(self):
+        self.patient = make_full_patient(site=self.north)
+        self.followup = self.patient.followups.get()
+
+    def test_an_update_keeps_its_history_with_the_user_and_a_new_version(self):
+        before = self.followup.history.count()
+        with status.acting_as(self.mark):
+            FollowUp.objects.filter(pk=self.followup.pk).update(
+                disease_status="hepatic"
+            )
+        self.assertEqual(self.followup.history.count(), before + 1)
+        latest = self.followup.history.latest()
+        self.assertEqual(
+            (latest.history_type, latest.disease_status, latest.history_user),
+            ("~", "hepatic", self.mark),
+        )
+        self.followup.refresh_from_db()
+        self.assertEqual(self.followup.version, 2)  # an open form is now stale
+
+    def test_an_update_of_a_verified_kind_sends_it_back_to_complete(self):
+        for to in (FormStatus.COMPLETE, FormStatus.VERIFIED):
+            status.set_status(
+                patient=self.patient, kind="followup", to=to, user=self.mark
+            )
+        FollowUp.objects.filter(patient=self.patient).update(disease_status="hepatic")
+        row = RecordStatus.objects.get(patient=self.patient, kind="followup")
+        self.assertEqual(row.status, FormStatus.COMPLETE)
+
+    def test_the_nurses_worklist_follows_an_update(self):
+        self.client.force_login(self.nina)
+        home = reverse("registry:home")
+        self.assertEqual(self.client.get(home).context["worklist"].overdue_count, 1)
+        FollowUp.objects.filter(patient=self.patient).update(date=datetime.date.today())
+        self.assertEqual(self.client.get(home).context["worklist"].overdue_count, 0)
