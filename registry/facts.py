@@ -469,16 +469,25 @@ def check_all(*, fix: bool = False, chunk: int = CHUNK) -> tuple[int, dict]:
     """
     from registry.models import FactsCheck, Patient, Site
 
-    ids = Patient.objects.order_by("pk").values_list("pk", flat=True)
+    ids = Patient.objects.order_by("pk").values_list("pk", "site_id")
     checked, found = 0, {}
+    by_site: dict[str, list[int]] = {}
     for start in range(0, ids.count(), chunk):
-        part = list(ids[start : start + chunk])
+        part = dict(ids[start : start + chunk])
         checked += len(part)
-        found |= differences(part)
+        differ = differences(list(part))
+        found |= differ
+        for pk, site in part.items():
+            counts = by_site.setdefault(str(site), [0, 0])
+            counts[0] += 1
+            counts[1] += pk in differ
     if fix and found:
         refresh(found)
     FactsCheck.objects.create(
-        patients=checked, mismatched=len(found), fixed=fix and bool(found)
+        patients=checked,
+        mismatched=len(found),
+        fixed=fix and bool(found),
+        by_site=by_site,
     )
     new_versions(Site.objects.values_list("pk", flat=True))
     return checked, found

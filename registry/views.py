@@ -35,6 +35,7 @@ from registry.models import (
     DataQuery,
     FactsCheck,
     Patient,
+    Site,
 )
 from registry.tables import PAGE_SIZES, PAGINATION, PatientTable
 
@@ -337,6 +338,27 @@ def record_delete(request, pk: int, kind: str, record_pk: int):
     return render(request, "registry/record_delete.html", ctx)
 
 
+def _facts_check(user) -> dict | None:
+    """Return the last check_facts as `user` may see it: the patients of their
+    sites only (a superuser's: every patient)."""
+    check = FactsCheck.objects.first()
+    if check is None:
+        return None
+    if user.is_superuser:
+        counted = (check.patients, check.mismatched)
+    else:
+        counted = check.at_sites(
+            Site.objects.for_user(user).values_list("pk", flat=True)
+        )
+    patients, mismatched = counted or (None, None)
+    return {
+        "checked_at": check.checked_at,
+        "fixed": check.fixed,
+        "patients": patients,
+        "mismatched": mismatched,
+    }
+
+
 def data_quality(request):
     """List, per site, the records that need attention and the completeness."""
     _require(request, "registry.view_patient")
@@ -356,7 +378,7 @@ def data_quality(request):
         "checks": quality.CHECKS,
         "key_fields": quality.KEY_FIELDS,
         # the stored derived facts: the last check_facts, and any row missing now
-        "facts_check": FactsCheck.objects.first(),
+        "facts_check": _facts_check(request.user),
         "facts_missing": sum(site.without_facts for site in sites),
         # form status and data queries per site (registry.monitor, .queries)
         "site_status": scope.get(

@@ -177,6 +177,12 @@ class FactsCheck(models.Model):
     patients = models.PositiveIntegerField()
     mismatched = models.PositiveIntegerField()
     fixed = models.BooleanField(default=False)
+    by_site = models.JSONField(
+        default=dict,
+        help_text="The patients checked and those that differed, per site: "
+        '{"<site id>": [patients, mismatched]}, for each user to see their '
+        "sites' alone.",
+    )
 
     class Meta:
         get_latest_by = "checked_at"
@@ -185,3 +191,11 @@ class FactsCheck(models.Model):
     def __str__(self) -> str:
         when = f"{self.checked_at:%Y-%m-%d}"
         return f"{self.mismatched} of {self.patients} differed ({when})"
+
+    def at_sites(self, site_ids) -> tuple[int, int] | None:
+        """Return (patients, mismatched) at these sites, or None for a check
+        made before the counts were kept per site."""
+        if not self.by_site:
+            return None
+        counted = [self.by_site.get(str(pk), [0, 0]) for pk in site_ids]
+        return sum(c[0] for c in counted), sum(c[1] for c in counted)

@@ -75,7 +75,27 @@ class CheckFactsTests(CastTestCase):
             self.run_check()
         response = self.client.get(url)
         self.assertContains(response, "1 patient has no stored facts")
-        self.assertContains(response, "2 of 5 patients differed from the rules")
+        self.assertContains(
+            response, "2 of 5 patients of your sites differed from the rules"
+        )
+
+    def test_the_check_is_shown_for_the_users_sites_alone(self):
+        # Found by an audit: North's nurse read "all 8 patients agreed", the
+        # size of the whole registry, South's patients included
+        for _ in range(3):
+            make_full_patient(site=self.south)
+        DerivedFacts.objects.filter(patient=self.patients[0]).update(converted=True)
+        with self.assertRaises(CommandError):
+            self.run_check()
+        url = reverse("registry:data_quality")
+        self.client.force_login(self.nina)
+        self.assertContains(
+            self.client.get(url), "1 of 5 patients of your sites differed"
+        )
+        self.client.force_login(self.sam)
+        page = self.client.get(url)
+        self.assertContains(page, "all 3 patients of your sites agreed")
+        self.assertNotContains(page, " of 8 ")
 
 
 class MigrationFillTests(CastTestCase):
