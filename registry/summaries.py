@@ -6,7 +6,10 @@ database, whatever the page shows (a few hundred milliseconds at 10^5 patients,
 seconds at 10^6). Their answer changes only when the data do, and every change
 to clinical data writes a history row, on every path (the registry's rule): the
 data version (:func:`data_version`, one query of index look-ups) changes with
-every write. So a summary is computed once per data version, set of sites and
+every write. A history id is drawn when its row is written, not when it
+commits, so the version also holds the versions of the user's sites' data
+(below), which change when a write commits: an import that commits after later
+writes is seen too. So a summary is computed once per data version, set of sites and
 day, and kept in Django's cache (``settings.CACHES``: each server process's own
 memory unless a shared cache is configured) for :data:`TIMEOUT` seconds; the
 next write makes the next page compute it again. What does not write history
@@ -97,7 +100,12 @@ class Scope:
 
     @cached_property
     def version(self) -> str:
-        return data_version()
+        # The highest history ids change with every write, but a row's id is
+        # drawn when it is written, not when it commits: a long transaction (an
+        # import) committing after a later write leaves them as they were. The
+        # versions of the sites' data are written in the transaction of every
+        # write to their patients, and change when it commits.
+        return f"{data_version()}|{sorted(self.site_versions.items())}"
 
     @cached_property
     def site_versions(self) -> dict[int, int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import os
+from unittest import mock
 
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
@@ -85,6 +86,20 @@ class DataQualitySummaryTests(CastTestCase):
         self.assertEqual(self.client.get(HOME).context["total"], 2)
         make_patient(site=self.south)
         self.assertEqual(self.client.get(HOME).context["total"], 3)
+
+    def test_a_write_whose_history_ids_were_drawn_earlier_is_seen(self):
+        # Found by an audit (PostgreSQL): an import draws its history ids when
+        # it writes, and commits minutes later, after other writes; its commit
+        # then moves no table's highest history id, and the worklist it brought
+        # up to date was served from the cache. Here the history ids do not
+        # move at all: the versions of the sites' data must still tell.
+        self.client.force_login(self.nina)
+        with mock.patch.object(summaries, "data_version", return_value="fixed"):
+            overdue = self.client.get(HOME).context["worklist"].overdue_count
+            self.assertEqual(overdue, 1)
+            make_followup(self.own, date=datetime.date.today())
+            overdue = self.client.get(HOME).context["worklist"].overdue_count
+        self.assertEqual(overdue, 0)
 
     def test_the_patient_lists_count_follows_every_write(self):
         url = reverse("registry:patient_list")
