@@ -6,10 +6,7 @@ database, whatever the page shows (a few hundred milliseconds at 10^5 patients,
 seconds at 10^6). Their answer changes only when the data do, and every change
 to clinical data writes a history row, on every path (the registry's rule): the
 data version (:func:`data_version`, one query of index look-ups) changes with
-every write. A history id is drawn when its row is written, not when it
-commits, so the version also holds the versions of the user's sites' data
-(below), which change when a write commits: an import that commits after later
-writes is seen too. So a summary is computed once per data version, set of sites and
+every write. So a summary is computed once per data version, set of sites and
 day, and kept in Django's cache (``settings.CACHES``: each server process's own
 memory unless a shared cache is configured) for :data:`TIMEOUT` seconds; the
 next write makes the next page compute it again. What does not write history
@@ -51,10 +48,25 @@ def data_version() -> str:
     summary reads can have changed (an edit, an addition, a deletion, a revert,
     an import). The stored facts change without history only when
     ``check_facts --fix`` rewrites them, and each check records itself
-    (FactsCheck): its highest id counts too. One query of index look-ups,
-    whatever the registry's size, read from where reports read (the replica,
-    when one is configured).
+    (FactsCheck): its highest id counts too.
+
+    A history id is drawn when its row is written, not when it commits: a long
+    transaction (an import) that commits after later writes moves no highest
+    id. So the version also holds every site's data version (SiteVersion),
+    which each write to a patient renews in its transaction and which changes
+    when it commits. Two queries of index look-ups (the sites are tens), whatever
+    the registry's size, read from where reports read (the replica, when one is
+    configured).
     """
+    alias = Patient.objects.all().db
+    sites = SiteVersion.objects.using(alias).order_by("site")
+    versions = [*highest_history_ids(alias), list(sites.values_list("site", "version"))]
+    return hashlib.sha256(repr(versions).encode()).hexdigest()
+
+
+def highest_history_ids(alias: str) -> list[tuple[tuple[str, str], int | None]]:
+    """Return the highest id of each history table (and of FactsCheck), in one
+    query of index look-ups."""
     from django.apps import apps
 
     marks = sorted(
@@ -64,7 +76,7 @@ def data_version() -> str:
     )
     checks = apps.get_model("registry", "FactsCheck")._meta
     marks.append((checks.db_table, checks.pk.column))
-    connection = connections[Patient.objects.all().db]
+    connection = connections[alias]
     q = connection.ops.quote_name
     columns = ", ".join(
         f"(SELECT MAX({q(column)}) FROM {q(table)})" for table, column in marks
@@ -72,13 +84,12 @@ def data_version() -> str:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {columns}")
         row = cursor.fetchone()
-    versions = list(zip(marks, row, strict=True))
-    return hashlib.sha256(repr(versions).encode()).hexdigest()
+    return list(zip(marks, row, strict=True))
 
 
 class Scope:
     """A user's summaries for one page: the key's sites and data version read
-    once (two queries), however many summaries the page shows; the versions of
+    once (three queries), however many summaries the page shows; the versions of
     the sites' data once more (one query) for the summaries kept per site.
 
     Make one per request: the versions are read at the first summary, so a
@@ -100,12 +111,7 @@ class Scope:
 
     @cached_property
     def version(self) -> str:
-        # The highest history ids change with every write, but a row's id is
-        # drawn when it is written, not when it commits: a long transaction (an
-        # import) committing after a later write leaves them as they were. The
-        # versions of the sites' data are written in the transaction of every
-        # write to their patients, and change when it commits.
-        return f"{data_version()}|{sorted(self.site_versions.items())}"
+        return data_version()
 
     @cached_property
     def site_versions(self) -> dict[int, int]:

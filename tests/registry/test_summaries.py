@@ -94,7 +94,7 @@ class DataQualitySummaryTests(CastTestCase):
         # up to date was served from the cache. Here the history ids do not
         # move at all: the versions of the sites' data must still tell.
         self.client.force_login(self.nina)
-        with mock.patch.object(summaries, "data_version", return_value="fixed"):
+        with mock.patch.object(summaries, "highest_history_ids", return_value=[]):
             overdue = self.client.get(HOME).context["worklist"].overdue_count
             self.assertEqual(overdue, 1)
             make_followup(self.own, date=datetime.date.today())
