@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, pre_save
 
 
 class RegistryConfig(AppConfig):
@@ -16,6 +16,12 @@ class RegistryConfig(AppConfig):
         # append-only triggers and its audit-log index: install them again
         # after every migrate.
         post_migrate.connect(reinstall_triggers, sender=self)
+        # A new password revokes the user's API tokens.
+        from django.contrib.auth import get_user_model
+
+        from registry.api.tokens import revoke_on_new_password
+
+        pre_save.connect(revoke_on_new_password, sender=get_user_model())
 
 
 def reinstall_triggers(sender, using="default", plan=None, **kwargs) -> None:

@@ -13,6 +13,7 @@ import datetime
 import secrets
 
 from django.conf import settings
+from django.contrib.auth.hashers import check_password
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, throttling
@@ -42,6 +43,31 @@ def two_factor_missing(user) -> bool:
     """
     required = (settings.REQUIRE_2FA and user.is_staff) or has_two_factor(user)
     return required and not user.is_verified()
+
+
+def revoke_on_new_password(sender, instance, update_fields=None, **kwargs) -> None:
+    """Revoke the user's tokens when their password is changed (pre_save).
+
+    A token is a lasting login: made by whoever knew the password, it must stop
+    when the password is reset, as the user's sessions do. The same password
+    hashed again (a stronger hasher, at login) is no change.
+    """
+    raw = getattr(instance, "_password", None)
+    if raw is None or instance.pk is None:
+        return
+    if update_fields is not None and "password" not in update_fields:
+        return
+    old = (
+        type(instance)
+        ._default_manager.filter(pk=instance.pk)
+        .values_list("password", flat=True)
+        .first()
+    )
+    if old is None or check_password(raw, old):
+        return
+    ApiToken.objects.filter(user_id=instance.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
 
 
 def create_token(

@@ -115,11 +115,28 @@ class BearerTokenTests(CastTestCase):
         super().setUpTestData()
         cls.patient = make_full_patient(site=cls.north)
 
+    nina_password = "correct horse battery staple"  # tests.factories.make_user's
+
     def setUp(self):
         cache.clear()
         self.token, self.key = tokens.create_token(user=self.nina, name="test")
         self.client = APIClient()
         self.client.credentials(HTTP_AUTHORIZATION=f"Bearer {self.key}")
+
+    def test_a_new_password_revokes_the_users_tokens(self):
+        # An audit noted that a token made by whoever stole a password kept
+        # working after its user reset it; the sessions stop, so do tokens.
+        patients = reverse("api:patient-list")
+        self.assertEqual(self.client.get(patients).status_code, 200)
+        self.nina.refresh_from_db()
+        self.nina.set_password(self.nina_password)  # hashed again: no change
+        self.nina.save()
+        self.assertEqual(self.client.get(patients).status_code, 200)
+        self.nina.set_password("a brand new passphrase 2026")
+        self.nina.save()
+        self.assertEqual(self.client.get(patients).status_code, 401)
+        self.token.refresh_from_db()
+        self.assertIsNotNone(self.token.revoked_at)
 
     def test_token_acts_as_its_user_and_records_its_use(self):
         response = self.client.get(reverse("api:patient-list"))
