@@ -1,4 +1,5 @@
-"""The page a locked-out login gets (django-axes' AXES_LOCKOUT_CALLABLE)."""
+"""Login lockout (django-axes): the page a locked-out login gets
+(AXES_LOCKOUT_CALLABLE), and the client's address it counts failures by."""
 
 from __future__ import annotations
 
@@ -27,3 +28,17 @@ def locked_out(request, original_response=None, credentials=None):
         "try_again_at": timezone.localtime() + cooloff,
     }
     return render(request, "registration/locked_out.html", ctx, status=STATUS)
+
+
+def client_address(request) -> str | None:
+    """Return the address a login came from, behind one proxy that appends it
+    to X-Forwarded-For (AXES_CLIENT_IP_CALLABLE, with DJANGO_PROXY_FORWARDS_FOR).
+
+    Behind a proxy every request comes from the proxy's address: failures
+    counted by it would let anyone lock a user out from everywhere. The proxy
+    appends the address it saw, so the last entry is the client's; entries a
+    client sent itself come before it and are not read.
+    """
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    last = forwarded.rsplit(",", 1)[-1].strip()
+    return last or request.META.get("REMOTE_ADDR")

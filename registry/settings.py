@@ -375,6 +375,9 @@ AXES_COOLOFF_TIME = datetime.timedelta(
     minutes=env_int("DJANGO_LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
 )
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+if env_bool("DJANGO_PROXY_FORWARDS_FOR", False):
+    # Only behind one proxy that appends the client's address to the header.
+    AXES_CLIENT_IP_CALLABLE = "registry.lockout.client_address"
 AXES_LOCKOUT_CALLABLE = "registry.lockout.locked_out"
 AXES_RESET_ON_SUCCESS = True
 # The login pages post "username"; the admin's too.

@@ -3,6 +3,7 @@
 import datetime
 
 from axes.models import AccessAttempt
+from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -83,3 +84,28 @@ class LoginLockoutTests(CastTestCase):
         self.assertEqual(manager.post(delete, {"post": "yes"}).status_code, 302)
         response = self.client.post("/accounts/login/", RIGHT, REMOTE_ADDR="10.1.1.1")
         self.assertEqual(response.status_code, 302)
+
+
+@override_settings(AXES_CLIENT_IP_CALLABLE="registry.lockout.client_address")
+class BehindAProxyTests(CastTestCase):
+    """DJANGO_PROXY_FORWARDS_FOR: every login comes from the proxy's address, the
+    client's in the header the proxy appends to. An audit noted that the lock
+    was then by the proxy's address: anyone could lock a user out everywhere."""
+
+    def login(self, data, *, client_sent="", proxy_saw="203.0.113.7"):
+        forwarded = f"{client_sent}, {proxy_saw}" if client_sent else proxy_saw
+        return self.client.post(
+            "/accounts/login/",
+            data,
+            REMOTE_ADDR="10.0.0.1",  # the proxy
+            HTTP_X_FORWARDED_FOR=forwarded,
+        )
+
+    def test_a_lock_is_for_the_client_not_for_everyone_behind_the_proxy(self):
+        for _ in range(5):
+            response = self.login(WRONG)
+        self.assertEqual(response.status_code, 429)
+        self.assertEqual(self.login(RIGHT).status_code, 429)
+        # a forged entry before the proxy's own changes nothing
+        self.assertEqual(self.login(RIGHT, client_sent="198.51.100.1").status_code, 429)
+        self.assertEqual(self.login(RIGHT, proxy_saw="198.51.100.2").status_code, 302)
