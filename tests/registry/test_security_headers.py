@@ -26,6 +26,7 @@ PRODUCTION_ENV = {
     "DJANGO_HSTS_INCLUDE_SUBDOMAINS": "1",
     "DJANGO_HSTS_PRELOAD": "1",
     "DJANGO_BEHIND_HTTPS_PROXY": "1",
+    "DJANGO_PROXY_FORWARDS_FOR": "1",
 }
 
 # Inline code a strict Content-Security-Policy blocks: a <script> with a body,
