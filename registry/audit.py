@@ -39,6 +39,7 @@ from registry.models import (
     QueryStep,
     RadiationCourse,
     RecordStatus,
+    Site,
     SystemicTherapyLine,
 )
 from registry.models.status import FormKind, FormStatus
@@ -105,16 +106,25 @@ def _patient_field(model) -> str:
 def _fields(model) -> list[models.Field]:
     if model is RecordStatus:
         return [model._meta.get_field("status")]
-    return [f for f in entry_fields(model) if f.name not in ("site",)]
+    return entry_fields(model)
 
 
-def _value(field, value, hidden: frozenset[str]) -> str:
+def _value(field, value, hidden: frozenset[str], sites: dict[int, str]) -> str:
     if field.name in hidden:
         return HIDDEN
+    if field.name == "site" and value is not None:  # a transfer of care
+        return sites.get(value, f"site {value}")
     return display_value(field, value)
 
 
-def _entry(row, previous, *, kind, users, hidden, patients) -> AuditEntry:
+def _site_names() -> dict[int, str]:
+    """Return each site as an entry names it ("NTH – North Hospital"): one
+    query, the sites being tens."""
+    sites = Site.objects.values_list("pk", "code", "name")
+    return {pk: f"{code} – {name}" for pk, code, name in sites}
+
+
+def _entry(row, previous, *, kind, users, hidden, patients, sites) -> AuditEntry:
     """Return the audit entry of history `row`, given the version before it."""
     model = AUDITED[kind]
     changes = []
@@ -129,8 +139,8 @@ def _entry(row, previous, *, kind, users, hidden, patients) -> AuditEntry:
             changes.append(
                 FieldChange(
                     capfirst(field.verbose_name),
-                    "—" if previous is None else _value(field, old, hidden),
-                    _value(field, new, hidden),
+                    "—" if previous is None else _value(field, old, hidden, sites),
+                    _value(field, new, hidden, sites),
                 )
             )
     if kind == "status":
@@ -213,6 +223,7 @@ def patient_trail(patient: Patient, *, hidden: frozenset[str]) -> list[AuditEntr
         + [step.by_id for step in steps]
     )
     names = {patient.pk: patient.registry_number}
+    sites = _site_names()
     entries = []
     for kind, rows in rows_by_kind.items():
         pk = AUDITED[kind]._meta.pk.attname
@@ -222,7 +233,13 @@ def patient_trail(patient: Patient, *, hidden: frozenset[str]) -> list[AuditEntr
                 previous = None
             entries.append(
                 _entry(
-                    row, previous, kind=kind, users=users, hidden=hidden, patients=names
+                    row,
+                    previous,
+                    kind=kind,
+                    users=users,
+                    hidden=hidden,
+                    patients=names,
+                    sites=sites,
                 )
             )
             previous = row
@@ -411,6 +428,7 @@ def log_entries(index_rows, *, hidden: frozenset[str]) -> list[AuditEntry]:
         getattr(row, _patient_field(AUDITED[kind]))
         for (kind, _), (row, _) in rows.items()
     )
+    sites = _site_names()
     return [
         _entry(
             *rows[(kind, history_id)],
@@ -418,6 +436,7 @@ def log_entries(index_rows, *, hidden: frozenset[str]) -> list[AuditEntry]:
             users=users,
             hidden=hidden,
             patients=patients,
+            sites=sites,
         )
         for kind, history_id, _ in index_rows
     ]
@@ -486,6 +505,7 @@ def export_rows(log: LogFilter, *, hidden: frozenset[str]) -> Iterator[AuditEntr
             )
         )
     users = dict(get_user_model().objects.values_list("pk", "username"))
+    sites = _site_names()
     for kind in kinds:
         pk = AUDITED[kind]._meta.pk.attname
         previous = None
@@ -494,7 +514,13 @@ def export_rows(log: LogFilter, *, hidden: frozenset[str]) -> Iterator[AuditEntr
                 previous = None
             if row.in_log:
                 entry = _entry(
-                    row, previous, kind=kind, users=users, hidden=hidden, patients={}
+                    row,
+                    previous,
+                    kind=kind,
+                    users=users,
+                    hidden=hidden,
+                    patients={},
+                    sites=sites,
                 )
                 yield replace(entry, patient=row.patient_number or "")
             previous = row

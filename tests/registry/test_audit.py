@@ -329,3 +329,21 @@ class RegistryLogIndexTests(CastTestCase):
         exact = self.client.get(reverse("registry:audit_log"))
         self.assertContains(exact, f"{whole} changes, newest first")
         self.assertNotContains(exact, "More than")
+
+
+class TransferOfCareTests(CastTestCase):
+    def test_a_transfer_of_care_is_told_in_words(self):
+        # Found by an audit: the trail and the log said "Changed" and no field
+        patient = make_full_patient(site=self.north)
+        patient.site = self.south
+        patient._history_user = self.mark
+        patient._change_reason = "care moved to South"
+        patient.save()
+        newest = audit.patient_trail(patient, hidden=frozenset())[0]
+        self.assertEqual((newest.who, newest.reason), ("mark", "care moved to South"))
+        self.assertIn(
+            "Site: NTH – North Hospital → STH – South Hospital", newest.summary()
+        )
+        self.client.force_login(self.mark)
+        log = self.client.get(reverse("registry:audit_log"))
+        self.assertContains(log, "NTH – North Hospital → STH – South Hospital")
