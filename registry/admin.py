@@ -82,16 +82,22 @@ class VersionCheckedForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if getattr(self.instance, "_history", None) is not None:
+        if self.reverting:
             # A revert (the admin's history pages) fills the form from an old
             # version but edits the record as stored now: it is checked against
             # the version stored when the page was opened, and saved as the next.
-            self.instance.version = (
-                type(self.instance)
-                .objects.filter(pk=self.instance.pk)
-                .values_list("version", flat=True)
-                .get()
-            )
+            # What the page does not show stays as stored (an identifier the
+            # user may not see, the source system's id), and so does the site a
+            # patient is at now: a revert corrects values, it does not undo a
+            # transfer of care.
+            stored = type(self.instance)._default_manager.get(pk=self.instance.pk)
+            for field in self.instance._meta.concrete_fields:
+                if field.name not in self.fields or field.name == "site":
+                    setattr(
+                        self.instance, field.attname, getattr(stored, field.attname)
+                    )
+            if "site" in self.fields:
+                self.initial["site"] = stored.site_id
         if self.instance.pk is not None:
             field = self.fields["loaded_version"]
             field.initial = self.instance.version
@@ -101,11 +107,17 @@ class VersionCheckedForm(forms.ModelForm):
                 "open the record again."
             )
 
+    @property
+    def reverting(self) -> bool:
+        """Return True for the form of a revert (the admin's history pages)."""
+        return getattr(self.instance, "_history", None) is not None
+
     def clean(self):
         cleaned = super().clean()
         # One reason on the page covers its inline records too.
         reason = cleaned.get("change_reason") or self.data.get("change_reason", "")
-        if self.instance.pk is None or self.has_changed():
+        # a revert changes the stored record even when posted as shown
+        if self.instance.pk is None or self.has_changed() or self.reverting:
             status_admin.check_form(self.instance, reason)
         loaded = cleaned.get("loaded_version")
         if self.instance.pk is None or loaded is None:

@@ -9,7 +9,9 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from registry import services
+from registry import status as form_status
 from registry.models import Operation, Patient, PrimaryTumour, Site
+from registry.models.status import FormStatus
 from tests.cast import CastTestCase
 from tests.factories import make_full_patient, make_patient, make_site, make_user
 
@@ -478,3 +480,73 @@ class RegistryNumberTests(AdminScopeTestCase):
         self.assertIsNone(patient.pk)
         self.assertEqual(patient.registry_number, "")
         self.assertEqual(Patient.objects.filter(mrn=self.own.mrn).count(), 1)
+
+
+class RevertAsAManagerExpectsTests(CastTestCase):
+    """Found by an audit of the history: a revert posted as shown was a server
+    error for a verified or locked record, undid a transfer of care, and wrote
+    back fields its page does not show."""
+
+    def revert(self, record, version, **extra):
+        self.client.force_login(self.mark)
+        url = reverse(
+            f"admin:registry_{record._meta.model_name}_simple_history",
+            args=[record.pk, version.history_id],
+        )
+        data = form_data(self.client.get(url))
+        data.update(extra)
+        return self.client.post(url, data)
+
+    def changed_operation(self):
+        patient = make_full_patient(site=self.north)
+        operation = patient.operations.get()
+        first = operation.history.earliest()
+        operation.margin = "R2"
+        operation.save()
+        return patient, operation, first
+
+    def test_a_verified_record_reverted_without_a_reason_is_a_form_error(self):
+        patient, operation, first = self.changed_operation()
+        for to in (FormStatus.COMPLETE, FormStatus.VERIFIED):
+            form_status.set_status(
+                patient=patient, kind="operation", to=to, user=self.mark
+            )
+        response = self.revert(operation, first)
+        self.assertEqual(response.status_code, 200)
+        self.assertContains(response, "give a reason")
+        self.assertEqual(Operation.objects.get(pk=operation.pk).margin, "R2")
+
+    def test_a_locked_record_reverted_as_shown_is_refused_with_a_message(self):
+        patient, operation, first = self.changed_operation()
+        for to in (FormStatus.COMPLETE, FormStatus.VERIFIED, FormStatus.LOCKED):
+            form_status.set_status(
+                patient=patient, kind="operation", to=to, user=self.mark
+            )
+        response = self.revert(operation, first, change_reason="typo")
+        self.assertEqual(response.status_code, 200)
+        self.assertContains(response, "Locked")
+        self.assertEqual(Operation.objects.get(pk=operation.pk).margin, "R2")
+
+    def test_a_revert_keeps_the_patient_at_the_site_they_were_moved_to(self):
+        patient = make_full_patient(site=self.north)
+        before_typo = patient.history.latest()
+        patient.ecog = 3
+        patient.save()
+        patient.site = self.south
+        patient._change_reason = "transfer of care"
+        patient.save()
+        response = self.revert(patient, before_typo, change_reason="ECOG typo")
+        self.assertEqual(response.status_code, 302)
+        patient.refresh_from_db()
+        self.assertEqual((patient.ecog, patient.site), (None, self.south))
+
+    def test_a_revert_writes_back_no_field_its_page_does_not_show(self):
+        patient = make_full_patient(site=self.north)
+        first = patient.history.latest()
+        patient.source_record_id = "SRC-1"  # set by an import, not on the page
+        patient.ecog = 3
+        patient.save()
+        response = self.revert(patient, first, change_reason="ECOG typo")
+        self.assertEqual(response.status_code, 302)
+        patient.refresh_from_db()
+        self.assertEqual((patient.ecog, patient.source_record_id), (None, "SRC-1"))
