@@ -16,6 +16,13 @@ class RegistryConfig(AppConfig):
         # append-only triggers and its audit-log index: install them again
         # after every migrate.
         post_migrate.connect(reinstall_triggers, sender=self)
+        # A record deleted with its patient keeps the patient's reason.
+        from django.db.models.signals import pre_delete
+
+        from registry.models.base import give_the_patients_reason
+
+        for model in facts.clinical_models():
+            pre_delete.connect(give_the_patients_reason, sender=model)
         # A new password revokes the user's API tokens.
         from django.contrib.auth import get_user_model
 

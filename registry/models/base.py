@@ -15,6 +15,23 @@ from django.utils import timezone
 
 from registry import derive
 
+#: The reason a patient is deleted for, while their records are deleted with
+#: them (ClinicalRecord.delete): each record's deletion keeps it too.
+_patient_deletion_reason: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "patient_deletion_reason", default=""
+)
+
+
+def give_the_patients_reason(sender, instance, **kwargs) -> None:
+    """Give a record deleted with its patient the patient's reason (pre_delete,
+    connected to every clinical model in RegistryConfig.ready), for its history
+    row: every deletion keeps a reason."""
+    if not getattr(instance, "_change_reason", ""):
+        reason = _patient_deletion_reason.get()
+        if reason:
+            instance._change_reason = reason
+
+
 #: Set while ClinicalQuerySet.bulk_update runs: the updates it makes are its
 #: own, whose callers write their history (bulk_update_with_history).
 _in_bulk_update: contextvars.ContextVar[bool] = contextvars.ContextVar(
@@ -189,7 +206,13 @@ class ClinicalRecord(models.Model):
         self.check_deletable()
         is_patient = type(self)._meta.model_name == "patient"
         found = None if is_patient else status.status_of(self)
-        deleted = super().delete(*args, **kwargs)
+        token = _patient_deletion_reason.set(
+            getattr(self, "_change_reason", "") if is_patient else ""
+        )
+        try:
+            deleted = super().delete(*args, **kwargs)
+        finally:
+            _patient_deletion_reason.reset(token)
         if found == status.FormStatus.VERIFIED:  # verified again, without it
             status.after_verified_change(self, happened="a record was deleted")
         return deleted

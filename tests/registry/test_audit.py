@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from registry import audit
-from registry.models import FollowUp, Operation
+from registry.models import FollowUp, Operation, Patient, PrimaryTumour
 from tests.cast import CastTestCase
 from tests.factories import make_full_patient, make_user
 from tests.registry.form_data import RECORD_DATA
@@ -347,3 +347,25 @@ class TransferOfCareTests(CastTestCase):
         self.client.force_login(self.mark)
         log = self.client.get(reverse("registry:audit_log"))
         self.assertContains(log, "NTH – North Hospital → STH – South Hospital")
+
+
+class PatientDeletionTests(CastTestCase):
+    def test_each_record_deleted_with_the_patient_keeps_the_reason(self):
+        # Found by an audit: the records' deletions kept the user, no reason
+        patient = make_full_patient(site=self.north)
+        self.client.force_login(self.mark)
+        response = self.client.post(
+            reverse("registry:patient_delete", args=[patient.pk]),
+            {"version": "1", "reason": "entered twice"},
+        )
+        self.assertEqual(response.status_code, 302)
+        deletions = [
+            row
+            for model in (Patient, PrimaryTumour, Operation, FollowUp)
+            for row in model.history.filter(history_type="-")
+        ]
+        self.assertEqual(len(deletions), 4)
+        for row in deletions:
+            with self.subTest(row=row):
+                self.assertEqual(row.history_user, self.mark)
+                self.assertEqual(row.history_change_reason, "entered twice")
