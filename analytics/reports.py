@@ -321,6 +321,9 @@ class Cohort:
     excluded: dict[str, int]
     landmark_info: dict | None = None
     counted: dataset.VariableCounts | None = None
+    #: The variables the report reads from each analysed patient's row (its
+    #: covariates, baseline variables, ...), besides group, days and event.
+    variables: tuple[str, ...] = ()
 
     def section(self, counts: pd.DataFrame) -> dict:
         """Return the cohort section: patients, analysed, events, exclusions."""
@@ -332,20 +335,26 @@ class Cohort:
         }
 
     def fingerprint(self) -> str:
-        """Return the digest of the rows the report read.
+        """Return the digest of what the report read.
 
-        A change to any of them changes the fingerprint: the patients' rows
-        when the report read them, else the counts (all it read): the survival
-        table's (its counts, flags and resections), then each of the tables'
-        counts, in the report's order.
+        A change to any of it changes the fingerprint: the cohort's size and
+        its exclusions by reason; then the patients' rows when the report read
+        them (every variable it read of them), else the counts (all it read):
+        the survival table's (its counts, flags and resections), then each of
+        the tables' counts, in the report's order.
         """
+        digests = [f"patients {self.patients}", repr(sorted(self.excluded.items()))]
         if self.analysed is not None:
-            return dataset.fingerprint(
-                self.analysed.assign(group=self.analysed["group"].astype(str)),
-                ["registry_number", "group", "days", "event"],
+            read = [v for v in self.variables if v in self.analysed.columns]
+            digests.append(
+                dataset.fingerprint(
+                    self.analysed.assign(group=self.analysed["group"].astype(str)),
+                    ["registry_number", "group", "days", "event", *read],
+                )
             )
+            return hashlib.sha256("\n".join(digests).encode()).hexdigest()
         counts = self.table.counts
-        digests = [
+        digests += [
             dataset.counts_fingerprint(
                 counts.assign(group=counts["group"].astype(str))
             ),
@@ -382,9 +391,11 @@ def read_cohort(spec: ReportSpec, *, user, min_cell: int | None) -> Cohort:
         "as_of": spec.as_of,
     }
     analysed = counted = None
+    variables: tuple[str, ...] = ()
     if needs_rows(spec):
         queryset = dataset.cohort_queryset(user, spec.cohort)
-        frame = dataset.patient_frame(queryset, variables=frame_variables(spec), **read)
+        variables = tuple(frame_variables(spec))
+        frame = dataset.patient_frame(queryset, variables=list(variables), **read)
         table = dataset.table_from_frame(frame)
         analysed = frame[frame["days"].notna() & frame["group"].notna()].copy()
     else:
@@ -400,6 +411,7 @@ def read_cohort(spec: ReportSpec, *, user, min_cell: int | None) -> Cohort:
         patients=table.patients,
         excluded=_exclusions(table, spec),
         counted=counted,
+        variables=variables,
     )
     if analysed is not None and spec.index == "landmark" and not analysed.empty:
         cohort.analysed, cohort.landmark_info = _landmark(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db.models import Count, Max, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -177,8 +177,12 @@ def report_save(request):
     try:
         saved.full_clean()
     except ValidationError as exc:
-        for message in exc.messages:
-            messages.error(request, f"The report could not be saved: {message}")
+        for field, found in exc.message_dict.items():
+            where = "" if field == NON_FIELD_ERRORS else f"{field}: "
+            for message in found:
+                messages.error(
+                    request, f"The report could not be saved: {where}{message}"
+                )
         return redirect("analytics:report_list")
     saved.save()
     name = saved.name

@@ -25,6 +25,7 @@ from registry.models import Patient, PrimaryTumour, Site
 from tests.factories import (
     make_death,
     make_full_patient,
+    make_patient,
     make_site,
     make_systemic,
     make_user,
@@ -158,6 +159,32 @@ class CountedReportOnDemoCohortTests(CountedSectionsMixin, TestCase):
         patient.ecog = 3
         patient.save()
         self.assertNotEqual(before, run({}).fingerprint)
+
+    def test_the_fingerprint_changes_with_a_covariate_an_adjusted_report_reads(self):
+        # Found by an audit: a corrected CEA changed the hazard ratios of a
+        # report adjusted for it, and the rerun said the data were unchanged
+        spec = {"covariates": ["cea"], "baseline": [], "associations": []}
+        spec["subgroups"] = []
+        before = run(spec)
+        tumour = PrimaryTumour.objects.exclude(cea_ng_ml=None).order_by("pk")[0]
+        tumour.cea_ng_ml = tumour.cea_ng_ml * 100 + 5000
+        tumour.save()
+        after = run(spec)
+        self.assertNotEqual(
+            before.sections["cox"]["terms"], after.sections["cox"]["terms"]
+        )
+        self.assertNotEqual(before.fingerprint, after.fingerprint)
+
+    def test_the_fingerprint_changes_with_the_patients_left_out(self):
+        # Found by an audit: a new patient without a diagnosis changed the
+        # cohort's counts and exclusions, not the fingerprint
+        for spec, rows in (({}, False), ({}, True)):
+            with self.subTest(rows=rows):
+                before = run(spec, rows=rows)
+                make_patient(site=Site.objects.order_by("pk")[0])
+                after = run(spec, rows=rows)
+                self.assertNotEqual(before.sections["cohort"], after.sections["cohort"])
+                self.assertNotEqual(before.fingerprint, after.fingerprint)
 
     def test_the_fingerprint_does_not_depend_on_the_order_of_the_counts(self):
         spec = ReportSpec.from_dict({"as_of": CUTOFF})

@@ -233,6 +233,22 @@ class SavedReportTests(ReportViewTestCase):
         self.assertContains(page, run.fingerprint)
         self.assertContains(page, "Provenance")
 
+    def test_a_name_over_its_limit_is_refused_naming_the_field(self):
+        # Found by an audit: "Ensure this value has at most 200 characters",
+        # not saying of which field
+        result = self.client.get(reverse("analytics:report_result"), QUERY)
+        response = self.client.post(
+            reverse("analytics:report_save"),
+            {"name": "N" * 250, "spec": result.context["spec_json"]},
+            follow=True,
+        )
+        self.assertFalse(SavedReport.objects.exists())
+        notices = [str(m) for m in response.context["messages"]]
+        self.assertTrue(
+            any("saved: name: Ensure this value has at most 200" in n for n in notices),
+            notices,
+        )
+
     def test_a_name_or_specification_with_a_null_character_is_refused(self):
         # PostgreSQL's text and jsonb hold no NUL: refused with a message, and
         # nothing saved. In the specification's JSON (its name or any value)
