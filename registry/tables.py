@@ -47,15 +47,21 @@ class PatientTable(tables.Table):
         linkify=True,
         attrs={"td": {"class": "nowrap"}},
     )
+    # Every sort ends on a unique key, so that no patient is on two pages or on
+    # none when many share a value (PostgreSQL keeps no order among ties).
     site = tables.Column(
-        verbose_name="Site", accessor="site__code", order_by="site__code"
+        verbose_name="Site",
+        accessor="site__code",
+        order_by=("site__code", "registry_number"),
     )
     # Sorted by a stored fact, then by the patient: a stable order from page to
     # page, read down an index of the facts (DerivedFacts.Meta.indexes).
     diagnosis_date = tables.Column(
         verbose_name="Diagnosis", order_by=("diagnosis_date", "pk")
     )
-    primary_site = tables.Column(verbose_name="Primary site")
+    primary_site = tables.Column(
+        verbose_name="Primary site", order_by=("primary_site", "pk")
+    )
     strategy = tables.Column(verbose_name="Strategy", order_by=("strategy", "pk"))
     vital_status = tables.Column(
         verbose_name="Vital status", order_by=("vital_status", "pk")
