@@ -13,6 +13,7 @@ import csv
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Case, When
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -88,9 +89,10 @@ def query_list(request):
     shown = scoped.unresolved() if show != "all" else scoped
     if request.GET.get("mine") and not request.user.has_perm(queries.MANAGE):
         shown = shown.filter(assigned_to=request.user)
+    closed_last = Case(When(status=QueryStatus.CLOSED, then=1), default=0)
     page = Paginator(
         shown.select_related("patient", "opened_by", "assigned_to").order_by(
-            "status", "-updated_at"
+            closed_last, "status", "-updated_at", "pk"
         ),
         AUDIT_PAGE_SIZE,
     ).get_page(request.GET.get("page"))

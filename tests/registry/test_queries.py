@@ -110,6 +110,28 @@ class QueryWorkflowTests(CastTestCase):
         self.assertNotContains(listing, "CEA 1530")
         self.assertEqual(listing.context["counts"].by_site, [])
 
+    def test_the_whole_list_shows_the_unresolved_before_the_closed(self):
+        # Found by an audit: sorted by the status's code, "closed" came before
+        # "open" when the list showed every query
+        patient = make_full_patient(site=self.north)
+
+        def ask(field):
+            return queries.open_query(
+                patient=patient,
+                kind="patient",
+                record_id=patient.pk,
+                field=field,
+                question=f"{field}?",
+                user=self.mark,
+            )
+
+        opened, closed = ask("ecog"), ask("sex")
+        queries.take_step(query=closed, action="closed", text="fine", user=self.mark)
+        self.client.force_login(self.mark)
+        response = self.client.get(reverse("registry:query_list"), {"show": "all"})
+        shown = [query.pk for query in response.context["page"].object_list]
+        self.assertEqual(shown, [opened.pk, closed.pk])
+
     def test_counts_per_site_and_nurse_on_the_list_and_data_quality_pages(self):
         self.open()
         other = make_full_patient(site=self.south)
