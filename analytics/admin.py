@@ -8,6 +8,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from analytics.models import ReportRun, SavedReport
 from analytics.spec import InvalidSpec, ReportSpec, parse_json
+from registry.params import YearLookupsChecked
 from registry.useradmin import manageable_users
 
 User = get_user_model()
@@ -81,7 +82,7 @@ class ReportRunInline(admin.TabularInline):
 
 
 @admin.register(SavedReport)
-class SavedReportAdmin(SimpleHistoryAdmin):
+class SavedReportAdmin(YearLookupsChecked, SimpleHistoryAdmin):
     form = SavedReportForm
     list_display = ["name", "owner", "created_at", "updated_at"]
     list_select_related = ["owner"]  # nullable: the admin would not join it

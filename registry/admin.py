@@ -33,7 +33,7 @@ from registry.models import (
     Site,
     SystemicTherapyLine,
 )
-from registry.params import KEYS, YEARS, whole_number
+from registry.params import KEYS, YEARS, YearLookupsChecked, whole_number
 from registry.selectors import COUNT_LIMIT, changes_since, count_up_to
 from registry.useradmin import manageable_users
 
@@ -388,7 +388,7 @@ def _int_or_404(value) -> int:
         raise Http404("No such record.") from None
 
 
-class ScopedHistoryAdmin(SimpleHistoryAdmin):
+class ScopedHistoryAdmin(YearLookupsChecked, SimpleHistoryAdmin):
     """History pages (list, version, revert) scoped like the change page.
 
     django-simple-history reads the history table directly, so without these

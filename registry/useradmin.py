@@ -13,12 +13,12 @@ manager group.
 
 from __future__ import annotations
 
-from axes.admin import AccessAttemptAdmin
-from axes.models import AccessAttempt
+from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import Group
 from django_otp.plugins.otp_static.admin import StaticDeviceAdmin
@@ -27,6 +27,7 @@ from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from registry.models import Site
+from registry.params import YearLookupsChecked
 
 #: The groups a data manager may give (created by migration 0002_groups).
 REGISTRY_GROUPS = ("Data entry", "Data manager", "Analyst")
@@ -73,7 +74,7 @@ class ManagedUserChangeForm(SitesFieldMixin, UserChangeForm):
     pass
 
 
-class RegistryUserAdmin(UserAdmin):
+class RegistryUserAdmin(YearLookupsChecked, UserAdmin):
     """Django's user admin, scoped for data managers (see the module docstring)."""
 
     def get_queryset(self, request):
@@ -170,7 +171,7 @@ class RegistryUserAdmin(UserAdmin):
         ]
 
 
-class ScopedAccessAttemptAdmin(AccessAttemptAdmin):
+class ScopedAccessAttemptAdmin(YearLookupsChecked, AccessAttemptAdmin):
     """django-axes' failed logins; deleting one unlocks that user at that address.
 
     A data manager sees (and unlocks) only the users they manage.
@@ -196,17 +197,34 @@ class ManagedDevicesMixin:
         return queryset.filter(user__in=manageable_users(request.user))
 
 
-class ScopedTOTPDeviceAdmin(ManagedDevicesMixin, TOTPDeviceAdmin):
+class ScopedTOTPDeviceAdmin(YearLookupsChecked, ManagedDevicesMixin, TOTPDeviceAdmin):
     pass
 
 
-class ScopedStaticDeviceAdmin(ManagedDevicesMixin, StaticDeviceAdmin):
+class ScopedStaticDeviceAdmin(
+    YearLookupsChecked, ManagedDevicesMixin, StaticDeviceAdmin
+):
+    pass
+
+
+class CheckedGroupAdmin(YearLookupsChecked, GroupAdmin):
+    pass
+
+
+class CheckedAccessLogAdmin(YearLookupsChecked, AccessLogAdmin):
+    pass
+
+
+class CheckedAccessFailureLogAdmin(YearLookupsChecked, AccessFailureLogAdmin):
     pass
 
 
 for model, model_admin in (
     (User, RegistryUserAdmin),
+    (Group, CheckedGroupAdmin),
     (AccessAttempt, ScopedAccessAttemptAdmin),
+    (AccessLog, CheckedAccessLogAdmin),
+    (AccessFailureLog, CheckedAccessFailureLogAdmin),
     (TOTPDevice, ScopedTOTPDeviceAdmin),
     (StaticDevice, ScopedStaticDeviceAdmin),
 ):

@@ -587,3 +587,49 @@ class AdminQueriesDoNotGrowTests(CastTestCase):
             for change in getattr(record, "history_delta_changes", [])
         ]
         self.assertIn("Members", {change["field"] for change in changes})
+
+
+class AdminYearLookupTests(CastTestCase):
+    def test_a_year_no_date_can_have_is_refused_not_a_server_error(self):
+        # Found by an audit: ?date__year=99999 (a bookmark, an edited address)
+        # was a server error, raised when the list was read
+        make_full_patient(site=self.north)
+        self.client.force_login(self.mark)
+        self.client.raise_request_exception = False
+        for model, params in (
+            ("followup", {"date__year": "99999"}),
+            ("operation", {"date__year": "10000"}),
+            ("death", {"date__year": "0"}),
+            ("followup", {"date__year__gt": "-1"}),
+            ("patient", {"created_at__year": "99999"}),
+        ):
+            with self.subTest(model=model, params=params):
+                response = self.client.get(
+                    reverse(f"admin:registry_{model}_changelist"), params
+                )
+                self.assertEqual(response.status_code, 400)
+        response = self.client.get(
+            reverse("admin:registry_followup_changelist"), {"date__year": "2005"}
+        )
+        self.assertEqual(response.status_code, 200)
+
+    def test_every_admin_list_checks_its_years(self):
+        from registry.params import YearLookupsChecked
+
+        unchecked = [
+            model.__name__
+            for model, model_admin in admin.site._registry.items()
+            if not isinstance(model_admin, YearLookupsChecked)
+        ]
+        self.assertEqual(unchecked, [])
+        self.client.force_login(self.mark)
+        self.client.raise_request_exception = False
+        for url in (
+            reverse("admin:auth_user_changelist"),
+            reverse("admin:analytics_savedreport_changelist"),
+        ):
+            with self.subTest(url=url):
+                response = self.client.get(url, {"date_joined__year": "99999"})
+                self.assertLess(response.status_code, 500)
+                response = self.client.get(url, {"created_at__year": "99999"})
+                self.assertLess(response.status_code, 500)
