@@ -558,6 +558,24 @@ class BypassGuardTests(SimpleTestCase):
                 queryset = type(model._default_manager.all())
                 self.assertTrue(issubclass(queryset, ClinicalQuerySet))
 
+    def test_no_bulk_write_of_clinical_records_without_history_in_the_code(self):
+        # QuerySet.bulk_create and bulk_update write no history rows: the code
+        # writes clinical records in bulk only through simple-history's
+        # bulk_create_with_history / bulk_update_with_history (the importer),
+        # or COPY with history (registry.copyrows). An audit found the bare
+        # calls keep no history; this holds the code to the helpers.
+        root = Path(__file__).resolve().parents[2]
+        names = "|".join(m.__name__ for m in facts_module.clinical_models())
+        bare = re.compile(
+            rf"\b({names})\.(objects|_default_manager)\.bulk_(create|update)\("
+        )
+        for package in ("registry", "analytics"):
+            for path in (root / package).rglob("*.py"):
+                if "migrations" in path.parts:
+                    continue
+                with self.subTest(path=str(path.relative_to(root))):
+                    self.assertIsNone(bare.search(path.read_text()))
+
     def test_no_raw_sql_writes_to_clinical_tables_in_the_code(self):
         root = Path(__file__).resolve().parents[2]
         tables = "|".join(m._meta.db_table for m in facts_module.clinical_models())
