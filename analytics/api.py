@@ -75,6 +75,10 @@ class ReportApi(APIView):
                 OpenApiTypes.OBJECT,
                 description='{"errors": [...]}: what is wrong, and where.',
             ),
+            415: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description='{"errors": [...]}: a body not sent as application/json.',
+            ),
         },
         examples=[
             OpenApiExample(
@@ -89,6 +93,23 @@ class ReportApi(APIView):
         from analytics import export
         from analytics.reports import ReportError, run_report
 
+        sent = int(request.META.get("CONTENT_LENGTH") or 0)
+        media_type = (request.content_type or "").split(";")[0].strip()
+        if sent and media_type != SpecParser.media_type:
+            # a form's fields are no specification: read as none, the default
+            # report would come back for a study nobody asked for
+            return HttpResponse(
+                export.to_json(
+                    {
+                        "errors": [
+                            f"the specification is sent as {SpecParser.media_type}, "
+                            f"not {media_type or 'without a content type'}"
+                        ]
+                    }
+                ),
+                status=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                content_type="application/json",
+            )
         try:
             data = request.data
         except exceptions.ParseError as exc:

@@ -82,6 +82,19 @@ class ReportApiTests(TestCase):
         self.assertEqual(response.status_code, 400)
         self.assertIn("line 1, column", response.json()["errors"][0])
 
+    def test_a_specification_sent_as_a_form_is_refused_not_defaulted(self):
+        # Found by an audit: a form's fields read as no specification, and the
+        # default report came back, 200, for a study nobody asked for
+        response = self.client.post(
+            self.url, {"group_by": "sex", "endpoint": "os"}, format="multipart"
+        )
+        self.assertEqual(response.status_code, 415, response.content[:300])
+        self.assertIn("application/json", response.json()["errors"][0])
+        response = self.client.post(
+            self.url, "group_by=sex", content_type="application/x-www-form-urlencoded"
+        )
+        self.assertEqual(response.status_code, 415)
+
     def test_oversized_body_is_refused(self):
         body = json.dumps({"name": "x" * (MAX_JSON_CHARS + 10)})
         response = self.client.post(self.url, body, content_type="application/json")
