@@ -191,11 +191,14 @@ class VersionedViewSet(viewsets.ModelViewSet):
         if value in (None, ""):
             raise PreconditionRequired
         try:
-            return int(value)
+            version = int(value)
         except (TypeError, ValueError):
+            version = 0
+        if version < 1:  # the versions of a record count from 1
             raise exceptions.ValidationError(
                 {"version": [f"Not a version number: {str(value)[:20]!r}."]}
-            ) from None
+            )
+        return version
 
     def _stale(
         self, stale: services.StaleEdit, verb: str, record

@@ -185,7 +185,9 @@ class Patient(ClinicalRecord):
         """Add derive.age_problem's refusal, at the age (or the date of birth)."""
         problem = age_problem(self.date_of_birth, diagnosis, self.age_at_diagnosis)
         if problem:
-            field = "age_at_diagnosis" if self.date_of_birth else "date_of_birth"
+            # only "give one of the two" is about the missing date of birth
+            neither = self.date_of_birth is None and self.age_at_diagnosis is None
+            field = "date_of_birth" if neither else "age_at_diagnosis"
             errors.setdefault(field, []).append(problem)
 
     def _next_registry_number(self) -> str:

@@ -287,6 +287,17 @@ class PatientWriteApiTests(ApiTestCase):
         self.assertIn("or the age at diagnosis", response.json()["date_of_birth"][0])
         self.assertFalse(Patient.objects.filter(mrn="A-82").exists())
 
+    def test_an_age_out_of_range_is_refused_at_the_age(self):
+        # Found by an audit: refused at date_of_birth, an identifier field a
+        # user may neither see nor send
+        self.as_user(self.nina)
+        data = {**NEW_PATIENT, "mrn": "A-83", "age_at_diagnosis": 400}
+        del data["date_of_birth"]
+        response = self.client.post(reverse("api:patient-list"), data, format="json")
+        self.assertEqual(response.status_code, 400)
+        self.assertEqual(list(response.json()), ["age_at_diagnosis"], response.json())
+        self.assertIn("between 0 and", response.json()["age_at_diagnosis"][0])
+
     def test_patient_at_another_site_cannot_be_registered(self):
         self.as_user(self.nina)
         data = {**NEW_PATIENT, "site": "STH", "mrn": "A-78"}

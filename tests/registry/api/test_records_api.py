@@ -146,6 +146,23 @@ class RecordUpdateApiTests(RecordApiTestCase):
         self.operation.refresh_from_db()
         self.assertEqual((self.operation.version, self.operation.margin), (1, "R0"))
 
+    def test_a_version_below_one_is_refused_at_version(self):
+        # Found by an audit: If-Match "0" or ?version=-5 was a 409 blaming
+        # someone else's changes
+        for header in ('"0"', '"-1"'):
+            with self.subTest(header=header):
+                self.client.force_authenticate(self.nina)
+                response = self.client.patch(
+                    self.url, {"margin": "R1"}, format="json", HTTP_IF_MATCH=header
+                )
+                self.assertEqual(response.status_code, 400, response.content)
+                self.assertIn("version", response.json())
+        for query in ("version=0", "version=-5"):
+            with self.subTest(query=query):
+                response = self.client.delete(f"{self.url}?{query}&reason=dup")
+                self.assertEqual(response.status_code, 400, response.content)
+                self.assertIn("version", response.json())
+
     def test_put_replaces_the_record_at_the_version_read(self):
         self.client.force_authenticate(self.nina)
         data = {**api_data("operation", margin="R2"), "version": 1}
