@@ -45,7 +45,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 from registry import copyrows, dictionary, facts, importfiles, status
 from registry.dictionary import PATIENT_REFERENCE, Entry, RecordKind
 from registry.models import Patient, Site, TransferLog
-from registry.models.base import KnownDates, known_dates
+from registry.models.base import DETECTION, KnownDates, known_dates
 from registry.nulls import HOLDS_NUL
 
 #: Patients whose stored records are read per query.
@@ -61,7 +61,7 @@ _DATED = {
     "systemic_therapy_line": "line of systemic therapy",
     "operation": "operation",
     "follow_up": "follow-up contact",
-    "liver_metastases": "detection of liver metastases",
+    "liver_metastases": DETECTION,
 }
 
 

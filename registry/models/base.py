@@ -265,6 +265,24 @@ def known(patient_id: int | None) -> KnownDates | None:
     return dates.get(patient_id, KnownDates())
 
 
+#: What a detection of metachronous liver metastases is called among a
+#: patient's dated records (KnownDates.dated, the chronology messages).
+DETECTION = "detection of liver metastases"
+
+
+def detection_date(patient_id: int | None) -> datetime.date | None:
+    """Return when the patient's liver metastases were detected, if recorded."""
+    from registry.models.tumours import LiverMetastases
+
+    if (dates := known(patient_id)) is not None:
+        return max((d for d, what in dates.dated if what == DETECTION), default=None)
+    return (
+        LiverMetastases.objects.filter(patient_id=patient_id)
+        .values_list("detected_date", flat=True)
+        .first()
+    )
+
+
 def birth_date(patient_id: int | None) -> datetime.date | None:
     """Return the patient's date of birth."""
     from registry.models.patients import Patient

@@ -3,6 +3,7 @@ from simple_history.models import HistoricalRecords
 
 from registry.choices import CauseOfDeath, ContactType, DiseaseStatus
 from registry.models.base import (
+    DETECTION,
     ClinicalRecord,
     at_least,
     check_not_after_death,
@@ -127,7 +128,7 @@ def latest_record_after(patient_id: int, date) -> tuple[str, object] | None:
         (FollowUp, ("date",), "follow-up contact"),
         (RadiationCourse, ("start_date", "end_date"), "radiation course"),
         (SystemicTherapyLine, ("start_date", "end_date"), "line of systemic therapy"),
-        (LiverMetastases, ("detected_date",), "detection of liver metastases"),
+        (LiverMetastases, ("detected_date",), DETECTION),
     ):
         for field in fields:
             found = (

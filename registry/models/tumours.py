@@ -26,8 +26,10 @@ from registry.models.base import (
     check_not_after_death,
     check_not_before_birth,
     check_not_future,
+    detection_date,
     first_follow_up,
     key_dates,
+    known,
     raise_if,
 )
 
@@ -120,6 +122,14 @@ class PrimaryTumour(ClinicalRecord):
                     f"Diagnosis ({self.diagnosis_date}) is after a follow-up contact "
                     f"on {first_contact}."
                 )
+            detected = detection_date(self.patient_id)
+            if detected and detected < self.diagnosis_date:
+                errors.setdefault("diagnosis_date", []).append(
+                    f"Diagnosis ({self.diagnosis_date}) is after the detection of "
+                    f"metachronous liver metastases on {detected}."
+                )
+            if known(self.patient_id) is None:  # an import checks it at the patient
+                self._check_age(errors)
         if self.anal_verge_cm is not None and self.primary_site not in RECTAL_SITES:
             errors.setdefault("anal_verge_cm", []).append(
                 "Distance from the anal verge applies to rectal tumours only."
@@ -130,6 +140,22 @@ class PrimaryTumour(ClinicalRecord):
         if contradiction:
             errors.setdefault("anal_verge_cm", []).append(contradiction)
         raise_if(errors)
+
+    def _check_age(self, errors: dict) -> None:
+        """Refuse a diagnosis date at which the patient's recorded age at
+        diagnosis and date of birth disagree (derive.age_problem)."""
+        from registry.models.patients import Patient
+
+        birth, age = (
+            Patient.objects.filter(pk=self.patient_id)
+            .values_list("date_of_birth", "age_at_diagnosis")
+            .first()
+        ) or (None, None)
+        if birth is None or age is None:
+            return
+        problem = derive.age_problem(birth, self.diagnosis_date, age)
+        if problem:
+            errors.setdefault("diagnosis_date", []).append(problem)
 
     def entry_warnings(self, *, liver_timing: str | None = None) -> list:
         """Return registry.derive's warnings about this diagnosis.

@@ -12,8 +12,9 @@ from django.db import models
 from django.test import SimpleTestCase
 from django.urls import reverse
 from django.utils import formats
+from rest_framework.test import APIClient
 
-from registry import choices, derive, quality
+from registry import choices, derive, importer, quality
 from registry.models import (
     ConfirmedWarning,
     Death,
@@ -34,6 +35,7 @@ from tests.factories import (
     make_tumour,
 )
 from tests.registry.form_data import RECORD_DATA, new_patient_data
+from tests.registry.import_files import csv_file, tumour_row
 
 D = datetime.date
 
@@ -561,3 +563,64 @@ class MissingAnswerRuleTests(SimpleTestCase):
         stoma = derive.OperationFact(D(2005, 1, 1), palliative_procedure="stoma")
         self.assertFalse(blank.is_palliative)
         self.assertTrue(stoma.is_palliative)
+
+
+class RulesAcrossRecordsTests(CastTestCase):
+    """Rules between two records, found held from one side only by an audit:
+    each is now refused from the other side too, on the form, the API and an
+    import alike."""
+
+    def test_a_new_patients_age_that_contradicts_the_date_of_birth_is_refused(self):
+        # born 1950-03-01, diagnosed 2004-01-10: 53 at diagnosis, not 30 (the
+        # import refused it; the form and the API saved it)
+        self.client.force_login(self.nina)
+        data = new_patient_data(
+            **{
+                "patient-site": str(self.north.pk),
+                "patient-date_of_birth": "1950-03-01",
+                "patient-age_at_diagnosis": "30",
+                "tumour-diagnosis_date": "2004-01-10",
+            }
+        )
+        response = self.client.post(reverse("registry:patient_create"), data)
+        self.assertFalse(Patient.objects.exists())
+        self.assertContains(response, "does not match the date of birth")
+        # the API: the patient first, then the diagnosis that contradicts it
+        patient = make_patient(site=self.north, date_of_birth=datetime.date(1950, 3, 1))
+        Patient.objects.filter(pk=patient.pk).update(age_at_diagnosis=30)
+        api = APIClient()
+        api.force_authenticate(self.nina)
+        body = {
+            "registry_number": patient.registry_number,
+            **{k: v for k, v in RECORD_DATA["tumour"].items() if v != ""},
+            "diagnosis_date": "2004-01-10",
+        }
+        response = api.post(reverse("api:tumour-list"), body, format="json")
+        self.assertEqual(response.status_code, 400, response.content)
+        self.assertIn("does not match", response.json()["diagnosis_date"][0])
+
+    def test_the_diagnosis_is_not_moved_after_the_metastases_detection(self):
+        patient = make_patient(site=self.north)
+        tumour = make_tumour(patient)  # 2004-01-10
+        make_liver(
+            patient, timing="metachronous", detected_date=datetime.date(2005, 3, 1)
+        )
+        self.client.force_login(self.nina)
+        url = reverse("registry:record_update", args=[patient.pk, "tumour", tumour.pk])
+        data = {**RECORD_DATA["tumour"], "diagnosis_date": "2005-06-01", "version": "1"}
+        response = self.client.post(url, data)
+        self.assertContains(response, "after the detection of metachronous liver")
+        tumour.refresh_from_db()
+        self.assertEqual(tumour.diagnosis_date, datetime.date(2004, 1, 10))
+        row = tumour_row(0, diagnosis_date="2005-06-01")
+        row.pop("source_record_id")
+        row["registry_number"] = patient.registry_number
+        result = importer.run_import(
+            [csv_file("primary_tumour", [row])],
+            site=self.north,
+            user=self.mark,
+            commit=False,
+        )
+        self.assertIn(
+            "after the detection", " ".join(p.message for p in result.problems)
+        )
