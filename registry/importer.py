@@ -33,6 +33,7 @@ import datetime
 import decimal
 import functools
 import getpass
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -967,26 +968,22 @@ def parse(entry: Entry, text: str):
     if text == "":
         return None if entry.type in ("date", "decimal", "integer") else text
     if entry.type == "date":
-        try:
-            return datetime.date.fromisoformat(text[:10] if "T" in text else text)
-        except ValueError:
-            raise ValueError("bad date: write it as YYYY-MM-DD") from None
+        return _date(text)
     if entry.type == "decimal":
+        if "," in text:  # read as the forms read it: a comma is no decimal point
+            raise ValueError("not a number: write a decimal point (12.5), not a comma")
         try:
-            value = decimal.Decimal(text.replace(",", "."))
+            value = decimal.Decimal(text)
         except decimal.InvalidOperation:
             raise ValueError("not a number") from None
         if not value.is_finite():
             raise ValueError("not a number")
         return value
     if entry.type == "integer":
-        try:
-            number = decimal.Decimal(text)
-        except decimal.InvalidOperation:
-            raise ValueError("not a whole number") from None
-        if not number.is_finite() or number != number.to_integral_value():
+        # digits (a spreadsheet's 10.0 too), as the forms read a whole number
+        if not WHOLE_NUMBER.fullmatch(text):
             raise ValueError("not a whole number")
-        return int(number)
+        return int(decimal.Decimal(text))
     if entry.type == "boolean":
         if text.lower() in _TRUE:
             return True
@@ -994,6 +991,29 @@ def parse(entry: Entry, text: str):
             return False
         raise ValueError("write true or false (yes/no, 1/0)")
     return text
+
+
+#: A date as the forms read it (YYYY-MM-DD), with the time some systems write
+#: after it ("2004-01-10T00:00:00"), which must be a time too.
+DATE_TEXT = re.compile(
+    r"(\d{4}-\d{1,2}-\d{1,2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?))?"
+)
+#: A whole number as the forms read it, or as a spreadsheet writes one (10.0).
+WHOLE_NUMBER = re.compile(r"[+-]?\d+(?:\.0*)?")
+
+
+def _date(text: str) -> datetime.date:
+    """Return the date `text` writes as YYYY-MM-DD (not a week date, nor
+    20040110, which Python's ISO parser reads too); raise ValueError if not."""
+    found = DATE_TEXT.fullmatch(text)
+    try:
+        if found is None:
+            raise ValueError
+        if found[2]:
+            datetime.time.fromisoformat(found[2])
+        return datetime.datetime.strptime(found[1], "%Y-%m-%d").date()
+    except ValueError:
+        raise ValueError("bad date: write it as YYYY-MM-DD") from None
 
 
 def _code(entry: Entry, text: str) -> str:

@@ -496,6 +496,9 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Dates as the forms read them, YYYY-MM-DD, and nothing else: Python's ISO
+    # parser also read week dates (2004-W02-6) and 20040110 as dates, in silence
+    "DATE_INPUT_FORMATS": ["%Y-%m-%d"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "CRC registry API",

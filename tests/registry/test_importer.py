@@ -238,6 +238,33 @@ class DryRunTests(ImportTestCase):
         self.assertIn("row 3 is not UTF-8 text", problem.message)
         self.assertIn("save the file as CSV UTF-8", problem.message)
 
+    def test_dates_and_numbers_are_read_as_the_forms_read_them(self):
+        # Found by an audit: Python's ISO parser read a week date and 20040110
+        # as dates, a time of 25:99 was cut off, a decimal comma and 1e1 were
+        # read as numbers, where the forms refuse each; 2004-1-10, which the
+        # forms read, was refused
+        def problems(**values):
+            rows = [patient_row(1), tumour_row(1, **values)]
+            files = [
+                csv_file("patient", rows[:1]),
+                csv_file("primary_tumour", rows[1:]),
+            ]
+            return {
+                (p.column, p.message.split(":")[0])
+                for p in self.run_import(files, commit=False).problems
+            }
+
+        for text in ("2004-W02-6", "20040110", "2004-01-10T25:99", "10/01/2004"):
+            with self.subTest(date=text):
+                self.assertIn(
+                    ("diagnosis_date", "bad date"), problems(diagnosis_date=text)
+                )
+        for text in ("2004-1-10", "2004-01-10T00:00:00", "2004-01-10 09:30"):
+            with self.subTest(date=text):
+                self.assertEqual(problems(diagnosis_date=text), set())
+        self.assertIn(("cea_ng_ml", "not a number"), problems(cea_ng_ml="12,5"))
+        self.assertEqual(problems(cea_ng_ml="12.5"), set())
+
     def test_files_that_cannot_be_read_are_named_not_crashed_on(self):
         import zipfile
 

@@ -163,6 +163,21 @@ class RecordUpdateApiTests(RecordApiTestCase):
                 self.assertEqual(response.status_code, 400, response.content)
                 self.assertIn("version", response.json())
 
+    def test_a_date_is_read_as_the_forms_read_it(self):
+        # Found by an audit: the API read 2004-W33-7 and 20040815 as dates
+        self.client.force_authenticate(self.nina)
+        for text in ("2004-W33-7", "20040815"):
+            with self.subTest(date=text):
+                response = self.client.patch(
+                    self.url, {"date": text, "version": 1}, format="json"
+                )
+                self.assertEqual(response.status_code, 400, response.content)
+                self.assertIn("date", response.json())
+        response = self.client.patch(
+            self.url, {"date": "2004-8-16", "version": 1}, format="json"
+        )
+        self.assertEqual(response.status_code, 200, response.content)
+
     def test_put_replaces_the_record_at_the_version_read(self):
         self.client.force_authenticate(self.nina)
         data = {**api_data("operation", margin="R2"), "version": 1}
