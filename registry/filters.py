@@ -95,9 +95,11 @@ class PatientFilter(django_filters.FilterSet):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.filters["diagnosis_year"].extra["choices"] = [
-            (str(year), str(year)) for year in diagnosis_years(self.request.user)
-        ]
+        years = self.filters["diagnosis_year"]
+        if isinstance(years, django_filters.ChoiceFilter):  # the page's list
+            years.extra["choices"] = [
+                (str(year), str(year)) for year in diagnosis_years(self.request.user)
+            ]
         self.form.label_suffix = ""  # builds the form: after the choices are set
         self.set_placeholder()
 

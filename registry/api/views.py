@@ -247,6 +247,16 @@ class ApiPatientFilter(PatientFilter):
     site = django_filters.ModelChoiceFilter(
         queryset=_sites, to_field_name="code", label="Site code"
     )
+    # any year, not only the years the user's patients were diagnosed in (the
+    # page's list): a year without diagnoses is an empty list, not a 400
+    diagnosis_year = django_filters.NumberFilter(
+        label="Year of diagnosis (YYYY)",
+        field_name="tumour__diagnosis_date",
+        lookup_expr="year",
+        min_value=1,
+        max_value=9999,
+        decimal_places=0,
+    )
 
     def set_placeholder(self) -> None:
         """No example registry number: the page's search box is not drawn here."""

@@ -287,6 +287,24 @@ class PatientWriteApiTests(ApiTestCase):
         self.assertIn("or the age at diagnosis", response.json()["date_of_birth"][0])
         self.assertFalse(Patient.objects.filter(mrn="A-82").exists())
 
+    def test_a_year_without_diagnoses_is_an_empty_list(self):
+        # Found by an audit: 400 "Select a valid choice" for a year none of the
+        # user's patients was diagnosed in (a nightly job in a new year)
+        self.as_user(self.nina)
+        url = reverse("api:patient-list")
+        for year in ("2003", "2026"):
+            with self.subTest(year=year):
+                response = self.client.get(url, {"diagnosis_year": year})
+                self.assertEqual(response.status_code, 200, response.content)
+                self.assertEqual(response.json()["results"], [])
+        found = self.client.get(url, {"diagnosis_year": "2004"}).json()["results"]
+        self.assertTrue(found)
+        for bad in ("99999", "0", "2004-01-01", "20.5"):
+            with self.subTest(bad=bad):
+                response = self.client.get(url, {"diagnosis_year": bad})
+                self.assertEqual(response.status_code, 400, response.content)
+                self.assertIn("diagnosis_year", response.json())
+
     def test_an_age_out_of_range_is_refused_at_the_age(self):
         # Found by an audit: refused at date_of_birth, an identifier field a
         # user may neither see nor send
