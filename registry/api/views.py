@@ -22,7 +22,7 @@ from registry import status as form_status
 from registry.api.serializers import RECORD_SERIALIZERS, PatientSerializer
 from registry.filters import PatientFilter, _sites
 from registry.forms import RECORD_KINDS, RecordKind
-from registry.models import Patient, RecordStatus
+from registry.models import Patient, RecordStatus, Site
 from registry.selectors import RecordChange
 
 
@@ -138,10 +138,41 @@ class VersionedViewSet(viewsets.ModelViewSet):
         return response
 
     def get_object(self):
-        record = super().get_object()
+        """Return the record; 410, saying who deleted it and when, if it was
+        deleted where the user may see it."""
+        try:
+            record = super().get_object()
+        except Http404:
+            deletion = self._deletion()
+            if deletion is None:
+                raise
+            what = self.get_queryset().model._meta.verbose_name
+            raise Gone(f"This {what} was {deletion.describe()}.") from None
         if self.action in ("update", "partial_update"):
             refuse_if_locked(record)
         return record
+
+    def deletions(self, pk: int):
+        """Return the history rows of the record `pk`'s deletion, where the
+        user may see it (the subclass's scope)."""
+        raise NotImplementedError
+
+    def _deletion(self):
+        """Return the deletion of the record asked for, if the user may see it."""
+        try:
+            pk = int(self.kwargs["pk"])
+        except (KeyError, ValueError):
+            return None
+        row = (
+            self.deletions(pk)
+            .select_related("history_user")
+            .order_by("-history_date")
+            .first()
+        )
+        if row is None:
+            return None
+        who = row.history_user.get_username() if row.history_user else "someone"
+        return RecordChange(who, row.history_date, row.version, deleted=True)
 
     def perform_create(self, serializer):
         values = dict(serializer.validated_data)
@@ -284,6 +315,11 @@ class PatientViewSet(VersionedViewSet):
     filterset_class = ApiPatientFilter
     queryset = Patient.objects.none()  # for the permissions and the schema
 
+    def deletions(self, pk: int):
+        """A patient deleted while at one of the user's sites."""
+        sites = Site.objects.for_user(self.request.user).values("pk")
+        return Patient.history.filter(id=pk, history_type="-", site_id__in=sites)
+
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Patient.objects.none()  # the schema's generator
@@ -388,35 +424,12 @@ class RecordViewSet(VersionedViewSet):
                 refuse_if_locked(self.kind.model(patient_id=patient_id))
         return super().create(request, *args, **kwargs)
 
-    def get_object(self):
-        """Return the record; 410, saying who deleted it and when, if deleted."""
-        try:
-            return super().get_object()
-        except Http404:
-            deletion = self._deletion()
-            if deletion is None:
-                raise
-            raise Gone(f"This {self.kind.name} was {deletion.describe()}.") from None
-
-    def _deletion(self):
-        """Return the deletion of the record asked for, if its patient is visible."""
-        try:
-            pk = int(self.kwargs["pk"])
-        except ValueError:
-            return None
+    def deletions(self, pk: int):
+        """A record of a patient at the user's sites."""
         patients = Patient.objects.for_user(self.request.user).values("pk")
-        row = (
-            self.kind.model.history.filter(
-                id=pk, history_type="-", patient_id__in=patients
-            )
-            .select_related("history_user")
-            .order_by("-history_date")
-            .first()
+        return self.kind.model.history.filter(
+            id=pk, history_type="-", patient_id__in=patients
         )
-        if row is None:
-            return None
-        who = row.history_user.get_username() if row.history_user else "someone"
-        return RecordChange(who, row.history_date, row.version, deleted=True)
 
     def kept_count(self) -> int:
         """Return how many records of this kind the user's sites have

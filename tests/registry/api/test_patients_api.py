@@ -287,6 +287,23 @@ class PatientWriteApiTests(ApiTestCase):
         self.assertIn("or the age at diagnosis", response.json()["date_of_birth"][0])
         self.assertFalse(Patient.objects.filter(mrn="A-82").exists())
 
+    def test_a_patient_deleted_since_it_was_read_answers_410_saying_by_whom(self):
+        # Found by an audit: 404, as for a wrong id, where records answer 410
+        patient = make_full_patient(site=self.north)
+        url = reverse("api:patient-detail", args=[patient.pk])
+        self.as_user(self.mark)
+        response = self.client.delete(f"{url}?version=1&reason=entered+twice")
+        self.assertEqual(response.status_code, 204)
+        self.as_user(self.nina)
+        response = self.client.patch(
+            url, {"ecog": 1}, format="json", HTTP_IF_MATCH='"1"'
+        )
+        self.assertEqual(response.status_code, 410, response.content)
+        self.assertIn("deleted by mark", response.json()["detail"])
+        # another site's nurse is not told it existed
+        self.as_user(self.sam)
+        self.assertEqual(self.client.get(url).status_code, 404)
+
     def test_a_year_without_diagnoses_is_an_empty_list(self):
         # Found by an audit: 400 "Select a valid choice" for a year none of the
         # user's patients was diagnosed in (a nightly job in a new year)
