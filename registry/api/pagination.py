@@ -96,6 +96,14 @@ class Pagination(pagination.PageNumberPagination):
             return self.keyset.to_html()
         return super().to_html()
 
+    def get_paginated_response_schema(self, schema):
+        """A page by number has a ``count``, a page by ``cursor`` has none: the
+        list's schema does not require it."""
+        page = super().get_paginated_response_schema(schema)
+        page["required"] = [name for name in page["required"] if name != "count"]
+        page["properties"]["count"]["description"] = "absent from a cursor's page"
+        return page
+
     def get_schema_operation_parameters(self, view):
         keyset = KeysetPagination().get_schema_operation_parameters(view)
         cursor = next(p for p in keyset if p["name"] == CURSOR)

@@ -14,8 +14,14 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import exceptions, permissions, status, viewsets
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import exceptions, permissions, serializers, status, viewsets
 
 from registry import monitor, selectors, services, summaries
 from registry import status as form_status
@@ -85,6 +91,53 @@ DELETE_PARAMETERS = [
         description="Why (kept in the history): every deletion needs one.",
     ),
 ]
+
+
+def _detail(name: str):
+    return inline_serializer(name, fields={"detail": serializers.CharField()})
+
+
+#: The refusals of a change or a deletion, as the README's API section gives them.
+REFUSALS = {
+    400: OpenApiResponse(
+        description="The model's refusal at each field: {field: [messages]} "
+        "(also a version the record never had, at version; a deletion's "
+        "missing reason, at reason)."
+    ),
+    409: OpenApiResponse(
+        inline_serializer(
+            "Conflict",
+            fields={
+                "detail": serializers.CharField(),
+                "current_version": serializers.IntegerField(),
+                "changes": serializers.ListField(child=serializers.CharField()),
+            },
+        ),
+        description="Saved by someone since the version read: nothing is saved.",
+    ),
+    410: OpenApiResponse(
+        _detail("Deleted"), description="Deleted since read: by whom, and when."
+    ),
+    423: OpenApiResponse(
+        _detail("Locked"), description="The patient's kind of record is locked."
+    ),
+    428: OpenApiResponse(_detail("VersionRequired"), description="No version sent."),
+}
+
+
+def write_schemas(serializer) -> dict:
+    """Return extend_schema_view's arguments: the version, and the refusals."""
+    return {
+        "update": extend_schema(
+            parameters=[VERSION_PARAMETER], responses={200: serializer, **REFUSALS}
+        ),
+        "partial_update": extend_schema(
+            parameters=[VERSION_PARAMETER], responses={200: serializer, **REFUSALS}
+        ),
+        "destroy": extend_schema(
+            parameters=DELETE_PARAMETERS, responses={204: None, **REFUSALS}
+        ),
+    }
 
 
 def _refusal(error: ValidationError) -> exceptions.APIException:
@@ -303,11 +356,7 @@ def with_form_status(patients: models.QuerySet) -> models.QuerySet:
     )
 
 
-@extend_schema_view(
-    update=extend_schema(parameters=[VERSION_PARAMETER]),
-    partial_update=extend_schema(parameters=[VERSION_PARAMETER]),
-    destroy=extend_schema(parameters=DELETE_PARAMETERS),
-)
+@extend_schema_view(**write_schemas(PatientSerializer))
 class PatientViewSet(VersionedViewSet):
     """Patients of the user's sites, with their stored derived facts."""
 
@@ -457,9 +506,7 @@ def record_viewset(kind: RecordKind) -> type[RecordViewSet]:
     name = str(kind.model._meta.verbose_name_plural)
     return extend_schema_view(
         list=extend_schema(summary=f"List {name}"),
-        update=extend_schema(parameters=[VERSION_PARAMETER]),
-        partial_update=extend_schema(parameters=[VERSION_PARAMETER]),
-        destroy=extend_schema(parameters=DELETE_PARAMETERS),
+        **write_schemas(RECORD_SERIALIZERS[kind.slug]),
     )(
         type(
             f"{kind.model.__name__}ViewSet",
