@@ -49,6 +49,16 @@ class VersionedSerializer(serializers.ModelSerializer):
         data["version"] = instance.version
         return data
 
+    def build_standard_field(self, field_name, model_field):
+        # REST framework turns the model's limits into its own ("Ensure this
+        # value is less than or equal to 60."), checked before the model's and
+        # alone: the model's full_clean says it as the forms and the import do
+        # ("Fractions must be at most 60."), with the field's other messages
+        field_class, kwargs = super().build_standard_field(field_name, model_field)
+        kwargs.pop("min_value", None)
+        kwargs.pop("max_value", None)
+        return field_class, kwargs
+
 
 #: A form status as the API writes it: incomplete, complete, verified, locked.
 STATUS_NAMES = {status: status.name.lower() for status in FormStatus}

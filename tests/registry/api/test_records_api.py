@@ -163,6 +163,22 @@ class RecordUpdateApiTests(RecordApiTestCase):
                 self.assertEqual(response.status_code, 400, response.content)
                 self.assertIn("version", response.json())
 
+    def test_a_value_out_of_range_is_refused_in_the_rules_words(self):
+        # Found by an audit: "Ensure this value is less than or equal to 60.",
+        # where the form, the admin and the import say the rule's words
+        self.client.force_authenticate(self.nina)
+        patient = make_patient(site=self.north)
+        make_tumour(patient)
+        data = {
+            "registry_number": patient.registry_number,
+            **api_data("radiation"),
+            "fractions": 61,
+        }
+        response = self.client.post(reverse("api:radiation-list"), data, format="json")
+        self.assertEqual(response.status_code, 400, response.content)
+        refused = response.json()["fractions"]
+        self.assertEqual(refused, ["Fractions must be at most 60."])
+
     def test_a_date_is_read_as_the_forms_read_it(self):
         # Found by an audit: the API read 2004-W33-7 and 20040815 as dates
         self.client.force_authenticate(self.nina)
