@@ -353,16 +353,23 @@ def check_date(
 
 
 def check_not_before_birth(
-    errors: dict, field: str, value, what: str, patient_id: int | None
+    errors: dict, field: str, value, what: str, record: models.Model
 ) -> None:
-    """Add an error if the date `value` lies before the patient's date of birth.
+    """Add an error if the date `value` of `record` lies before its patient's
+    date of birth.
 
     The date of birth is read through birth_date, so an import (known_dates)
-    checks against the file's dates without a query per record.
+    checks against the file's dates without a query per record. A record
+    entered with its new patient (the admin's page of a patient being added)
+    reads the date of birth entered beside it.
     """
-    if value is None or patient_id is None:
+    if value is None:
         return
-    birth = birth_date(patient_id)
+    if record.patient_id is not None:
+        birth = birth_date(record.patient_id)
+    else:
+        unsaved = record._state.fields_cache.get("patient")
+        birth = getattr(unsaved, "date_of_birth", None)
     problem = derive.before_birth(value, birth, what=what)
     if problem:
         errors.setdefault(field, []).append(problem)

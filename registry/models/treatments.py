@@ -39,9 +39,7 @@ def _check_course_dates(record, what: str) -> dict:
     check_ends_after_start(errors, record.start_date, record.end_date, what)
     check_not_future(errors, "start_date", record.start_date, "Start")
     check_not_future(errors, "end_date", record.end_date, "End")
-    check_not_before_birth(
-        errors, "start_date", record.start_date, "Start", record.patient_id
-    )
+    check_not_before_birth(errors, "start_date", record.start_date, "Start", record)
     _, death = key_dates(record.patient_id)
     check_not_after_death(errors, "start_date", record.start_date, "Start", death)
     check_not_after_death(errors, "end_date", record.end_date, "End", death)
@@ -265,9 +263,7 @@ class Operation(ClinicalRecord):
         check_not_future(errors, "date", self.date, "Operation date")
         _, death = key_dates(self.patient_id)
         check_not_after_death(errors, "date", self.date, "Operation date", death)
-        check_not_before_birth(
-            errors, "date", self.date, "Operation date", self.patient_id
-        )
+        check_not_before_birth(errors, "date", self.date, "Operation date", self)
         nothing_done = (
             self.primary_procedure == PrimaryProcedure.NONE
             and self.liver_procedure == LiverProcedure.NONE

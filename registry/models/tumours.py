@@ -102,6 +102,9 @@ class PrimaryTumour(ClinicalRecord):
     def clean(self) -> None:
         errors: dict = {}
         check_not_future(errors, "diagnosis_date", self.diagnosis_date, "Diagnosis")
+        check_not_before_birth(
+            errors, "diagnosis_date", self.diagnosis_date, "Diagnosis", self
+        )
         if self.patient_id and self.diagnosis_date:
             _, death = key_dates(self.patient_id)
             if death and death < self.diagnosis_date:
@@ -109,13 +112,6 @@ class PrimaryTumour(ClinicalRecord):
                     f"Diagnosis ({self.diagnosis_date}) is after the patient's death "
                     f"on {death}."
                 )
-            check_not_before_birth(
-                errors,
-                "diagnosis_date",
-                self.diagnosis_date,
-                "Diagnosis",
-                self.patient_id,
-            )
             first_contact = first_follow_up(self.patient_id)
             if first_contact and first_contact < self.diagnosis_date:
                 errors.setdefault("diagnosis_date", []).append(

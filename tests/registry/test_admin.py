@@ -23,6 +23,7 @@ from tests.factories import (
     make_site,
     make_user,
 )
+from tests.registry.form_data import RECORD_DATA
 
 
 class AdminPagesTests(CastTestCase):
@@ -633,3 +634,36 @@ class AdminYearLookupTests(CastTestCase):
                 self.assertLess(response.status_code, 500)
                 response = self.client.get(url, {"created_at__year": "99999"})
                 self.assertLess(response.status_code, 500)
+
+
+class AdminAddPatientTests(CastTestCase):
+    def test_a_diagnosis_before_the_date_of_birth_is_refused_not_a_server_error(self):
+        # Found by an audit: on the admin's page of a patient being added, the
+        # diagnosis' rules read a date of birth the patient did not have yet,
+        # and the save failed on the stored facts' age constraint (a 500)
+        self.client.force_login(self.mark)
+        url = reverse("admin:registry_patient_add")
+        page = self.client.get(url)
+        data = {}
+        for inline in page.context["inline_admin_formsets"]:
+            formset = inline.formset
+            management = formset.management_form
+            for name in management.fields:
+                data[management.add_prefix(name)] = str(management[name].value())
+            if formset.model is PrimaryTumour:
+                data[management.add_prefix("TOTAL_FORMS")] = "1"
+                for name, value in RECORD_DATA["tumour"].items():
+                    data[f"{formset.prefix}-0-{name}"] = value
+                data[f"{formset.prefix}-0-diagnosis_date"] = "1940-01-10"
+        data.update(
+            site=self.north.pk,
+            mrn="ADM0001",
+            date_of_birth="1950-03-01",
+            sex="F",
+            presenting_symptom="bleeding",
+        )
+        self.client.raise_request_exception = False
+        response = self.client.post(url, data)
+        self.assertEqual(response.status_code, 200)
+        self.assertContains(response, "before the date of birth")
+        self.assertFalse(Patient.objects.exists())
