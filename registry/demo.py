@@ -1,4 +1,5 @@
-"""A synthetic cohort shaped like the study in DESIGN.md, for demonstration.
+"""A synthetic cohort shaped like the study the registry grew from (README, The
+demo cohort), for demonstration.
 
 Nothing here is real: every patient is invented from a seeded random generator
 and marked ``is_synthetic``. The default 74 patients follow the study: rectal

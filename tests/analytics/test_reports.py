@@ -194,9 +194,9 @@ class ReportOnDemoCohortTests(TestCase):
 
 
 class SurvivalOnlyReportTests(TestCase):
-    """A report of survival alone is counted in the database (DESIGN.md, analytics
-    contract: aggregate before leaving the database where the statistic allows
-    it); its numbers must be those of the per-patient path, which
+    """A report of survival alone is counted in the database (docs/architecture.md,
+    the analytics contract: aggregate before leaving the database where the
+    statistic allows it); its numbers must be those of the per-patient path, which
     test_demo_report.py pins to R."""
 
     @classmethod

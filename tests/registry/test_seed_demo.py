@@ -1,7 +1,8 @@
-"""The synthetic demo cohort has the shape of the study in DESIGN.md."""
+"""The synthetic demo cohort has the shape of the study the registry grew from."""
 
 import datetime
 import io
+import re
 import unittest
 from unittest import mock
 
@@ -165,6 +166,34 @@ class SeedDemoTests(TestCase):
     def test_replace_swaps_the_synthetic_cohort(self):
         seed("--replace", "--patients", "20")
         self.assertEqual(Patient.objects.count(), 20)
+
+    def test_an_interrupted_replace_keeps_the_old_cohort(self):
+        # Found by an audit: the old cohort was deleted in a transaction of its
+        # own; Ctrl-C while the new one was made left an empty registry
+        def interrupted(**kwargs):
+            yield from []
+            raise KeyboardInterrupt
+
+        with mock.patch.object(demo, "generate_chunks", interrupted):
+            with self.assertRaises(KeyboardInterrupt):
+                seed("--replace", "--patients", "30")
+        self.assertEqual(Patient.objects.synthetic().count(), 74)
+
+    def test_a_replace_refused_for_real_patients_removes_nothing(self):
+        # Found by an audit: it removed the demo cohort, then refused
+        make_full_patient()
+        with self.assertRaisesMessage(CommandError, "1 patients who are not"):
+            seed("--replace", "--patients", "20")
+        self.assertEqual(Patient.objects.synthetic().count(), 74)
+
+    def test_the_help_names_no_file_the_repository_lacks(self):
+        from pathlib import Path
+
+        root = Path(__file__).resolve().parents[2]
+        parser = seed_demo.Command().create_parser("manage.py", "seed_demo")
+        for name in re.findall(r"[\w./-]+\.md\b", parser.format_help()):
+            with self.subTest(name=name):
+                self.assertTrue((root / name).exists(), name)
 
     def test_synthetic_banner_shows_on_the_home_page(self):
         self.client.force_login(get_user_model().objects.get(username="manager"))

@@ -62,8 +62,9 @@ RECORDS = (
 
 class Command(BaseCommand):
     help = (
-        "Create the synthetic demo cohort (74 patients shaped like the study in "
-        "DESIGN.md, or --patients N of the same shape) and one demo user per group."
+        "Create the synthetic demo cohort (74 patients shaped like a published "
+        "series of Stage IV rectal cancer with liver metastases, or --patients N of "
+        "the same shape) and one demo user per group."
     )
 
     def add_arguments(self, parser):
@@ -108,7 +109,26 @@ class Command(BaseCommand):
             raise CommandError(f"--patients must be at least 1 (got {patients}).")
         if chunk_size < 1:
             raise CommandError(f"--chunk-size must be at least 1 (got {chunk_size}).")
+        # The old cohort is removed in the transaction that writes the new one:
+        # a run refused, failing or interrupted (Ctrl-C) leaves the old cohort.
+        with transaction.atomic():
+            self._seed(
+                patients,
+                seed,
+                if_empty=if_empty,
+                replace=replace,
+                chunk_size=chunk_size,
+            )
+
+    def _seed(self, patients, seed, *, if_empty, replace, chunk_size) -> None:
         if replace:
+            real = Patient.objects.exclude(is_synthetic=True).count()
+            if real:
+                raise CommandError(
+                    f"The registry holds {real} patients who are not synthetic: "
+                    "--replace swaps the demo cohort of a registry that holds "
+                    "no real patients. Nothing was removed."
+                )
             removed = self._remove_synthetic()
             self.stdout.write(f"Removed {removed} synthetic rows.")
         existing = Patient.objects.count()
