@@ -128,6 +128,17 @@ class ReportCommandTests(TestCase):
                     self.assertIn(message, said)
         self.assertEqual(list(folder.iterdir()), [])
 
+    def test_an_output_where_nothing_can_be_written_is_refused_first(self):
+        # Found by an audit: a traceback (PermissionError) once the whole
+        # report was computed. /sys takes no new file, even for root.
+        output = "/sys/report.csv"
+        with self.assertRaises(CommandError) as caught:
+            self.run_command(
+                *("--spec", str(EXAMPLE), "--format", "csv", "--output", output)
+            )
+        said = str(caught.exception)
+        self.assertTrue(said.startswith(f"--output: {output}: cannot write"), said)
+
     def test_binary_formats_need_an_output_file(self):
         with self.assertRaisesMessage(CommandError, "give --output FILE"):
             self.run_command("--spec", str(EXAMPLE), "--format", "pdf")

@@ -124,6 +124,9 @@ class ExportCommandTests(CastTestCase):
             )
         with self.assertRaisesMessage(CommandError, "is a folder"):
             call_command("export_records", str(self.folder), "--user", "mark")
+        # a folder that takes no file (a traceback, found by an audit)
+        with self.assertRaisesMessage(CommandError, "cannot write in /sys"):
+            call_command("export_records", "/sys/export.zip", "--user", "mark")
         self.assertEqual(list(self.folder.iterdir()), [])
         self.assertFalse(TransferLog.objects.exists())
 
