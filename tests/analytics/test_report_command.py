@@ -139,6 +139,14 @@ class ReportCommandTests(TestCase):
         said = str(caught.exception)
         self.assertTrue(said.startswith(f"--output: {output}: cannot write"), said)
 
+    def test_a_table_the_report_has_not_is_refused_not_an_empty_file(self):
+        # Found by an audit: --table competing of a report without competing
+        # risks wrote nothing and succeeded
+        with self.assertRaisesMessage(CommandError, "has no competing table"):
+            self.run_command(
+                *("--spec", str(EXAMPLE), "--format", "csv", "--table", "competing")
+            )
+
     def test_binary_formats_need_an_output_file(self):
         with self.assertRaisesMessage(CommandError, "give --output FILE"):
             self.run_command("--spec", str(EXAMPLE), "--format", "pdf")

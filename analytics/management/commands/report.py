@@ -89,6 +89,12 @@ class Command(BaseCommand):
         if format == "json":
             self._write(export.to_json(result), output)
         elif format == "csv":
+            if len(export.tables(result)[table].columns) == 0:
+                # an empty file, and success, for a table the report has not
+                raise CommandError(
+                    f"--table: this report has no {table} table (its "
+                    "specification asks for none)"
+                )
             self._write(export.to_csv(result, table), output)
         elif format == "xlsx":
             Path(output).write_bytes(export.to_xlsx(result))
