@@ -58,6 +58,13 @@ class CheckFactsTests(CastTestCase):
         self.assertEqual(DerivedFacts.objects.get(patient=stale).site, self.north)
         self.assertIn("agree", self.run_check())
 
+    def test_a_chunk_out_of_bounds_is_refused_with_a_message(self):
+        # Found by an audit: 10^20 was a database error from the LIMIT clause
+        for chunk in ("0", str(10**20)):
+            with self.subTest(chunk=chunk):
+                with self.assertRaisesMessage(CommandError, "--chunk must be from 1"):
+                    self.run_check("--chunk", chunk)
+
     def test_a_missing_row_is_found(self):
         DerivedFacts.objects.filter(patient=self.patients[0]).delete()
         with self.assertRaisesMessage(CommandError, "1 of 5"):

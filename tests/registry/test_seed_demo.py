@@ -219,9 +219,17 @@ class LargeSeedTests(TestCase):
             },
         )
 
-    def test_zero_patients_is_refused_with_a_message(self):
-        with self.assertRaisesMessage(CommandError, "--patients must be at least 1"):
-            seed("--patients", "0")
+    def test_zero_or_too_many_patients_is_refused_with_a_message(self):
+        # an audit's mistyped --patients 100000000000 ran until memory ran out
+        for option, value in (
+            ("--patients", "0"),
+            ("--patients", str(10**11)),
+            ("--chunk-size", str(10**9)),
+        ):
+            with self.subTest(option=option, value=value):
+                with self.assertRaisesMessage(CommandError, f"{option} must be from 1"):
+                    seed(option, value)
+        self.assertFalse(Patient.objects.exists())
 
 
 class ChunkedSeedTests(TestCase):

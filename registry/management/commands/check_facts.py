@@ -7,6 +7,9 @@ from django.core.management.base import BaseCommand, CommandError
 from registry import facts
 from registry.models import Patient
 
+#: The most patients checked at a time (a larger chunk was a database error).
+MAX_CHUNK = 1_000_000
+
 
 class Command(BaseCommand):
     help = (
@@ -27,8 +30,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, fix: bool, chunk: int, **options):
-        if chunk < 1:
-            raise CommandError(f"--chunk must be at least 1 (got {chunk}).")
+        if not 1 <= chunk <= MAX_CHUNK:
+            raise CommandError(
+                f"--chunk must be from 1 to {MAX_CHUNK:,} (got {chunk})."
+            )
         checked, found = facts.check_all(fix=fix, chunk=chunk)
         numbers = dict(
             Patient.objects.filter(pk__in=list(found)).values_list(

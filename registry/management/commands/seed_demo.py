@@ -60,6 +60,11 @@ RECORDS = (
 )
 
 
+#: The largest registry and chunk seed_demo makes (ten national registries).
+MAX_PATIENTS = 10_000_000
+MAX_CHUNK_SIZE = 1_000_000
+
+
 class Command(BaseCommand):
     help = (
         "Create the synthetic demo cohort (74 patients shaped like a published "
@@ -105,10 +110,15 @@ class Command(BaseCommand):
         chunk_size: int,
         **opts,
     ):
-        if patients < 1:
-            raise CommandError(f"--patients must be at least 1 (got {patients}).")
-        if chunk_size < 1:
-            raise CommandError(f"--chunk-size must be at least 1 (got {chunk_size}).")
+        # a mistyped 10^11 would run until the memory ran out
+        if not 1 <= patients <= MAX_PATIENTS:
+            raise CommandError(
+                f"--patients must be from 1 to {MAX_PATIENTS:,} (got {patients})."
+            )
+        if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
+            raise CommandError(
+                f"--chunk-size must be from 1 to {MAX_CHUNK_SIZE:,} (got {chunk_size})."
+            )
         # The old cohort is removed in the transaction that writes the new one:
         # a run refused, failing or interrupted (Ctrl-C) leaves the old cohort.
         with transaction.atomic():
