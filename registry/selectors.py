@@ -146,12 +146,15 @@ def single_record(patient: Patient, name: str):
 
 def deletion_of(patient: Patient, model: type[models.Model], pk: int):
     """Return the deletion of the patient's record `pk` of `model`, if deleted."""
-    row = (
+    return latest_deletion(
         model.history.filter(id=pk, patient_id=patient.pk, history_type="-")
-        .select_related("history_user")
-        .order_by("-history_date")
-        .first()
     )
+
+
+def latest_deletion(rows) -> RecordChange | None:
+    """Return the latest of these deletion history rows as a change: who
+    deleted the record and when (one query), or None."""
+    row = rows.select_related("history_user").order_by("-history_date").first()
     if row is None:
         return None
     who = row.history_user.get_username() if row.history_user else "someone"

@@ -29,7 +29,7 @@ from registry.api.serializers import RECORD_SERIALIZERS, PatientSerializer
 from registry.filters import PatientFilter, _sites
 from registry.forms import RECORD_KINDS, RecordKind
 from registry.models import Patient, RecordStatus, Site
-from registry.selectors import RecordChange
+from registry.selectors import latest_deletion
 
 
 class ModelPermissions(permissions.DjangoModelPermissions):
@@ -216,16 +216,7 @@ class VersionedViewSet(viewsets.ModelViewSet):
             pk = int(self.kwargs["pk"])
         except (KeyError, ValueError):
             return None
-        row = (
-            self.deletions(pk)
-            .select_related("history_user")
-            .order_by("-history_date")
-            .first()
-        )
-        if row is None:
-            return None
-        who = row.history_user.get_username() if row.history_user else "someone"
-        return RecordChange(who, row.history_date, row.version, deleted=True)
+        return latest_deletion(self.deletions(pk))
 
     def perform_create(self, serializer):
         values = dict(serializer.validated_data)
