@@ -89,7 +89,9 @@ def main() -> None:
 
     from registry.models import FollowUp, Patient
 
-    user = get_user_model().objects.get(username=args.user)
+    user = get_user_model().objects.filter(username=args.user).first()
+    if user is None:
+        raise SystemExit(f"--user: no user called {args.user!r} in this registry.")
     first = Patient.objects.order_by("pk").first()
     if first is None:
         sys.exit("The registry is empty: seed it first (seed_demo --patients N).")

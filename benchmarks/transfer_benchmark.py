@@ -144,7 +144,9 @@ def main() -> None:
                 f"{row['megabytes']:7.1f} MB file  {row['seconds']:7.1f} s  "
                 f"peak {row['peak_mb']:6.0f} MB"
             )
-    user = get_user_model().objects.get(username=args.user)
+    user = get_user_model().objects.filter(username=args.user).first()
+    if user is None:
+        raise SystemExit(f"--user: no user called {args.user!r} in this registry.")
     print(f"The API's follow-ups as {args.user}, median of {args.repeats}:")
     for row in api_pages(user, repeats=args.repeats):
         print(

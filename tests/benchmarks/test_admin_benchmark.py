@@ -26,3 +26,21 @@ class AdminBenchmarkTests(CastTestCase):
                 self.assertEqual(row["status"], 200)
                 self.assertGreater(row["queries"], 0)
                 self.assertGreater(row["first_ms"], 0)
+
+    def test_an_unknown_user_is_a_message_not_a_traceback(self):
+        # Found by an audit: User.DoesNotExist, a traceback, for --user nobody
+        from unittest import mock
+
+        from benchmarks import transfer_benchmark
+
+        make_full_patient(site=self.north)
+        for benchmark in (admin_benchmark, transfer_benchmark):
+            with self.subTest(benchmark=benchmark.__name__):
+                argv = [benchmark.__file__, "--user", "nobody"]
+                with (
+                    mock.patch("sys.argv", argv),
+                    mock.patch("benchmarks.django_setup.setup_django"),
+                    self.assertRaises(SystemExit) as stopped,
+                ):
+                    benchmark.main()
+                self.assertIn("no user called 'nobody'", str(stopped.exception))
