@@ -249,7 +249,11 @@ class VersionedViewSet(viewsets.ModelViewSet):
 
     def perform_destroy(self, instance):
         loaded = self._loaded_version(self.request.query_params.get("version"))
-        reason = self.request.query_params.get("reason", "")[:100]
+        reason = self.request.query_params.get("reason", "")
+        if len(reason) > 100:  # as a body's reason is refused, not cut short
+            raise exceptions.ValidationError(
+                {"reason": [f"At most 100 characters (got {len(reason)})."]}
+            )
         try:
             services.delete_record(
                 record=instance, loaded_version=loaded, reason=reason

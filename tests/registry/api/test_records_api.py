@@ -235,6 +235,14 @@ class RecordUpdateApiTests(RecordApiTestCase):
         self.assertEqual(row.history_user, self.nina)
         self.assertEqual(row.history_change_reason, "entered twice")
 
+    def test_a_deletion_reason_over_its_limit_is_refused_not_cut(self):
+        # Found by an audit: cut to 100 characters without a word
+        self.client.force_authenticate(self.nina)
+        response = self.client.delete(f"{self.url}?version=1&reason={'x' * 101}")
+        self.assertEqual(response.status_code, 400, response.content)
+        self.assertIn("At most 100 characters", response.json()["reason"][0])
+        self.assertTrue(Operation.objects.filter(pk=self.operation.pk).exists())
+
     def test_a_deletion_without_a_reason_is_refused(self):
         # Found by an audit: the API deleted (a verified operation) with no
         # reason, which the pages and the admin refuse
