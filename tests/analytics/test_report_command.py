@@ -8,7 +8,9 @@ from pathlib import Path
 from django.core.management import CommandError, call_command
 from django.test import SimpleTestCase, TestCase
 
+from registry.models import Site
 from tests.analytics.documents import docx_tables
+from tests.factories import make_user
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 EXAMPLE = EXAMPLES / "demo-study.json"
@@ -147,12 +149,18 @@ class ReportCommandTests(TestCase):
                 *("--spec", str(EXAMPLE), "--format", "csv", "--table", "competing")
             )
 
+    def test_a_user_who_may_not_run_reports_is_refused(self):
+        # noted by an audit: --user nurse ran a report the pages refuse her
+        with self.assertRaisesMessage(CommandError, "--user: nurse may not run"):
+            self.run_command("--spec", str(EXAMPLE), "--user", "nurse")
+
     def test_binary_formats_need_an_output_file(self):
         with self.assertRaisesMessage(CommandError, "give --output FILE"):
             self.run_command("--spec", str(EXAMPLE), "--format", "pdf")
 
     def test_user_option_limits_the_report_to_their_sites(self):
-        data = json.loads(self.run_command("--spec", str(EXAMPLE), "--user", "nurse"))
+        make_user("ana", group="Analyst", sites=Site.objects.filter(code="NFG"))
+        data = json.loads(self.run_command("--spec", str(EXAMPLE), "--user", "ana"))
         self.assertLess(data["cohort"]["patients"], 74)
         with self.assertRaisesMessage(CommandError, "--user: no user called 'nobody'"):
             self.run_command("--spec", str(EXAMPLE), "--user", "nobody")

@@ -130,9 +130,16 @@ class Command(BaseCommand):
             # Whoever runs manage.py holds the database: every site.
             return AllSites()
         try:
-            return get_user_model().objects.get(username=username)
+            user = get_user_model().objects.get(username=username)
         except get_user_model().DoesNotExist:
             raise CommandError(f"--user: no user called {username!r}") from None
+        # as the report pages and the API hold their users (export_records too)
+        if not user.is_active or not user.has_perm("analytics.run_report"):
+            raise CommandError(
+                f"--user: {username} may not run reports (it needs the permission "
+                "analytics.run_report, which analysts and data managers have)."
+            )
+        return user
 
     def _write(self, text: str, output: str | None) -> None:
         if output:
