@@ -107,7 +107,7 @@ class ExportCommandTests(CastTestCase):
 
     def test_refused_with_what_and_nothing_written(self):
         cases = {
-            ("--user", "nobody"): "No user called 'nobody'",
+            ("--user", "nobody"): "--user: no user called 'nobody'",
             ("--user", "nina"): "nina may not make the full export",
             ("--user", "mark", "--site", "XXX"): "No site with the code 'XXX'",
         }

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
@@ -21,6 +20,7 @@ from analytics.spec import (
     parse_json,
 )
 from registry.management.output import output_path
+from registry.management.users import command_user
 
 FORMATS = ("json", "csv", "xlsx", "pdf", "docx")
 #: Formats written as a file, never to standard output.
@@ -129,17 +129,13 @@ class Command(BaseCommand):
 
             # Whoever runs manage.py holds the database: every site.
             return AllSites()
-        try:
-            user = get_user_model().objects.get(username=username)
-        except get_user_model().DoesNotExist:
-            raise CommandError(f"--user: no user called {username!r}") from None
-        # as the report pages and the API hold their users (export_records too)
-        if not user.is_active or not user.has_perm("analytics.run_report"):
-            raise CommandError(
-                f"--user: {username} may not run reports (it needs the permission "
-                "analytics.run_report, which analysts and data managers have)."
-            )
-        return user
+        # as the report pages and the API hold their users
+        return command_user(
+            username,
+            permission="analytics.run_report",
+            may_not="run reports",
+            who="analysts and data managers",
+        )
 
     def _write(self, text: str, output: str | None) -> None:
         if output:

@@ -8,11 +8,11 @@ import tempfile
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from registry import exporter
 from registry.management.output import output_path
+from registry.management.users import command_user
 from registry.models import Patient, Site, TransferLog
 
 
@@ -62,20 +62,18 @@ class Command(BaseCommand):
         deidentified: bool,
         **options,
     ):
-        account = get_user_model().objects.filter(username=user).first()
-        if account is None:
-            raise CommandError(f"No user called {user!r}.")
         action = "export_deidentified" if deidentified else "export_full"
-        if not account.is_active or not account.has_perm(f"registry.{action}"):
-            what, who = (
-                ("de-identified", "analysts and data managers")
-                if deidentified
-                else ("full", "data managers")
-            )
-            raise CommandError(
-                f"{user} may not make the {what} export (it needs the permission "
-                f"registry.{action}, which {who} have)."
-            )
+        what, who = (
+            ("de-identified", "analysts and data managers")
+            if deidentified
+            else ("full", "data managers")
+        )
+        account = command_user(
+            user,
+            permission=f"registry.{action}",
+            may_not=f"make the {what} export",
+            who=who,
+        )
         sites = Site.objects.for_user(account)
         if site:
             sites = sites.filter(code=site)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from registry import importer
+from registry.management.users import command_user
 from registry.models import Site
 
 
@@ -45,14 +45,12 @@ class Command(BaseCommand):
         if user:
             # the history credits the import to this user: one who may make it,
             # as the import page holds its users
-            account = get_user_model().objects.filter(username=user).first()
-            if account is None:
-                raise CommandError(f"No user called {user!r}.")
-            if not account.is_active or not account.has_perm("registry.import_records"):
-                raise CommandError(
-                    f"{user} may not import records (it needs the permission "
-                    "registry.import_records, which data managers have)."
-                )
+            account = command_user(
+                user,
+                permission="registry.import_records",
+                may_not="import records",
+                who="data managers",
+            )
             if not Site.objects.for_user(account).filter(pk=found.pk).exists():
                 raise CommandError(f"No site with the code {site!r} among {user}'s.")
         if not Path(path).exists():
