@@ -44,12 +44,12 @@ class CanRunReports(permissions.BasePermission):
         return request.user.has_perm("analytics.run_report")
 
 
-def _errors(messages: list[str]) -> HttpResponse:
+def _errors(messages: list[str], code: int = status.HTTP_400_BAD_REQUEST):
     from analytics import export  # pandas: only when a report is answered
 
     return HttpResponse(
         export.to_json({"errors": messages}),
-        status=status.HTTP_400_BAD_REQUEST,
+        status=code,
         content_type="application/json",
     )
 
@@ -98,17 +98,12 @@ class ReportApi(APIView):
         if sent and media_type != SpecParser.media_type:
             # a form's fields are no specification: read as none, the default
             # report would come back for a study nobody asked for
-            return HttpResponse(
-                export.to_json(
-                    {
-                        "errors": [
-                            f"the specification is sent as {SpecParser.media_type}, "
-                            f"not {media_type or 'without a content type'}"
-                        ]
-                    }
-                ),
-                status=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-                content_type="application/json",
+            return _errors(
+                [
+                    f"the specification is sent as {SpecParser.media_type}, "
+                    f"not {media_type or 'without a content type'}"
+                ],
+                status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
             )
         try:
             data = request.data
