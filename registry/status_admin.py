@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpResponseRedirect
 
-from registry import status
+from registry import facts, status
 from registry.models.status import MODEL_KINDS
 from registry.services import REASON_REQUIRED
 from registry.status import kind_of
@@ -74,8 +74,7 @@ class LockedRecordsAdmin:
         if not allowed or obj is None or obj.pk is None:
             return allowed
         is_patient = type(obj)._meta.model_name == "patient"
-        patient = obj.pk if is_patient else obj.patient_id
-        locked = getattr(request, LOCKS_READ, {}).get(patient)
+        locked = getattr(request, LOCKS_READ, {}).get(facts.patient_id_of(obj))
         if locked is not None:  # read for the deletion's list of what it deletes
             return not (locked if is_patient else kind_of(type(obj)) in locked)
         if is_patient:
@@ -91,10 +90,7 @@ class LockedRecordsAdmin:
         for :meth:`has_delete_permission` to answer from.
         """
         objs = list(objs)
-        patients = {
-            obj.pk if type(obj)._meta.model_name == "patient" else obj.patient_id
-            for obj in objs
-        }
+        patients = {facts.patient_id_of(obj) for obj in objs}
         read = {patient: set() for patient in patients}
         for patient, kind in status.locked_kinds(patients):
             read[patient].add(kind)

@@ -191,21 +191,24 @@ class ClinicalRecord(models.Model):
     def check_deletable(self) -> None:
         """Refuse (ValidationError) to delete a locked record, or a patient with
         any kind locked (registry.status)."""
-        from registry import status
+        from registry import facts, status
 
-        is_patient = type(self)._meta.model_name == "patient"
         status.assert_unlocked_patients(
-            type(self),
-            [self.pk if is_patient else self.patient_id],
-            any_kind=is_patient,
+            type(self), [facts.patient_id_of(self)], any_kind=self._is_patient
         )
+
+    @property
+    def _is_patient(self) -> bool:
+        return type(self)._meta.model_name == "patient"
 
     def delete(self, *args, **kwargs):
         from registry import status
 
-        self.check_deletable()
-        is_patient = type(self)._meta.model_name == "patient"
+        is_patient = self._is_patient
+        # a record's status read once: its lock, and whether it was verified
         found = None if is_patient else status.status_of(self)
+        if is_patient or found == status.FormStatus.LOCKED:
+            self.check_deletable()  # refuses, with the lock's message
         token = _patient_deletion_reason.set(
             getattr(self, "_change_reason", "") if is_patient else ""
         )
@@ -367,9 +370,8 @@ def check_not_before_birth(
         return
     if record.patient_id is not None:
         birth = birth_date(record.patient_id)
-    else:
-        unsaved = record._state.fields_cache.get("patient")
-        birth = getattr(unsaved, "date_of_birth", None)
+    else:  # the unsaved patient the admin's add page gave it, if any
+        birth = getattr(getattr(record, "patient", None), "date_of_birth", None)
     problem = derive.before_birth(value, birth, what=what)
     if problem:
         errors.setdefault(field, []).append(problem)

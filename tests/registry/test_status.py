@@ -606,3 +606,23 @@ class QuerySetUpdateTests(CastTestCase):
         self.assertEqual(self.client.get(home).context["worklist"].overdue_count, 1)
         FollowUp.objects.filter(patient=self.patient).update(date=datetime.date.today())
         self.assertEqual(self.client.get(home).context["worklist"].overdue_count, 0)
+
+
+class DeletionReadsTheStatusOnceTests(CastTestCase):
+    def test_a_records_deletion_reads_its_kinds_status_once(self):
+        # its lock and whether it was verified: one read, not one each
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        patient = make_full_patient(site=self.north)
+        operation = patient.operations.get()
+        operation._change_reason = "entered twice"
+        with CaptureQueriesContext(connection) as found:
+            operation.delete()
+        reads = [
+            q["sql"]
+            for q in found.captured_queries
+            if q["sql"].startswith("SELECT") and "registry_recordstatus" in q["sql"]
+        ]
+        self.assertEqual(len(reads), 1, reads)
+        self.assertFalse(Operation.objects.filter(pk=operation.pk).exists())
