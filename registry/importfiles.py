@@ -220,27 +220,25 @@ def _sheet(kind: str, source: str, header: list[str], rows, position) -> Sheet:
 #: What XLSX text cannot hold (control characters other than tab and line
 #: breaks), and what OOXML writes for any character: "_x000B_".
 _UNHELD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]|_x[0-9A-Fa-f]{4}_")
-_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
 
 
 def xlsx_escape(text: str) -> str:
     """Return `text` as an XLSX cell holds it: a control character as OOXML's
     "_xHHHH_" (Word's line break, U+000B, pasted into a note), and a text of
-    that form itself with its "_" escaped, as Excel writes them."""
+    that form itself with its "_" escaped, as Excel writes them. (openpyxl's
+    own ``escape`` leaves such a text as it is, and escapes line breaks; its
+    ``unescape`` reads both back, as the import does.)"""
     return _UNHELD.sub(
         lambda m: f"_x{ord(m[0]):04X}_" if len(m[0]) == 1 else f"_x005F{m[0]}", text
     )
 
 
-def xlsx_unescape(text: str) -> str:
-    """Return the text an XLSX cell stands for (see :func:`xlsx_escape`)."""
-    return _ESCAPED.sub(lambda m: chr(int(m[1], 16)), text) if "_x" in text else text
-
-
 def _text(value) -> str:
     """Return an XLSX cell as the text a CSV file would hold."""
     if isinstance(value, str):
-        return xlsx_unescape(value)
+        from openpyxl.utils.escape import unescape
+
+        return unescape(value)
     if value is None:
         return ""
     if isinstance(value, datetime.datetime):
