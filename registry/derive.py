@@ -488,6 +488,23 @@ def contradiction(facts: PatientFacts) -> bool:
     return before or m0_with_synchronous_liver(m, facts.timing or None) is not None
 
 
+def margin_problem(operation: OperationFact) -> str | None:
+    """Return why the operation's margin cannot stand with its procedures: a
+    margin (R0, R1, R2) names a resection's, so it needs a resection of the
+    primary or the liver; and "not applicable (no resection)" is none for a
+    resection, which has a margin or a missing-data code."""
+    resected = operation.resects_primary or operation.resects_liver
+    if operation.margin in RESECTION_MARGINS and not resected:
+        return "A resection margin needs a resection of the primary or the liver."
+    if operation.margin == Margin.NOT_APPLICABLE and resected:
+        return (
+            "A resection of the primary or the liver has a margin: R0, R1 or R2, "
+            "or unknown or not recorded (not applicable is for an operation "
+            "without a resection)."
+        )
+    return None
+
+
 def lacks_margin(operation: OperationFact) -> bool:
     """Return True if this operation resected the primary or the liver but its
     margin is not one of RESECTION_MARGINS (blank, unknown, not recorded, or

@@ -15,14 +15,12 @@ from registry.choices import is_missing
 from registry.derive import (
     ContactFact,
     CourseFact,
-    OperationFact,
     PatientFacts,
 )
 from registry.facts import plain_facts
 from registry.models import (
     Death,
     LiverMetastases,
-    Operation,
     Patient,
     PrimaryTumour,
 )
@@ -177,7 +175,7 @@ def patient_chart(patient: Patient, *, today: datetime.date) -> PatientChart:
         diagnosis_date=tumour.diagnosis_date if tumour else None,
         initial_resectability=liver.initial_resectability if liver else None,
         detected_date=liver.detected_date if liver else None,
-        operations=tuple(_operation_fact(op) for op in operations),
+        operations=tuple(op.fact for op in operations),
         radiation=tuple(CourseFact(c.start_date, c.end_date) for c in radiation),
         systemic=tuple(CourseFact(c.start_date, c.end_date) for c in systemic),
         contacts=tuple(ContactFact(f.date, f.disease_status) for f in followups),
@@ -215,13 +213,6 @@ def _related(patient: Patient, name: str):
         return getattr(patient, name)
     except ObjectDoesNotExist:
         return None
-
-
-def _operation_fact(op: Operation) -> OperationFact:
-    """Return the facts registry.derive reads from an operation."""
-    return OperationFact(
-        op.date, op.primary_procedure, op.liver_procedure, op.palliative_procedure
-    )
 
 
 def _timeline(
@@ -299,7 +290,7 @@ def _timeline(
             )
         )
     for op in operations:
-        fact = _operation_fact(op)
+        fact = op.fact
         tags = tuple(
             tag
             for tag, present in (

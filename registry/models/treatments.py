@@ -19,7 +19,6 @@ from registry.choices import (
     StopReason,
     TherapySetting,
 )
-from registry.derive import LIVER_RESECTIONS, PRIMARY_RESECTIONS
 from registry.models.base import (
     ClinicalRecord,
     at_least,
@@ -274,21 +273,21 @@ class Operation(ClinicalRecord):
                 "Record what was done to the primary, the liver or palliatively "
                 "(or set the intent to diagnostic)."
             )
-        resected = (
-            self.primary_procedure in PRIMARY_RESECTIONS
-            or self.liver_procedure in LIVER_RESECTIONS
-        )
-        if self.margin in (Margin.R0, Margin.R1, Margin.R2) and not resected:
-            errors.setdefault("margin", []).append(
-                "A resection margin needs a resection of the primary or the liver."
-            )
-        if self.margin == Margin.NOT_APPLICABLE and resected:
-            errors.setdefault("margin", []).append(
-                "A resection of the primary or the liver has a margin: R0, R1 or "
-                "R2, or unknown or not recorded (not applicable is for an "
-                "operation without a resection)."
-            )
+        problem = derive.margin_problem(self.fact)
+        if problem:
+            errors.setdefault("margin", []).append(problem)
         raise_if(errors)
+
+    @property
+    def fact(self) -> derive.OperationFact:
+        """Return what registry.derive reads of this operation."""
+        return derive.OperationFact(
+            self.date,
+            self.primary_procedure,
+            self.liver_procedure,
+            self.palliative_procedure,
+            self.margin,
+        )
 
     def entry_warnings(self) -> list:
         """Return registry.derive's warnings: an operation before the diagnosis."""
@@ -297,7 +296,7 @@ class Operation(ClinicalRecord):
             self.date,
             diagnosis,
             what="This operation",
-            resects_primary=self.primary_procedure in PRIMARY_RESECTIONS,
+            resects_primary=self.fact.resects_primary,
         )
         return [finding] if finding else []
 

@@ -18,7 +18,6 @@ from registry.choices import (
     PrimarySite,
     Resectability,
 )
-from registry.derive import PRIMARY_RESECTIONS
 from registry.models.base import (
     ClinicalRecord,
     at_least,
@@ -181,7 +180,7 @@ class PrimaryTumour(ClinicalRecord):
                     first.date,
                     self.diagnosis_date,
                     what=f"The operation of {first.date}",
-                    resects_primary=first.primary_procedure in PRIMARY_RESECTIONS,
+                    resects_primary=first.fact.resects_primary,
                 )
                 found.append(
                     derive.Finding(finding.code, "diagnosis_date", finding.message)

@@ -540,6 +540,25 @@ class MissingKeyFieldFlagTests(SimpleTestCase):
         )
         self.assertFalse(derive.no_margin(complete(operations=operations)))
 
+    def test_a_margin_stands_with_its_procedures(self):
+        # derive.margin_problem, the one rule Operation.clean and the import read
+        cases = {
+            ("R0", "lar"): None,
+            ("unk", "lar"): None,
+            ("na", "none"): None,
+            ("na", "lar"): "has a margin",
+            ("R1", "none"): "needs a resection",
+        }
+        for (margin, primary), says in cases.items():
+            with self.subTest(margin=margin, primary=primary):
+                problem = derive.margin_problem(
+                    OperationFact(D(2004, 7, 15), primary, margin=margin)
+                )
+                if says is None:
+                    self.assertIsNone(problem)
+                else:
+                    self.assertIn(says, problem)
+
     def test_a_resection_has_its_margin_only_as_r0_r1_or_r2(self):
         for margin in ("R0", "R1", "R2"):
             with self.subTest(margin=margin):
