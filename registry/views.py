@@ -35,7 +35,6 @@ from registry.models import (
     DataQuery,
     FactsCheck,
     Patient,
-    Site,
 )
 from registry.tables import PAGE_SIZES, PAGINATION, PatientTable
 
@@ -338,18 +337,16 @@ def record_delete(request, pk: int, kind: str, record_pk: int):
     return render(request, "registry/record_delete.html", ctx)
 
 
-def _facts_check(user) -> dict | None:
-    """Return the last check_facts as `user` may see it: the patients of their
-    sites only (a superuser's: every patient)."""
+def _facts_check(scope: summaries.Scope) -> dict | None:
+    """Return the last check_facts as the scope's user may see it: the patients
+    of their sites only (a superuser's: every patient)."""
     check = FactsCheck.objects.first()
     if check is None:
         return None
-    if user.is_superuser:
+    if scope.user.is_superuser:
         counted = (check.patients, check.mismatched)
     else:
-        counted = check.at_sites(
-            Site.objects.for_user(user).values_list("pk", flat=True)
-        )
+        counted = check.at_sites(pk for pk, _, _ in scope.site_list)
     patients, mismatched = counted or (None, None)
     return {
         "checked_at": check.checked_at,
@@ -378,7 +375,7 @@ def data_quality(request):
         "checks": quality.CHECKS,
         "key_fields": quality.KEY_FIELDS,
         # the stored derived facts: the last check_facts, and any row missing now
-        "facts_check": _facts_check(request.user),
+        "facts_check": _facts_check(scope),
         "facts_missing": sum(site.without_facts for site in sites),
         # form status and data queries per site (registry.monitor, .queries)
         "site_status": scope.get(
