@@ -468,13 +468,13 @@ class ScopedHistoryAdmin(YearLookupsChecked, SimpleHistoryAdmin):
         read for all `records` in one query."""
         if not records:
             return {}
-        # the versions' rows of the field (simple-history's model of them, with
-        # a "history" key to the version)
-        through, version = getattr(type(records[0]), name).model, "history"
+        # the versions' rows of the field: simple-history's model of them, each
+        # with a "history" key to its version
+        through = getattr(type(records[0]), name).model
         related = get_m2m_reverse_field_name(self.model._meta.get_field(name))
         read: dict[int, list[dict]] = {}
         for row in (
-            through.objects.filter(**{f"{version}__in": records})
+            through.objects.filter(history__in=records)
             .select_related(related)
             .order_by(f"{related}_id")
         ):
@@ -482,7 +482,7 @@ class ScopedHistoryAdmin(YearLookupsChecked, SimpleHistoryAdmin):
                 through._meta.get_field(related).related_model,
                 getattr(row, f"{related}_id"),
             )
-            read.setdefault(getattr(row, f"{version}_id"), []).append({related: value})
+            read.setdefault(row.history_id, []).append({related: value})
         return read
 
     @property
